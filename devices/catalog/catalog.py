@@ -1,0 +1,121 @@
+"""The sensor catalog: quantities with canonical units and plausible ranges, and the kinds that group them."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from functools import cache
+from importlib.resources import files
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from devices.catalog.units import DIMENSIONS, Conversion, conversion
+from devices.errors import DecodeError, RejectCode
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class Quantity(BaseModel):
+    """A measured quantity: its canonical unit, the units that convert to it, its plausible range."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    unit: str
+    dimension: str
+    min: float
+    max: float
+    decimals: int = Field(ge=0, le=6)
+    description: str
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.dimension not in DIMENSIONS:
+            raise ValueError(f"{self.name}: unknown dimension {self.dimension!r}")
+        if self.unit not in DIMENSIONS[self.dimension]:
+            raise ValueError(f"{self.name}: canonical unit {self.unit!r} is not in dimension {self.dimension}")
+        if not self.min < self.max:
+            raise ValueError(f"{self.name}: min {self.min} must be below max {self.max}")
+        return self
+
+    @property
+    def accepted_units(self) -> list[str]:
+        return list(DIMENSIONS[self.dimension])
+
+
+class Kind(BaseModel):
+    """A sort of sensor (climate, air quality, ...): the quantities it reports, shown on one dashboard."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str
+    quantities: tuple[str, ...] = Field(min_length=1)
+
+
+class Catalog:
+    """Looks quantities up and turns (quantity, value, unit) into a canonical, range-checked value."""
+
+    def __init__(self, quantities: dict[str, Quantity], kinds: dict[str, Kind]) -> None:
+        for kind in kinds.values():
+            unknown = [q for q in kind.quantities if q not in quantities]
+            if unknown:
+                raise ValueError(f"kind {kind.name} names unknown quantities: {unknown}")
+        self.quantities = quantities
+        self.kinds = kinds
+        self._conversions: dict[tuple[str, str], Conversion | None] = {}
+
+    def quantity(self, name: str) -> Quantity:
+        found = self.quantities.get(name)
+        if found is None:
+            raise DecodeError(
+                RejectCode.UNKNOWN_QUANTITY,
+                f"unknown quantity {name!r}; known: {', '.join(sorted(self.quantities))}",
+            )
+        return found
+
+    def kinds_of(self, quantity: str) -> list[str]:
+        return [kind.name for kind in self.kinds.values() if quantity in kind.quantities]
+
+    def canonical_value(self, quantity: Quantity, value: float, unit: str | None) -> float:
+        """Convert ``value`` from ``unit`` (None: already canonical) and check the plausible range."""
+        if not math.isfinite(value):
+            raise DecodeError(RejectCode.NOT_FINITE, f"{quantity.name}: value {value} is not a finite number")
+        if unit is not None and unit != quantity.unit:
+            value = self._conversion(quantity, unit).apply(value)
+        if not quantity.min <= value <= quantity.max:
+            raise DecodeError(
+                RejectCode.OUT_OF_RANGE,
+                f"{quantity.name}: {value:g} {quantity.unit} is outside the plausible range "
+                f"[{quantity.min:g}, {quantity.max:g}] {quantity.unit}",
+            )
+        return value
+
+    def _conversion(self, quantity: Quantity, unit: str) -> Conversion:
+        key = (quantity.name, unit)
+        if key not in self._conversions:
+            self._conversions[key] = conversion(quantity.dimension, unit, quantity.unit)
+        found = self._conversions[key]
+        if found is None:
+            raise DecodeError(
+                RejectCode.UNKNOWN_UNIT,
+                f"{quantity.name}: unknown unit {unit!r}; accepted: {', '.join(quantity.accepted_units)}",
+            )
+        return found
+
+
+def parse_catalog(text: str) -> Catalog:
+    """Build a catalog from the TOML text of quantities.toml (validated; raises on any mistake)."""
+    data = tomllib.loads(text)
+    quantities = {
+        name: Quantity.model_validate({"name": name, **spec}) for name, spec in data.get("quantities", {}).items()
+    }
+    kinds = {name: Kind.model_validate({"name": name, **spec}) for name, spec in data.get("kinds", {}).items()}
+    return Catalog(quantities, kinds)
+
+
+@cache
+def load_catalog() -> Catalog:
+    """The catalog shipped with the package (devices/catalog/quantities.toml), loaded once."""
+    return parse_catalog(files("devices.catalog").joinpath("quantities.toml").read_text(encoding="utf-8"))

@@ -1,0 +1,109 @@
+"""The decode pipeline shared by every format: size checks, format choice, canonical readings.
+
+Formats only unwrap their envelope; this module applies the catalog once for all of them, so a
+"temperature" is in degC and inside its plausible range whatever the vendor sent.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from devices.catalog import Catalog, load_catalog
+from devices.errors import DecodeError, RejectCode
+from devices.formats import FORMATS, Decoded, FormatContext, Message, PayloadFormat
+from devices.reading import Reading, check_device_id
+from devices.timestamps import check_window
+
+AUTO = "auto"
+
+
+class DecodeOptions(BaseSettings):
+    """Limits and names that decoding depends on (shared by `suitcase decode` and the ingest service).
+
+    Read from ``SUITCASE_*`` environment variables, so one setting governs the CLI and the service alike.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SUITCASE_", frozen=True, cli_kebab_case=True, extra="ignore")
+
+    max_payload_bytes: int = Field(default=64 * 1024, ge=1, description="Largest payload accepted, in bytes.")
+    topic_root: str = Field(
+        default="suitcase", pattern=r"^[^/+#\s]+$", description="First topic level of native devices."
+    )
+    future_tolerance_s: float = Field(
+        default=600.0, ge=0, description="How far a device clock may run ahead of the server's, in seconds."
+    )
+
+
+class Decoder:
+    """Turns a message into canonical readings, or raises ``DecodeError`` with a specific code."""
+
+    def __init__(
+        self,
+        options: DecodeOptions | None = None,
+        catalog: Catalog | None = None,
+        formats: dict[str, PayloadFormat] | None = None,
+    ) -> None:
+        self.options = options or DecodeOptions()
+        self.catalog = catalog or load_catalog()
+        self.formats = formats if formats is not None else FORMATS
+        self.context = FormatContext(topic_root=self.options.topic_root)
+        self._future = timedelta(seconds=self.options.future_tolerance_s)
+
+    def topic_filters(self) -> list[str]:
+        """Every MQTT subscription the formats need."""
+        return [topic for fmt in self.formats.values() for topic in fmt.topic_filters(self.context)]
+
+    def choose_format(self, message: Message, name: str = AUTO) -> PayloadFormat:
+        if name != AUTO:
+            try:
+                return self.formats[name]
+            except KeyError:
+                raise DecodeError(
+                    RejectCode.UNKNOWN_FORMAT,
+                    f"unknown format {name!r}; known: {', '.join([AUTO, *self.formats])}",
+                ) from None
+        if message.topic is not None:
+            for fmt in self.formats.values():
+                if fmt.matches_topic(message.topic, self.context):
+                    return fmt
+            raise DecodeError(RejectCode.UNKNOWN_TOPIC, f"no payload format uses the topic {message.topic!r}")
+        for fmt in self.formats.values():
+            if fmt.sniff(message.payload):
+                return fmt
+        raise DecodeError(RejectCode.UNKNOWN_FORMAT, "payload matches no known format; give --format or --topic")
+
+    def decode(self, message: Message, format_name: str = AUTO) -> list[Reading]:
+        size = len(message.payload)
+        if size == 0 or message.payload.isspace():
+            raise DecodeError(RejectCode.EMPTY_PAYLOAD, "payload is empty")
+        if size > self.options.max_payload_bytes:
+            raise DecodeError(
+                RejectCode.PAYLOAD_TOO_LARGE,
+                f"payload is {size} bytes, over the limit of {self.options.max_payload_bytes} bytes",
+            )
+        decoded = self.choose_format(message, format_name).decode(message, self.context)
+        try:
+            return self._canonical(decoded, message.received_at)
+        except DecodeError as error:
+            error.device_id = error.device_id or decoded.device_id
+            raise
+
+    def _canonical(self, decoded: Decoded, received_at: datetime) -> list[Reading]:
+        device_id = check_device_id(decoded.device_id)
+        now = datetime.now(UTC)
+        message_time = received_at if decoded.time is None else check_window(decoded.time, now, self._future)
+        readings = []
+        for raw in decoded.readings:
+            quantity = self.catalog.quantity(raw.quantity)
+            value = self.catalog.canonical_value(quantity, raw.value, raw.unit)
+            time = message_time if raw.time is None else check_window(raw.time, now, self._future)
+            readings.append(
+                # Every field was checked above; skip pydantic's second pass on the hot path.
+                Reading.model_construct(
+                    device_id=device_id, time=time, quantity=quantity.name, value=float(value), unit=quantity.unit
+                )
+            )
+        return readings

@@ -1,0 +1,119 @@
+"""Decoder of the native format: topic ``<root>/<device_id>/up``, payload ``NativePayload``."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from devices.errors import DecodeError, RejectCode
+from devices.formats.base import Decoded, FormatContext, Message, RawReading
+from devices.formats.native.schema import NativePayload, ValueWithUnit
+from devices.reading import check_device_id
+from devices.timestamps import parse_timestamp
+
+UPLINK_LEVEL = "up"
+
+_CODES_BY_PYDANTIC_TYPE = {
+    "json_invalid": RejectCode.MALFORMED_JSON,
+    "json_type": RejectCode.MALFORMED_JSON,
+    "finite_number": RejectCode.NOT_FINITE,
+    "missing": RejectCode.MISSING_FIELD,
+    "extra_forbidden": RejectCode.UNKNOWN_FIELD,
+    "too_short": RejectCode.NO_READINGS,
+    "string_pattern_mismatch": RejectCode.INVALID_DEVICE_ID,
+}
+# Union members that pydantic names in error locations; a person reading the reason does not need them.
+_JSON_TYPE_NAMES = {
+    "str": "a string",
+    "int": "a number",
+    "float": "a number",
+    "bool": "a boolean",
+    "list": "an array",
+    "dict": "an object",
+    "NoneType": "null",
+}
+_UNION_MEMBERS = {"float", "str", "int", "ValueWithUnit", "constrained-str"}
+
+
+class NativeFormat:
+    """The platform's own JSON: several readings per message, optional time, optional units."""
+
+    name = "native"
+    summary = "iot-suitcase native JSON on <root>/<device>/up"
+
+    def topic_filters(self, context: FormatContext) -> list[str]:
+        return [f"{context.topic_root}/+/{UPLINK_LEVEL}"]
+
+    def matches_topic(self, topic: str, context: FormatContext) -> bool:
+        levels = topic.split("/")
+        return len(levels) == 3 and levels[0] == context.topic_root and levels[2] == UPLINK_LEVEL
+
+    def sniff(self, payload: bytes) -> bool:
+        return payload.lstrip()[:1] == b"{" and b'"readings"' in payload
+
+    def decode(self, message: Message, context: FormatContext) -> Decoded:
+        topic_device = None
+        if message.topic is not None:
+            topic_device = check_device_id(message.topic.split("/")[1])
+        try:
+            payload = NativePayload.model_validate_json(message.payload)
+        except ValidationError as error:
+            raise _decode_error(error, topic_device) from None
+        device_id = _device_id(topic_device, payload.device)
+        readings = [
+            RawReading(quantity, value.value, value.unit)
+            if isinstance(value, ValueWithUnit)
+            else RawReading(quantity, value)
+            for quantity, value in payload.readings.items()
+        ]
+        try:
+            time = None if payload.time is None else parse_timestamp(payload.time)
+        except DecodeError as error:
+            error.device_id = device_id
+            raise
+        return Decoded(device_id=device_id, readings=readings, time=time)
+
+
+def _device_id(topic_device: str | None, payload_device: str | None) -> str:
+    if topic_device is None:
+        if payload_device is None:
+            raise DecodeError(RejectCode.MISSING_DEVICE, 'no device id: publish on <root>/<device>/up or set "device"')
+        return payload_device
+    if payload_device is not None and payload_device != topic_device:
+        raise DecodeError(
+            RejectCode.DEVICE_MISMATCH,
+            f"payload claims device {payload_device!r} but was sent on the topic of {topic_device!r}",
+            device_id=topic_device,
+        )
+    return topic_device
+
+
+def _decode_error(error: ValidationError, device_id: str | None) -> DecodeError:
+    """Turn pydantic's first error into one specific reject code and a short, readable reason."""
+    details = error.errors(include_url=False)
+    # In a union (number | {"value", "unit"}) the deepest error is the one that says what went wrong.
+    first = max(details, key=lambda detail: len(detail["loc"]))
+    code = _CODES_BY_PYDANTIC_TYPE.get(first["type"], RejectCode.WRONG_TYPE)
+    return DecodeError(code, _reason(first, code), device_id=device_id)
+
+
+def _reason(detail: ErrorDetails, code: RejectCode) -> str:
+    if code is RejectCode.MALFORMED_JSON:
+        return f"payload is not valid JSON: {detail['msg'].removeprefix('Invalid JSON: ')}"
+    path = ".".join(str(part) for part in detail["loc"] if part not in _UNION_MEMBERS) or "payload"
+    if code is RejectCode.WRONG_TYPE:
+        got = _JSON_TYPE_NAMES.get(type(detail["input"]).__name__, "something else")
+        expected = {
+            "readings": "an object of quantity: value",
+            "time": "an RFC 3339 string or epoch number",
+            "device": "a string",
+            "payload": "a JSON object",
+        }.get(path, 'a number or {"value": number, "unit": string}')
+        if path.startswith("readings.") and path.endswith((".value", ".unit")):
+            expected = "a number" if path.endswith(".value") else "a string"
+        return f"{path}: expected {expected}, got {got}"
+    if code is RejectCode.NOT_FINITE:
+        return f"{path}: must be a finite number (NaN and Infinity are not allowed)"
+    if code is RejectCode.NO_READINGS:
+        return "readings is empty: send at least one quantity"
+    return f"{path}: {detail['msg']}"

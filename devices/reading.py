@@ -1,0 +1,57 @@
+"""The canonical reading: what every payload format and codec turns a message into."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+
+from devices.errors import DecodeError, RejectCode
+
+# Device ids travel in MQTT topic levels, Mosquitto ACL patterns and InfluxDB tags: no '/', '+', '#',
+# spaces or control characters, so none of them needs escaping and none can address another device.
+DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+_DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
+
+
+def check_device_id(device_id: str) -> str:
+    """Return ``device_id`` if it is valid, else raise ``invalid_device_id`` naming the rule."""
+    if not _DEVICE_ID.match(device_id):
+        raise DecodeError(
+            RejectCode.INVALID_DEVICE_ID,
+            f"device id {device_id[:80]!r} is not valid: use 1-64 characters from A-Z a-z 0-9 . _ : -, "
+            "starting with a letter or digit",
+        )
+    return device_id
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with a 'Z', microseconds only when there are any."""
+    text = moment.astimezone(UTC).isoformat()
+    return text.removesuffix("+00:00") + "Z"
+
+
+def _to_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc), PlainSerializer(format_time, return_type=str)]
+
+
+class Reading(BaseModel):
+    """One canonical reading: a catalog quantity's value in its canonical unit, at a UTC time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    device_id: DeviceId
+    time: UtcDatetime
+    quantity: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    value: float
+    unit: str
+
+    def as_json(self) -> str:
+        """One JSON Lines record: {"device_id", "time", "quantity", "value", "unit"}."""
+        return self.model_dump_json()

@@ -1,0 +1,55 @@
+"""Device timestamps: RFC 3339 strings or epoch seconds/milliseconds, checked against a sane window."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+from devices.errors import DecodeError, RejectCode
+
+# Epoch numbers below this are seconds, above it milliseconds (1e11 s is the year 5138, 1e11 ms is 1973).
+_MILLIS_FROM = 1e11
+_MILLIS_UNTIL = 1e14
+# A device whose clock was never set reports 1970; nothing this platform stores predates 2000.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_timestamp(raw: str | float) -> datetime:
+    """An RFC 3339 string (with Z or an offset) or epoch seconds/milliseconds, as an aware UTC datetime."""
+    if isinstance(raw, str):
+        return _parse_rfc3339(raw)
+    if not math.isfinite(raw):
+        raise DecodeError(RejectCode.NOT_FINITE, f"time {raw} is not a finite number")
+    if raw < 0 or raw >= _MILLIS_UNTIL:
+        raise DecodeError(RejectCode.BAD_TIME, f"time {raw!r} is neither epoch seconds nor epoch milliseconds")
+    seconds = raw / 1000 if raw >= _MILLIS_FROM else raw
+    return _EPOCH + timedelta(seconds=seconds)
+
+
+def _parse_rfc3339(raw: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise DecodeError(
+            RejectCode.BAD_TIME, f"time {raw[:64]!r} is not RFC 3339 (e.g. 2026-11-22T10:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        raise DecodeError(RejectCode.BAD_TIME, f"time {raw[:64]!r} has no UTC offset; add Z or +01:00")
+    return moment.astimezone(UTC)
+
+
+def check_window(moment: datetime, now: datetime, future_tolerance: timedelta) -> datetime:
+    """Reject clocks that were never set (before 2000) and clocks running ahead of ours."""
+    if moment < EARLIEST:
+        raise DecodeError(
+            RejectCode.BAD_TIME,
+            f"time {moment.isoformat()} is before 2000: is the device's clock set?",
+        )
+    if moment > now + future_tolerance:
+        raise DecodeError(
+            RejectCode.TIME_IN_FUTURE,
+            f"time {moment.isoformat()} is more than {future_tolerance.total_seconds():g} s ahead of "
+            f"the server's clock ({now.isoformat()})",
+        )
+    return moment

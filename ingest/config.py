@@ -1,0 +1,88 @@
+"""Configuration of the ingest service: ``SUITCASE_*`` environment variables and flags, validated."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+
+from devices.decode import DecodeOptions
+
+
+class InfluxFlavour(StrEnum):
+    """Which InfluxDB write API to speak."""
+
+    V1 = "v1"  # /write?db=&rp= with user/password: InfluxDB 1.x, and the v1 compatibility API of 2.x/3.x
+    V2 = "v2"  # /api/v2/write?org=&bucket= with a token: InfluxDB 2.x, 3.x, 1.8+
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class IngestSettings(DecodeOptions):
+    """Everything `suitcase ingest` needs; defaults suit the local stack of `scripts/up`."""
+
+    mqtt_host: str = Field(default="127.0.0.1", description="MQTT broker host.")
+    mqtt_port: int = Field(default=1883, ge=1, le=65535, description="MQTT broker port.")
+    mqtt_username: str | None = Field(default=None, description="MQTT user of the ingest service.")
+    mqtt_password: SecretStr | None = Field(default=None, description="MQTT password of the ingest service.")
+    mqtt_client_id: str = Field(
+        default="suitcase-ingest",
+        min_length=1,
+        description="Fixed client id: the broker keeps this session's messages while the service is away.",
+    )
+    mqtt_session_expiry_s: int = Field(
+        default=7 * 24 * 3600, ge=0, description="How long the broker keeps the session after a disconnect."
+    )
+    mqtt_keepalive_s: int = Field(default=30, ge=5, le=65535, description="MQTT keepalive interval.")
+    mqtt_receive_maximum: int = Field(
+        default=20000,
+        ge=1,
+        le=65535,
+        description="Most unacknowledged messages the broker may send at once (MQTT v5 Receive Maximum).",
+    )
+    mqtt_share_group: str | None = Field(
+        default=None,
+        pattern=r"^[^/+#\s]+$",
+        description="Join a shared subscription $share/<group>/... so several workers split the load.",
+    )
+    influx_flavour: InfluxFlavour = Field(default=InfluxFlavour.V1, description="InfluxDB write API: v1 or v2.")
+    influx_url: str = Field(default="http://127.0.0.1:8086", description="InfluxDB base URL.")
+    influx_database: str = Field(default="suitcase", min_length=1, description="v1: database to write to.")
+    influx_retention_policy: str | None = Field(
+        default=None, description="v1: retention policy (default: the database's)."
+    )
+    influx_username: str | None = Field(default=None, description="v1: user.")
+    influx_password: SecretStr | None = Field(default=None, description="v1: password.")
+    influx_create_database: bool = Field(
+        default=True, description="v1: CREATE DATABASE at start-up if it is missing (needs admin rights)."
+    )
+    influx_org: str = Field(default="suitcase", description="v2: organisation.")
+    influx_bucket: str | None = Field(default=None, description="v2: bucket (default: the database name).")
+    influx_token: SecretStr | None = Field(default=None, description="v2: API token.")
+    batch_size: int = Field(default=5000, ge=1, le=100_000, description="Most lines in one InfluxDB write.")
+    batch_interval_s: float = Field(
+        default=0.5, gt=0, le=60, description="Longest a reading waits before its batch is written, in seconds."
+    )
+    write_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one InfluxDB write, in seconds.")
+    shutdown_timeout_s: float = Field(
+        default=8.0, gt=0, description="On SIGTERM, how long to keep flushing before exiting anyway."
+    )
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="Log level.")
+    log_format: LogFormat = Field(default=LogFormat.TEXT, description="Logs as key=value text or JSON lines.")
+
+    @model_validator(mode="after")
+    def _receive_window_fits_a_batch(self) -> Self:
+        if self.mqtt_receive_maximum < self.batch_size:
+            raise ValueError(
+                f"mqtt_receive_maximum ({self.mqtt_receive_maximum}) must be at least batch_size "
+                f"({self.batch_size}): the broker would stop sending before a batch can fill"
+            )
+        return self
+
+    @property
+    def bucket(self) -> str:
+        return self.influx_bucket or self.influx_database

@@ -1,0 +1,214 @@
+"""paho-mqtt 2.x driven by the asyncio loop: socket readiness callbacks, no network thread.
+
+The broker keeps the session (fixed client id, clean start off, session expiry), so messages published
+while the service is away wait for it; acknowledgements are manual, sent only once a message is handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+import threading
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from ingest.config import IngestSettings
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[paho.MQTTMessage], None]
+
+_MISC_INTERVAL_S = 1.0
+_BACKOFF_START_S = 0.25
+_BACKOFF_MAX_S = 30.0
+
+
+class MqttConsumer:
+    """Connects, subscribes on every (re)connect, reconnects with backoff, hands messages to a callback."""
+
+    def __init__(self, settings: IngestSettings, topics: list[str], on_message: MessageHandler) -> None:
+        self._settings = settings
+        self._topics = [f"$share/{settings.mqtt_share_group}/{t}" if settings.mqtt_share_group else t for t in topics]
+        self._on_message = on_message
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._lost = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._reading = True
+        self._sock: socket.socket | None = None
+        self.generation = 0  # bumped per connection: an ack belongs to the connection that got the message
+        self._client = self._make_client()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def _make_client(self) -> paho.Client:
+        client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=self._settings.mqtt_client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+            manual_ack=True,
+        )
+        client.max_queued_messages_set(0)
+        if self._settings.mqtt_username:
+            password = self._settings.mqtt_password.get_secret_value() if self._settings.mqtt_password else None
+            client.username_pw_set(self._settings.mqtt_username, password)
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        client.on_socket_open = self._socket_open
+        client.on_socket_close = self._socket_close
+        client.on_socket_register_write = self._register_write
+        client.on_socket_unregister_write = self._unregister_write
+        return client
+
+    # --- socket plumbing: paho tells us which socket to watch, the event loop calls paho back ------------
+    def _on_loop(self, action: Callable[[], object]) -> None:
+        if threading.get_ident() == self._loop_thread:
+            action()
+        else:
+            self._loop.call_soon_threadsafe(action)
+
+    def _socket_open(self, client: paho.Client, _userdata: Any, sock: Any) -> None:
+        self._sock = sock
+        self._on_loop(partial(self._watch_reads, sock))
+
+    def _watch_reads(self, sock: socket.socket) -> None:
+        if self._reading and sock is self._sock:
+            self._loop.add_reader(sock, self._client.loop_read)
+
+    def _socket_close(self, client: paho.Client, _userdata: Any, sock: Any) -> None:
+        self._on_loop(partial(self._forget_socket, sock))
+
+    def _forget_socket(self, sock: socket.socket) -> None:
+        self._loop.remove_reader(sock)
+        self._loop.remove_writer(sock)
+
+    def _register_write(self, client: paho.Client, _userdata: Any, sock: Any) -> None:
+        self._on_loop(partial(self._loop.add_writer, sock, self._client.loop_write))
+
+    def _unregister_write(self, client: paho.Client, _userdata: Any, sock: Any) -> None:
+        self._on_loop(partial(self._loop.remove_writer, sock))
+
+    # --- protocol callbacks (always on the loop thread: they run inside loop_read) ------------------------
+    def _handle_connect(
+        self, client: paho.Client, _userdata: Any, flags: paho.ConnectFlags, reason: ReasonCode, _props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused the connection reason=%s", reason)
+            self._lost.set()
+            return
+        self.generation += 1
+        options = SubscribeOptions(qos=1)
+        client.subscribe([(topic, options) for topic in self._topics])
+        log.info(
+            "connected to broker host=%s port=%s session_present=%s topics=%s",
+            self._settings.mqtt_host,
+            self._settings.mqtt_port,
+            flags.session_present,
+            ",".join(self._topics),
+        )
+        self._connected.set()
+
+    def _handle_disconnect(
+        self, client: paho.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
+        if self._connected.is_set():
+            log.warning("lost the broker connection reason=%s", reason)
+        self._connected.clear()
+        self._lost.set()
+
+    def _handle_message(self, client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
+        self._on_message(message)
+
+    # --- public API ---------------------------------------------------------------------------------------
+    def ack(self, mid: int, qos: int, generation: int) -> None:
+        """PUBACK a message, unless it came over an earlier connection (the broker will redeliver it)."""
+        if qos > 0 and generation == self.generation and self._connected.is_set():
+            self._client.ack(mid, qos)
+
+    def stop_reading(self) -> None:
+        """Take no more messages (shutdown): acks can still go out."""
+        self._reading = False
+        if self._sock is not None:
+            self._loop.remove_reader(self._sock)
+
+    async def wait_connected(self) -> None:
+        await self._connected.wait()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep a connection up until ``stop`` is set; then disconnect cleanly."""
+        misc = asyncio.create_task(self._misc_loop())
+        backoff = _BACKOFF_START_S
+        try:
+            while not stop.is_set():
+                self._lost.clear()
+                try:
+                    await self._loop.run_in_executor(None, self._connect)
+                except OSError as error:
+                    log.warning(
+                        "broker unreachable host=%s port=%s error=%r",
+                        self._settings.mqtt_host,
+                        self._settings.mqtt_port,
+                        error,
+                    )
+                else:
+                    await _first(stop.wait(), self._lost.wait())
+                    if self._connected.is_set() or stop.is_set():
+                        backoff = _BACKOFF_START_S
+                if stop.is_set():
+                    break
+                delay = backoff * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not cryptography
+                log.info("reconnecting in %.2f s", delay)
+                await _first(stop.wait(), asyncio.sleep(delay))
+                backoff = min(backoff * 2, _BACKOFF_MAX_S)
+        finally:
+            misc.cancel()
+            await self._disconnect()
+
+    def _connect(self) -> None:
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self._settings.mqtt_session_expiry_s
+        properties.ReceiveMaximum = self._settings.mqtt_receive_maximum
+        self._client.connect(
+            self._settings.mqtt_host,
+            self._settings.mqtt_port,
+            keepalive=self._settings.mqtt_keepalive_s,
+            clean_start=False,
+            properties=properties,
+        )
+
+    async def _misc_loop(self) -> None:
+        while True:
+            await asyncio.sleep(_MISC_INTERVAL_S)
+            self._client.loop_misc()
+
+    async def _disconnect(self) -> None:
+        if self._client.is_connected():
+            self._client.disconnect()
+            for _ in range(20):  # let the DISCONNECT packet reach the socket
+                if self._sock is None or not self._client.want_write():
+                    break
+                await asyncio.sleep(0.05)
+        self._connected.clear()
+
+
+async def _first(*awaitables: Any) -> None:
+    """Wait until the first of several awaitables finishes; cancel the others."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
