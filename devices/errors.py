@@ -27,6 +27,8 @@ class RejectCode(StrEnum):
     MISSING_DEVICE = "missing_device"
     UNKNOWN_TOPIC = "unknown_topic"
     UNKNOWN_FORMAT = "unknown_format"
+    NO_CODEC = "no_codec"
+    CODEC_ERROR = "codec_error"
     UNWRITABLE = "unwritable"
 
 

@@ -31,7 +31,7 @@ class InfluxDB(ManagedProcess):
     """`influxd -config <data_dir>/influxdb.conf`, rendered from the influxdb.conf template.
 
     The HTTP port is fixed at construction (clients find a restarted server at the same URL); the
-    RPC port, which nothing here uses, is picked afresh at every start so it can never collide.
+    RPC port, which nothing here uses, is picked afresh at every start so a stale choice cannot block it.
     """
 
     name = "influxdb"

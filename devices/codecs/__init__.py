@@ -1,0 +1,32 @@
+"""LoRaWAN codecs, one folder per vendor; registering a vendor is one line in ``_CODECS``."""
+
+from __future__ import annotations
+
+from devices.codecs.base import Codec, CodecError, DeviceModel, load_models
+from devices.errors import DecodeError, RejectCode
+from devices.formats.base import RawReading
+
+_CODECS: tuple[Codec, ...] = (
+    # one line per vendor, e.g. ElsysCodec(),
+)
+
+CODECS: dict[str, Codec] = {codec.vendor: codec for codec in _CODECS}
+MODELS: dict[str, DeviceModel] = {model.id: model for codec in _CODECS for model in codec.models.values()}
+
+
+def codec_for(model_id: str) -> Codec:
+    """The codec of ``vendor/model``, or a ``no_codec`` reject naming the models that do have one."""
+    if model_id not in MODELS:
+        raise DecodeError(
+            RejectCode.NO_CODEC,
+            f"no codec for model {model_id!r}; known models: {', '.join(sorted(MODELS)) or 'none'}",
+        )
+    return CODECS[MODELS[model_id].vendor]
+
+
+def decode_uplink(model_id: str, fport: int, payload: bytes) -> list[RawReading]:
+    """Decode raw LoRaWAN payload bytes of a known model."""
+    return codec_for(model_id).decode(model_id, fport, payload)
+
+
+__all__ = ["CODECS", "MODELS", "Codec", "CodecError", "DeviceModel", "codec_for", "decode_uplink", "load_models"]
