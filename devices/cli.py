@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 from datetime import UTC, datetime
@@ -10,10 +11,12 @@ from datetime import UTC, datetime
 from pydantic_settings import CliSettingsSource
 
 from devices.catalog import load_catalog
+from devices.codecs import MODELS, decode_uplink
 from devices.decode import AUTO, DecodeOptions, Decoder
-from devices.errors import DecodeError
+from devices.errors import DecodeError, RejectCode
 from devices.formats import FORMATS, Message
 from devices.formats.native import NativePayload
+from devices.reading import format_time
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +35,23 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the native payload")
     schema.set_defaults(handler=lambda _args: print_schema())
+
+    codec = commands.add_parser("codec", help="LoRaWAN codecs: list models, decode raw payload bytes")
+    codec_commands = codec.add_subparsers(dest="codec_command", required=True, metavar="COMMAND")
+    codec_commands.add_parser("list", help="list the models that have a codec").set_defaults(
+        handler=lambda _args: list_codecs()
+    )
+    codec_decode = codec_commands.add_parser(
+        "decode",
+        help="decode one uplink's bytes into canonical readings (JSON Lines)",
+        description='Prints one JSON object per canonical reading (device_id "-"); on a decode error prints '
+        '{"error": code, "reason": text} and exits 1.',
+    )
+    codec_decode.add_argument("model", metavar="VENDOR/MODEL")
+    codec_decode.add_argument("hex", nargs="?", metavar="HEX", help="payload bytes as hex")
+    codec_decode.add_argument("--base64", metavar="B64", help="payload bytes as base64 instead of hex")
+    codec_decode.add_argument("--fport", type=int, required=True, help="LoRaWAN FPort of the uplink")
+    codec_decode.set_defaults(handler=run_codec_decode, trailing="hex")
 
     catalog = commands.add_parser("catalog", help="list quantities with canonical units, ranges and units accepted")
     catalog.add_argument("--json", action="store_true", help="machine-readable output")
@@ -68,3 +88,42 @@ def print_catalog(*, as_json: bool) -> int:
     for q in catalog.quantities.values():
         print(f"{q.name:<16}{q.unit:<8}{f'[{q.min:g}, {q.max:g}]':<26}{', '.join(q.accepted_units)}")
     return 0
+
+
+def list_codecs() -> int:
+    print(f"{'model':<28}{'name':<22}{'kind':<14}{'fport':<7}quantities")
+    for model in sorted(MODELS.values(), key=lambda m: m.id):
+        print(f"{model.id:<28}{model.name:<22}{model.kind:<14}{model.fport:<7}{', '.join(model.quantities)}")
+    return 0
+
+
+def run_codec_decode(args: argparse.Namespace) -> int:
+    catalog = load_catalog()
+    try:
+        payload = _payload_bytes(args.hex, args.base64)
+        received = format_time(datetime.now(UTC))
+        rows = []
+        for raw in decode_uplink(args.model, args.fport, payload):
+            quantity = catalog.quantity(raw.quantity)
+            value = catalog.canonical_value(quantity, raw.value, raw.unit)
+            time = received if raw.time is None else format_time(raw.time)
+            rows.append(
+                {"device_id": "-", "time": time, "quantity": quantity.name, "value": value, "unit": quantity.unit}
+            )
+    except DecodeError as error:
+        print(json.dumps(error.as_dict(), ensure_ascii=False))
+        return 1
+    for row in rows:
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def _payload_bytes(hex_text: str | None, b64_text: str | None) -> bytes:
+    if (hex_text is None) == (b64_text is None):
+        raise DecodeError(RejectCode.CODEC_ERROR, "give the payload either as HEX or with --base64")
+    try:
+        if b64_text is not None:
+            return base64.b64decode(b64_text, validate=True)
+        return bytes.fromhex(hex_text or "")
+    except ValueError as error:
+        raise DecodeError(RejectCode.CODEC_ERROR, f"payload is not valid hex/base64: {error}") from None

@@ -6,7 +6,9 @@ Formats only unwrap their envelope; this module applies the catalog once for all
 
 from __future__ import annotations
 
+import tomllib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +34,10 @@ class DecodeOptions(BaseSettings):
     topic_root: str = Field(
         default="suitcase", pattern=r"^[^/+#\s]+$", description="First topic level of native devices."
     )
+    device_models_file: Path | None = Field(
+        default=None,
+        description='TOML file mapping device ids or DevEUIs to models: [models] "a84041000181c0d8" = "dragino/lds02".',
+    )
     future_tolerance_s: float = Field(
         default=600.0, ge=0, description="How far a device clock may run ahead of the server's, in seconds."
     )
@@ -49,7 +55,9 @@ class Decoder:
         self.options = options or DecodeOptions()
         self.catalog = catalog or load_catalog()
         self.formats = formats if formats is not None else FORMATS
-        self.context = FormatContext(topic_root=self.options.topic_root)
+        self.context = FormatContext(
+            topic_root=self.options.topic_root, device_models=load_device_models(self.options.device_models_file)
+        )
         self._future = timedelta(seconds=self.options.future_tolerance_s)
 
     def topic_filters(self) -> list[str]:
@@ -107,3 +115,11 @@ class Decoder:
                 )
             )
         return readings
+
+
+def load_device_models(path: Path | None) -> dict[str, str]:
+    """Device id or DevEUI -> vendor/model, from a small TOML file (until the device registry takes over)."""
+    if path is None:
+        return {}
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {str(device).lower(): str(model) for device, model in data.get("models", {}).items()}

@@ -26,7 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    # argparse cannot take an optional positional after an option (`MODEL --fport 5 HEX`): a command that
+    # names a `trailing` attribute receives one leftover word there.
+    trailing = getattr(args, "trailing", None)
+    if trailing and len(rest) == 1 and not rest[0].startswith("-") and getattr(args, trailing) is None:
+        setattr(args, trailing, rest[0])
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -1,17 +1,24 @@
-"""LoRaWAN codecs, one folder per vendor; registering a vendor is one line in ``_CODECS``."""
+"""LoRaWAN codecs, one folder per vendor; registering a vendor is one line in ``VENDOR_PACKAGES``.
+
+Each vendor package exposes ``CODEC``, an object of the ``Codec`` protocol (devices/codecs/base.py).
+"""
 
 from __future__ import annotations
+
+from importlib import import_module
 
 from devices.codecs.base import Codec, CodecError, DeviceModel, load_models
 from devices.errors import DecodeError, RejectCode
 from devices.formats.base import RawReading
 
-_CODECS: tuple[Codec, ...] = (
-    # one line per vendor, e.g. ElsysCodec(),
+VENDOR_PACKAGES: tuple[str, ...] = (
+    # one line per vendor folder under devices/codecs/, e.g. "elsys",
 )
 
-CODECS: dict[str, Codec] = {codec.vendor: codec for codec in _CODECS}
-MODELS: dict[str, DeviceModel] = {model.id: model for codec in _CODECS for model in codec.models.values()}
+CODECS: dict[str, Codec] = {
+    codec.vendor: codec for codec in (import_module(f"devices.codecs.{name}").CODEC for name in VENDOR_PACKAGES)
+}
+MODELS: dict[str, DeviceModel] = {model.id: model for codec in CODECS.values() for model in codec.models.values()}
 
 
 def codec_for(model_id: str) -> Codec:

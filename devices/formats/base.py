@@ -7,6 +7,7 @@ folder with its decoder, README, test vectors and tests, plus one line in device
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -46,6 +47,8 @@ class FormatContext:
     """What a format may need to know beyond the message itself."""
 
     topic_root: str
+    # device id or LoRaWAN DevEUI (lower-case hex) -> "vendor/model", to pick the codec for raw bytes
+    device_models: Mapping[str, str] = field(default_factory=dict)
 
 
 class PayloadFormat(Protocol):

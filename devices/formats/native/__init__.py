@@ -3,4 +3,6 @@
 from devices.formats.native.decoder import NativeFormat
 from devices.formats.native.schema import NativePayload
 
-__all__ = ["NativeFormat", "NativePayload"]
+FORMAT = NativeFormat()
+
+__all__ = ["FORMAT", "NativeFormat", "NativePayload"]
