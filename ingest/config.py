@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
+from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 
 from devices.decode import DecodeOptions
 
@@ -63,9 +63,26 @@ class IngestSettings(DecodeOptions):
     influx_org: str = Field(default="suitcase", description="v2: organisation.")
     influx_bucket: str | None = Field(default=None, description="v2: bucket (default: the database name).")
     influx_token: SecretStr | None = Field(default=None, description="v2: API token.")
-    batch_size: int = Field(default=5000, ge=1, le=100_000, description="Most lines in one InfluxDB write.")
+    data_dir: Path = Field(
+        default=Path("var/ingest"),
+        description="Where the write-ahead log and the rejects store live; one per ingest process.",
+    )
+    wal_max_bytes: int = Field(
+        default=1 << 30,
+        ge=1024,
+        description="Size bound of the not-yet-written part of the write-ahead log; when it is reached the "
+        "service stops acknowledging and the broker keeps the messages.",
+    )
+    wal_segment_bytes: int = Field(default=16 << 20, ge=1024, description="Size of one write-ahead log file.")
+    rejects_max_rows: int = Field(
+        default=100_000, ge=1, description="Most rejects kept in the rejects store (the oldest go first)."
+    )
+    batch_size: int = Field(default=5000, ge=1, le=100_000, description="Most messages in one InfluxDB write.")
     batch_interval_s: float = Field(
-        default=0.5, gt=0, le=60, description="Longest a reading waits before its batch is written, in seconds."
+        default=0.2,
+        gt=0,
+        le=60,
+        description="Under light load, how long the writer waits to gather a batch, in seconds.",
     )
     write_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one InfluxDB write, in seconds.")
     shutdown_timeout_s: float = Field(
@@ -73,15 +90,6 @@ class IngestSettings(DecodeOptions):
     )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="Log level.")
     log_format: LogFormat = Field(default=LogFormat.TEXT, description="Logs as key=value text or JSON lines.")
-
-    @model_validator(mode="after")
-    def _receive_window_fits_a_batch(self) -> Self:
-        if self.mqtt_receive_maximum < self.batch_size:
-            raise ValueError(
-                f"mqtt_receive_maximum ({self.mqtt_receive_maximum}) must be at least batch_size "
-                f"({self.batch_size}): the broker would stop sending before a batch can fill"
-            )
-        return self
 
     @property
     def bucket(self) -> str:

@@ -14,17 +14,20 @@ What is refused, and why (each rule was checked against a real InfluxDB 1.6.7):
 * A measurement starting with ``#``: InfluxDB reads the whole line as a comment and drops it.
 * ASCII control characters (U+0000-U+001F, U+007F) in a measurement, key or tag value:
   ``Point`` turns newline, carriage return and tab into the two characters ``\\n``, ``\\r``,
-  ``\\t``, which InfluxDB stores literally; a leading NUL is skipped by the server's parser.
-  String field values may hold control characters: they are quoted, and they round-trip.
+  ``\\t``, which InfluxDB stores literally, and the server's parser skips a NUL at the start of
+  a line.  The other control characters do survive in 1.6.7, but they are refused as well: one
+  rule for all of them, and a name nobody can see or type in a dashboard is a decoding bug.
+  String field values may hold any control character: they are quoted, and they round-trip.
 * A trailing backslash in a measurement, key or tag value: it escapes the separator that
-  follows (``Point`` appends a space to a tag value, which the server then keeps).
+  follows, so the line does not parse (for a tag value ``Point`` appends a space, which the
+  server then keeps as part of the value).
 * In a measurement or key, a backslash right before ``,`` ``=`` space or ``"``: InfluxDB
   unescapes ``\\,`` ``\\=`` ``\\ `` ``\\"`` in measurements and field keys, so the backslash is
   lost (or, in a field key, the line no longer parses).  Tag values round-trip these, so they
   are accepted there.  Tag keys would round-trip too, but tag and field keys share
   :func:`escape_key`, and the rule is rare enough to apply to both.
-* The key ``time``: InfluxDB 1.x drops a point with a tag key ``time`` and silently drops a
-  field named ``time``.
+* The key ``time`` (exactly; ``Time`` is fine): InfluxDB 1.x drops a point with a tag key
+  ``time``, and silently drops a field named ``time``.
 * Lone surrogates anywhere: they cannot be encoded as UTF-8, so no request could carry them.
 * No fields; a float that is NaN or infinite (``Point`` silently drops the field); an integer
   outside the signed 64-bit range (unparseable for the server); a timestamp outside
@@ -39,6 +42,11 @@ from math import isfinite
 from typing import NoReturn
 
 __all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "MAX_KEY_BYTES",
+    "TIME_NS_MAX",
+    "TIME_NS_MIN",
     "LineProtocolError",
     "escape_key",
     "escape_measurement",
@@ -112,11 +120,18 @@ def _check_unprintable(s: str, kind: str, subject: object, *, controls_allowed: 
     for index, char in enumerate(s):
         code = ord(char)
         if 0xD800 <= code <= 0xDFFF:
-            _fail(kind, subject, f"contains the lone surrogate {char!r} at index {index}, "
-                  "which cannot be encoded as UTF-8")
+            _fail(
+                kind,
+                subject,
+                f"contains the lone surrogate {char!r} at index {index}, which cannot be encoded as UTF-8",
+            )
         if not controls_allowed and (code < 0x20 or code == 0x7F):
-            _fail(kind, subject, f"contains the control character {char!r} at index {index}, "
-                  "which line protocol cannot carry faithfully")
+            _fail(
+                kind,
+                subject,
+                f"contains the control character {char!r} at index {index}, "
+                "which line protocol cannot carry faithfully",
+            )
 
 
 def _check_backslashes(s: str, kind: str, subject: object) -> None:
@@ -127,8 +142,9 @@ def _check_backslashes(s: str, kind: str, subject: object) -> None:
     while index != -1:
         after = s[index + 1]  # in range: the last character is not a backslash
         if after in _BACKSLASH_EATERS:
-            _fail(kind, subject, f"has a backslash before {after!r} at index {index}; "
-                  "InfluxDB would drop the backslash")
+            _fail(
+                kind, subject, f"has a backslash before {after!r} at index {index}; InfluxDB would drop the backslash"
+            )
         index = s.find("\\", index + 1)
 
 
@@ -171,8 +187,7 @@ def _escape_tag_value(s: str, key: object) -> str:
     kind = "tag value" if key is None else "tag value for"
     _require_str(s, kind, key)
     if not s:
-        _fail(kind, key, "is empty, which line protocol cannot carry "
-              "(influxdb-client would silently drop the tag)")
+        _fail(kind, key, "is empty, which line protocol cannot carry (influxdb-client would silently drop the tag)")
     if not s.isprintable():
         _check_unprintable(s, kind, key, controls_allowed=False)
     if s[-1] == "\\":
@@ -247,8 +262,11 @@ def _field_text(key: str, value: float | int | bool | str) -> str:
     """One field value in line protocol; exact types first because they are the common case."""
     if type(value) is float:
         if not isfinite(value):
-            _fail("field", key, f"is {value!r}; InfluxDB cannot store NaN or infinity "
-                  "(influxdb-client would silently drop the field)")
+            _fail(
+                "field",
+                key,
+                f"is {value!r}; InfluxDB cannot store NaN or infinity (influxdb-client would silently drop the field)",
+            )
         return _float_text(value)
     if type(value) is int:
         if not INT64_MIN <= value <= INT64_MAX:
@@ -312,8 +330,7 @@ def _check_key_length(series_key: str, fields: Mapping[str, object]) -> None:
     for key in fields:
         total = series_bytes + len(_field_key(key).encode())
         if total > MAX_KEY_BYTES:
-            _fail("series key plus field key", key,
-                  f"is {total} bytes, over InfluxDB's limit of {MAX_KEY_BYTES}")
+            _fail("series key plus field key", key, f"is {total} bytes, over InfluxDB's limit of {MAX_KEY_BYTES}")
 
 
 def format_line(

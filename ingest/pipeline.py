@@ -1,8 +1,16 @@
-"""From an MQTT message to acknowledged lines in InfluxDB: decode, batch, write, then ack.
+"""From an MQTT message to an acknowledged, durable record, and from the log into InfluxDB.
 
-A message is acknowledged only after its readings are in InfluxDB (or after it was kept as a reject),
-and in arrival order. Until then the broker keeps it, so a crash or an InfluxDB outage loses nothing;
-MQTT v5 Receive Maximum bounds how many unacknowledged messages are held here.
+Three stages, each with one job:
+
+- **intake** (``submit``, inside the MQTT read callback): decode and validate, turn the message into a log
+  record (its points, or a reject with its reason), or recognise a broker redelivery of a message the log
+  already holds.
+- **committer**: appends the waiting records to the write-ahead log with one fsync per group, then
+  acknowledges those messages in arrival order. When the log is at its size bound it stops, so acks stop
+  and the broker (MQTT v5 Receive Maximum) stops sending: nothing is dropped to make room.
+- **drainer**: reads the log in batches, writes points to InfluxDB (retrying with backoff and jitter while
+  it is down; splitting a refused batch so only the refused points become rejects), stores rejects, and
+  truncates what is done.
 """
 
 from __future__ import annotations
@@ -10,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import Counter, deque
+import time
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +29,10 @@ from devices.decode import Decoder
 from devices.errors import DecodeError, RejectCode
 from devices.formats import Message
 from ingest.influx import InfluxWriter, WriteError
-from ingest.points import reading_line
+from ingest.points import DEVICE_TAG, reading_line
+from ingest.records import POINTS, Record, Reject, decode_record, message_key, points_record, reject_record
+from ingest.rejects import RejectStore
+from ingest.wal import Position, WriteAheadLog
 
 log = logging.getLogger(__name__)
 
@@ -27,28 +40,34 @@ Ack = Callable[[int, int, int], None]  # (mid, qos, connection generation)
 
 _RETRY_START_S = 0.2
 _RETRY_MAX_S = 30.0
+_STATUS_INTERVAL_S = 2.0
 
 
 @dataclass(slots=True)
 class Stats:
-    """Counters for logs, tests and (later) metrics."""
+    """Counters for the status log line, tests and metrics."""
 
     received: int = 0
+    duplicates: int = 0
+    logged: int = 0
+    acked: int = 0
     stored_messages: int = 0
     stored_readings: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     write_errors: int = 0
     batches: int = 0
+    influx_ok: bool = True
+    log_full: bool = False
 
 
 @dataclass(slots=True)
-class Pending:
-    """One handled message waiting for its batch: its lines (none for a reject) and how to ack it."""
+class Entry:
+    """A handled message waiting for the committer; ``record`` is None for a recognised redelivery."""
 
     mid: int
     qos: int
     generation: int
-    lines: list[str]
+    record: bytes | None
 
 
 class ReceiveClock:
@@ -66,123 +85,258 @@ class ReceiveClock:
 
 
 class Pipeline:
-    """Decodes messages as they arrive and writes them to InfluxDB in batches bounded by size and time."""
+    """Intake, committer and drainer around one write-ahead log (see the module docstring)."""
 
     def __init__(
         self,
         decoder: Decoder,
         writer: InfluxWriter,
+        wal: WriteAheadLog,
+        rejects: RejectStore,
         *,
         batch_size: int,
         batch_interval_s: float,
+        wal_max_bytes: int,
+        remember_keys: int,
     ) -> None:
         self._decoder = decoder
         self._writer = writer
+        self._wal = wal
+        self._rejects = rejects
         self._batch_size = batch_size
         self._interval = batch_interval_s
-        self._pending: deque[Pending] = deque()
-        self._pending_lines = 0
-        self._due = asyncio.Event()
-        self._timer: asyncio.TimerHandle | None = None
+        self._max_bytes = wal_max_bytes
+        self._remember_keys = remember_keys
+        self._keys: OrderedDict[bytes, None] = OrderedDict()
+        self._fifo: deque[Entry] = deque()
+        self._incoming = asyncio.Event()
+        self._logged = asyncio.Event()
+        self._space = asyncio.Event()
+        self._idle = asyncio.Event()
         self._clock = ReceiveClock()
+        # Disk and SQLite work runs here, off the event loop; close() waits for it before files are closed.
+        self._io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="suitcase-io")
         self.ack: Ack = lambda mid, qos, generation: None
         self.stats = Stats()
 
-    # --- intake (synchronous: runs inside the MQTT read callback) -----------------------------------------
-    def submit(self, topic: str, payload: bytes, *, mid: int = 0, qos: int = 0, generation: int = 0) -> None:
+    def open(self) -> None:
+        """Recover the log and the keys of its newest records (to recognise redeliveries after a crash)."""
+        for key in self._wal.open():
+            self._remember(key)
+        if self._wal.backlog_records:
+            log.info(
+                "replaying the write-ahead log records=%d bytes=%d", self._wal.backlog_records, self._wal.backlog_bytes
+            )
+
+    def _remember(self, key: bytes) -> None:
+        self._keys[key] = None
+        if len(self._keys) > self._remember_keys:
+            self._keys.popitem(last=False)
+
+    # --- intake -------------------------------------------------------------------------------------------
+    def submit(
+        self, topic: str, payload: bytes, *, mid: int = 0, qos: int = 0, dup: bool = False, generation: int = 0
+    ) -> None:
+        """Handle one message as it arrives (synchronous: runs inside the MQTT read callback)."""
         self.stats.received += 1
-        message = Message(payload=payload, received_at=self._clock.now(), topic=topic)
+        key = message_key(topic, payload, mid)
+        if dup and key in self._keys:
+            self.stats.duplicates += 1
+            entry = Entry(mid, qos, generation, None)
+        else:
+            entry = Entry(mid, qos, generation, self._record(key, topic, payload))
+            self._remember(key)
+        self._fifo.append(entry)
+        self._incoming.set()
+
+    def _record(self, key: bytes, topic: str, payload: bytes) -> bytes:
+        received_at = self._clock.now()
+        message = Message(payload=payload, received_at=received_at, topic=topic)
         try:
             lines = [reading_line(reading) for reading in self._decoder.decode(message)]
         except DecodeError as error:
-            self._reject(message, error.code, error.reason, error.device_id)
-            lines = []
+            return self._reject(key, Reject(topic, payload, received_at, error.device_id, error.code, error.reason))
         except Exception as error:  # a bug in a decoder must cost one message, never the service
             log.exception("decoder crashed topic=%s", topic)
-            self._reject(message, RejectCode.UNKNOWN_FORMAT, f"internal decoder error: {error!r}", None)
-            lines = []
-        self._pending.append(Pending(mid, qos, generation, lines))
-        self._pending_lines += len(lines)
-        if self._pending_lines >= self._batch_size:
-            self._due.set()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._interval, self._due.set)
+            reason = f"internal decoder error: {error!r}"
+            return self._reject(key, Reject(topic, payload, received_at, None, RejectCode.UNKNOWN_FORMAT, reason))
+        return points_record(key, topic, payload, received_at, lines)
 
-    def _reject(self, message: Message, code: RejectCode, reason: str, device_id: str | None) -> None:
-        self.stats.rejected[code] += 1
+    def _reject(self, key: bytes, reject: Reject) -> bytes:
+        self.stats.rejected[reject.code] += 1
         log.warning(
-            "rejected message code=%s device=%s topic=%s reason=%r payload=%r",
-            code,
-            device_id or "-",
-            message.topic,
-            reason,
-            message.payload[:200],
+            "rejected message code=%s device=%s topic=%r reason=%r payload=%r",
+            reject.code,
+            reject.device_id or "-",
+            reject.topic,
+            reject.reason,
+            reject.payload[:200],
         )
+        return reject_record(key, reject)
 
     @property
-    def backlog(self) -> int:
-        """Messages handled but not yet acknowledged."""
-        return len(self._pending)
+    def held(self) -> int:
+        """Messages received but not yet in the log (and so not acknowledged)."""
+        return len(self._fifo)
 
-    # --- output -------------------------------------------------------------------------------------------
-    async def run(self) -> None:
-        """Write batches as they become due, forever (cancel to stop)."""
+    # --- committer ----------------------------------------------------------------------------------------
+    async def run_committer(self) -> None:
         while True:
-            await self._due.wait()
-            await self.flush_once()
+            if not self._fifo:
+                self._idle.set()
+                self._incoming.clear()
+                await self._incoming.wait()
+                continue
+            self._idle.clear()
+            group = self._take_group()
+            if not group:
+                if not self.stats.log_full:
+                    log.warning(
+                        "write-ahead log is full: not acknowledging until InfluxDB catches up backlog_bytes=%d held=%d",
+                        self._wal.backlog_bytes,
+                        len(self._fifo),
+                    )
+                self.stats.log_full = True
+                self._idle.set()
+                self._space.clear()
+                await self._space.wait()
+                continue
+            if self.stats.log_full:
+                log.info("write-ahead log has room again: acknowledging")
+            self.stats.log_full = False
+            records = [entry.record for entry in group if entry.record is not None]
+            rejects = [(r.key, r.reject) for r in map(decode_record, records) if r.reject is not None]
+            await asyncio.get_running_loop().run_in_executor(self._io, self._persist, records, rejects)
+            for entry in group:
+                self.ack(entry.mid, entry.qos, entry.generation)
+            self.stats.logged += len(records)
+            self.stats.acked += len(group)
+            self._logged.set()
 
-    async def flush_once(self) -> None:
-        """Write one batch (retrying until InfluxDB takes it) and ack its messages in arrival order."""
-        self._due.clear()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        batch = self._take_batch()
-        lines = [line for item in batch for line in item.lines]
-        if lines:
-            await self._write_until_accepted(lines, batch)
-        for item in batch:
-            self.ack(item.mid, item.qos, item.generation)
-        if self._pending_lines >= self._batch_size:
-            self._due.set()
-        elif self._pending and self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._interval, self._due.set)
-
-    async def drain(self) -> None:
-        """Flush everything pending (graceful shutdown)."""
-        while self._pending:
-            await self.flush_once()
-
-    def _take_batch(self) -> list[Pending]:
-        batch: list[Pending] = []
-        taken = 0
-        while self._pending and (taken < self._batch_size or not batch):
-            item = self._pending.popleft()
-            batch.append(item)
-            taken += len(item.lines)
-            if taken >= self._batch_size:
+    def _take_group(self) -> list[Entry]:
+        room = self._max_bytes - self._wal.backlog_bytes
+        group: list[Entry] = []
+        size = 0
+        while self._fifo:
+            record = self._fifo[0].record
+            grow = len(record) + 8 if record is not None else 0
+            # an empty log takes a record whatever its size, so one large record can never block forever
+            if size + grow > room and (group or self._wal.backlog_bytes > 0):
                 break
-        self._pending_lines -= taken
-        return batch
+            group.append(self._fifo.popleft())
+            size += grow
+        return group
 
-    async def _write_until_accepted(self, lines: list[str], batch: list[Pending]) -> None:
+    def _persist(self, records: list[bytes], rejects: list[tuple[bytes, Reject]]) -> None:
+        self._wal.append(records)
+        self._rejects.add(rejects)  # visible at once; after a crash the drainer adds them again, idempotently
+
+    async def wait_committed(self) -> None:
+        """Until every message taken in is logged and acked, or the committer waits for room in the log."""
+        while self._fifo and not self.stats.log_full:
+            self._idle.clear()
+            await self._idle.wait()
+
+    # --- drainer ------------------------------------------------------------------------------------------
+    async def run_drainer(self) -> None:
+        last_write = 0.0
+        while True:
+            self._logged.clear()
+            if self._wal.backlog_records < self._batch_size:
+                linger = self._interval - (time.monotonic() - last_write)
+                if linger > 0:
+                    await asyncio.sleep(linger)
+            records, position = await asyncio.get_running_loop().run_in_executor(
+                self._io, self._wal.read, self._batch_size
+            )
+            if not records:
+                await self._logged.wait()
+                continue
+            last_write = time.monotonic()
+            decoded = [decode_record(body) for body in records]
+            rejects = [(r.key, r.reject) for r in decoded if r.reject is not None]
+            points = [r for r in decoded if r.kind == POINTS]
+            rejects += await self._store_until_accepted(points)
+            await asyncio.get_running_loop().run_in_executor(self._io, self._finish, rejects, position, len(records))
+            self._space.set()
+
+    def _finish(self, rejects: list[tuple[bytes, Reject]], position: Position, records: int) -> None:
+        self._rejects.add(rejects)
+        self._wal.commit(position, records)
+
+    async def _store_until_accepted(self, points: list[Record]) -> list[tuple[bytes, Reject]]:
         delay = _RETRY_START_S
         while True:
             try:
-                await self._writer.write("\n".join(lines))
+                refused = await self._write_or_split(points)
             except WriteError as error:
                 self.stats.write_errors += 1
-                if not error.retryable:
-                    # InfluxDB refused these lines for good; #3 splits the batch to save the good ones.
-                    self.stats.rejected[RejectCode.UNWRITABLE] += sum(1 for item in batch if item.lines)
-                    log.error("InfluxDB refused a batch lines=%d error=%s", len(lines), error.message)
-                    return
-                wait = delay * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
-                log.warning("InfluxDB write failed, retrying in %.2f s error=%s", wait, error)
-                await asyncio.sleep(wait)
+                if self.stats.influx_ok:
+                    log.warning("InfluxDB write failed, retrying with backoff error=%s", error)
+                self.stats.influx_ok = False
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311 - jitter, not cryptography
                 delay = min(delay * 2, _RETRY_MAX_S)
-            else:
-                self.stats.batches += 1
-                self.stats.stored_readings += len(lines)
-                self.stats.stored_messages += sum(1 for item in batch if item.lines)
-                return
+                continue
+            if not self.stats.influx_ok:
+                log.info("InfluxDB accepts writes again backlog_records=%d", self._wal.backlog_records)
+            self.stats.influx_ok = True
+            self.stats.batches += 1
+            return refused
+
+    async def _write_or_split(self, points: list[Record]) -> list[tuple[bytes, Reject]]:
+        """Write; on a 400 split the batch in halves until the refused points stand alone as rejects."""
+        lines = [line for point in points for line in point.lines]
+        if not lines:
+            return []
+        try:
+            await self._writer.write("\n".join(lines))
+        except WriteError as error:
+            if error.retryable:
+                raise
+            if len(points) == 1:
+                return [self._refused(points[0], error)]
+            half = len(points) // 2
+            return await self._write_or_split(points[:half]) + await self._write_or_split(points[half:])
+        self.stats.stored_messages += len(points)
+        self.stats.stored_readings += len(lines)
+        return []
+
+    def _refused(self, point: Record, error: WriteError) -> tuple[bytes, Reject]:
+        device = _device_of(point.lines[0])
+        reason = f"InfluxDB refused the point: {error.message}"
+        self.stats.rejected[RejectCode.UNWRITABLE] += 1
+        log.warning(
+            "rejected message code=%s device=%s topic=%r reason=%r", RejectCode.UNWRITABLE, device, point.topic, reason
+        )
+        return point.key, Reject(point.topic, point.payload, point.received_at, device, RejectCode.UNWRITABLE, reason)
+
+    async def close(self) -> None:
+        """Wait for disk work under way (the tasks were cancelled) so the log and store can be closed."""
+        await asyncio.get_running_loop().run_in_executor(None, self._io.shutdown, True)
+
+    # --- status -------------------------------------------------------------------------------------------
+    async def run_status(self) -> None:
+        """A status line whenever something changed: what staff and tests watch until #8's metrics."""
+        last = ""
+        while True:
+            await asyncio.sleep(_STATUS_INTERVAL_S)
+            line = self.status_line()
+            if line != last:
+                log.info("status %s", line)
+                last = line
+
+    def status_line(self) -> str:
+        s = self.stats
+        return (
+            f"received={s.received} acked={s.acked} duplicates={s.duplicates} held={len(self._fifo)} "
+            f"backlog_records={self._wal.backlog_records} backlog_bytes={self._wal.backlog_bytes} "
+            f"stored_readings={s.stored_readings} rejected={sum(s.rejected.values())} "
+            f"influx={'ok' if s.influx_ok else 'failing'} log_full={s.log_full}"
+        )
+
+
+def _device_of(line: str) -> str | None:
+    marker = f",{DEVICE_TAG}="
+    if marker not in line:
+        return None
+    return line.split(marker, 1)[1].split(" ", 1)[0].split(",", 1)[0]

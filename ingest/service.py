@@ -1,4 +1,4 @@
-"""The ingest service: MQTT in, decode and validate, InfluxDB out; stops cleanly on SIGTERM/SIGINT."""
+"""The ingest service: MQTT in, decode and validate, write-ahead log, InfluxDB out; stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -14,19 +14,34 @@ from ingest.config import IngestSettings
 from ingest.influx import make_writer
 from ingest.mqtt import MqttConsumer
 from ingest.pipeline import Pipeline
+from ingest.rejects import RejectStore
+from ingest.wal import WriteAheadLog
 
 log = logging.getLogger(__name__)
 
 
 class IngestService:
-    """Wires the consumer, the pipeline and the writer together; ``run`` returns after a clean stop."""
+    """Wires consumer, pipeline, log, rejects store and writer together; ``run`` returns after a clean stop."""
 
     def __init__(self, settings: IngestSettings) -> None:
         self.settings = settings
         self.decoder = Decoder(settings)
         self.writer = make_writer(settings)
+        # The broker can redeliver at most Receive Maximum unacknowledged messages: remember twice that many.
+        remember = 2 * settings.mqtt_receive_maximum
+        self.wal = WriteAheadLog(
+            settings.data_dir / "wal", segment_bytes=settings.wal_segment_bytes, keep_records=remember
+        )
+        self.rejects = RejectStore(settings.data_dir / "rejects.sqlite3", max_rows=settings.rejects_max_rows)
         self.pipeline = Pipeline(
-            self.decoder, self.writer, batch_size=settings.batch_size, batch_interval_s=settings.batch_interval_s
+            self.decoder,
+            self.writer,
+            self.wal,
+            self.rejects,
+            batch_size=settings.batch_size,
+            batch_interval_s=settings.batch_interval_s,
+            wal_max_bytes=settings.wal_max_bytes,
+            remember_keys=remember,
         )
         self.stop_event = asyncio.Event()
         self.consumer: MqttConsumer | None = None
@@ -35,42 +50,56 @@ class IngestService:
         consumer = self.consumer
         generation = consumer.generation if consumer else 0
         payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload)
-        self.pipeline.submit(message.topic, payload, mid=message.mid, qos=message.qos, generation=generation)
+        self.pipeline.submit(
+            message.topic, payload, mid=message.mid, qos=message.qos, dup=bool(message.dup), generation=generation
+        )
 
     def stop(self) -> None:
         self.stop_event.set()
 
     async def run(self) -> None:
+        self.pipeline.open()
         await self.writer.start()
         self.consumer = MqttConsumer(self.settings, self.decoder.topic_filters(), self._on_message)
         self.pipeline.ack = self.consumer.ack
-        writing = asyncio.create_task(self.pipeline.run())
+        workers = [
+            asyncio.create_task(self.pipeline.run_committer()),
+            asyncio.create_task(self.pipeline.run_drainer()),
+            asyncio.create_task(self.pipeline.run_status()),
+        ]
         consuming = asyncio.create_task(self.consumer.run(self.stop_event))
-        log.info("ingest service started influx=%s flavour=%s", self.settings.influx_url, self.settings.influx_flavour)
+        log.info(
+            "ingest service started influx=%s flavour=%s data_dir=%s",
+            self.settings.influx_url,
+            self.settings.influx_flavour,
+            self.settings.data_dir,
+        )
         try:
             await self.stop_event.wait()
         finally:
-            log.info("stopping: flushing backlog=%d", self.pipeline.backlog)
-            self.consumer.stop_reading()
-            writing.cancel()
+            await self._shutdown(workers, consuming)
+
+    async def _shutdown(self, workers: list[asyncio.Task[None]], consuming: asyncio.Task[None]) -> None:
+        """Stop taking messages, log and ack what was taken, disconnect; the log keeps what InfluxDB lacks."""
+        assert self.consumer is not None
+        log.info("stopping held=%d backlog_records=%d", self.pipeline.held, self.wal.backlog_records)
+        self.consumer.stop_reading()
+        try:
+            await asyncio.wait_for(self.pipeline.wait_committed(), self.settings.shutdown_timeout_s)
+        except TimeoutError:
+            log.warning("gave up logging; the broker keeps the unacknowledged messages held=%d", self.pipeline.held)
+        for task in workers:
+            task.cancel()
+        for task in workers:
             with contextlib.suppress(asyncio.CancelledError):
-                await writing
-            try:
-                await asyncio.wait_for(self.pipeline.drain(), self.settings.shutdown_timeout_s)
-            except TimeoutError:
-                log.warning(
-                    "gave up flushing; the broker keeps the unacknowledged messages backlog=%d", self.pipeline.backlog
-                )
-            self.stop_event.set()
-            await consuming
-            await self.writer.close()
-            stats = self.pipeline.stats
-            log.info(
-                "stopped received=%d stored_readings=%d rejected=%d",
-                stats.received,
-                stats.stored_readings,
-                sum(stats.rejected.values()),
-            )
+                await task
+        self.stop_event.set()
+        await consuming
+        await self.pipeline.close()
+        await self.writer.close()
+        self.wal.close()
+        self.rejects.close()
+        log.info("stopped %s", self.pipeline.status_line())
 
 
 async def serve(settings: IngestSettings) -> None:

@@ -34,6 +34,7 @@ class IngestProcess:
 
     def __init__(self, log_path: Path, settings: dict[str, str]) -> None:
         self.log_path = log_path
+        settings = {"data_dir": str(log_path.parent / "ingest-data"), **settings}
         self.env = {**os.environ, **{f"SUITCASE_{k.upper()}": v for k, v in settings.items()}}
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -60,4 +60,6 @@ def test_service_rejects_bad_input_and_keeps_storing(
     points = influxdb.points(influx_db, "temperature")
     assert [(p["device"], p["value"]) for p in points] == [("sensor-1", 19.25)]
     assert influxdb.measurements(influx_db) == ["temperature"]
-    assert "received=15 stored_readings=1 rejected=14" in log
+    stopped = log.split("stopped ")[-1]
+    assert "received=15 acked=15 " in stopped
+    assert "stored_readings=1 rejected=14 " in stopped

@@ -1,0 +1,95 @@
+"""What the write-ahead log holds: one record per handled message, its points or its reject.
+
+Every record keeps the message as it arrived (topic, raw payload, receive time), so a point that InfluxDB
+refuses later still becomes a complete reject. Its key is derived from (topic, payload, MQTT packet id):
+the broker redelivers an unacknowledged message with the same packet id, so the key recognises a
+redelivery of a message that the log already holds.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from hashlib import blake2b
+
+KEY_BYTES = 16
+POINTS = 1
+REJECT = 2
+
+# kind | key | receive time (us since epoch) | topic length | payload length
+_HEAD = struct.Struct(f"<B{KEY_BYTES}sqHI")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def message_key(topic: str, payload: bytes, mid: int) -> bytes:
+    digest = blake2b(digest_size=KEY_BYTES)
+    digest.update(topic.encode("utf-8", "surrogateescape"))
+    digest.update(b"\0")
+    digest.update(mid.to_bytes(4, "little"))
+    digest.update(payload)
+    return digest.digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A message that was not stored, with everything needed to understand it or replay it."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+    device_id: str | None
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A decoded log record: either ``lines`` for InfluxDB or a ``reject``."""
+
+    kind: int
+    key: bytes
+    topic: str
+    payload: bytes
+    received_at: datetime
+    lines: list[str]
+    reject: Reject | None
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _encode(kind: int, key: bytes, *, topic: str, payload: bytes, received_at: datetime, tail: bytes) -> bytes:
+    topic_bytes = topic.encode("utf-8", "surrogateescape")
+    head = _HEAD.pack(kind, key, _micros(received_at), len(topic_bytes), len(payload))
+    return b"".join((head, topic_bytes, payload, tail))
+
+
+def points_record(key: bytes, topic: str, payload: bytes, received_at: datetime, lines: list[str]) -> bytes:
+    tail = "\n".join(lines).encode()
+    return _encode(POINTS, key, topic=topic, payload=payload, received_at=received_at, tail=tail)
+
+
+def reject_record(key: bytes, reject: Reject) -> bytes:
+    detail = json.dumps({"device": reject.device_id, "code": reject.code, "reason": reject.reason}).encode()
+    return _encode(REJECT, key, topic=reject.topic, payload=reject.payload, received_at=reject.received_at, tail=detail)
+
+
+def record_key(body: bytes) -> bytes:
+    return body[1 : 1 + KEY_BYTES]
+
+
+def decode_record(body: bytes) -> Record:
+    kind, key, micros, topic_length, payload_length = _HEAD.unpack_from(body)
+    start = _HEAD.size
+    topic = body[start : start + topic_length].decode("utf-8", "surrogateescape")
+    payload = body[start + topic_length : start + topic_length + payload_length]
+    tail = body[start + topic_length + payload_length :]
+    received_at = _EPOCH + timedelta(microseconds=micros)
+    if kind == POINTS:
+        return Record(kind, key, topic, payload, received_at, tail.decode().split("\n"), None)
+    detail = json.loads(tail)
+    reject = Reject(topic, payload, received_at, detail["device"], detail["code"], detail["reason"])
+    return Record(kind, key, topic, payload, received_at, [], reject)

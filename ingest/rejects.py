@@ -1,0 +1,120 @@
+"""The durable rejects store: every message that was not stored, with its reason and raw payload.
+
+SQLite, because staff and operators can open it with standard tools, it survives restarts, and a
+bounded table with indexes lists rejects by device and reason cheaply. Counts per reason are kept
+apart from the bounded table, so they keep counting after old rejects are pruned.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ingest.records import Reject
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rejects (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    device TEXT,
+    code TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    message_key BLOB NOT NULL,
+    UNIQUE (message_key, received_at)
+);
+CREATE INDEX IF NOT EXISTS rejects_by_device ON rejects (device, id);
+CREATE INDEX IF NOT EXISTS rejects_by_code ON rejects (code, id);
+CREATE TABLE IF NOT EXISTS reject_counts (code TEXT PRIMARY KEY, count INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReject:
+    id: int
+    received_at: datetime
+    topic: str
+    device_id: str | None
+    code: str
+    reason: str
+    payload: bytes
+
+
+class RejectStore:
+    """Bounded to ``max_rows`` rejects (the oldest go first); one connection, used from one thread at a time."""
+
+    def __init__(self, path: Path, *, max_rows: int = 100_000) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._max_rows = max_rows
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()  # the connection is shared by worker threads, one at a time
+
+    def add(self, rejects: Iterable[tuple[bytes, Reject]]) -> int:
+        """Store (message key, reject) pairs; a pair stored before (a replay of the log) is ignored."""
+        added = 0
+        with self._lock, self._transaction():
+            for key, r in rejects:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO rejects (received_at, topic, device, code, reason, payload, message_key) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (r.received_at.isoformat(), r.topic, r.device_id, r.code, r.reason, r.payload, key),
+                )
+                if cursor.rowcount:
+                    added += 1
+                    self._db.execute(
+                        "INSERT INTO reject_counts (code, count) VALUES (?, 1) "
+                        "ON CONFLICT (code) DO UPDATE SET count = count + 1",
+                        (r.code,),
+                    )
+            if added:
+                self._db.execute("DELETE FROM rejects WHERE id <= (SELECT MAX(id) FROM rejects) - ?", (self._max_rows,))
+        return added
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def list(self, *, device: str | None = None, code: str | None = None, limit: int = 100) -> list[StoredReject]:
+        """The newest rejects first, optionally of one device and/or one reason code."""
+        query = "SELECT id, received_at, topic, device, code, reason, payload FROM rejects WHERE 1 = 1"
+        params: list[object] = []
+        if device is not None:
+            query += " AND device = ?"
+            params.append(device)
+        if code is not None:
+            query += " AND code = ?"
+            params.append(code)
+        query += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        with self._lock:
+            rows = self._db.execute(query, params).fetchall()
+        return [
+            StoredReject(row[0], datetime.fromisoformat(row[1]), row[2], row[3], row[4], row[5], bytes(row[6]))
+            for row in rows
+        ]
+
+    def counts(self) -> dict[str, int]:
+        """Rejects per reason code since the store was created (not bounded by pruning)."""
+        with self._lock:
+            return dict(self._db.execute("SELECT code, count FROM reject_counts ORDER BY code").fetchall())
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: type[BaseException] | None, *_rest: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
