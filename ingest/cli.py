@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import json
+from pathlib import Path
 
 from pydantic_settings import CliSettingsSource
 
 from ingest.config import IngestSettings
 from ingest.logs import configure_logging
+from ingest.rejects import RejectStore, StoredReject
 from ingest.service import serve
 
 
@@ -21,6 +25,65 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     source: CliSettingsSource[IngestSettings] = CliSettingsSource(IngestSettings, root_parser=parser)
     parser.set_defaults(handler=lambda args: run(IngestSettings(_cli_settings_source=source(parsed_args=args))))
+
+    rejects = commands.add_parser("rejects", help="inspect the messages that were not stored, and why")
+    rejects_commands = rejects.add_subparsers(dest="rejects_command", required=True, metavar="COMMAND")
+    listing = rejects_commands.add_parser(
+        "list",
+        help="list rejects, newest first",
+        description="Lists the rejects store of an ingest service (SUITCASE_DATA_DIR): time, device, reason "
+        "code, reason, topic and raw payload of every message that was not stored.",
+    )
+    listing.add_argument("--device", help="only this device")
+    listing.add_argument("--reason", help="only this reason code (e.g. out_of_range)")
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.add_argument("--data-dir", type=Path, help="the service's data dir (default: SUITCASE_DATA_DIR)")
+    listing.set_defaults(handler=list_rejects)
+
+
+def list_rejects(args: argparse.Namespace) -> int:
+    data_dir = args.data_dir or IngestSettings().data_dir
+    path = data_dir / "rejects.sqlite3"
+    if not path.exists():
+        print(f"no rejects store at {path} (has the ingest service run with this data dir?)")
+        return 1
+    store = RejectStore(path)
+    try:
+        found = store.list(device=args.device, code=args.reason, limit=args.limit)
+    finally:
+        store.close()
+    for reject in found:
+        print(json.dumps(_as_json(reject), ensure_ascii=False) if args.json else _as_text(reject))
+    return 0
+
+
+def _payload_text(payload: bytes) -> str | None:
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _as_json(reject: StoredReject) -> dict[str, object]:
+    return {
+        "received_at": reject.received_at.isoformat(),
+        "device": reject.device_id,
+        "reason": reject.code,
+        "detail": reject.reason,
+        "topic": reject.topic,
+        "payload": _payload_text(reject.payload),
+        "payload_base64": base64.b64encode(reject.payload).decode(),
+    }
+
+
+def _as_text(reject: StoredReject) -> str:
+    text = _payload_text(reject.payload)
+    payload = repr(text[:200]) if text is not None else f"base64:{base64.b64encode(reject.payload[:150]).decode()}"
+    return (
+        f"{reject.received_at.isoformat(timespec='seconds')}  {reject.device_id or '-'}  {reject.code}: "
+        f"{reject.reason}\n    topic={reject.topic!r} payload={payload}"
+    )
 
 
 def run(settings: IngestSettings) -> int:
