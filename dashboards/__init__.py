@@ -1,0 +1,1 @@
+"""Grafana dashboards, datasources and alert rules generated from the catalog and the registry (issue #6)."""

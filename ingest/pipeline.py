@@ -30,7 +30,7 @@ from devices.errors import DecodeError, RejectCode
 from devices.formats import Message
 from ingest.influx import InfluxWriter, WriteError
 from ingest.points import DEVICE_TAG, reading_line
-from ingest.records import POINTS, Record, Reject, decode_record, message_key, points_record, reject_record
+from ingest.records import POINTS, REJECT, Record, Reject, decode_record, message_key, points_record, reject_record
 from ingest.rejects import RejectStore
 from ingest.wal import Position, WriteAheadLog
 
@@ -205,7 +205,7 @@ class Pipeline:
                 log.info("write-ahead log has room again: acknowledging")
             self.stats.log_full = False
             records = [entry.record for entry in group if entry.record is not None]
-            rejects = [(r.key, r.reject) for r in map(decode_record, records) if r.reject is not None]
+            rejects = [(r.key, r.reject) for r in map(decode_record, filter(_is_reject, records)) if r.reject]
             await asyncio.get_running_loop().run_in_executor(self._io, self._persist, records, rejects)
             for entry in group:
                 self.ack(entry.mid, entry.qos, entry.generation)
@@ -333,6 +333,10 @@ class Pipeline:
             f"stored_readings={s.stored_readings} rejected={sum(s.rejected.values())} "
             f"influx={'ok' if s.influx_ok else 'failing'} log_full={s.log_full}"
         )
+
+
+def _is_reject(record: bytes) -> bool:
+    return record[0] == REJECT
 
 
 def _device_of(line: str) -> str | None:
