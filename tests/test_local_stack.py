@@ -56,6 +56,7 @@ def test_up_starts_broker_and_database_ingests_and_stops_on_ctrl_c(tmp_path: Pat
         assert influx_query(influx_url, "suitcase", "SELECT device, value FROM temperature")[0][1:] == ["demo-1", 21.5]
         assert (tmp_path / "var" / "mosquitto" / "mosquitto.conf").exists()
         assert (tmp_path / "var" / "influxdb" / "influxdb.conf").exists()
+        assert (tmp_path / "var" / "ingest" / "wal").is_dir(), "the ingest service keeps its log under --var-dir"
     finally:
         up.send_signal(signal.SIGINT)
         code = up.wait(timeout=20)
