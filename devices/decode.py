@@ -28,7 +28,9 @@ class DecodeOptions(BaseSettings):
     Read from ``SUITCASE_*`` environment variables, so one setting governs the CLI and the service alike.
     """
 
-    model_config = SettingsConfigDict(env_prefix="SUITCASE_", frozen=True, cli_kebab_case=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SUITCASE_", env_file=".env", frozen=True, cli_kebab_case=True, extra="ignore"
+    )
 
     max_payload_bytes: int = Field(default=64 * 1024, ge=1, description="Largest payload accepted, in bytes.")
     topic_root: str = Field(

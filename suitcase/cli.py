@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 import devices.cli
 import ingest.cli
+import suitcase.init
 import suitcase.stack.cli
 
 Handler = Callable[[argparse.Namespace], int]
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     devices.cli.register(commands)
     ingest.cli.register(commands)
     suitcase.stack.cli.register(commands)
+    suitcase.init.register(commands)
     return parser
 
 

@@ -159,6 +159,7 @@ class ManagedProcess(ABC):
                 self._close_log()
                 raise self._failure(f"exited with code {code} during start")
             if self.is_ready():
+                self.pid_path.write_text(f"{self._proc.pid}\n")
                 return self
             time.sleep(0.05)
         self.kill()
@@ -186,6 +187,18 @@ class ManagedProcess(ABC):
             self._proc.kill()
             self._proc.wait()
         self._close_log()
+
+    @property
+    def pid_path(self) -> Path:
+        """Where the running server's pid is written, for tools that signal it (e.g. SIGHUP to reload)."""
+        return self.data_dir / f"{self.name}.pid"
+
+    def reload(self, settle: float = 0.3) -> None:
+        """SIGHUP: servers that support it (Mosquitto) re-read their config, password and ACL files."""
+        if self._proc is None or self._proc.poll() is not None:
+            raise ServiceError(f"{self.name} is not running")
+        self._proc.send_signal(signal.SIGHUP)
+        time.sleep(settle)  # the signal is handled between two network events: give the loop a moment
 
     def restart(self, timeout: float = 10.0) -> Self:
         """Clean stop, then start on the same port and data dir."""

@@ -1,0 +1,64 @@
+"""`suitcase init`: a ``.env`` with fresh random secrets for the whole stack; no default secret anywhere.
+
+The same file configures the ingest service (pydantic-settings reads ``.env``) and docker compose
+(InfluxDB 2 initialisation, Grafana's admin password). Secrets are never printed or logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from pathlib import Path
+
+from devices.credentials.mosquitto import write_atomically
+
+INGEST_USER = "suitcase-ingest"
+
+
+def env_text() -> str:
+    influx_password = secrets.token_urlsafe(24)
+    influx_token = secrets.token_urlsafe(48)
+    mqtt_password = secrets.token_urlsafe(24)
+    grafana_password = secrets.token_urlsafe(24)
+    return f"""# iot-suitcase secrets, written by `suitcase init`. Keep this file private; never commit it.
+# The ingest service
+SUITCASE_MQTT_USERNAME={INGEST_USER}
+SUITCASE_MQTT_PASSWORD={mqtt_password}
+SUITCASE_INFLUX_USERNAME=suitcase
+SUITCASE_INFLUX_PASSWORD={influx_password}
+SUITCASE_INFLUX_TOKEN={influx_token}
+SUITCASE_INFLUX_ORG=suitcase
+SUITCASE_INFLUX_BUCKET=suitcase
+# InfluxDB 2.x first start (docker compose)
+DOCKER_INFLUXDB_INIT_MODE=setup
+DOCKER_INFLUXDB_INIT_USERNAME=suitcase
+DOCKER_INFLUXDB_INIT_PASSWORD={influx_password}
+DOCKER_INFLUXDB_INIT_ADMIN_TOKEN={influx_token}
+DOCKER_INFLUXDB_INIT_ORG=suitcase
+DOCKER_INFLUXDB_INIT_BUCKET=suitcase
+# Grafana
+GF_SECURITY_ADMIN_USER=admin
+GF_SECURITY_ADMIN_PASSWORD={grafana_password}
+"""
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "init",
+        help="write a .env with fresh random secrets for the whole stack",
+        description="Writes a .env (mode 0600) with new random secrets: the ingest service's MQTT password, "
+        "InfluxDB's admin password and token, Grafana's admin password. Secrets are not printed.",
+    )
+    parser.add_argument("--env-file", type=Path, default=Path(".env"), help="where to write (default .env)")
+    parser.add_argument("--force", action="store_true", help="replace an existing file (old secrets stop working)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path: Path = args.env_file
+    if path.exists() and not args.force:
+        print(f"{path} exists; keep it, or replace its secrets with --force")
+        return 1
+    write_atomically(path, env_text(), mode=0o600)
+    print(f"wrote {path} with new secrets (mode 0600); docker compose and `suitcase` read it from here")
+    return 0
