@@ -49,7 +49,9 @@ def test_init_writes_fresh_secrets_each_time(tmp_path: Path) -> None:
 def test_init_does_not_overwrite_without_force(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     first = init(env)
-    again = subprocess.run([sys.executable, "-m", "suitcase", "init", "--env-file", str(env)], capture_output=True)
+    again = subprocess.run(
+        [sys.executable, "-m", "suitcase", "init", "--env-file", str(env)], capture_output=True, check=False
+    )
     assert again.returncode == 1
     assert init_values(env) == first
 
