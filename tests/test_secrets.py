@@ -71,7 +71,8 @@ def test_repository_holds_no_hard_coded_secret() -> None:
     found = []
     for name in tracked.split():
         path = REPO / name
-        if path.suffix in {".png", ".sqlite3"} or not path.is_file():
+        # this file plants examples for the scanner's own test below
+        if path.suffix in {".png", ".sqlite3"} or not path.is_file() or name == "tests/test_secrets.py":
             continue
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             if LITERAL_SECRET.search(line):

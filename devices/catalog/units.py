@@ -46,13 +46,15 @@ DIMENSIONS: dict[str, dict[str, Unit]] = {
         Unit("%RH", 1.0),
         Unit("percent", 1.0),
         Unit("/", _PERCENT_OF_RATIO),
+        Unit("/100", 1.0),
     ),
-    "percent": _units(Unit("%", 1.0), Unit("percent", 1.0), Unit("/", _PERCENT_OF_RATIO)),
+    "percent": _units(Unit("%", 1.0), Unit("percent", 1.0), Unit("/", _PERCENT_OF_RATIO), Unit("/100", 1.0)),
     "battery_level": _units(
         Unit("%", 1.0),
         Unit("%EL", 1.0),
         Unit("percent", 1.0),
         Unit("/", _PERCENT_OF_RATIO),
+        Unit("/100", 1.0),
     ),
     "mixing_ratio": _units(  # base: ppm
         Unit("ppm", 1.0),
@@ -69,6 +71,7 @@ DIMENSIONS: dict[str, dict[str, Unit]] = {
         Unit("mg/m3", 1e3),
         Unit("mg/m³", 1e3),
         Unit("ng/m3", 1e-3),
+        Unit("kg/m3", 1e9),
     ),
     "pressure": _units(  # base: Pa
         Unit("Pa", 1.0),
@@ -105,7 +108,7 @@ DIMENSIONS: dict[str, dict[str, Unit]] = {
         Unit("kWh", 3.6e6),
         Unit("MWh", 3.6e9),
     ),
-    "power_level": _units(Unit("dBm", 1.0)),
+    "power_level": _units(Unit("dBm", 1.0), Unit("dBW", 1.0, 30.0)),
     "ratio_level": _units(Unit("dB", 1.0)),
 }
 

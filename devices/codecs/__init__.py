@@ -13,6 +13,11 @@ from devices.formats.base import RawReading
 
 VENDOR_PACKAGES: tuple[str, ...] = (
     # one line per vendor folder under devices/codecs/, e.g. "elsys",
+    "elsys",
+    "milesight_iot",
+    "decentlab",
+    "dragino",
+    "sensative",
 )
 
 CODECS: dict[str, Codec] = {

@@ -10,7 +10,14 @@ from importlib import import_module
 
 from devices.formats.base import Decoded, FormatContext, Message, PayloadFormat, RawReading
 
-FORMAT_PACKAGES: tuple[str, ...] = ("native",)
+FORMAT_PACKAGES: tuple[str, ...] = (
+    "native",
+    "chirpstack",
+    "tts",
+    "senml",
+    "sensor_community",
+    "single_value",
+)
 
 FORMATS: dict[str, PayloadFormat] = {
     fmt.name: fmt for fmt in (import_module(f"devices.formats.{name}").FORMAT for name in FORMAT_PACKAGES)

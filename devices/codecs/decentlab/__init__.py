@@ -1,0 +1,9 @@
+"""Decentlab LoRaWAN devices (DL-MBX, DL-PM): one generic frame format, one sensor table per model."""
+
+from __future__ import annotations
+
+from devices.codecs.decentlab.codec import DecentlabCodec
+
+CODEC = DecentlabCodec()
+
+__all__ = ["CODEC", "DecentlabCodec"]

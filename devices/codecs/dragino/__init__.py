@@ -1,0 +1,9 @@
+"""Dragino LoRaWAN end nodes (LDDS75 distance sensor, LDS02 door sensor): fixed frames, one module per model."""
+
+from __future__ import annotations
+
+from devices.codecs.dragino.codec import DraginoCodec
+
+CODEC = DraginoCodec()
+
+__all__ = ["CODEC", "DraginoCodec"]

@@ -1,0 +1,9 @@
+"""Sensative Strips (LoRaWAN): one device whose profiles (Comfort, Guard, Drip, ...) choose the reports sent."""
+
+from __future__ import annotations
+
+from devices.codecs.sensative.codec import SensativeCodec
+
+CODEC = SensativeCodec()
+
+__all__ = ["CODEC", "SensativeCodec"]

@@ -1,0 +1,7 @@
+"""ChirpStack v4 MQTT integration uplinks (see README.md in this folder)."""
+
+from devices.formats.chirpstack.decoder import ChirpStackFormat
+
+FORMAT = ChirpStackFormat()
+
+__all__ = ["FORMAT", "ChirpStackFormat"]

@@ -1,0 +1,7 @@
+"""SenML JSON, RFC 8428 (see README.md in this folder)."""
+
+from devices.formats.senml.decoder import SenmlFormat
+
+FORMAT = SenmlFormat()
+
+__all__ = ["FORMAT", "SenmlFormat"]

@@ -1,0 +1,123 @@
+"""Decoder of SenML JSON (RFC 8428) on ``<root>/<device>/senml``: resolve the pack, map records to quantities.
+
+The platform stores a message whole, so one record that cannot become a catalog reading (a string
+value, an unknown name and unit) rejects the pack with a reason naming that record.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from devices.catalog import load_catalog
+from devices.catalog.units import conversion
+from devices.errors import DecodeError, RejectCode
+from devices.formats.base import Decoded, FormatContext, Message, RawReading
+from devices.formats.senml.quantities import catalog_unit, quantity_of
+from devices.formats.senml.resolve import Record, load_pack, resolve
+from devices.reading import check_device_id
+
+TOPIC_LEVEL = "senml"
+_SNIFF_LABELS = (b'"bn"', b'"n"', b'"v"', b'"u"', b'"bt"')
+# RFC 8428 10: a power meter puts the energy it used (W x s = J) in the sum of its power record.
+_POWER, _ENERGY, _JOULE, _WATT = "power", "energy", "J", "W"
+
+
+class SenmlFormat:
+    """SenML JSON packs: several records, base fields, relative or absolute times."""
+
+    name = "senml"
+    summary = "SenML JSON (RFC 8428) on <root>/<device>/senml"
+
+    def topic_filters(self, context: FormatContext) -> list[str]:
+        return [f"{context.topic_root}/+/{TOPIC_LEVEL}"]
+
+    def matches_topic(self, topic: str, context: FormatContext) -> bool:
+        levels = topic.split("/")
+        return len(levels) == 3 and levels[0] == context.topic_root and levels[2] == TOPIC_LEVEL
+
+    def sniff(self, payload: bytes) -> bool:
+        return payload.lstrip()[:1] == b"[" and any(label in payload for label in _SNIFF_LABELS)
+
+    def decode(self, message: Message, context: FormatContext) -> Decoded:
+        topic_device = None
+        if message.topic is not None and self.matches_topic(message.topic, context):
+            topic_device = check_device_id(message.topic.split("/")[1])
+        try:
+            records = resolve(load_pack(message.payload), now=message.received_at)
+            readings, name_device = _readings(records)
+            device_id = topic_device or _device_from_names(name_device)
+        except DecodeError as error:
+            error.device_id = error.device_id or topic_device
+            raise
+        return Decoded(device_id=device_id, readings=readings)
+
+
+def _readings(records: list[Record]) -> tuple[list[RawReading], str]:
+    """Raw readings of every record, and the device part the records' names share."""
+    known = load_catalog().quantities
+    readings: list[RawReading] = []
+    devices: dict[str, int] = {}
+    for record in records:
+        if record.other_value is not None:
+            raise DecodeError(
+                RejectCode.WRONG_TYPE,
+                f"record {record.index} ({record.name[:80] or 'unnamed'}): a {record.other_value} value has no "
+                "catalog quantity; only numeric values (v) are stored",
+            )
+        quantity, device = quantity_of(record, known)
+        devices.setdefault(device, record.index)
+        unit = catalog_unit(record.unit)
+        if record.value is not None:
+            readings.append(RawReading(quantity, record.value, unit, record.time))
+        if record.sum is not None:
+            readings.append(_energy_from_sum(record, record.sum, quantity, unit))
+    if len(devices) > 1:
+        first, second = sorted(devices, key=devices.__getitem__)[:2]
+        raise DecodeError(
+            RejectCode.DEVICE_MISMATCH,
+            f"records name more than one device ({first[:64]!r} in record {devices[first]}, {second[:64]!r} in "
+            f"record {devices[second]}); publish one pack per device",
+        )
+    _check_unique(readings)
+    return readings, next(iter(devices))
+
+
+def _energy_from_sum(record: Record, total: float, quantity: str, unit: str | None) -> RawReading:
+    """The sum of a power record is the energy used; the sum of anything else has no catalog quantity."""
+    if quantity != _POWER:
+        raise DecodeError(
+            RejectCode.UNKNOWN_QUANTITY,
+            f"record {record.index} ({record.name[:80] or 'unnamed'}): the sum (s) of {quantity} has no catalog "
+            "quantity; only the sum of a power record is stored (as energy)",
+        )
+    to_watt = conversion(_POWER, unit or _WATT, _WATT)
+    if to_watt is None:
+        raise DecodeError(
+            RejectCode.UNKNOWN_UNIT,
+            f"record {record.index} ({record.name[:80] or 'unnamed'}): power unit {unit!r} is not accepted",
+        )
+    return RawReading(_ENERGY, to_watt.apply(total), _JOULE, record.time)
+
+
+def _check_unique(readings: list[RawReading]) -> None:
+    """Two values of one quantity at one time would overwrite each other in the store."""
+    seen: set[tuple[str, datetime | None]] = set()
+    for reading in readings:
+        key = (reading.quantity, reading.time)
+        if key in seen:
+            when = "now" if reading.time is None else reading.time.isoformat()
+            raise DecodeError(
+                RejectCode.DUPLICATE_READING,
+                f"two records give {reading.quantity} at the same time ({when}); send one value per time",
+            )
+        seen.add(key)
+
+
+def _device_from_names(device: str) -> str:
+    if not device:
+        raise DecodeError(
+            RejectCode.MISSING_DEVICE,
+            "no device id: publish on <root>/<device>/senml or give the records a base name (bn) "
+            "such as 'urn:dev:ow:10e2073a01080063:'",
+        )
+    return device

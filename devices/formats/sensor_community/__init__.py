@@ -1,0 +1,7 @@
+"""sensor.community (airrohr firmware) JSON (see README.md in this folder)."""
+
+from devices.formats.sensor_community.decoder import SensorCommunityFormat
+
+FORMAT = SensorCommunityFormat()
+
+__all__ = ["FORMAT", "SensorCommunityFormat"]

@@ -1,0 +1,7 @@
+"""The Things Stack v3 uplinks (see README.md in this folder)."""
+
+from devices.formats.tts.decoder import TheThingsStackFormat
+
+FORMAT = TheThingsStackFormat()
+
+__all__ = ["FORMAT", "TheThingsStackFormat"]
