@@ -121,7 +121,7 @@ class Decoder:
 
 def load_device_models(path: Path | None) -> dict[str, str]:
     """Device id or DevEUI -> vendor/model, from a small TOML file (until the device registry takes over)."""
-    if path is None:
+    if path is None or str(path) in ("", "."):
         return {}
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     return {str(device).lower(): str(model) for device, model in data.get("models", {}).items()}

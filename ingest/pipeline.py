@@ -136,7 +136,7 @@ class Pipeline:
     # --- intake -------------------------------------------------------------------------------------------
     def submit(
         self, topic: str, payload: bytes, *, mid: int = 0, qos: int = 0, dup: bool = False, generation: int = 0
-    ) -> None:
+    ) -> Entry:
         """Handle one message as it arrives (synchronous: runs inside the MQTT read callback)."""
         self.stats.received += 1
         key = message_key(topic, payload, mid)
@@ -148,6 +148,7 @@ class Pipeline:
             self._remember(key)
         self._fifo.append(entry)
         self._incoming.set()
+        return entry
 
     def _record(self, key: bytes, topic: str, payload: bytes) -> bytes:
         received_at = self._clock.now()
