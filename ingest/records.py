@@ -89,7 +89,9 @@ def decode_record(body: bytes) -> Record:
     tail = body[start + topic_length + payload_length :]
     received_at = _EPOCH + timedelta(microseconds=micros)
     if kind == POINTS:
-        return Record(kind, key, topic, payload, received_at, tail.decode().split("\n"), None)
+        # a status-only uplink (e.g. a device's info frame after joining) is accepted with no readings
+        lines = tail.decode().split("\n") if tail else []
+        return Record(kind, key, topic, payload, received_at, lines, None)
     detail = json.loads(tail)
     reject = Reject(topic, payload, received_at, detail["device"], detail["code"], detail["reason"])
     return Record(kind, key, topic, payload, received_at, [], reject)

@@ -77,3 +77,8 @@ def test_a_corrupt_record_ends_the_valid_log(tmp_path: Path) -> None:
     again = WriteAheadLog(tmp_path)
     assert len(again.open()) == 2
     assert again.backlog_records == 2
+
+
+def test_a_message_without_readings_round_trips_as_no_lines() -> None:
+    body = points_record(message_key("t", b"x", 1), "t", b"x", NOW, [])
+    assert decode_record(body).lines == []
