@@ -7,6 +7,7 @@ Formats only unwrap their envelope; this module applies the catalog once for all
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +21,15 @@ from devices.reading import Reading, check_device_id
 from devices.timestamps import check_window
 
 AUTO = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A decoded message: the format that read it, the device it is from, its canonical readings."""
+
+    format: str
+    device_id: str
+    readings: list[Reading]
 
 
 class DecodeOptions(BaseSettings):
@@ -86,6 +96,10 @@ class Decoder:
         raise DecodeError(RejectCode.UNKNOWN_FORMAT, "payload matches no known format; give --format or --topic")
 
     def decode(self, message: Message, format_name: str = AUTO) -> list[Reading]:
+        return self.decode_message(message, format_name).readings
+
+    def decode_message(self, message: Message, format_name: str = AUTO) -> Outcome:
+        """Readings, plus which format decoded them and whose they are (also when there are none)."""
         size = len(message.payload)
         if size == 0 or message.payload.isspace():
             raise DecodeError(RejectCode.EMPTY_PAYLOAD, "payload is empty")
@@ -94,9 +108,10 @@ class Decoder:
                 RejectCode.PAYLOAD_TOO_LARGE,
                 f"payload is {size} bytes, over the limit of {self.options.max_payload_bytes} bytes",
             )
-        decoded = self.choose_format(message, format_name).decode(message, self.context)
+        fmt = self.choose_format(message, format_name)
+        decoded = fmt.decode(message, self.context)
         try:
-            return self._canonical(decoded, message.received_at)
+            return Outcome(fmt.name, decoded.device_id, self._canonical(decoded, message.received_at))
         except DecodeError as error:
             error.device_id = error.device_id or decoded.device_id
             raise

@@ -29,7 +29,16 @@ from devices.decode import Decoder
 from devices.errors import DecodeError, RejectCode
 from devices.formats import Message
 from ingest.influx import InfluxWriter, WriteError
-from ingest.points import DEVICE_TAG, reading_line
+from ingest.lineprotocol import format_float
+from ingest.points import (
+    DEVICE_TAG,
+    PIPELINE,
+    reading_line,
+    reject_line,
+    tag_value,
+    time_ns,
+    uplink_line,
+)
 from ingest.records import POINTS, REJECT, Record, Reject, decode_record, message_key, points_record, reject_record
 from ingest.rejects import RejectStore
 from ingest.wal import Position, WriteAheadLog
@@ -41,6 +50,7 @@ Ack = Callable[[int, int, int], None]  # (mid, qos, connection generation)
 _RETRY_START_S = 0.2
 _RETRY_MAX_S = 30.0
 _STATUS_INTERVAL_S = 2.0
+_FIGURES_EVERY = 5  # status intervals between two suitcase_pipeline points (10 s)
 
 
 @dataclass(slots=True)
@@ -58,6 +68,7 @@ class Stats:
     batches: int = 0
     influx_ok: bool = True
     log_full: bool = False
+    write_latency_ms: float = 0.0
 
 
 @dataclass(slots=True)
@@ -98,6 +109,7 @@ class Pipeline:
         batch_interval_s: float,
         wal_max_bytes: int,
         remember_keys: int,
+        worker: str = "ingest",
     ) -> None:
         self._decoder = decoder
         self._writer = writer
@@ -107,6 +119,7 @@ class Pipeline:
         self._interval = batch_interval_s
         self._max_bytes = wal_max_bytes
         self._remember_keys = remember_keys
+        self._worker = tag_value(worker)
         self._keys: OrderedDict[bytes, None] = OrderedDict()
         self._fifo: deque[Entry] = deque()
         self._incoming = asyncio.Event()
@@ -154,14 +167,16 @@ class Pipeline:
         received_at = self._clock.now()
         message = Message(payload=payload, received_at=received_at, topic=topic)
         try:
-            lines = [reading_line(reading) for reading in self._decoder.decode(message)]
+            outcome = self._decoder.decode_message(message)
+            lines = [reading_line(reading) for reading in outcome.readings]
         except DecodeError as error:
             return self._reject(key, Reject(topic, payload, received_at, error.device_id, error.code, error.reason))
         except Exception as error:  # a bug in a decoder must cost one message, never the service
             log.exception("decoder crashed topic=%s", topic)
             reason = f"internal decoder error: {error!r}"
             return self._reject(key, Reject(topic, payload, received_at, None, RejectCode.UNKNOWN_FORMAT, reason))
-        return points_record(key, topic, payload, received_at, lines)
+        uplink = uplink_line(outcome.device_id, outcome.format, len(lines), len(payload), time_ns(received_at))
+        return points_record(key, topic, payload, received_at, lines, bookkeeping=[uplink])
 
     def _reject(self, key: bytes, reject: Reject) -> bytes:
         self.stats.rejected[reject.code] += 1
@@ -173,7 +188,7 @@ class Pipeline:
             reject.reason,
             reject.payload[:200],
         )
-        return reject_record(key, reject)
+        return reject_record(key, reject, [reject_line(reject.code, reject.device_id, time_ns(reject.received_at))])
 
     @property
     def held(self) -> int:
@@ -256,8 +271,7 @@ class Pipeline:
             last_write = time.monotonic()
             decoded = [decode_record(body) for body in records]
             rejects = [(r.key, r.reject) for r in decoded if r.reject is not None]
-            points = [r for r in decoded if r.kind == POINTS]
-            rejects += await self._store_until_accepted(points)
+            rejects += await self._store_until_accepted(decoded)
             await asyncio.get_running_loop().run_in_executor(self._io, self._finish, rejects, position, len(records))
             self._space.set()
 
@@ -284,32 +298,38 @@ class Pipeline:
             self.stats.batches += 1
             return refused
 
-    async def _write_or_split(self, points: list[Record]) -> list[tuple[bytes, Reject]]:
+    async def _write_or_split(self, records: list[Record]) -> list[tuple[bytes, Reject]]:
         """Write; on a 400 split the batch in halves until the refused points stand alone as rejects."""
-        lines = [line for point in points for line in point.lines]
+        lines = [line for record in records for line in (*record.lines, *record.bookkeeping)]
         if not lines:
             return []
+        started = time.monotonic()
         try:
             await self._writer.write("\n".join(lines))
         except WriteError as error:
             if error.retryable:
                 raise
-            if len(points) == 1:
-                return [self._refused(points[0], error)]
-            half = len(points) // 2
-            return await self._write_or_split(points[:half]) + await self._write_or_split(points[half:])
-        self.stats.stored_messages += len(points)
-        self.stats.stored_readings += len(lines)
+            if len(records) == 1:
+                return self._refused(records[0], error)
+            half = len(records) // 2
+            return await self._write_or_split(records[:half]) + await self._write_or_split(records[half:])
+        self.stats.write_latency_ms = (time.monotonic() - started) * 1000
+        self.stats.stored_messages += sum(1 for record in records if record.kind == POINTS)
+        self.stats.stored_readings += sum(len(record.lines) for record in records)
         return []
 
-    def _refused(self, point: Record, error: WriteError) -> tuple[bytes, Reject]:
-        device = _device_of(point.lines[0])
+    def _refused(self, record: Record, error: WriteError) -> list[tuple[bytes, Reject]]:
+        if record.reject is not None:  # only its bookkeeping point was refused: the reject itself is kept
+            log.warning("InfluxDB refused a reject's bookkeeping point error=%s", error.message)
+            return []
+        device = _device_of(record.lines[0] if record.lines else record.bookkeeping[0])
         reason = f"InfluxDB refused the point: {error.message}"
         self.stats.rejected[RejectCode.UNWRITABLE] += 1
         log.warning(
-            "rejected message code=%s device=%s topic=%r reason=%r", RejectCode.UNWRITABLE, device, point.topic, reason
+            "rejected message code=%s device=%s topic=%r reason=%r", RejectCode.UNWRITABLE, device, record.topic, reason
         )
-        return point.key, Reject(point.topic, point.payload, point.received_at, device, RejectCode.UNWRITABLE, reason)
+        reject = Reject(record.topic, record.payload, record.received_at, device, RejectCode.UNWRITABLE, reason)
+        return [(record.key, reject)]
 
     async def close(self) -> None:
         """Wait for disk work under way (the tasks were cancelled) so the log and store can be closed."""
@@ -319,12 +339,36 @@ class Pipeline:
     async def run_status(self) -> None:
         """A status line whenever something changed: what staff and tests watch until #8's metrics."""
         last = ""
+        ticks = 0
         while True:
             await asyncio.sleep(_STATUS_INTERVAL_S)
             line = self.status_line()
             if line != last:
                 log.info("status %s", line)
                 last = line
+            ticks += 1
+            if ticks % _FIGURES_EVERY == 0:
+                await self._write_figures()
+
+    async def _write_figures(self) -> None:
+        """The pipeline's own figures into InfluxDB, so Grafana needs one source (best effort: not logged)."""
+        s = self.stats
+        fields = {
+            "received": s.received,
+            "acked": s.acked,
+            "duplicates": s.duplicates,
+            "stored_readings": s.stored_readings,
+            "rejected": sum(s.rejected.values()),
+            "backlog_records": self._wal.backlog_records,
+            "backlog_bytes": self._wal.backlog_bytes,
+            "write_latency_ms": s.write_latency_ms,
+            "influx_ok": int(s.influx_ok),
+        }
+        values = ",".join(f"{name}={format_float(float(value))}" for name, value in fields.items())
+        try:
+            await self._writer.write(f"{PIPELINE},worker={self._worker} {values} {time.time_ns()}")
+        except WriteError as error:
+            log.debug("pipeline figures not written error=%s", error)
 
     def status_line(self) -> str:
         s = self.stats

@@ -10,10 +10,14 @@ import calendar
 from datetime import datetime
 
 from devices.reading import Reading
-from ingest.lineprotocol import format_float
+from ingest.lineprotocol import LineProtocolError, escape_tag_value, format_float
 
 DEVICE_TAG = "device"
 VALUE_FIELD = "value"
+UPLINKS = "suitcase_uplinks"
+REJECTS = "suitcase_rejects"
+PIPELINE = "suitcase_pipeline"
+UNKNOWN = "-"
 
 
 def time_ns(moment: datetime) -> int:
@@ -27,3 +31,23 @@ def reading_line(reading: Reading) -> str:
         f"{reading.quantity},{DEVICE_TAG}={reading.device_id} "
         f"{VALUE_FIELD}={format_float(reading.value)} {time_ns(reading.time)}"
     )
+
+
+def tag_value(value: str | None) -> str:
+    """An escaped tag value; what line protocol cannot carry (or nothing) becomes "-"."""
+    if not value:
+        return UNKNOWN
+    try:
+        return escape_tag_value(value)
+    except LineProtocolError:
+        return UNKNOWN
+
+
+def uplink_line(device_id: str, fmt: str, readings: int, size: int, time: int) -> str:
+    """One point per stored message: when a device was last heard, and how often it speaks."""
+    return f"{UPLINKS},{DEVICE_TAG}={device_id},format={fmt} readings={readings},bytes={size} {time}"
+
+
+def reject_line(reason: str, device_id: str | None, time: int) -> str:
+    """One point per rejected message, so dashboards can show rejects per reason and device."""
+    return f"{REJECTS},{DEVICE_TAG}={tag_value(device_id)},reason={tag_value(reason)} count=1 {time}"

@@ -46,7 +46,11 @@ class Reject:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """A decoded log record: either ``lines`` for InfluxDB or a ``reject``."""
+    """A decoded log record: reading ``lines`` or a ``reject``, plus bookkeeping lines for either.
+
+    ``bookkeeping`` holds the platform's own points about the message (``suitcase_uplinks`` for a stored
+    one, ``suitcase_rejects`` for a rejected one): written with the readings, never counted as readings.
+    """
 
     kind: int
     key: bytes
@@ -55,6 +59,7 @@ class Record:
     received_at: datetime
     lines: list[str]
     reject: Reject | None
+    bookkeeping: list[str]
 
 
 def _micros(moment: datetime) -> int:
@@ -67,13 +72,21 @@ def _encode(kind: int, key: bytes, *, topic: str, payload: bytes, received_at: d
     return b"".join((head, topic_bytes, payload, tail))
 
 
-def points_record(key: bytes, topic: str, payload: bytes, received_at: datetime, lines: list[str]) -> bytes:
-    tail = "\n".join(lines).encode()
+_READINGS = struct.Struct("<H")
+
+
+def points_record(
+    key: bytes, topic: str, payload: bytes, received_at: datetime, lines: list[str], *, bookkeeping: list[str]
+) -> bytes:
+    # reading lines, then bookkeeping lines; line protocol lines never contain a newline
+    tail = _READINGS.pack(len(lines)) + "\n".join(lines + bookkeeping).encode()
     return _encode(POINTS, key, topic=topic, payload=payload, received_at=received_at, tail=tail)
 
 
-def reject_record(key: bytes, reject: Reject) -> bytes:
-    detail = json.dumps({"device": reject.device_id, "code": reject.code, "reason": reject.reason}).encode()
+def reject_record(key: bytes, reject: Reject, bookkeeping: list[str]) -> bytes:
+    detail = json.dumps(
+        {"device": reject.device_id, "code": reject.code, "reason": reject.reason, "bookkeeping": bookkeeping}
+    ).encode()
     return _encode(REJECT, key, topic=reject.topic, payload=reject.payload, received_at=reject.received_at, tail=detail)
 
 
@@ -89,9 +102,11 @@ def decode_record(body: bytes) -> Record:
     tail = body[start + topic_length + payload_length :]
     received_at = _EPOCH + timedelta(microseconds=micros)
     if kind == POINTS:
+        (readings,) = _READINGS.unpack_from(tail)
+        text = tail[_READINGS.size :]
         # a status-only uplink (e.g. a device's info frame after joining) is accepted with no readings
-        lines = tail.decode().split("\n") if tail else []
-        return Record(kind, key, topic, payload, received_at, lines, None)
+        lines = text.decode().split("\n") if text else []
+        return Record(kind, key, topic, payload, received_at, lines[:readings], None, lines[readings:])
     detail = json.loads(tail)
     reject = Reject(topic, payload, received_at, detail["device"], detail["code"], detail["reason"])
-    return Record(kind, key, topic, payload, received_at, [], reject)
+    return Record(kind, key, topic, payload, received_at, [], reject, detail["bookkeeping"])

@@ -42,6 +42,7 @@ class IngestService:
             batch_interval_s=settings.batch_interval_s,
             wal_max_bytes=settings.wal_max_bytes,
             remember_keys=remember,
+            worker=settings.mqtt_client_id,
         )
         self.stop_event = asyncio.Event()
         self.consumer: MqttConsumer | None = None

@@ -12,7 +12,9 @@ NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def record(n: int) -> bytes:
-    return points_record(message_key("t/d/up", str(n).encode(), n), "t/d/up", str(n).encode(), NOW, [f"m v={n}"])
+    return points_record(
+        message_key("t/d/up", str(n).encode(), n), "t/d/up", str(n).encode(), NOW, [f"m v={n}"], bookkeeping=[]
+    )
 
 
 def test_records_read_back_in_order_and_survive_reopening(tmp_path: Path) -> None:
@@ -80,5 +82,8 @@ def test_a_corrupt_record_ends_the_valid_log(tmp_path: Path) -> None:
 
 
 def test_a_message_without_readings_round_trips_as_no_lines() -> None:
-    body = points_record(message_key("t", b"x", 1), "t", b"x", NOW, [])
+    body = points_record(
+        message_key("t", b"x", 1), "t", b"x", NOW, [], bookkeeping=["suitcase_uplinks,device=d readings=0 1"]
+    )
     assert decode_record(body).lines == []
+    assert decode_record(body).bookkeeping == ["suitcase_uplinks,device=d readings=0 1"]

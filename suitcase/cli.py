@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 import devices.cli
+import devices.registry.cli
 import ingest.cli
 import suitcase.init
 import suitcase.stack.cli
@@ -21,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     devices.cli.register(commands)
+    devices.registry.cli.register(commands)
     ingest.cli.register(commands)
     suitcase.stack.cli.register(commands)
     suitcase.init.register(commands)
@@ -42,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`suitcase ... | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

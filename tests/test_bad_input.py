@@ -59,7 +59,18 @@ def test_service_rejects_bad_input_and_keeps_storing(
     assert "Traceback" not in log
     points = influxdb.points(influx_db, "temperature")
     assert [(p["device"], p["value"]) for p in points] == [("sensor-1", 19.25)]
-    assert influxdb.measurements(influx_db) == ["temperature"]
+    assert influxdb.measurements(influx_db) == ["suitcase_rejects", "suitcase_uplinks", "temperature"]
+    uplinks = influxdb.points(influx_db, "suitcase_uplinks")
+    assert [(u["device"], u["format"], u["readings"]) for u in uplinks] == [("sensor-1", "native", 1.0)]
+    reject_points = influxdb.points(influx_db, "suitcase_rejects")
+    # empty and oversized payloads are refused before the envelope (and so the device) is read
+    before_envelope = {"empty_payload", "payload_too_large"}
+    assert sorted(r["reason"] for r in reject_points if r["device"] == "sensor-1") == sorted(
+        [*(set(BAD) - before_envelope), "malformed_json"]
+    ), "every reject of sensor-1 is counted by reason"
+    assert sorted(r["reason"] for r in reject_points if r["device"] == "-") == sorted(
+        [*before_envelope, *["invalid_device_id"] * 3]
+    )
     stopped = log.split("stopped ")[-1]
     assert "received=15 acked=15 " in stopped
     assert "stored_readings=1 rejected=14 " in stopped

@@ -100,13 +100,20 @@ class InfluxDB(ManagedProcess):
         statement = f"SELECT * FROM {quote_ident(measurement)}"  # noqa: S608 - the identifier is quoted
         return self._rows(self.query(statement, db))
 
-    def count(self, db: str, measurement: str | None = None) -> int:
-        """Exact number of points in one measurement or the whole database.
+    def count(self, db: str, measurement: str | None = None, *, bookkeeping: bool = False) -> int:
+        """Exact number of points in one measurement, or of all readings in the database.
+
+        Without a measurement, the platform's own ``suitcase_*`` bookkeeping measurements (uplinks, rejects,
+        pipeline figures) are left out unless ``bookkeeping`` is set: what is counted is sensor readings.
 
         Counts rows rather than using COUNT(*), which counts per field and so misses points whose
         fields differ; loading the rows is fine at test scale.
         """
-        names = [measurement] if measurement is not None else self.measurements(db)
+        names = (
+            [measurement]
+            if measurement is not None
+            else [m for m in self.measurements(db) if bookkeeping or not m.startswith("suitcase_")]
+        )
         return sum(len(self.points(db, name)) for name in names)
 
     @staticmethod

@@ -1,0 +1,29 @@
+"""The device registry: every sensor of an installation, in one YAML file (see README.md here)."""
+
+from devices.registry.model import NATIVE, Device, DeviceSpec, Location, Problem, RegistryError, make_spec
+from devices.registry.store import (
+    QUARANTINE_SITE,
+    Registry,
+    RegistryFile,
+    RegistrySettings,
+    default_registry_path,
+    dump_yaml,
+    parse_yaml,
+)
+
+__all__ = [
+    "NATIVE",
+    "QUARANTINE_SITE",
+    "Device",
+    "DeviceSpec",
+    "Location",
+    "Problem",
+    "Registry",
+    "RegistryError",
+    "RegistryFile",
+    "RegistrySettings",
+    "default_registry_path",
+    "dump_yaml",
+    "make_spec",
+    "parse_yaml",
+]
