@@ -7,7 +7,7 @@ Formats only unwrap their envelope; this module applies the catalog once for all
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -71,6 +71,11 @@ class Decoder:
             topic_root=self.options.topic_root, device_models=load_device_models(self.options.device_models_file)
         )
         self._future = timedelta(seconds=self.options.future_tolerance_s)
+
+    def add_device_models(self, models: dict[str, str]) -> None:
+        """Models from the registry (device id or DevEUI -> vendor/model), over those of the models file."""
+        file_models = load_device_models(self.options.device_models_file)
+        self.context = replace(self.context, device_models={**file_models, **models})
 
     def topic_filters(self) -> list[str]:
         """Every MQTT subscription the formats need."""

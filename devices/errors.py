@@ -26,6 +26,7 @@ class RejectCode(StrEnum):
     INVALID_DEVICE_ID = "invalid_device_id"
     DEVICE_MISMATCH = "device_mismatch"
     MISSING_DEVICE = "missing_device"
+    UNKNOWN_DEVICE = "unknown_device"
     UNKNOWN_TOPIC = "unknown_topic"
     UNKNOWN_FORMAT = "unknown_format"
     UNSUPPORTED_VERSION = "unsupported_version"

@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import base64
 import json
+import sys
 from pathlib import Path
 
 from pydantic_settings import CliSettingsSource
 
+from devices.registry import RegistryError
 from ingest.config import IngestSettings
 from ingest.logs import configure_logging
 from ingest.rejects import RejectStore, StoredReject
@@ -88,5 +90,9 @@ def _as_text(reject: StoredReject) -> str:
 
 def run(settings: IngestSettings) -> int:
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except RegistryError as error:
+        print(f"the registry {settings.registry_file} does not load; fix it first:\n{error}", file=sys.stderr)
+        return 2
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 
 from devices.decode import DecodeOptions
+from ingest.directory import UnknownDevices
 
 
 class InfluxFlavour(StrEnum):
@@ -63,6 +64,14 @@ class IngestSettings(DecodeOptions):
     influx_org: str = Field(default="suitcase", description="v2: organisation.")
     influx_bucket: str | None = Field(default=None, description="v2: bucket (default: the database name).")
     influx_token: SecretStr | None = Field(default=None, description="v2: API token.")
+    registry_file: Path = Field(
+        default=Path("var/registry.yaml"), description="The device registry (see `suitcase devices`)."
+    )
+    unknown_devices: UnknownDevices = Field(
+        default=UnknownDevices.REJECT,
+        description="Messages of devices not in the registry: reject (kept as unknown_device rejects), "
+        "register (into the quarantine site), or accept (development only).",
+    )
     data_dir: Path = Field(
         default=Path("var/ingest"),
         description="Where the write-ahead log and the rejects store live; one per ingest process.",

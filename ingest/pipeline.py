@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from devices.decode import Decoder
 from devices.errors import DecodeError, RejectCode
 from devices.formats import Message
+from ingest.directory import DeviceDirectory, UnknownDevices
 from ingest.influx import InfluxWriter, WriteError
 from ingest.lineprotocol import format_float
 from ingest.points import (
@@ -110,6 +111,7 @@ class Pipeline:
         wal_max_bytes: int,
         remember_keys: int,
         worker: str = "ingest",
+        directory: DeviceDirectory | None = None,
     ) -> None:
         self._decoder = decoder
         self._writer = writer
@@ -120,6 +122,7 @@ class Pipeline:
         self._max_bytes = wal_max_bytes
         self._remember_keys = remember_keys
         self._worker = tag_value(worker)
+        self._directory = directory or DeviceDirectory(None, UnknownDevices.ACCEPT)
         self._keys: OrderedDict[bytes, None] = OrderedDict()
         self._fifo: deque[Entry] = deque()
         self._incoming = asyncio.Event()
@@ -168,14 +171,22 @@ class Pipeline:
         message = Message(payload=payload, received_at=received_at, topic=topic)
         try:
             outcome = self._decoder.decode_message(message)
-            lines = [reading_line(reading) for reading in outcome.readings]
+            refusal = self._directory.admit(outcome.device_id)
+            if refusal is not None:
+                code, reason = refusal
+                return self._reject(key, Reject(topic, payload, received_at, outcome.device_id, code, reason))
+            tags = self._directory.tags(outcome.device_id)
+            lines = [reading_line(reading, tags) for reading in outcome.readings]
         except DecodeError as error:
             return self._reject(key, Reject(topic, payload, received_at, error.device_id, error.code, error.reason))
         except Exception as error:  # a bug in a decoder must cost one message, never the service
             log.exception("decoder crashed topic=%s", topic)
             reason = f"internal decoder error: {error!r}"
             return self._reject(key, Reject(topic, payload, received_at, None, RejectCode.UNKNOWN_FORMAT, reason))
-        uplink = uplink_line(outcome.device_id, outcome.format, len(lines), len(payload), time_ns(received_at))
+        site = self._directory.site(outcome.device_id)
+        uplink = uplink_line(
+            outcome.device_id, site, outcome.format, readings=len(lines), size=len(payload), time=time_ns(received_at)
+        )
         return points_record(key, topic, payload, received_at, lines, bookkeeping=[uplink])
 
     def _reject(self, key: bytes, reject: Reject) -> bytes:
@@ -188,7 +199,10 @@ class Pipeline:
             reject.reason,
             reject.payload[:200],
         )
-        return reject_record(key, reject, [reject_line(reject.code, reject.device_id, time_ns(reject.received_at))])
+        site = self._directory.site(reject.device_id)
+        return reject_record(
+            key, reject, [reject_line(reject.code, reject.device_id, site, time_ns(reject.received_at))]
+        )
 
     @property
     def held(self) -> int:

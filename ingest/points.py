@@ -25,10 +25,13 @@ def time_ns(moment: datetime) -> int:
     return calendar.timegm(moment.utctimetuple()) * 1_000_000_000 + moment.microsecond * 1000
 
 
-def reading_line(reading: Reading) -> str:
-    """One line of line protocol for one reading; the value is always a float, so types never conflict."""
+def reading_line(reading: Reading, tags: str | None = None) -> str:
+    """One line of line protocol for one reading; the value is always a float, so types never conflict.
+
+    ``tags`` is the device's escaped tag set (``device=...,kind=...,model=...,site=...``, from the registry).
+    """
     return (
-        f"{reading.quantity},{DEVICE_TAG}={reading.device_id} "
+        f"{reading.quantity},{tags or f'{DEVICE_TAG}={reading.device_id}'} "
         f"{VALUE_FIELD}={format_float(reading.value)} {time_ns(reading.time)}"
     )
 
@@ -43,11 +46,17 @@ def tag_value(value: str | None) -> str:
         return UNKNOWN
 
 
-def uplink_line(device_id: str, fmt: str, readings: int, size: int, time: int) -> str:
+def uplink_line(device_id: str, site: str, fmt: str, *, readings: int, size: int, time: int) -> str:
     """One point per stored message: when a device was last heard, and how often it speaks."""
-    return f"{UPLINKS},{DEVICE_TAG}={device_id},format={fmt} readings={readings},bytes={size} {time}"
+    return (
+        f"{UPLINKS},{DEVICE_TAG}={device_id},format={fmt},site={tag_value(site)} "
+        f"readings={readings},bytes={size} {time}"
+    )
 
 
-def reject_line(reason: str, device_id: str | None, time: int) -> str:
+def reject_line(reason: str, device_id: str | None, site: str, time: int) -> str:
     """One point per rejected message, so dashboards can show rejects per reason and device."""
-    return f"{REJECTS},{DEVICE_TAG}={tag_value(device_id)},reason={tag_value(reason)} count=1 {time}"
+    return (
+        f"{REJECTS},{DEVICE_TAG}={tag_value(device_id)},reason={tag_value(reason)},site={tag_value(site)} "
+        f"count=1 {time}"
+    )

@@ -10,7 +10,9 @@ import signal
 import paho.mqtt.client as paho
 
 from devices.decode import Decoder
+from devices.registry import RegistryFile
 from ingest.config import IngestSettings
+from ingest.directory import DeviceDirectory
 from ingest.influx import make_writer
 from ingest.mqtt import MqttConsumer
 from ingest.pipeline import Pipeline
@@ -26,6 +28,7 @@ class IngestService:
     def __init__(self, settings: IngestSettings) -> None:
         self.settings = settings
         self.decoder = Decoder(settings)
+        self.directory = DeviceDirectory(RegistryFile(settings.registry_file), settings.unknown_devices)
         self.writer = make_writer(settings)
         # The broker can redeliver at most Receive Maximum unacknowledged messages: remember twice that many.
         remember = 2 * settings.mqtt_receive_maximum
@@ -43,6 +46,7 @@ class IngestService:
             wal_max_bytes=settings.wal_max_bytes,
             remember_keys=remember,
             worker=settings.mqtt_client_id,
+            directory=self.directory,
         )
         self.stop_event = asyncio.Event()
         self.consumer: MqttConsumer | None = None
@@ -59,6 +63,14 @@ class IngestService:
         self.stop_event.set()
 
     async def run(self) -> None:
+        registry = self.directory.load()
+        self.decoder.add_device_models(registry.device_models())
+        log.info(
+            "registry loaded file=%s devices=%d unknown_devices=%s",
+            self.settings.registry_file,
+            len(registry),
+            self.settings.unknown_devices,
+        )
         self.pipeline.open()
         await self.writer.start()
         self.consumer = MqttConsumer(self.settings, self.decoder.topic_filters(), self._on_message)
@@ -67,6 +79,7 @@ class IngestService:
             asyncio.create_task(self.pipeline.run_committer()),
             asyncio.create_task(self.pipeline.run_drainer()),
             asyncio.create_task(self.pipeline.run_status()),
+            asyncio.create_task(self.directory.run_reloader(self.decoder)),
         ]
         consuming = asyncio.create_task(self.consumer.run(self.stop_event))
         log.info(

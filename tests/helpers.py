@@ -34,7 +34,13 @@ class IngestProcess:
 
     def __init__(self, log_path: Path, settings: dict[str, str]) -> None:
         self.log_path = log_path
-        settings = {"data_dir": str(log_path.parent / "ingest-data"), **settings}
+        defaults = {
+            "data_dir": str(log_path.parent / "ingest-data"),
+            # tests that are not about the registry run without one and accept every device
+            "registry_file": str(log_path.parent / "registry.yaml"),
+            "unknown_devices": "accept",
+        }
+        settings = {**defaults, **settings}
         self.env = {**os.environ, **{f"SUITCASE_{k.upper()}": v for k, v in settings.items()}}
         self.proc: subprocess.Popen[bytes] | None = None
 

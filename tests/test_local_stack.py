@@ -23,6 +23,25 @@ def influx_query(url: str, db: str, query: str) -> list[list[object]]:
 
 
 def test_up_starts_broker_and_database_ingests_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    registry = tmp_path / "var" / "registry.yaml"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "suitcase",
+            "devices",
+            "add",
+            "demo-1",
+            "--model",
+            "native",
+            "--site",
+            "test",
+            "--registry",
+            str(registry),
+        ],
+        check=True,
+        capture_output=True,
+    )
     mqtt_port, influx_port = free_port(), free_port()
     influx_url = f"http://127.0.0.1:{influx_port}"
     log_path = tmp_path / "up.log"

@@ -25,8 +25,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace, settings: IngestSettings) -> int:
-    if "data_dir" not in settings.model_fields_set:  # the whole stack keeps its state under --var-dir
+    # the whole stack keeps its state under --var-dir
+    if "data_dir" not in settings.model_fields_set:
         settings = settings.model_copy(update={"data_dir": args.var_dir / "ingest"})
+    if "registry_file" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"registry_file": args.var_dir / "registry.yaml"})
     configure_logging(settings.log_level, settings.log_format)
     run_local_stack(settings, args.var_dir)
     return 0

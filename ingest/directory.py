@@ -1,0 +1,132 @@
+"""What the ingest service knows about devices: their InfluxDB tags, their models, the policy for strangers.
+
+Built from the registry file and refreshed when it changes, without a restart. Unknown devices are
+rejected ("unknown_device", so staff see a new sensor knocking), registered into the quarantine site,
+or (for development) accepted untagged, as configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from enum import StrEnum
+
+from devices.decode import Decoder
+from devices.errors import RejectCode
+from devices.registry import QUARANTINE_SITE, Registry, RegistryError, RegistryFile
+from ingest.lineprotocol import LineProtocolError, escape_key, escape_tag_value
+from ingest.points import DEVICE_TAG, UNKNOWN
+
+log = logging.getLogger(__name__)
+
+_RESERVED_TAGS = {DEVICE_TAG, "site", "kind", "model", "format", "reason", "worker"}
+_RELOAD_INTERVAL_S = 2.0
+
+
+class UnknownDevices(StrEnum):
+    REJECT = "reject"
+    REGISTER = "register"
+    ACCEPT = "accept"
+
+
+class DeviceDirectory:
+    """Tags per device (cached), the admission rule, and registry reloads."""
+
+    def __init__(self, file: RegistryFile | None, policy: UnknownDevices, *, quarantine_limit: int = 1000) -> None:
+        self._file = file
+        self._policy = policy
+        self._quarantine_limit = quarantine_limit
+        self._registry = Registry()
+        self._quarantined: set[str] = set()
+        self._tags: dict[str, str] = {}
+
+    def load(self) -> Registry:
+        """Load the registry at start-up; a broken file raises ``RegistryError`` (refuse to start)."""
+        if self._file is not None:
+            self._apply(self._file.load())
+        return self._registry
+
+    def _apply(self, registry: Registry) -> None:
+        self._registry = registry
+        self._quarantined -= {device.id for device in registry.devices}
+        self._tags.clear()
+
+    @property
+    def registry(self) -> Registry:
+        return self._registry
+
+    def admit(self, device_id: str) -> tuple[RejectCode, str] | None:
+        """None if readings of ``device_id`` may be stored, else the reject code and reason."""
+        if device_id in self._registry or device_id in self._quarantined or self._policy is UnknownDevices.ACCEPT:
+            return None
+        if self._policy is UnknownDevices.REGISTER:
+            if len(self._quarantined) < self._quarantine_limit:
+                self._quarantined.add(device_id)
+                self._tags.pop(device_id, None)
+                asyncio.get_running_loop().run_in_executor(None, self._register, device_id)
+                return None
+            return RejectCode.UNKNOWN_DEVICE, (
+                f"device {device_id!r} is not in the registry and the quarantine is full "
+                f"({self._quarantine_limit} devices): review `suitcase devices list --site {QUARANTINE_SITE}`"
+            )
+        return RejectCode.UNKNOWN_DEVICE, (
+            f"device {device_id!r} is not in the registry: add it with "
+            f"`suitcase devices add {device_id} --model <vendor/model or native> --site <site>`"
+        )
+
+    def _register(self, device_id: str) -> None:
+        if self._file is None:
+            return
+        try:
+            with self._file.edit() as registry:
+                registry.auto_register(device_id)
+            log.warning("registered an unknown device into quarantine device=%s site=%s", device_id, QUARANTINE_SITE)
+        except (RegistryError, OSError) as error:
+            log.error("could not register device=%s error=%s", device_id, error)
+
+    def tags(self, device_id: str) -> str:
+        """The tag set of a device's points (``device=...,kind=...,model=...,site=...``), escaped, cached."""
+        cached = self._tags.get(device_id)
+        if cached is None:
+            cached = self._tags[device_id] = self._build_tags(device_id)
+        return cached
+
+    def site(self, device_id: str | None) -> str:
+        if device_id is None:
+            return UNKNOWN
+        device = self._registry.get(device_id)
+        if device is not None:
+            return device.site
+        return QUARANTINE_SITE if device_id in self._quarantined else UNKNOWN
+
+    def _build_tags(self, device_id: str) -> str:
+        device = self._registry.get(device_id)
+        tags = {DEVICE_TAG: device_id, "site": self.site(device_id), "kind": UNKNOWN, "model": UNKNOWN}
+        if device is not None:
+            tags["kind"] = device.kind or UNKNOWN
+            tags["model"] = device.model
+            for key, value in device.tags.items():  # one value per device: no extra series cardinality
+                if key not in _RESERVED_TAGS:
+                    tags[key] = value
+        parts = []
+        for key, value in sorted(tags.items()):
+            try:
+                parts.append(f"{escape_key(key)}={escape_tag_value(value)}")
+            except LineProtocolError as error:
+                log.warning("tag left out device=%s tag=%s error=%s", device_id, key, error)
+        return ",".join(parts)
+
+    async def run_reloader(self, decoder: Decoder) -> None:
+        """Pick up registry changes without a restart; a bad edit is logged and the old registry kept."""
+        loop = asyncio.get_running_loop()
+        while self._file is not None:
+            await asyncio.sleep(_RELOAD_INTERVAL_S)
+            try:
+                registry = await loop.run_in_executor(None, self._file.reload_if_changed)
+            except RegistryError as error:
+                log.error("registry not reloaded, keeping the previous one error=%s", error)
+                continue
+            if registry is not None:
+                self._apply(registry)
+                decoder.add_device_models(registry.device_models())
+                log.info("registry reloaded devices=%d sites=%d", len(registry), len(registry.sites))
