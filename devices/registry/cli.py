@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from devices.catalog import load_catalog
+from devices.credentials.cli import add_command as add_credentials_command
 from devices.registry.importer import export_csv, import_csv
 from devices.registry.model import Device, RegistryError, make_spec
 from devices.registry.store import RegistryFile, dump_yaml
@@ -25,7 +26,7 @@ Handler = Callable[[argparse.Namespace], int]
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "devices",
-        help="the device registry: add, list, show, remove, import, export",
+        help="the device registry: add, list, show, remove, import, export, credentials",
         description="Every sensor of this installation, in one YAML file (SUITCASE_REGISTRY_FILE, else "
         "var/registry.yaml). Format and CSV columns: devices/registry/README.md.",
     )
@@ -86,6 +87,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     export = subcommands.add_parser("export", parents=[common], help="print the registry as CSV or YAML")
     export.add_argument("--format", choices=["csv", "yaml"], default="csv", help="csv (re-importable) or yaml")
     export.set_defaults(handler=_guarded(run_export))
+
+    add_credentials_command(subcommands, common, _guarded)
 
 
 def _tag(text: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from devices.credentials.settings import SecuritySettings
 from ingest.config import InfluxFlavour, IngestSettings
 from ingest.service import serve
 from suitcase.stack.influxdb import InfluxDB
@@ -30,9 +31,12 @@ def start_missing_services(settings: IngestSettings, var_dir: Path, stack: ExitS
     if port_is_listening(settings.mqtt_host, settings.mqtt_port):
         lines.append(f"MQTT broker   mqtt://{settings.mqtt_host}:{settings.mqtt_port} (already running, used as is)")
     elif settings.mqtt_host in _LOCAL_HOSTS:
-        broker = Mosquitto(var_dir / "mosquitto", port=settings.mqtt_port, host=settings.mqtt_host)
+        broker = Mosquitto(
+            var_dir / "mosquitto", port=settings.mqtt_port, host=settings.mqtt_host, extra_config=_broker_security()
+        )
         _start(broker, stack)
-        lines.append(f"MQTT broker   {broker.url} (started, data in {broker.data_dir})")
+        secured = "password and ACL files, no anonymous access" if _broker_security() else "anonymous access"
+        lines.append(f"MQTT broker   {broker.url} (started, {secured}, data in {broker.data_dir})")
     else:
         lines.append(f"MQTT broker   mqtt://{settings.mqtt_host}:{settings.mqtt_port} (not reachable yet)")
 
@@ -48,6 +52,18 @@ def start_missing_services(settings: IngestSettings, var_dir: Path, stack: ExitS
     else:
         lines.append(f"InfluxDB      {settings.influx_url} (not reachable yet)")
     return lines
+
+
+def _broker_security() -> str:
+    """Once device credentials exist (`suitcase devices credentials`), the broker requires them."""
+    security = SecuritySettings()
+    if not security.mosquitto_password_file.exists():
+        return ""
+    return (
+        "allow_anonymous false\n"
+        f"password_file {security.mosquitto_password_file.resolve()}\n"
+        f"acl_file {security.mosquitto_acl_file.resolve()}\n"
+    )
 
 
 def _start(service: ManagedProcess, stack: ExitStack) -> None:
