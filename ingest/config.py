@@ -72,6 +72,16 @@ class IngestSettings(DecodeOptions):
         description="Messages of devices not in the registry: reject (kept as unknown_device rejects), "
         "register (into the quarantine site), or accept (development only).",
     )
+    http_enabled: bool = Field(default=True, description="Serve HTTP ingestion (and, later, the status page).")
+    http_host: str = Field(
+        default="127.0.0.1", description="HTTP listen address; 0.0.0.0 to accept devices on the network."
+    )
+    http_port: int = Field(default=8080, ge=0, le=65535, description="HTTP port (0: any free port, logged).")
+    http_rate_per_s: float = Field(default=1.0, gt=0, description="Per-device HTTP requests per second, on average.")
+    http_burst: int = Field(default=20, ge=1, description="Per-device HTTP requests allowed at once.")
+    credentials_file: Path = Field(
+        default=Path("var/credentials.yaml"), description="Device credential hashes (`suitcase devices credentials`)."
+    )
     data_dir: Path = Field(
         default=Path("var/ingest"),
         description="Where the write-ahead log and the rejects store live; one per ingest process.",

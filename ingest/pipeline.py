@@ -74,12 +74,20 @@ class Stats:
 
 @dataclass(slots=True)
 class Entry:
-    """A handled message waiting for the committer; ``record`` is None for a recognised redelivery."""
+    """A handled message waiting for the committer; ``record`` is None for a recognised redelivery.
+
+    ``reject`` tells a caller at once why a message was not stored (HTTP answers 400 with it);
+    ``committed`` resolves once the record is in the log (HTTP answers 202 then); a ``cancelled`` entry
+    (its HTTP client gave up waiting) is dropped before it is logged, so the client's retry is no duplicate.
+    """
 
     mid: int
     qos: int
     generation: int
     record: bytes | None
+    reject: Reject | None = None
+    committed: asyncio.Future[None] | None = None
+    cancelled: bool = False
 
 
 class ReceiveClock:
@@ -130,6 +138,7 @@ class Pipeline:
         self._space = asyncio.Event()
         self._idle = asyncio.Event()
         self._clock = ReceiveClock()
+        self._last_reject: Reject | None = None
         # Disk and SQLite work runs here, off the event loop; close() waits for it before files are closed.
         self._io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="suitcase-io")
         self.ack: Ack = lambda mid, qos, generation: None
@@ -160,7 +169,8 @@ class Pipeline:
             self.stats.duplicates += 1
             entry = Entry(mid, qos, generation, None)
         else:
-            entry = Entry(mid, qos, generation, self._record(key, topic, payload))
+            self._last_reject = None
+            entry = Entry(mid, qos, generation, self._record(key, topic, payload), self._last_reject)
             self._remember(key)
         self._fifo.append(entry)
         self._incoming.set()
@@ -190,6 +200,7 @@ class Pipeline:
         return points_record(key, topic, payload, received_at, lines, bookkeeping=[uplink])
 
     def _reject(self, key: bytes, reject: Reject) -> bytes:
+        self._last_reject = reject
         self.stats.rejected[reject.code] += 1
         log.warning(
             "rejected message code=%s device=%s topic=%r reason=%r payload=%r",
@@ -203,6 +214,22 @@ class Pipeline:
         return reject_record(
             key, reject, [reject_line(reject.code, reject.device_id, site, time_ns(reject.received_at))]
         )
+
+    async def submit_and_wait(self, topic: str, payload: bytes, timeout: float) -> Entry:
+        """Submit a message that has no broker behind it (HTTP) and wait until it is durably logged.
+
+        Raises ``TimeoutError`` if the log has no room in time; the message is then dropped before it is
+        logged (the caller answers 503 and the client retries), never stored twice.
+        """
+        entry = self.submit(topic, payload)
+        entry.committed = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(entry.committed), timeout)
+        except TimeoutError:
+            if not entry.committed.done():
+                entry.cancelled = True
+                raise
+        return entry
 
     @property
     def held(self) -> int:
@@ -239,6 +266,8 @@ class Pipeline:
             await asyncio.get_running_loop().run_in_executor(self._io, self._persist, records, rejects)
             for entry in group:
                 self.ack(entry.mid, entry.qos, entry.generation)
+                if entry.committed is not None and not entry.committed.done():
+                    entry.committed.set_result(None)
             self.stats.logged += len(records)
             self.stats.acked += len(group)
             self._logged.set()
@@ -248,6 +277,9 @@ class Pipeline:
         group: list[Entry] = []
         size = 0
         while self._fifo:
+            if self._fifo[0].cancelled:
+                self._fifo.popleft()
+                continue
             record = self._fifo[0].record
             grow = len(record) + 8 if record is not None else 0
             # an empty log takes a record whatever its size, so one large record can never block forever

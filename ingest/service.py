@@ -8,14 +8,17 @@ import logging
 import signal
 
 import paho.mqtt.client as paho
+from aiohttp import web
 
 from devices.decode import Decoder
 from devices.registry import RegistryFile
 from ingest.config import IngestSettings
 from ingest.directory import DeviceDirectory
+from ingest.http import Credentials, HttpIngest
 from ingest.influx import make_writer
 from ingest.mqtt import MqttConsumer
 from ingest.pipeline import Pipeline
+from ingest.ratelimit import RateLimiter
 from ingest.rejects import RejectStore
 from ingest.wal import WriteAheadLog
 
@@ -50,6 +53,16 @@ class IngestService:
         )
         self.stop_event = asyncio.Event()
         self.consumer: MqttConsumer | None = None
+        self.http = HttpIngest(
+            self.pipeline,
+            self.directory,
+            Credentials(settings.credentials_file),
+            self.decoder.formats,
+            self.decoder.context,
+            max_bytes=settings.max_payload_bytes,
+            limiter=RateLimiter(settings.http_rate_per_s, settings.http_burst),
+        )
+        self.http_runner: web.AppRunner | None = None
 
     def _on_message(self, message: paho.MQTTMessage) -> None:
         consumer = self.consumer
@@ -82,6 +95,8 @@ class IngestService:
             asyncio.create_task(self.directory.run_reloader(self.decoder)),
         ]
         consuming = asyncio.create_task(self.consumer.run(self.stop_event))
+        if self.settings.http_enabled:
+            await self._serve_http()
         log.info(
             "ingest service started influx=%s flavour=%s data_dir=%s",
             self.settings.influx_url,
@@ -98,6 +113,8 @@ class IngestService:
         assert self.consumer is not None
         log.info("stopping held=%d backlog_records=%d", self.pipeline.held, self.wal.backlog_records)
         self.consumer.stop_reading()
+        if self.http_runner is not None:
+            await self.http_runner.shutdown()
         try:
             await asyncio.wait_for(self.pipeline.wait_committed(), self.settings.shutdown_timeout_s)
         except TimeoutError:
@@ -109,11 +126,21 @@ class IngestService:
                 await task
         self.stop_event.set()
         await consuming
+        if self.http_runner is not None:
+            await self.http_runner.cleanup()
         await self.pipeline.close()
         await self.writer.close()
         self.wal.close()
         self.rejects.close()
         log.info("stopped %s", self.pipeline.status_line())
+
+    async def _serve_http(self) -> None:
+        self.http_runner = web.AppRunner(self.http.app(), access_log=None)
+        await self.http_runner.setup()
+        site = web.TCPSite(self.http_runner, self.settings.http_host, self.settings.http_port)
+        await site.start()
+        for address in self.http_runner.addresses:
+            log.info("http server listening host=%s port=%s", address[0], address[1])
 
 
 async def serve(settings: IngestSettings) -> None:

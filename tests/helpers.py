@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -39,6 +40,7 @@ class IngestProcess:
             # tests that are not about the registry run without one and accept every device
             "registry_file": str(log_path.parent / "registry.yaml"),
             "unknown_devices": "accept",
+            "http_port": "0",  # any free port: several services run at once
         }
         settings = {**defaults, **settings}
         self.env = {**os.environ, **{f"SUITCASE_{k.upper()}": v for k, v in settings.items()}}
@@ -60,6 +62,14 @@ class IngestProcess:
         )
         assert proc.poll() is None, f"ingest exited early:\n{self.log()}"
         return self
+
+    @property
+    def http_url(self) -> str:
+        """Where this process serves HTTP (it logs the port it got)."""
+        ports = re.findall(r"http server listening host=(\S+) port=(\d+)", self.log())
+        assert ports, "the service does not serve HTTP"
+        host, port = ports[-1]
+        return f"http://{host}:{port}"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

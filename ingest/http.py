@@ -1,0 +1,204 @@
+"""HTTP ingestion for devices that cannot speak MQTT: same validation and write-ahead path as MQTT.
+
+- ``POST /v1/devices/{device_id}/readings`` with the device's API key (``Authorization: Bearer`` or
+  ``X-API-Key``); native JSON or sensor.community JSON (``application/json``) or SenML
+  (``application/senml+json``).
+- ``POST /v1/sensor-community``: what the airrohr firmware's "send to own API" setting posts: basic auth
+  (user = device id ``esp8266-<chipid>``, password = its API key), ``X-Sensor: esp8266-<chipid>``.
+
+202 once the message is durably logged; 400 (kept as a reject), 401, 403, 404, 413, 415, 429, 503, each
+with a JSON body ``{"error": code, "reason": text}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+from pathlib import Path
+
+from aiohttp import web
+
+from devices.credentials import CredentialStore
+from devices.formats import FormatContext, PayloadFormat
+from devices.reading import DEVICE_ID_PATTERN
+from ingest.directory import DeviceDirectory
+from ingest.pipeline import Pipeline
+from ingest.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json"
+SENML = "application/senml+json"
+_COMMIT_TIMEOUT_S = 10.0
+_DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
+
+
+def _error(status: type[web.HTTPException], code: str, reason: str, **headers: str) -> web.HTTPException:
+    body = json.dumps({"error": code, "reason": reason}, ensure_ascii=False)
+    return status(text=body, content_type=JSON, headers=headers)
+
+
+class Credentials:
+    """The credential store, re-read when its file changes (rotation needs no restart)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._signature: tuple[float, int] | None = None
+        self._store = CredentialStore(path)
+
+    def current(self) -> CredentialStore:
+        try:
+            stat = self._path.stat()
+            signature = (stat.st_mtime, stat.st_size)
+        except FileNotFoundError:
+            signature = None
+        if signature != self._signature:
+            self._store = CredentialStore(self._path)
+            self._signature = signature
+        return self._store
+
+
+class HttpIngest:
+    """The aiohttp application; every accepted body goes through ``Pipeline.submit_and_wait``."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        directory: DeviceDirectory,
+        credentials: Credentials,
+        formats: dict[str, PayloadFormat],
+        context: FormatContext,
+        *,
+        max_bytes: int,
+        limiter: RateLimiter,
+    ) -> None:
+        self._pipeline = pipeline
+        self._directory = directory
+        self._credentials = credentials
+        self._formats = formats
+        self._context = context
+        self._max_bytes = max_bytes
+        self._limiter = limiter
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=self._max_bytes + 1)
+        app.router.add_post("/v1/devices/{device_id}/readings", self.post_readings)
+        app.router.add_post("/v1/sensor-community", self.post_sensor_community)
+        return app
+
+    async def post_readings(self, request: web.Request) -> web.Response:
+        device_id = request.match_info["device_id"]
+        self._known(device_id)
+        key = _bearer(request) or request.headers.get("X-API-Key")
+        if not key:
+            raise _error(
+                web.HTTPUnauthorized,
+                "unauthorized",
+                "send the device's API key: Authorization: Bearer <key>",
+                **{"WWW-Authenticate": "Bearer"},
+            )
+        self._authorise(device_id, key)
+        content_type = request.content_type
+        if content_type not in (JSON, SENML):
+            raise _error(
+                web.HTTPUnsupportedMediaType,
+                "unsupported_media_type",
+                f"Content-Type {content_type!r}: send {JSON} (native, sensor.community) or {SENML}",
+            )
+        body = await self._body(request)
+        fmt = "senml" if content_type == SENML else "sensor_community" if b'"sensordatavalues"' in body else "native"
+        return await self._ingest(device_id, fmt, body)
+
+    async def post_sensor_community(self, request: web.Request) -> web.Response:
+        sensor = request.headers.get("X-Sensor", "")
+        user, password = _basic(request)
+        if not user or not password:
+            raise _error(
+                web.HTTPUnauthorized,
+                "unauthorized",
+                "set the firmware's basic auth: user = device id (esp8266-<chipid>), password = API key",
+                **{"WWW-Authenticate": 'Basic realm="iot-suitcase"'},
+            )
+        if sensor and sensor != user:
+            raise _error(web.HTTPForbidden, "forbidden", f"X-Sensor {sensor!r} is not the authenticated {user!r}")
+        self._known(user)
+        self._authorise(user, password)
+        if request.content_type != JSON:
+            raise _error(web.HTTPUnsupportedMediaType, "unsupported_media_type", f"send {JSON}")
+        return await self._ingest(user, "sensor_community", await self._body(request))
+
+    def _known(self, device_id: str) -> None:
+        if not _DEVICE_ID.match(device_id) or device_id not in self._directory.registry:
+            raise _error(
+                web.HTTPNotFound,
+                "unknown_device",
+                f"device {device_id[:64]!r} is not in the registry: `suitcase devices add` it first",
+            )
+
+    def _authorise(self, device_id: str, key: str) -> None:
+        store = self._credentials.current()
+        if store.check_api_key(device_id, key):
+            return
+        owner = next((other for other in store.devices if store.check_api_key(other, key)), None)
+        if owner is not None:
+            raise _error(web.HTTPForbidden, "forbidden", f"this API key belongs to another device, not {device_id}")
+        raise _error(
+            web.HTTPUnauthorized, "unauthorized", f"wrong API key for {device_id}", **{"WWW-Authenticate": "Bearer"}
+        )
+
+    async def _body(self, request: web.Request) -> bytes:
+        if request.content_length is not None and request.content_length > self._max_bytes:
+            raise self._too_large(request.content_length)
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise self._too_large(None) from None
+
+    def _too_large(self, size: int | None) -> web.HTTPException:
+        stated = f"{size} bytes" if size is not None else "the body"
+        body = {"error": "payload_too_large", "reason": f"{stated} is over the limit of {self._max_bytes} bytes"}
+        return web.HTTPRequestEntityTooLarge(
+            max_size=self._max_bytes, actual_size=size or 0, text=json.dumps(body), content_type=JSON
+        )
+
+    def _throttle(self, device_id: str) -> None:
+        retry = self._limiter.allow(device_id)
+        if retry:
+            raise _error(
+                web.HTTPTooManyRequests,
+                "rate_limited",
+                f"{device_id} is over its rate limit; retry in {retry:.1f} s",
+                **{"Retry-After": str(max(1, round(retry)))},
+            )
+
+    async def _ingest(self, device_id: str, fmt: str, body: bytes) -> web.Response:
+        self._throttle(device_id)
+        topic = self._formats[fmt].topic_filters(self._context)[0].replace("+", device_id, 1)
+        try:
+            entry = await self._pipeline.submit_and_wait(topic, body, _COMMIT_TIMEOUT_S)
+        except TimeoutError:
+            raise _error(
+                web.HTTPServiceUnavailable, "busy", "the write-ahead log is full; retry later", **{"Retry-After": "30"}
+            ) from None
+        if entry.reject is not None:
+            raise _error(web.HTTPBadRequest, entry.reject.code, entry.reject.reason)
+        return web.json_response({"accepted": True}, status=202)
+
+
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _basic(request: web.Request) -> tuple[str, str]:
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return "", ""
+    try:
+        user, _, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    return user, password

@@ -1,0 +1,123 @@
+"""HTTP ingestion (#5): every status code a device or its firmware can meet, on the real service."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from devices.credentials import CredentialStore, IssuedCredentials
+from devices.registry import RegistryFile, make_spec
+from suitcase.stack import InfluxDB, Mosquitto
+from tests.helpers import IngestProcess, unique, wait_until
+
+NATIVE = b'{"readings": {"temperature": 21.5, "humidity": 40}}'
+# What the airrohr firmware posts with "send to own API" (values as strings, pressure in Pa).
+AIRROHR = json.dumps(
+    {
+        "esp8266id": "15011808",
+        "software_version": "NRZ-2020-133",
+        "sensordatavalues": [
+            {"value_type": "SDS_P1", "value": "12.40"},
+            {"value_type": "SDS_P2", "value": "7.10"},
+            {"value_type": "BME280_temperature", "value": "8.52"},
+            {"value_type": "BME280_humidity", "value": "81.39"},
+            {"value_type": "BME280_pressure", "value": "101325.00"},
+            {"value_type": "signal", "value": "-71"},
+        ],
+    }
+).encode()
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+@pytest.fixture
+def service(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str):  # type: ignore[no-untyped-def]
+    registry = RegistryFile(tmp_path / "registry.yaml")
+    with registry.edit() as devices:
+        devices.add(make_spec({"id": "kit-1", "model": "native", "site": "dokk1"}))
+        devices.add(make_spec({"id": "kit-2", "model": "native", "site": "dokk1"}))
+        devices.add(make_spec({"id": "esp8266-15011808", "model": "native", "site": "aarhus-c"}))
+    store = CredentialStore(tmp_path / "credentials.yaml")
+    keys = {device: store.issue(device) for device in ("kit-1", "kit-2", "esp8266-15011808")}
+    store.save()
+    settings = {
+        "mqtt_host": mosquitto.host,
+        "mqtt_port": str(mosquitto.port),
+        "mqtt_client_id": unique("ingest-"),
+        "influx_url": influxdb.url,
+        "influx_database": influx_db,
+        "batch_interval_s": "0.05",
+        "registry_file": str(tmp_path / "registry.yaml"),
+        "unknown_devices": "reject",
+        "credentials_file": str(tmp_path / "credentials.yaml"),
+        "http_rate_per_s": "0.2",
+        "http_burst": "3",
+        "max_payload_bytes": "4096",
+    }
+    ingest = IngestProcess(tmp_path / "ingest.log", settings).start()
+    yield ingest, keys
+    assert ingest.terminate() == 0
+
+
+def test_http_status_codes(
+    service: tuple[IngestProcess, dict[str, IssuedCredentials]], influxdb: InfluxDB, influx_db: str
+) -> None:
+    ingest, keys = service
+    url = f"{ingest.http_url}/v1/devices/kit-1/readings"
+    bearer = {"Content-Type": "application/json", "Authorization": f"Bearer {keys['kit-1'].api_key}"}
+
+    assert post(url, NATIVE, bearer) == (202, {"accepted": True})
+    wait_until(lambda: influxdb.count(influx_db) >= 2, 20, "the posted readings")
+    assert {(p["device"], p["value"]) for p in influxdb.points(influx_db, "temperature")} == {("kit-1", 21.5)}
+
+    status, body = post(url, NATIVE, {**bearer, "Authorization": "Bearer not-the-key"})
+    assert (status, body["error"]) == (401, "unauthorized")
+    status, body = post(url, NATIVE, {"Content-Type": "application/json"})
+    assert (status, body["error"]) == (401, "unauthorized")
+    status, body = post(url, NATIVE, {**bearer, "Authorization": f"Bearer {keys['kit-2'].api_key}"})
+    assert (status, body["error"]) == (403, "forbidden"), "kit-2's key cannot write as kit-1"
+    status, body = post(f"{ingest.http_url}/v1/devices/kit-404/readings", NATIVE, bearer)
+    assert (status, body["error"]) == (404, "unknown_device")
+    status, body = post(url, b"{" + b" " * 5000 + b"}", bearer)
+    assert (status, body["error"]) == (413, "payload_too_large")
+    status, body = post(url, NATIVE, {**bearer, "Content-Type": "text/plain"})
+    assert (status, body["error"]) == (415, "unsupported_media_type")
+    status, body = post(url, b'{"readings": {"humidity": 140}}', bearer)
+    assert (status, body["error"]) == (400, "out_of_range"), "a rejected body is a 400 with its reason"
+
+    # kit-2's burst is 3 at 0.2 requests per second: the 4th request in a row is refused
+    kit2 = {"Content-Type": "application/json", "X-API-Key": keys["kit-2"].api_key}
+    codes = [post(f"{ingest.http_url}/v1/devices/kit-2/readings", NATIVE, kit2)[0] for _ in range(4)]
+    assert codes == [202, 202, 202, 429]
+
+
+def test_sensor_community_firmware_post_is_stored_in_canonical_units(
+    service: tuple[IngestProcess, dict[str, IssuedCredentials]], influxdb: InfluxDB, influx_db: str
+) -> None:
+    ingest, keys = service
+    device = "esp8266-15011808"
+    auth = base64.b64encode(f"{device}:{keys[device].api_key}".encode()).decode()
+    headers = {"Content-Type": "application/json", "X-Sensor": device, "X-PIN": "1", "Authorization": f"Basic {auth}"}
+    assert post(f"{ingest.http_url}/v1/sensor-community", AIRROHR, headers) == (202, {"accepted": True})
+    wait_until(lambda: influxdb.count(influx_db) >= 6, 20, "the station's readings")
+    [pressure] = influxdb.points(influx_db, "pressure")
+    assert (pressure["device"], pressure["site"], pressure["value"]) == (device, "aarhus-c", 1013.25)
+    assert influxdb.points(influx_db, "pm10")[0]["value"] == 12.4
+    assert influxdb.points(influx_db, "pm2_5")[0]["value"] == 7.1
+    wrong = base64.b64encode(f"{device}:nope".encode()).decode()
+    assert (
+        post(f"{ingest.http_url}/v1/sensor-community", AIRROHR, {**headers, "Authorization": f"Basic {wrong}"})[0]
+        == 401
+    )
