@@ -45,6 +45,11 @@ class IngestSettings(DecodeOptions):
         le=65535,
         description="Most unacknowledged messages the broker may send at once (MQTT v5 Receive Maximum).",
     )
+    mqtt_tls_ca: Path | None = Field(
+        default=None, description="CA certificate of the broker: setting it switches MQTT to TLS."
+    )
+    mqtt_tls_cert: Path | None = Field(default=None, description="Client certificate, if the broker asks for one.")
+    mqtt_tls_key: Path | None = Field(default=None, description="Private key of the client certificate.")
     mqtt_share_group: str | None = Field(
         default=None,
         pattern=r"^[^/+#\s]+$",

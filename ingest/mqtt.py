@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -61,6 +62,12 @@ class MqttConsumer:
             manual_ack=True,
         )
         client.max_queued_messages_set(0)
+        if self._settings.mqtt_tls_ca is not None:
+            client.tls_set(
+                ca_certs=str(self._settings.mqtt_tls_ca),
+                certfile=str(self._settings.mqtt_tls_cert) if self._settings.mqtt_tls_cert else None,
+                keyfile=str(self._settings.mqtt_tls_key) if self._settings.mqtt_tls_key else None,
+            )
         if self._settings.mqtt_username:
             password = self._settings.mqtt_password.get_secret_value() if self._settings.mqtt_password else None
             client.username_pw_set(self._settings.mqtt_username, password)
@@ -86,7 +93,14 @@ class MqttConsumer:
 
     def _watch_reads(self, sock: socket.socket) -> None:
         if self._reading and sock is self._sock:
-            self._loop.add_reader(sock, self._client.loop_read)
+            self._loop.add_reader(sock, self._read)
+
+    def _read(self) -> None:
+        self._client.loop_read()
+        # TLS: bytes already decrypted inside the SSL object do not make the socket readable again
+        sock = self._sock
+        while isinstance(sock, ssl.SSLSocket) and sock.pending() and sock is self._sock:
+            self._client.loop_read()
 
     def _socket_close(self, client: paho.Client, _userdata: Any, sock: Any) -> None:
         self._on_loop(partial(self._forget_socket, sock))
