@@ -42,6 +42,7 @@ from ingest.points import (
 )
 from ingest.records import POINTS, REJECT, Record, Reject, decode_record, message_key, points_record, reject_record
 from ingest.rejects import RejectStore
+from ingest.status import StatusBoard
 from ingest.wal import Position, WriteAheadLog
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ class Pipeline:
         remember_keys: int,
         worker: str = "ingest",
         directory: DeviceDirectory | None = None,
+        board: StatusBoard | None = None,
     ) -> None:
         self._decoder = decoder
         self._writer = writer
@@ -131,6 +133,7 @@ class Pipeline:
         self._remember_keys = remember_keys
         self._worker = tag_value(worker)
         self._directory = directory or DeviceDirectory(None, UnknownDevices.ACCEPT)
+        self.board = board or StatusBoard()
         self._keys: OrderedDict[bytes, None] = OrderedDict()
         self._fifo: deque[Entry] = deque()
         self._incoming = asyncio.Event()
@@ -193,6 +196,7 @@ class Pipeline:
             log.exception("decoder crashed topic=%s", topic)
             reason = f"internal decoder error: {error!r}"
             return self._reject(key, Reject(topic, payload, received_at, None, RejectCode.UNKNOWN_FORMAT, reason))
+        self.board.stored(outcome, received_at)
         site = self._directory.site(outcome.device_id)
         uplink = uplink_line(
             outcome.device_id, site, outcome.format, readings=len(lines), size=len(payload), time=time_ns(received_at)
@@ -201,6 +205,7 @@ class Pipeline:
 
     def _reject(self, key: bytes, reject: Reject) -> bytes:
         self._last_reject = reject
+        self.board.rejected(reject)
         self.stats.rejected[reject.code] += 1
         log.warning(
             "rejected message code=%s device=%s topic=%r reason=%r payload=%r",

@@ -21,6 +21,7 @@ from ingest.pipeline import Pipeline
 from ingest.ratelimit import RateLimiter
 from ingest.rejects import RejectStore
 from ingest.wal import WriteAheadLog
+from ingest.web import StatusPages
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class IngestService:
             limiter=RateLimiter(settings.http_rate_per_s, settings.http_burst),
         )
         self.http_runner: web.AppRunner | None = None
+        self.pages: StatusPages | None = None
 
     def _on_message(self, message: paho.MQTTMessage) -> None:
         consumer = self.consumer
@@ -97,6 +99,8 @@ class IngestService:
         consuming = asyncio.create_task(self.consumer.run(self.stop_event))
         if self.settings.http_enabled:
             await self._serve_http()
+            assert self.pages is not None
+            workers.append(asyncio.create_task(self.pages.run_sampler()))
         log.info(
             "ingest service started influx=%s flavour=%s data_dir=%s",
             self.settings.influx_url,
@@ -135,7 +139,12 @@ class IngestService:
         log.info("stopped %s", self.pipeline.status_line())
 
     async def _serve_http(self) -> None:
-        self.http_runner = web.AppRunner(self.http.app(), access_log=None)
+        assert self.consumer is not None
+        consumer = self.consumer
+        app = self.http.app()
+        self.pages = StatusPages(self.pipeline, self.directory, self.rejects, self.wal, lambda: consumer.connected)
+        self.pages.add_routes(app)
+        self.http_runner = web.AppRunner(app, access_log=None)
         await self.http_runner.setup()
         site = web.TCPSite(self.http_runner, self.settings.http_host, self.settings.http_port)
         await site.start()

@@ -1,0 +1,48 @@
+"""`/metrics` in Prometheus format: the pipeline's live counters, read at scrape time (prometheus-client)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from ingest.pipeline import Pipeline
+from ingest.wal import WriteAheadLog
+
+
+class PipelineCollector(Collector):
+    """Counters and gauges straight from ``Pipeline.stats``: one source of truth, nothing counted twice."""
+
+    def __init__(self, pipeline: Pipeline, wal: WriteAheadLog, connected: Callable[[], bool]) -> None:
+        self._pipeline = pipeline
+        self._wal = wal
+        self._connected = connected
+
+    def collect(self) -> Iterator[Metric]:
+        s = self._pipeline.stats
+        counters: tuple[tuple[str, float, str], ...] = (
+            ("suitcase_messages_received", s.received, "Messages received (MQTT and HTTP)."),
+            ("suitcase_messages_acked", s.acked, "Messages logged and acknowledged."),
+            ("suitcase_messages_duplicate", s.duplicates, "Broker redeliveries recognised and not stored again."),
+            ("suitcase_messages_stored", s.stored_messages, "Messages whose readings InfluxDB accepted."),
+            ("suitcase_readings_stored", s.stored_readings, "Readings InfluxDB accepted."),
+            ("suitcase_influx_write_errors", s.write_errors, "Failed InfluxDB writes (retried)."),
+        )
+        for name, value, text in counters:
+            yield CounterMetricFamily(name, text, value=value)
+        rejected = CounterMetricFamily("suitcase_messages_rejected", "Rejected messages by reason.", labels=["reason"])
+        for reason, count in sorted(s.rejected.items()):
+            rejected.add_metric([str(reason)], count)
+        yield rejected
+        gauges: tuple[tuple[str, float, str], ...] = (
+            ("suitcase_wal_backlog_records", self._wal.backlog_records, "Log records not yet in InfluxDB."),
+            ("suitcase_wal_backlog_bytes", self._wal.backlog_bytes, "Log bytes not yet in InfluxDB."),
+            ("suitcase_messages_held", self._pipeline.held, "Messages received but not yet logged."),
+            ("suitcase_influx_ok", int(s.influx_ok), "1 while InfluxDB accepts writes."),
+            ("suitcase_wal_full", int(s.log_full), "1 while the log is at its bound (acks paused)."),
+            ("suitcase_mqtt_connected", int(self._connected()), "1 while connected to the broker."),
+            ("suitcase_influx_write_latency_ms", s.write_latency_ms, "Duration of the latest InfluxDB write."),
+        )
+        for name, value, text in gauges:
+            yield GaugeMetricFamily(name, text, value=value)

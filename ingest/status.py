@@ -1,0 +1,146 @@
+"""What the status page and its API show: per device last seen and latest values, strangers knocking.
+
+Fed by the pipeline as messages are logged, so staff plugging in a sensor see at once whether its data
+arrives, and if not, why (the rejects store has the reasons).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from devices.decode import Outcome
+from devices.errors import RejectCode
+from devices.registry import Registry
+from ingest.records import Reject
+
+LATE_AFTER = 1.5  # intervals without a message: late
+SILENT_AFTER = 3.0  # intervals without a message: silent (as the Grafana alert)
+_KNOCKING_KEPT = 200
+
+
+@dataclass(slots=True)
+class Latest:
+    value: float
+    unit: str
+    time: datetime
+
+
+@dataclass(slots=True)
+class Seen:
+    last_seen: datetime
+    format: str
+    messages: int = 0
+    latest: dict[str, Latest] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Knock:
+    """A device that is not in the registry and keeps sending."""
+
+    device_id: str
+    topic: str
+    first_seen: datetime
+    last_seen: datetime
+    messages: int = 1
+
+
+class StatusBoard:
+    """In-memory view of devices and strangers, kept up to date by the pipeline's intake."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, Seen] = {}
+        self.knocking: dict[str, Knock] = {}
+        self.last_reject: dict[str, Reject] = {}
+
+    def stored(self, outcome: Outcome, received_at: datetime) -> None:
+        seen = self.seen.get(outcome.device_id)
+        if seen is None:
+            seen = self.seen[outcome.device_id] = Seen(received_at, outcome.format)
+        seen.last_seen, seen.format = received_at, outcome.format
+        seen.messages += 1
+        for reading in outcome.readings:
+            seen.latest[reading.quantity] = Latest(reading.value, reading.unit, reading.time)
+
+    def rejected(self, reject: Reject) -> None:
+        if reject.device_id is None:
+            return
+        if reject.code != RejectCode.UNKNOWN_DEVICE:
+            self.last_reject[reject.device_id] = reject
+            return
+        knock = self.knocking.get(reject.device_id)
+        if knock is None:
+            if len(self.knocking) >= _KNOCKING_KEPT:
+                oldest = min(self.knocking.values(), key=lambda k: k.last_seen)
+                del self.knocking[oldest.device_id]
+            self.knocking[reject.device_id] = Knock(
+                reject.device_id, reject.topic, reject.received_at, reject.received_at
+            )
+        else:
+            knock.last_seen, knock.topic = reject.received_at, reject.topic
+            knock.messages += 1
+
+    def devices(self, registry: Registry, now: datetime | None = None) -> list[dict[str, object]]:
+        """Every registered device (and every device seen), with its state against its expected interval."""
+        now = now or datetime.now(UTC)
+        rows = []
+        ids = sorted({device.id for device in registry.devices} | set(self.seen) | set(self.last_reject))
+        for device_id in ids:
+            device = registry.get(device_id)
+            seen = self.seen.get(device_id)
+            interval = device.interval_s if device is not None else None
+            rows.append(
+                {
+                    "id": device_id,
+                    "registered": device is not None,
+                    "site": device.site if device is not None else None,
+                    "model": device.model if device is not None else None,
+                    "kind": device.kind if device is not None else None,
+                    "name": device.name if device is not None else device_id,
+                    "interval_s": interval,
+                    "last_seen": seen.last_seen.isoformat() if seen else None,
+                    "state": _state(seen, interval, now),
+                    "format": seen.format if seen else None,
+                    "messages": seen.messages if seen else 0,
+                    "last_reject": _last_reject(self.last_reject.get(device_id), seen),
+                    "latest": {
+                        q: {"value": v.value, "unit": v.unit, "time": v.time.isoformat()}
+                        for q, v in sorted(seen.latest.items())
+                    }
+                    if seen
+                    else {},
+                }
+            )
+        return rows
+
+    def strangers(self) -> list[dict[str, object]]:
+        return [
+            {
+                "id": k.device_id,
+                "topic": k.topic,
+                "first_seen": k.first_seen.isoformat(),
+                "last_seen": k.last_seen.isoformat(),
+                "messages": k.messages,
+            }
+            for k in sorted(self.knocking.values(), key=lambda k: k.last_seen, reverse=True)
+        ]
+
+
+def _last_reject(reject: Reject | None, seen: Seen | None) -> dict[str, str] | None:
+    """The device's latest reject, if it came after its latest stored message: why data is not arriving."""
+    if reject is None or (seen is not None and seen.last_seen > reject.received_at):
+        return None
+    return {"reason": reject.code, "detail": reject.reason, "time": reject.received_at.isoformat()}
+
+
+def _state(seen: Seen | None, interval_s: int | None, now: datetime) -> str:
+    if seen is None:
+        return "never"
+    if interval_s is None:
+        return "ok"
+    quiet = now - seen.last_seen
+    if quiet > timedelta(seconds=SILENT_AFTER * interval_s):
+        return "silent"
+    if quiet > timedelta(seconds=LATE_AFTER * interval_s):
+        return "late"
+    return "ok"

@@ -1,0 +1,262 @@
+"""The status page and its API, health checks and metrics, served by the ingest process (aiohttp).
+
+- ``/``: devices (last seen, late/silent against their interval, latest values, battery, RSSI), unknown
+  devices knocking, the latest rejects with reason and raw payload, and the pipeline's figures.
+- ``/api/devices``, ``/api/rejects``: the same as JSON. ``/healthz``: alive. ``/readyz``: broker connected,
+  InfluxDB accepting writes, log below its bound (503 with the reasons otherwise). ``/metrics``: Prometheus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from ingest.directory import DeviceDirectory
+from ingest.metrics import PipelineCollector
+from ingest.pipeline import Pipeline
+from ingest.rejects import RejectStore, StoredReject
+from ingest.wal import WriteAheadLog
+
+_REJECTS_SHOWN = 25
+
+
+@dataclass
+class Rate:
+    """Readings stored per second, over the last sampling interval."""
+
+    readings: int = 0
+    at: float = 0.0
+    per_second: float = 0.0
+
+    def sample(self, readings: int) -> None:
+        now = time.monotonic()
+        if self.at:
+            self.per_second = (readings - self.readings) / max(now - self.at, 1e-6)
+        self.readings, self.at = readings, now
+
+
+class StatusPages:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        directory: DeviceDirectory,
+        rejects: RejectStore,
+        wal: WriteAheadLog,
+        connected: Callable[[], bool],
+    ) -> None:
+        self._pipeline = pipeline
+        self._directory = directory
+        self._rejects = rejects
+        self._wal = wal
+        self._connected = connected
+        self.rate = Rate()
+        self._metrics = CollectorRegistry(auto_describe=True)
+        self._metrics.register(PipelineCollector(pipeline, wal, connected))
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/", self.page)
+        app.router.add_get("/api/devices", self.api_devices)
+        app.router.add_get("/api/rejects", self.api_rejects)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/metrics", self.metrics)
+
+    async def run_sampler(self) -> None:
+        while True:
+            self.rate.sample(self._pipeline.stats.stored_readings)
+            await asyncio.sleep(5)
+
+    # --- data ---------------------------------------------------------------------------------------------
+    def pipeline_figures(self) -> dict[str, object]:
+        s = self._pipeline.stats
+        return {
+            "received": s.received,
+            "acked": s.acked,
+            "stored_readings": s.stored_readings,
+            "stored_per_second": round(self.rate.per_second, 1),
+            "rejected": sum(s.rejected.values()),
+            "duplicates": s.duplicates,
+            "backlog_records": self._wal.backlog_records,
+            "backlog_bytes": self._wal.backlog_bytes,
+            "held": self._pipeline.held,
+            "influx_reachable": s.influx_ok,
+            "log_full": s.log_full,
+            "mqtt_connected": self._connected(),
+        }
+
+    async def _latest_rejects(
+        self, limit: int, device: str | None = None, reason: str | None = None
+    ) -> list[StoredReject]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, lambda: self._rejects.list(device=device, code=reason, limit=limit))
+
+    # --- JSON ---------------------------------------------------------------------------------------------
+    async def api_devices(self, _request: web.Request) -> web.Response:
+        board = self._pipeline.board
+        return web.json_response(
+            {
+                "devices": board.devices(self._directory.registry),
+                "unknown_devices": board.strangers(),
+                "pipeline": self.pipeline_figures(),
+            }
+        )
+
+    async def api_rejects(self, request: web.Request) -> web.Response:
+        limit = min(int(request.query.get("limit", "100")), 1000)
+        found = await self._latest_rejects(limit, request.query.get("device"), request.query.get("reason"))
+        return web.json_response(
+            {
+                "rejects": [
+                    {
+                        "received_at": r.received_at.isoformat(),
+                        "device": r.device_id,
+                        "reason": r.code,
+                        "detail": r.reason,
+                        "topic": r.topic,
+                        "payload": r.payload.decode("utf-8", "replace"),
+                    }
+                    for r in found
+                ],
+                "counts": self._rejects.counts(),
+            }
+        )
+
+    async def healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"alive": True})
+
+    async def readyz(self, _request: web.Request) -> web.Response:
+        figures = self.pipeline_figures()
+        problems = []
+        if not figures["mqtt_connected"]:
+            problems.append("not connected to the MQTT broker")
+        if not figures["influx_reachable"]:
+            problems.append("InfluxDB does not accept writes")
+        if figures["log_full"]:
+            problems.append("the write-ahead log is at its bound")
+        return web.json_response({"ready": not problems, "problems": problems}, status=503 if problems else 200)
+
+    async def metrics(self, _request: web.Request) -> web.Response:
+        body = generate_latest(self._metrics)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    # --- HTML ---------------------------------------------------------------------------------------------
+    async def page(self, _request: web.Request) -> web.Response:
+        board = self._pipeline.board
+        devices = board.devices(self._directory.registry)
+        rejects = await self._latest_rejects(_REJECTS_SHOWN)
+        body = "".join(
+            [
+                _HEAD,
+                _pipeline_section(self.pipeline_figures()),
+                _devices_section(devices),
+                _strangers_section(board.strangers()),
+                _rejects_section(rejects),
+                "</main></body></html>",
+            ]
+        )
+        return web.Response(text=body, content_type="text/html")
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+_HEAD = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="5"><title>iot-suitcase status</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2430}
+header{background:#1d2430;color:#fff;padding:12px 24px}main{padding:12px 24px}
+h2{font-size:16px;margin:20px 0 8px}table{border-collapse:collapse;width:100%;background:#fff}
+th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e3e6ea;vertical-align:top}
+th{background:#eef0f3;font-weight:600}.ok{color:#137333}.late{color:#b06000}.silent,.never{color:#c5221f}
+.figures{display:flex;gap:12px;flex-wrap:wrap}.figure{background:#fff;padding:8px 12px;border-radius:6px}
+.figure b{display:block;font-size:18px}code{font-size:12px;word-break:break-all}
+</style></head><body><header><b>iot-suitcase</b> status (refreshes every 5 s)</header><main>"""
+
+
+def _pipeline_section(figures: dict[str, object]) -> str:
+    labels = {
+        "stored_per_second": "readings stored / s",
+        "stored_readings": "readings stored",
+        "received": "messages",
+        "rejected": "rejected",
+        "backlog_records": "log backlog",
+        "influx_reachable": "InfluxDB reachable",
+        "mqtt_connected": "broker connected",
+        "log_full": "log full",
+    }
+    cells = "".join(f'<div class="figure" id="fig-{k}">{_e(v)}<b>{_e(figures[k])}</b></div>' for k, v in labels.items())
+    return f'<h2>Pipeline</h2><div class="figures">{cells}</div>'
+
+
+def _ago(moment: object) -> str:
+    if not isinstance(moment, str):
+        return "never"
+    seconds = max(0, int((datetime.now(UTC) - datetime.fromisoformat(moment)).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"
+
+
+def _value(latest: dict[str, dict[str, object]], quantity: str) -> str:
+    reading = latest.get(quantity)
+    return "" if reading is None else f"{_e(reading['value'])} {_e(reading['unit'])}"
+
+
+def _devices_section(devices: list[dict[str, object]]) -> str:
+    rows = []
+    for d in devices:
+        latest: dict[str, dict[str, object]] = d["latest"]  # type: ignore[assignment]
+        values = ", ".join(
+            f"{_e(q)} {_value(latest, q)}" for q in latest if q not in ("battery", "battery_voltage", "rssi", "snr")
+        )
+        battery = _value(latest, "battery") or _value(latest, "battery_voltage")
+        rejected: dict[str, str] | None = d["last_reject"]  # type: ignore[assignment]
+        why = f'<br><span class="silent">rejected: {_e(rejected["reason"])}</span>' if rejected else ""
+        rows.append(
+            f'<tr id="device-{_e(d["id"])}"><td>{_e(d["id"])}</td><td>{_e(d["site"] or "-")}</td>'
+            f'<td>{_e(d["model"] or "-")}</td><td title="{_e(d["last_seen"] or "")}">{_ago(d["last_seen"])}</td>'
+            f'<td class="{_e(d["state"])}">{_e(d["state"])}{why}</td><td>{values}</td><td>{battery}</td>'
+            f"<td>{_value(latest, 'rssi')}</td></tr>"
+        )
+    return (
+        "<h2>Devices</h2><table><tr><th>device</th><th>site</th><th>model</th><th>last seen</th><th>state</th>"
+        f"<th>latest values</th><th>battery</th><th>RSSI</th></tr>{''.join(rows)}</table>"
+    )
+
+
+def _strangers_section(strangers: list[dict[str, object]]) -> str:
+    if not strangers:
+        return "<h2>Unknown devices knocking</h2><p>none</p>"
+    rows = "".join(
+        f"<tr><td>{_e(s['id'])}</td><td><code>{_e(s['topic'])}</code></td><td>{_e(s['last_seen'])}</td>"
+        f"<td>{_e(s['messages'])}</td></tr>"
+        for s in strangers
+    )
+    return (
+        "<h2>Unknown devices knocking</h2><p>Not in the registry: add them with "
+        "<code>suitcase devices add ID --model ... --site ...</code></p>"
+        f"<table><tr><th>device</th><th>topic</th><th>last seen</th><th>messages</th></tr>{rows}</table>"
+    )
+
+
+def _rejects_section(rejects: list[StoredReject]) -> str:
+    rows = "".join(
+        f'<tr class="reject"><td>{_e(r.received_at.isoformat(timespec="seconds"))}</td>'
+        f"<td>{_e(r.device_id or '-')}</td>"
+        f"<td><b>{_e(r.code)}</b><br>{_e(r.reason)}</td><td><code>{_e(r.topic)}</code></td>"
+        f"<td><code>{_e(r.payload[:300].decode('utf-8', 'replace'))}</code></td></tr>"
+        for r in rejects
+    )
+    return (
+        "<h2>Latest rejects</h2><table><tr><th>received</th><th>device</th><th>reason</th><th>topic</th>"
+        f"<th>payload</th></tr>{rows}</table>"
+    )
