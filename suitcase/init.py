@@ -7,20 +7,29 @@ The same file configures the ingest service (pydantic-settings reads ``.env``) a
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 from pathlib import Path
 
+from pydantic import SecretStr
+
+from devices.credentials.cli import write_broker_files
 from devices.credentials.mosquitto import write_atomically
+from devices.credentials.settings import SecuritySettings
+from devices.credentials.store import CredentialStore
 
 INGEST_USER = "suitcase-ingest"
 
 
-def env_text() -> str:
+def env_text(mqtt_password: str) -> str:
     influx_password = secrets.token_urlsafe(24)
     influx_token = secrets.token_urlsafe(48)
-    mqtt_password = secrets.token_urlsafe(24)
     grafana_password = secrets.token_urlsafe(24)
     return f"""# iot-suitcase secrets, written by `suitcase init`. Keep this file private; never commit it.
+COMPOSE_PROJECT_NAME=iot-suitcase
+# docker compose runs the ingest container as this user, so it can read what `suitcase` writes under ./var
+SUITCASE_UID={os.getuid()}
+SUITCASE_GID={os.getgid()}
 # The ingest service
 SUITCASE_MQTT_USERNAME={INGEST_USER}
 SUITCASE_MQTT_PASSWORD={mqtt_password}
@@ -59,6 +68,13 @@ def run(args: argparse.Namespace) -> int:
     if path.exists() and not args.force:
         print(f"{path} exists; keep it, or replace its secrets with --force")
         return 1
-    write_atomically(path, env_text(), mode=0o600)
+    mqtt_password = secrets.token_urlsafe(24)
+    write_atomically(path, env_text(mqtt_password), mode=0o600)
     print(f"wrote {path} with new secrets (mode 0600); docker compose and `suitcase` read it from here")
+    security = SecuritySettings(mqtt_password=SecretStr(mqtt_password))
+    store = CredentialStore(security.credentials_file)
+    write_broker_files(store, security)
+    print(
+        f"wrote the broker's password and ACL files: {security.mosquitto_password_file}, {security.mosquitto_acl_file}"
+    )
     return 0

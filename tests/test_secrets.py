@@ -19,6 +19,7 @@ def init(env_file: Path) -> dict[str, str]:
         capture_output=True,
         text=True,
         check=True,
+        cwd=env_file.parent,
         timeout=30,
     )
     values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if line and not line.startswith("#"))
@@ -44,13 +45,19 @@ def test_init_writes_fresh_secrets_each_time(tmp_path: Path) -> None:
         assert value.lower() not in KNOWN_DEFAULTS
         assert len(value) >= 24
     assert stat.S_IMODE((tmp_path / "a.env").stat().st_mode) == 0o600
+    passwd = (tmp_path / "var" / "mosquitto" / "passwd").read_text()
+    assert passwd.startswith("suitcase-ingest:$7$"), "init also writes the broker's password file"
+    assert second["SUITCASE_MQTT_PASSWORD"] not in passwd
 
 
 def test_init_does_not_overwrite_without_force(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     first = init(env)
     again = subprocess.run(
-        [sys.executable, "-m", "suitcase", "init", "--env-file", str(env)], capture_output=True, check=False
+        [sys.executable, "-m", "suitcase", "init", "--env-file", str(env)],
+        capture_output=True,
+        check=False,
+        cwd=env.parent,
     )
     assert again.returncode == 1
     assert init_values(env) == first

@@ -91,5 +91,7 @@ class CredentialStore:
         if ingest_user in users:
             raise ValueError(f"the ingest user {ingest_user!r} cannot also be a device id")
         users[ingest_user] = hash_password(ingest_password)
-        write_atomically(password_path, password_file(users), mode=0o600)
-        write_atomically(acl_path, acl_file(topic_root=topic_root, ingest_user=ingest_user), mode=0o600)
+        # 0644: Mosquitto re-reads them as its own unprivileged user on SIGHUP (in docker: another uid).
+        # They hold salted PBKDF2 hashes of random passwords and topic rules, nothing usable in clear.
+        write_atomically(password_path, password_file(users), mode=0o644)
+        write_atomically(acl_path, acl_file(topic_root=topic_root, ingest_user=ingest_user), mode=0o644)

@@ -1,0 +1,25 @@
+# The ingest service (and every `suitcase` command) as a container: slim Python, non-root user.
+FROM python:3.11-slim
+
+RUN useradd --create-home --uid 10001 suitcase
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY devices ./devices
+COPY ingest ./ingest
+COPY dashboards ./dashboards
+COPY simulators ./simulators
+COPY suitcase ./suitcase
+RUN pip install --no-cache-dir .
+
+USER suitcase
+# The write-ahead log and rejects store live on a volume; the registry and credentials come from ./var.
+ENV SUITCASE_DATA_DIR=/data \
+    SUITCASE_REGISTRY_FILE=/config/registry.yaml \
+    SUITCASE_CREDENTIALS_FILE=/config/credentials.yaml \
+    SUITCASE_HTTP_HOST=0.0.0.0
+VOLUME ["/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=5s --retries=4 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"
+ENTRYPOINT ["suitcase"]
+CMD ["ingest"]

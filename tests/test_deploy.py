@@ -1,0 +1,160 @@
+"""The production stack without a Docker engine: compose validated offline, the Dockerfile's commands run.
+
+Debian's docker-compose parses and validates the file against its schema; every file it mounts and every
+variable it needs must exist after the documented set-up (`suitcase init`, `suitcase dashboards export`).
+The Dockerfile's RUN/CMD/HEALTHCHECK commands run in a fresh virtualenv.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from suitcase.stack import InfluxDB, Mosquitto, free_port
+from tests.helpers import unique, wait_until
+
+REPO = Path(__file__).parent.parent
+
+
+def prepared(tmp_path: Path) -> Path:
+    """A copy of the deployment files after the README's production set-up steps."""
+    target = tmp_path / "deploy-root"
+    target.mkdir()
+    for name in ("docker-compose.yml", "Dockerfile"):
+        shutil.copy(REPO / name, target / name)
+    shutil.copytree(REPO / "deploy", target / "deploy")
+    suitcase = [sys.executable, "-m", "suitcase"]
+    subprocess.run([*suitcase, "init"], cwd=target, check=True, capture_output=True, timeout=60)
+    export = subprocess.run(
+        [*suitcase, "dashboards", "export", "var/grafana"], cwd=target, capture_output=True, timeout=120, check=False
+    )
+    if export.returncode != 0:  # until Grafana provisioning exists, an empty tree stands in for it
+        (target / "var" / "grafana").mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def compose_config(root: Path) -> tuple[dict[str, Any], str]:
+    result = subprocess.run(
+        ["docker-compose", "config"], cwd=root, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout), result.stderr
+
+
+def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path) -> None:
+    root = prepared(tmp_path)
+    config, warnings = compose_config(root)
+    assert "variable is not set" not in warnings, warnings
+    services: dict[str, dict[str, object]] = config["services"]
+    assert set(services) == {"mosquitto", "influxdb", "grafana", "ingest", "simulator"}
+    assert services["simulator"]["profiles"] == ["demo"]
+    for name, service in services.items():
+        if name != "simulator":
+            assert service["restart"] == "unless-stopped", name
+            assert "healthcheck" in service or name == "ingest", name  # ingest's is in the Dockerfile
+        for source, _target in mounts(service):
+            if source.startswith("/"):  # a bind mount (named volumes have no path)
+                assert Path(source).exists(), f"{name} mounts {source}, which is missing"
+    published = {name: [p["published"] for p in s.get("ports", [])] for name, s in services.items()}  # type: ignore[attr-defined]
+    assert published == {"mosquitto": [1883], "influxdb": [], "grafana": [3000], "ingest": [8080], "simulator": []}
+    assert set(config["volumes"]) >= {"mosquitto-data", "influxdb-data", "ingest-data", "grafana-data"}
+    grafana_mounts = {target: source for source, target in mounts(services["grafana"])}
+    assert grafana_mounts["/etc/grafana/provisioning"] == str(root / "var" / "grafana")
+    env = dict(line.split("=", 1) for line in (root / ".env").read_text().splitlines() if "=" in line)
+    for needed in (
+        "GF_SECURITY_ADMIN_PASSWORD",
+        "DOCKER_INFLUXDB_INIT_PASSWORD",
+        "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN",
+        "SUITCASE_INFLUX_TOKEN",
+        "SUITCASE_MQTT_PASSWORD",
+        "SUITCASE_UID",
+    ):
+        assert env.get(needed), f".env lacks {needed}"
+    mosquitto_conf = (root / "deploy" / "mosquitto.conf").read_text()
+    for line in (
+        "allow_anonymous false",
+        "password_file /mosquitto/config/suitcase/passwd",
+        "acl_file /mosquitto/config/suitcase/acl",
+        "max_queued_messages 0",
+        "persistence true",
+    ):
+        assert line in mosquitto_conf
+    assert (root / "var" / "mosquitto" / "passwd").read_text().startswith("suitcase-ingest:$7$")
+
+
+def mounts(service: dict[str, object]) -> list[tuple[str, str]]:
+    """(source, target) of each volume in docker-compose's `config` output (short syntax)."""
+    volumes: list[str] = service.get("volumes", [])  # type: ignore[assignment]
+    return [(v.split(":")[0], v.split(":")[1]) for v in volumes]
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = (REPO / "Dockerfile").read_text().replace("\\\n", " ")
+    return [
+        (m.group(1).upper(), m.group(2).strip())
+        for m in re.finditer(r"^(RUN|CMD|ENTRYPOINT|HEALTHCHECK|COPY|ENV|USER)\s+(.*)$", text, re.MULTILINE)
+    ]
+
+
+@pytest.mark.slow
+def test_dockerfile_commands_work_in_a_fresh_virtualenv(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str
+) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    instructions = dockerfile_instructions()
+    assert ("USER", "suitcase") in instructions, "the image runs as a non-root user"
+    for kind, argument in instructions:
+        if kind == "COPY":
+            *sources, _target = argument.split()
+            for source in sources:
+                path = REPO / source
+                copy = shutil.copytree if path.is_dir() else shutil.copy
+                copy(path, app / source)
+    environment = venv.EnvBuilder(with_pip=True)
+    environment.create(tmp_path / "venv")
+    bin_dir = tmp_path / "venv" / "bin"
+    runs = [argument for kind, argument in instructions if kind == "RUN" and argument.startswith("pip ")]
+    assert runs == ["pip install --no-cache-dir ."]
+    for command in runs:
+        subprocess.run(
+            [str(bin_dir / "python"), "-m", *command.split()], cwd=app, check=True, timeout=600, capture_output=True
+        )
+    entrypoint = yaml.safe_load(next(a for k, a in instructions if k == "ENTRYPOINT"))
+    command = yaml.safe_load(next(a for k, a in instructions if k == "CMD"))
+    assert [*entrypoint, *command] == ["suitcase", "ingest"]
+    port = free_port()
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "SUITCASE_DATA_DIR": str(tmp_path / "data"),
+        "SUITCASE_REGISTRY_FILE": str(tmp_path / "registry.yaml"),
+        "SUITCASE_HTTP_PORT": str(port),
+        "SUITCASE_MQTT_PORT": str(mosquitto.port),
+        "SUITCASE_MQTT_CLIENT_ID": unique("docker-"),
+        "SUITCASE_INFLUX_URL": influxdb.url,
+        "SUITCASE_INFLUX_DATABASE": influx_db,
+    }
+    log = (tmp_path / "service.log").open("wb")
+    service = subprocess.Popen(
+        [str(bin_dir / entrypoint[0]), *command], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        health = next(a for k, a in instructions if k == "HEALTHCHECK").split(" CMD ", 1)[1]
+        check = health.replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
+        probe = ["bash", "-c", check.replace("python ", f"{bin_dir / 'python'} ", 1)]
+        wait_until(
+            lambda: subprocess.run(probe, check=False, capture_output=True).returncode == 0,
+            60,
+            "the Dockerfile's HEALTHCHECK to pass",
+        )
+    finally:
+        service.terminate()
+        assert service.wait(timeout=15) == 0
