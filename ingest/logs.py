@@ -9,8 +9,12 @@ from datetime import UTC, datetime
 
 from ingest.config import LogFormat
 
+_STRUCTURED = ("event", "code", "device", "topic", "reason")
+
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line; a reject's device, code, topic and reason are fields of their own."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
@@ -18,6 +22,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for key in _STRUCTURED:
+            if key in record.__dict__:
+                entry[key] = record.__dict__[key]
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

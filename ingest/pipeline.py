@@ -207,14 +207,7 @@ class Pipeline:
         self._last_reject = reject
         self.board.rejected(reject)
         self.stats.rejected[reject.code] += 1
-        log.warning(
-            "rejected message code=%s device=%s topic=%r reason=%r payload=%r",
-            reject.code,
-            reject.device_id or "-",
-            reject.topic,
-            reject.reason,
-            reject.payload[:200],
-        )
+        log_reject(reject)
         site = self._directory.site(reject.device_id)
         return reject_record(
             key, reject, [reject_line(reject.code, reject.device_id, site, time_ns(reject.received_at))]
@@ -376,10 +369,8 @@ class Pipeline:
         device = _device_of(record.lines[0] if record.lines else record.bookkeeping[0])
         reason = f"InfluxDB refused the point: {error.message}"
         self.stats.rejected[RejectCode.UNWRITABLE] += 1
-        log.warning(
-            "rejected message code=%s device=%s topic=%r reason=%r", RejectCode.UNWRITABLE, device, record.topic, reason
-        )
         reject = Reject(record.topic, record.payload, record.received_at, device, RejectCode.UNWRITABLE, reason)
+        log_reject(reject)
         return [(record.key, reject)]
 
     async def close(self) -> None:
@@ -429,6 +420,25 @@ class Pipeline:
             f"stored_readings={s.stored_readings} rejected={sum(s.rejected.values())} "
             f"influx={'ok' if s.influx_ok else 'failing'} log_full={s.log_full}"
         )
+
+
+def log_reject(reject: Reject) -> None:
+    """Every reject in the log with its device and reason; as separate fields in JSON logs."""
+    log.warning(
+        "rejected message code=%s device=%s topic=%r reason=%r payload=%r",
+        reject.code,
+        reject.device_id or "-",
+        reject.topic,
+        reject.reason,
+        reject.payload[:200],
+        extra={
+            "event": "reject",
+            "code": str(reject.code),
+            "device": reject.device_id,
+            "topic": reject.topic,
+            "reason": reject.reason,
+        },
+    )
 
 
 def _is_reject(record: bytes) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from suitcase.stack import InfluxDB, Mosquitto
@@ -74,3 +75,29 @@ def test_service_rejects_bad_input_and_keeps_storing(
     stopped = log.split("stopped ")[-1]
     assert "received=15 acked=15 " in stopped
     assert "stored_readings=1 rejected=14 " in stopped
+
+
+def test_json_logs_carry_device_and_reason_of_every_reject(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str
+) -> None:
+    root = unique("jsonlog")
+    settings = {
+        "mqtt_host": mosquitto.host,
+        "mqtt_port": str(mosquitto.port),
+        "mqtt_client_id": unique("ingest-"),
+        "topic_root": root,
+        "influx_url": influxdb.url,
+        "influx_database": influx_db,
+        "log_format": "json",
+    }
+    ingest = IngestProcess(tmp_path / "ingest.log", settings).start()
+    try:
+        publish_all(mosquitto.host, mosquitto.port, [(f"{root}/kit-3/up", b'{"readings": {"co2": -5}}')])
+        wait_until(lambda: '"event": "reject"' in ingest.log(), 20, "the reject in the log")
+    finally:
+        assert ingest.terminate() == 0
+    entries = [json.loads(line) for line in ingest.log().splitlines() if line.startswith("{")]
+    [reject] = [e for e in entries if e.get("event") == "reject"]
+    assert (reject["device"], reject["code"], reject["topic"]) == ("kit-3", "out_of_range", f"{root}/kit-3/up")
+    assert "outside the plausible range" in reject["reason"]
+    assert all({"time", "level", "logger", "message"} <= set(e) for e in entries)
