@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+import dashboards.cli
 import devices.cli
 import devices.registry.cli
 import ingest.cli
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.cli.register(commands)
     suitcase.stack.cli.register(commands)
     suitcase.init.register(commands)
+    dashboards.cli.register(commands)
     return parser
 
 

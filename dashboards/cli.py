@@ -1,0 +1,135 @@
+"""`suitcase dashboards export DIR` and `suitcase dashboards push`: Grafana from the registry and the catalog.
+
+Every setting is a ``SUITCASE_*`` environment variable and a flag (dashboards/settings.py); flags win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from grafana_client.client import GrafanaException
+from pydantic_settings import CliSettingsSource
+
+from dashboards.provisioning import Bundle, build_bundle, export_tree
+from dashboards.push import push
+from dashboards.settings import DashboardSettings, PushSettings
+from devices.registry import RegistryError, RegistryFile
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "dashboards",
+        help="Grafana dashboards and alerts from the registry and the catalog: export, push",
+        description="Generates the InfluxDB datasource, the dashboards (overview, one per kind, device health, "
+        "pipeline) and the alert rules, as a Grafana provisioning tree or straight into a running Grafana. "
+        "Details: dashboards/README.md.",
+    )
+    subcommands = parser.add_subparsers(dest="dashboards_command", required=True, metavar="COMMAND")
+
+    export = subcommands.add_parser(
+        "export",
+        help="write Grafana's provisioning tree (datasources/, dashboards/, alerting/) into DIR",
+        description="Writes DIR/datasources, DIR/dashboards and DIR/alerting for Grafana's file provisioning "
+        "(mount DIR at /etc/grafana/provisioning, or set --grafana-provisioning-dir). Secrets are written as "
+        "$__env{SUITCASE_INFLUX_PASSWORD} / $__env{SUITCASE_INFLUX_TOKEN}: give Grafana those variables.",
+    )
+    export.add_argument("directory", type=Path, metavar="DIR", help="the provisioning directory to write")
+    _registry_option(export)
+    export_source: CliSettingsSource[DashboardSettings] = CliSettingsSource(DashboardSettings, root_parser=export)
+    export.set_defaults(
+        handler=lambda args: run_export(args, DashboardSettings(_cli_settings_source=export_source(parsed_args=args)))
+    )
+
+    pushing = subcommands.add_parser(
+        "push",
+        help="create or update folder, datasources, dashboards and alert rules in a running Grafana",
+        description="Creates or updates everything by uid through Grafana's HTTP API; what already matches is "
+        "left alone, so a second push changes nothing. Needs a service-account token (Editor for dashboards, "
+        "Admin for datasources and alerting); prefer SUITCASE_GRAFANA_TOKEN to --token, flags are visible in "
+        "the process list.",
+    )
+    _registry_option(pushing)
+    pushing.add_argument(
+        "--rotate-secrets",
+        action="store_true",
+        help="send the InfluxDB password/token even if Grafana already has one (Grafana never shows them)",
+    )
+    push_source: CliSettingsSource[PushSettings] = CliSettingsSource(PushSettings, root_parser=pushing)
+    pushing.add_argument("--token", dest="grafana_token", default=argparse.SUPPRESS, help="the same as --grafana-token")
+    pushing.set_defaults(
+        handler=lambda args: run_push(args, PushSettings(_cli_settings_source=push_source(parsed_args=args)))
+    )
+
+
+def _registry_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        metavar="PATH",
+        help="device registry file (default: SUITCASE_REGISTRY_FILE, else var/registry.yaml)",
+    )
+
+
+def _bundle(args: argparse.Namespace, settings: DashboardSettings) -> Bundle | None:
+    try:
+        registry = RegistryFile(args.registry).load()
+    except RegistryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
+    return build_bundle(registry, settings)
+
+
+def _contact_note(bundle: Bundle) -> str:
+    if bundle.alerts.contact_points:
+        kinds = ", ".join(sorted(point.type_val for point in bundle.alerts.contact_points))
+        return f"alerts notify the contact point 'iot-suitcase' ({kinds})"
+    return (
+        "no contact point: neither SUITCASE_ALERT_EMAIL nor SUITCASE_ALERT_WEBHOOK_URL is set, so alert rules "
+        "only show in Grafana (Alerting > Alert rules) and notify whatever Grafana's default policy names"
+    )
+
+
+def run_export(args: argparse.Namespace, settings: DashboardSettings) -> int:
+    bundle = _bundle(args, settings)
+    if bundle is None:
+        return 1
+    written = export_tree(bundle, args.directory)
+    for path in written:
+        print(path)
+    rules = sum(len(group.rules or []) for group in bundle.alerts.groups)
+    print(f"{len(bundle.dashboards)} dashboards, {rules} alert rules; {_contact_note(bundle)}", file=sys.stderr)
+    return 0
+
+
+def run_push(args: argparse.Namespace, settings: PushSettings) -> int:
+    if settings.grafana_token is None:
+        print("error: no Grafana token: set SUITCASE_GRAFANA_TOKEN (or give --token)", file=sys.stderr)
+        return 2
+    bundle = _bundle(args, settings)
+    if bundle is None:
+        return 1
+    token = settings.grafana_token.get_secret_value()
+    try:
+        report = asyncio.run(
+            push(
+                bundle,
+                settings.grafana_url,
+                token,
+                timeout_s=settings.grafana_timeout_s,
+                rotate_secrets=args.rotate_secrets,
+            )
+        )
+    except (GrafanaException, OSError) as error:  # Grafana's answers, and connection failures (OSError)
+        message = getattr(error, "message", None) or str(error)
+        print(f"error: {settings.grafana_url}: {type(error).__name__}: {message}", file=sys.stderr)
+        return 1
+    for verb, names in (("created", report.created), ("updated", report.updated), ("deleted", report.deleted)):
+        for name in names:
+            print(f"{verb} {name}")
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"{settings.grafana_url}: {report.summary()}; {_contact_note(bundle)}", file=sys.stderr)
+    return 0

@@ -1,0 +1,81 @@
+"""What the dashboards are generated from: the registry's devices seen through the catalog.
+
+Everything that varies between installations (sites, kinds, quantities, locations, reporting intervals,
+models) is read here, so the generators stay pure functions of a ``Fleet`` and a second run on the same
+registry produces byte-identical output (which is what makes a second ``push`` a no-op).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from devices.catalog import Catalog
+from devices.registry import QUARANTINE_SITE, Device, Registry
+
+# Device health quantities have their own dashboard; a "device_health" kind dashboard would repeat it.
+HEALTH_KIND = "device_health"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """The registered devices that dashboards and alerts cover, with the catalog to interpret them.
+
+    Devices in the ``quarantine`` site were registered automatically because nobody knew them; they are
+    left out until an operator moves them to a real site (their interval is a guess, their kind unknown).
+    """
+
+    catalog: Catalog
+    devices: tuple[Device, ...]
+
+    @classmethod
+    def from_registry(cls, registry: Registry, catalog: Catalog) -> Fleet:
+        return cls(catalog, tuple(d for d in registry.devices if d.site != QUARANTINE_SITE))
+
+    @property
+    def sites(self) -> tuple[str, ...]:
+        return tuple(sorted({device.site for device in self.devices}))
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Kinds that registered devices have, in catalog order (the order of the kind dashboards)."""
+        present = {device.kind for device in self.devices}
+        return tuple(kind for kind in self.catalog.kinds if kind in present)
+
+    @property
+    def dashboard_kinds(self) -> tuple[str, ...]:
+        return tuple(kind for kind in self.kinds if kind != HEALTH_KIND)
+
+    def kind_quantities(self, kind: str) -> tuple[str, ...]:
+        return self.catalog.kinds[kind].quantities
+
+    def site_quantities(self, site: str) -> tuple[str, ...]:
+        """Quantities of the kinds present at a site, in catalog order, without device health ones."""
+        kinds = {device.kind for device in self.devices if device.site == site and device.kind is not None}
+        wanted = {q for kind in kinds - {HEALTH_KIND} for q in self.catalog.kinds[kind].quantities}
+        return tuple(q for q in self.catalog.quantities if q in wanted)
+
+    @property
+    def quantities(self) -> tuple[str, ...]:
+        """Every quantity some registered device's kind reports, in catalog order."""
+        wanted = {q for kind in self.kinds for q in self.catalog.kinds[kind].quantities}
+        return tuple(q for q in self.catalog.quantities if q in wanted)
+
+    def site_devices(self, site: str) -> tuple[Device, ...]:
+        return tuple(device for device in self.devices if device.site == site)
+
+    @property
+    def located(self) -> tuple[Device, ...]:
+        return tuple(device for device in self.devices if device.location is not None)
+
+    @property
+    def interval_groups(self) -> dict[int, tuple[str, ...]]:
+        """Device ids by expected reporting interval (seconds): one silence window per group."""
+        groups: defaultdict[int, list[str]] = defaultdict(list)
+        for device in self.devices:
+            groups[device.interval_s].append(device.id)
+        return {interval: tuple(ids) for interval, ids in sorted(groups.items())}
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(sorted({device.model for device in self.devices}))

@@ -1,0 +1,90 @@
+"""Settings of `suitcase dashboards export|push`: ``SUITCASE_*`` environment variables and flags.
+
+The InfluxDB settings share their names with the ingest service's (``SUITCASE_INFLUX_*``), so one
+environment configures both the writer and the dashboards that read what it wrote. Secrets are read
+here only to push them to a running Grafana; exported files reference them as ``$__env{...}`` instead.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class InfluxFlavour(StrEnum):
+    """How Grafana authenticates to InfluxDB for InfluxQL (the same values as the ingest service's)."""
+
+    V1 = "v1"  # InfluxDB 1.x: database + user/password
+    V2 = "v2"  # InfluxDB 2.x/3.x through its v1-compatible /query API: DBRP mapping + token header
+
+
+class DashboardSettings(BaseSettings):
+    """What export and push both need: how Grafana reaches InfluxDB, and where alerts go."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SUITCASE_", env_file=".env", frozen=True, cli_kebab_case=True, extra="ignore"
+    )
+
+    influx_flavour: InfluxFlavour = Field(default=InfluxFlavour.V1, description="InfluxDB API: v1 or v2.")
+    influx_url: str = Field(default="http://127.0.0.1:8086", description="InfluxDB base URL.")
+    grafana_influx_url: str | None = Field(
+        default=None,
+        description="InfluxDB URL as Grafana reaches it, e.g. http://influxdb:8086 in docker-compose "
+        "(default: SUITCASE_INFLUX_URL).",
+    )
+    influx_database: str = Field(default="suitcase", min_length=1, description="v1: database to read.")
+    influx_retention_policy: str | None = Field(
+        default=None, description="v1: retention policy the ingest service writes to (default: the database's)."
+    )
+    influx_username: str | None = Field(default=None, description="v1: user Grafana reads as.")
+    influx_password: SecretStr | None = Field(default=None, description="v1: password of that user.")
+    influx_bucket: str | None = Field(
+        default=None, description="v2: bucket, read through its DBRP mapping (default: the database name)."
+    )
+    influx_token: SecretStr | None = Field(default=None, description="v2: API token with read access.")
+    alert_email: str | None = Field(
+        default=None, description="Where alerts are mailed (needs SMTP configured in Grafana)."
+    )
+    alert_webhook_url: str | None = Field(default=None, description="Where alerts are POSTed as JSON.")
+    grafana_provisioning_dir: str = Field(
+        default="/etc/grafana/provisioning",
+        description="Where Grafana sees the exported tree (the dashboard provider's path is below it).",
+    )
+
+    @field_validator("alert_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and ("@" not in value or any(char.isspace() for char in value)):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("the webhook URL must start with http:// or https://")
+        return value
+
+    @property
+    def datasource_url(self) -> str:
+        return self.grafana_influx_url or self.influx_url
+
+    @property
+    def influx_db_name(self) -> str:
+        """The database name InfluxQL queries use: v2 maps it to the bucket (a bucket's virtual DBRP mapping)."""
+        if self.influx_flavour is InfluxFlavour.V2:
+            return self.influx_bucket or self.influx_database
+        return self.influx_database
+
+
+class PushSettings(DashboardSettings):
+    """Push also needs the Grafana to talk to."""
+
+    grafana_url: str = Field(default="http://127.0.0.1:3000", description="Base URL of the Grafana to update.")
+    grafana_token: SecretStr | None = Field(
+        default=None,
+        description="Grafana service-account token (Editor or Admin); prefer SUITCASE_GRAFANA_TOKEN to the flag.",
+    )
+    grafana_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one Grafana API call.")

@@ -1,0 +1,227 @@
+"""Dashboards and alert rules: built through grafana-foundation-sdk, lossless through its model, registry-driven."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from typing import Any
+
+from grafana_foundation_sdk.models import alerting
+from grafana_foundation_sdk.models import dashboard as dashboard_model
+
+from dashboards.conftest import SILENT, make_registry
+from dashboards.display import grafana_unit
+from dashboards.generate import (
+    HEALTH_UID,
+    INFLUX_UID,
+    OVERVIEW_UID,
+    PIPELINE_UID,
+    STATIC_UID,
+    iter_panels,
+)
+from dashboards.influxql import InfluxQuery, register_plugins
+from dashboards.provisioning import Bundle, build_bundle, to_json
+from dashboards.settings import DashboardSettings
+from dashboards.thresholds import load_thresholds
+from devices.catalog import load_catalog
+from devices.registry import Registry, make_spec
+
+
+def reloaded(board: dict[str, Any]) -> Any:
+    register_plugins()
+    return to_json(dashboard_model.Dashboard.from_json(json.loads(json.dumps(board))))
+
+
+def test_every_dashboard_reloads_through_the_sdk_model_without_loss(bundle: Bundle) -> None:
+    assert len(bundle.dashboards) >= 4
+    for board in bundle.dashboards:
+        assert reloaded(board) == board, board["uid"]
+
+
+def test_reloaded_targets_are_typed_influxql_queries_again(bundle: Bundle) -> None:
+    register_plugins()
+    model = dashboard_model.Dashboard.from_json(bundle.dashboard(HEALTH_UID))
+    targets = [target for panel in iter_panels(model) for target in panel.targets or []]
+    assert targets
+    assert all(isinstance(target, InfluxQuery) for target in targets)
+    assert all(target.query.startswith(("SELECT", "SHOW")) for target in targets if isinstance(target, InfluxQuery))
+
+
+def test_a_changed_reload_would_be_noticed(bundle: Bundle) -> None:
+    # The roundtrip comparison is meaningful: a field the model drops or adds shows as a difference.
+    board = json.loads(json.dumps(bundle.dashboard(OVERVIEW_UID)))
+    board["panels"][0]["notAGrafanaField"] = 1
+    assert reloaded(board) != board
+
+
+def test_every_rule_group_reloads_through_the_sdk_model_without_loss(bundle: Bundle) -> None:
+    register_plugins()
+    for group in bundle.alerts.groups:
+        data = to_json(group)
+        assert to_json(alerting.RuleGroup.from_json(json.loads(json.dumps(data)))) == data
+
+
+def test_generation_is_deterministic() -> None:
+    settings = DashboardSettings()
+    first = build_bundle(make_registry(), settings)
+    second = build_bundle(make_registry(), settings)
+    assert first.dashboards == second.dashboards
+    assert [to_json(g) for g in first.alerts.groups] == [to_json(g) for g in second.alerts.groups]
+
+
+def test_uids_tags_and_panel_ids(bundle: Bundle) -> None:
+    uids = [board["uid"] for board in bundle.dashboards]
+    assert uids[0] == OVERVIEW_UID
+    assert {HEALTH_UID, PIPELINE_UID} <= set(uids)
+    assert len(set(uids)) == len(uids)
+    for board in bundle.dashboards:
+        assert re.fullmatch(r"[a-zA-Z0-9_-]{1,40}", board["uid"])
+        assert "iot-suitcase" in board["tags"]
+        assert board["editable"] is False
+        ids = [panel["id"] for panel in board["panels"]]
+        assert len(ids) == len(set(ids)), board["uid"]
+        names = {variable["name"] for variable in board["templating"]["list"]}
+        assert {"site", "device"} <= names
+        for variable in board["templating"]["list"]:
+            assert variable["query"].startswith("SHOW TAG VALUES")
+            assert variable["allValue"] == ".*"
+
+
+def test_one_dashboard_per_registered_kind_and_none_for_unregistered_kinds(bundle: Bundle) -> None:
+    kinds = {board["uid"].removeprefix("suitcase-kind-") for board in bundle.dashboards if "kind-" in board["uid"]}
+    assert kinds == {"air_quality", "noise", "climate", "level", "weather", "counter", "energy", "light"}
+
+
+def test_overview_has_a_row_per_site_with_a_stat_per_quantity_measured_there(bundle: Bundle) -> None:
+    board = bundle.dashboard(OVERVIEW_UID)
+    rows = [panel["title"] for panel in board["panels"] if panel["type"] == "row"]
+    assert rows == ["Site aarhus-c", "Site dokk1", "Site harbour"]  # quarantine is left out
+    stats = [panel for panel in board["panels"] if panel["type"] == "stat"]
+    harbour = [p for p in stats if "'harbour'" in p["targets"][0]["query"]]
+    titles = {p["title"] for p in harbour}
+    assert "Carbon dioxide concentration" in titles
+    assert "A-weighted equivalent continuous sound level" in titles
+    assert "Air temperature" not in titles  # no climate device at the harbour
+
+
+def test_stat_and_series_panels_carry_catalog_units_decimals_and_guidance(bundle: Bundle) -> None:
+    catalog = load_catalog()
+    board = bundle.dashboard(OVERVIEW_UID)
+    co2 = next(p for p in board["panels"] if p["type"] == "stat" and '"co2"' in p["targets"][0]["query"])
+    defaults = co2["fieldConfig"]["defaults"]
+    assert defaults["unit"] == "ppm"
+    assert defaults["decimals"] == catalog.quantities["co2"].decimals
+    assert [step["value"] for step in defaults["thresholds"]["steps"]] == [None, 1000, 2000]
+    air = bundle.dashboard("suitcase-kind-air_quality")
+    pm = next(p for p in air["panels"] if p["title"].startswith("Particulate matter up to 2.5"))
+    assert pm["fieldConfig"]["defaults"]["unit"] == "conμgm3"
+    # Annual values are not drawn on an hourly chart; the 24-hour ones are.
+    assert [s["value"] for s in pm["fieldConfig"]["defaults"]["thresholds"]["steps"]] == [None, 15, 25]
+    assert pm["options"]["legend"]["calcs"] == ["min", "max", "lastNotNull"]
+    daily = next(p for p in air["panels"] if "daily mean" in p["title"] and "2.5" in p["title"])
+    assert daily["timeFrom"] == "7d"
+    assert "GROUP BY time(1d)" in daily["targets"][0]["query"]
+
+
+def test_kind_panels_filter_by_kind_and_group_by_device(bundle: Bundle) -> None:
+    climate = bundle.dashboard("suitcase-kind-climate")
+    for panel in climate["panels"]:
+        query = panel["targets"][0]["query"]
+        assert "\"kind\" = 'climate'" in query
+        assert 'GROUP BY time($__interval), "device"' in query
+        assert "${site:regex}" in query
+        assert "${device:regex}" in query
+
+
+def test_the_map_shows_registry_locations_joined_with_state(bundle: Bundle) -> None:
+    board = bundle.dashboard(OVERVIEW_UID)
+    geomap = next(p for p in board["panels"] if p["type"] == "geomap")
+    static = next(t for t in geomap["targets"] if t["datasource"]["uid"] == STATIC_UID)
+    rows = list(csv.DictReader(io.StringIO(static["csvContent"])))
+    located = {d.id for d in make_registry().devices if d.location is not None}
+    assert {row["device"] for row in rows} == located
+    air = next(row for row in rows if row["device"] == "harbour-air.1")
+    assert (float(air["lat"]), float(air["lon"])) == (56.1534, 10.214)
+    assert air["name"] == "Harbour air, quay 2"  # the comma survives as CSV quoting
+    state = next(t for t in geomap["targets"] if t["datasource"]["uid"] == INFLUX_UID)
+    assert state["resultFormat"] == "table"
+    assert geomap["transformations"][0]["id"] == "joinByField"
+    assert geomap["options"]["layers"][0]["location"] == {"mode": "coords", "latitude": "lat", "longitude": "lon"}
+
+
+def test_health_dashboard_has_the_silent_table_and_a_voltage_panel_for_registered_models_only(bundle: Bundle) -> None:
+    board = bundle.dashboard(HEALTH_UID)
+    titles = [panel["title"] for panel in board["panels"]]
+    assert "Silent devices" in titles
+    assert "Battery voltage of dragino/ldds75" in titles
+    silent = next(p for p in board["panels"] if p["title"] == "Silent devices")
+    assert 'WHERE "uplinks" = 0' in silent["targets"][0]["query"]
+    assert "+ 300 AS" in silent["targets"][0]["query"]  # the registry's interval of c-silent-1 and harbour-air.1
+
+
+def test_registry_change_shows_up_in_the_generated_dashboards() -> None:
+    settings = DashboardSettings()
+    before = build_bundle(make_registry(), settings)
+    registry = make_registry()
+    registry.add(make_spec({"id": "new-1", "model": "native", "site": "newtown", "kind": "climate"}))
+    after = build_bundle(registry, settings)
+    rows = [p["title"] for p in after.dashboard(OVERVIEW_UID)["panels"] if p["type"] == "row"]
+    assert "Site newtown" in rows
+    assert before.dashboard(OVERVIEW_UID) != after.dashboard(OVERVIEW_UID)
+    silent = to_json(after.alerts.groups[0])["rules"][0]
+    assert "new-1" in silent["data"][0]["model"]["query"]
+
+
+def test_an_empty_registry_still_gives_every_fixed_dashboard() -> None:
+    bundle = build_bundle(Registry(), DashboardSettings())
+    assert [board["uid"] for board in bundle.dashboards] == [OVERVIEW_UID, HEALTH_UID, PIPELINE_UID]
+    overview = bundle.dashboard(OVERVIEW_UID)
+    assert [panel["type"] for panel in overview["panels"]] == ["text"]
+    rules = [rule["uid"] for group in bundle.alerts.groups for rule in to_json(group)["rules"]]
+    assert rules == ["suitcase-battery-low"]  # nothing to be silent, no quantity measured
+
+
+def test_every_catalog_unit_maps_to_a_grafana_unit() -> None:
+    for quantity in load_catalog().quantities.values():
+        assert grafana_unit(quantity), quantity.name
+    catalog = load_catalog().quantities
+    assert grafana_unit(catalog["humidity"]) == "humidity"
+    assert grafana_unit(catalog["battery"]) == "percent"
+    assert grafana_unit(catalog["pressure"]) == "pressurehpa"
+
+
+def test_alert_rules(bundle: Bundle) -> None:
+    rules = {rule["uid"]: rule for group in bundle.alerts.groups for rule in to_json(group)["rules"]}
+    assert {"suitcase-device-silent", "suitcase-battery-low", "suitcase-battery-voltage-dragino-ldds75"} <= set(rules)
+    assert "suitcase-co2-uba-1000" in rules
+    assert "suitcase-pm2_5-who-24h" in rules
+    assert not any("year" in uid or "lden" in uid for uid in rules)  # long-term values are not alerted
+    for uid, rule in rules.items():
+        assert len(uid) <= 40
+        assert "$" not in rule["title"]
+        assert [q["refId"] for q in rule["data"]] == ["A", "B", "C"]
+        assert rule["condition"] == "C"
+        assert rule["notification_settings"]["receiver"] == "iot-suitcase"
+        assert rule["folderUID"] == "iot-suitcase"
+    pm = rules["suitcase-pm2_5-who-24h"]
+    assert pm["data"][0]["relativeTimeRange"] == {"from": 86400, "to": 0}
+    assert pm["data"][2]["model"]["conditions"][0]["evaluator"] == {"params": [15.0], "type": "gt"}
+    assert pm["for"] == f"{load_thresholds().alert_for_minutes}m"
+    assert SILENT in rules["suitcase-device-silent"]["data"][0]["model"]["query"]
+
+
+def test_without_a_contact_point_rules_name_no_receiver(registry: Registry) -> None:
+    bundle = build_bundle(registry, DashboardSettings())
+    assert bundle.alerts.contact_points == ()
+    assert bundle.alerts.policy is None
+    for group in bundle.alerts.groups:
+        assert all("notification_settings" not in rule for rule in to_json(group)["rules"])
+
+
+def test_retention_policy_qualifies_every_measurement(registry: Registry) -> None:
+    settings = DashboardSettings(influx_retention_policy="one_year")
+    bundle = build_bundle(registry, settings)
+    board = bundle.dashboard("suitcase-kind-climate")
+    assert all('FROM "one_year"."' in panel["targets"][0]["query"] for panel in board["panels"])
