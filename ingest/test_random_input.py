@@ -35,7 +35,8 @@ TOPICS = [
 ]
 MODELS = {EUI: "elsys/ers-co2", "dev-1": "milesight-iot/am307"}
 
-_directory = Path(tempfile.mkdtemp(prefix="random-input-"))
+_scratch = tempfile.TemporaryDirectory(prefix="random-input-")  # removed when the test process ends
+_directory = Path(_scratch.name)
 (_directory / "models.toml").write_text("[models]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in MODELS.items()))
 OPTIONS = DecodeOptions(device_models_file=_directory / "models.toml")
 DECODER = Decoder(OPTIONS)

@@ -7,6 +7,7 @@ The Dockerfile's RUN/CMD/HEALTHCHECK commands run in a fresh virtualenv.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -33,11 +34,15 @@ def prepared(tmp_path: Path) -> Path:
     shutil.copytree(REPO / "deploy", target / "deploy")
     suitcase = [sys.executable, "-m", "suitcase"]
     subprocess.run([*suitcase, "init"], cwd=target, check=True, capture_output=True, timeout=60)
-    export = subprocess.run(
-        [*suitcase, "dashboards", "export", "var/grafana"], cwd=target, capture_output=True, timeout=120, check=False
+    env = {**os.environ, "SUITCASE_INFLUX_FLAVOUR": "v2", "SUITCASE_GRAFANA_INFLUX_URL": "http://influxdb:8086"}
+    subprocess.run(
+        [*suitcase, "dashboards", "export", "var/grafana"],
+        cwd=target,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
-    if export.returncode != 0:  # until Grafana provisioning exists, an empty tree stands in for it
-        (target / "var" / "grafana").mkdir(parents=True, exist_ok=True)
     return target
 
 
@@ -68,6 +73,15 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
     assert set(config["volumes"]) >= {"mosquitto-data", "influxdb-data", "ingest-data", "grafana-data"}
     grafana_mounts = {target: source for source, target in mounts(services["grafana"])}
     assert grafana_mounts["/etc/grafana/provisioning"] == str(root / "var" / "grafana")
+    tree = root / "var" / "grafana"
+    assert {p.name for p in tree.iterdir()} >= {"datasources", "dashboards", "alerting"}, "the export tree is mounted"
+    datasource = (
+        (tree / "datasources").read_text()
+        if tree.joinpath("datasources").is_file()
+        else "".join(f.read_text() for f in (tree / "datasources").glob("*.yaml"))
+    )
+    assert "http://influxdb:8086" in datasource
+    assert env_value(root, "SUITCASE_INFLUX_TOKEN") not in datasource, "the token is referenced, never written"
     env = dict(line.split("=", 1) for line in (root / ".env").read_text().splitlines() if "=" in line)
     for needed in (
         "GF_SECURITY_ADMIN_PASSWORD",
@@ -88,6 +102,10 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
     ):
         assert line in mosquitto_conf
     assert (root / "var" / "mosquitto" / "passwd").read_text().startswith("suitcase-ingest:$7$")
+
+
+def env_value(root: Path, key: str) -> str:
+    return dict(line.split("=", 1) for line in (root / ".env").read_text().splitlines() if "=" in line)[key]
 
 
 def mounts(service: dict[str, object]) -> list[tuple[str, str]]:
