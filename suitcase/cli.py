@@ -11,6 +11,7 @@ import dashboards.cli
 import devices.cli
 import devices.registry.cli
 import ingest.cli
+import simulators.cli
 import suitcase.init
 import suitcase.stack.cli
 
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.cli.register(commands)
     suitcase.stack.cli.register(commands)
     suitcase.init.register(commands)
+    simulators.cli.register(commands)
     dashboards.cli.register(commands)
     return parser
 

@@ -1,0 +1,535 @@
+"""Every payload format the platform accepts, written the way real devices and network servers write it.
+
+A format turns one report (a device's values at one moment) into drafts: topic, JSON body (or bare text)
+and the (quantity, value, unit) triples as sent, from which the expected canonical readings follow by the
+catalog's own conversion. Faults that live inside a payload (wrong types, unknown quantities) are edits of
+a draft; each format says which faults it can carry:
+
+- no timestamps (sensor_community, single_value): no duplicates, late or future messages (a copy would
+  be a second reading at a new receive time, not a duplicate);
+- single_value: no malformed JSON (it is not JSON) and no unknown quantity (the topic would name a
+  quantity the service does not subscribe to: the message would never arrive, so nothing could be counted);
+- LoRaWAN (chirpstack, tts): no unknown quantity (a codec only yields catalog quantities).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from devices.catalog import load_catalog
+from devices.formats.lorawan.fields import load_fields
+from devices.formats.sensor_community.value_types import PRECEDENCE
+from simulators import geo
+from simulators.codecs import above_range, encoder, from_canonical
+from simulators.model import NATIVE, FaultKind, SimDevice, Topics
+from simulators.signals import noise
+from simulators.signals.radio import lora_reception
+
+Sent = tuple[str, float, str | None]  # quantity, value as sent, unit as sent (None: canonical)
+
+UNKNOWN_QUANTITY = "uv_index"  # a quantity a newer firmware might send; not in the catalog
+_ALL_FAULTS = frozenset(FaultKind)
+_NO_TIME_FAULTS = frozenset({FaultKind.DUPLICATE, FaultKind.LATE, FaultKind.FUTURE})
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One device's values at one moment, as a format needs them."""
+
+    device: SimDevice
+    at_ms: int  # when it is sent, simulated
+    stamp_us: int  # the device time written into it
+    values: Mapping[str, float]  # canonical values
+    counter: int  # the device's uplink number (LoRaWAN fCnt)
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """One message before serialisation."""
+
+    topic: str
+    body: Any  # a JSON value, or str for bare-text payloads
+    sent: tuple[Sent, ...]
+    json: bool = True
+
+    def payload(self) -> bytes:
+        if not self.json:
+            return str(self.body).encode()
+        return json.dumps(self.body, separators=(",", ":")).encode()
+
+
+def rfc3339(stamp_us: int) -> str:
+    """RFC 3339 in UTC with 'Z': milliseconds, or microseconds when the time has them."""
+    moment = datetime.fromtimestamp(stamp_us // 1_000_000, UTC).replace(microsecond=stamp_us % 1_000_000)
+    spec = "milliseconds" if stamp_us % 1000 == 0 else "microseconds"
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def _number_text(value: float, decimals: int) -> str:
+    return f"{value:.{decimals}f}"
+
+
+def _decimal_comma(text: str) -> str:
+    """A number as a Danish locale writes it ("21,5"): not a number to a JSON or C parser."""
+    return text.replace(".", ",") if "." in text else f"{text},0"
+
+
+def _first_string(body: Any, path: Sequence[str | int]) -> Any:
+    """A copy of ``body`` with the number at ``path`` turned into its text: a firmware's type mistake."""
+    copy = json.loads(json.dumps(body))
+    target = copy
+    for key in path[:-1]:
+        target = target[key]
+    last = path[-1]
+    target[last] = str(target[last])
+    return copy
+
+
+class Format(Protocol):
+    """One payload format as the simulator writes it, and the faults it can carry."""
+
+    name: str
+    timestamped: bool
+    faults: frozenset[FaultKind]
+    http: bool  # the HTTP ingestion API takes it
+
+    def quantities(self, model: str, wanted: Sequence[str]) -> tuple[str, ...]:
+        """Of ``wanted``, what a device of ``model`` can send in this format (empty: incompatible)."""
+        ...
+
+    def drafts(self, report: Report, topics: Topics) -> list[Draft]: ...
+
+    def over_range(self, report: Report, topics: Topics) -> list[Draft]:
+        """The report with one value above its plausible range (in the first draft)."""
+        ...
+
+    def wrong_type(self, draft: Draft) -> Draft: ...
+
+    def unknown_quantity(self, draft: Draft) -> Draft: ...
+
+
+def _replace_first(report: Report) -> Report:
+    first = next(iter(report.values))
+    return replace(report, values={**report.values, first: above_range(first)})
+
+
+class Native:
+    """``<root>/<device>/up``: {"time", "readings"}; battery voltage in mV as many firmwares send it."""
+
+    name = NATIVE
+    timestamped = True
+    faults = _ALL_FAULTS
+    http = True
+
+    def quantities(self, model: str, wanted: Sequence[str]) -> tuple[str, ...]:
+        return tuple(wanted) if model == NATIVE else ()
+
+    def drafts(self, report: Report, topics: Topics) -> list[Draft]:
+        readings: dict[str, Any] = {}
+        sent: list[Sent] = []
+        for quantity, value in report.values.items():
+            if quantity == "battery_voltage":
+                millivolts = round(value * 1000.0)
+                readings[quantity] = {"value": millivolts, "unit": "mV"}
+                sent.append((quantity, float(millivolts), "mV"))
+            else:
+                readings[quantity] = value
+                sent.append((quantity, value, None))
+        body = {"time": rfc3339(report.stamp_us), "readings": readings}
+        return [Draft(f"{topics.root}/{report.device.id}/up", body, tuple(sent))]
+
+    def over_range(self, report: Report, topics: Topics) -> list[Draft]:
+        return self.drafts(_replace_first(report), topics)
+
+    def wrong_type(self, draft: Draft) -> Draft:
+        first = next(iter(draft.body["readings"]))
+        if isinstance(draft.body["readings"][first], dict):
+            return replace(draft, body=_first_string(draft.body, ["readings", first, "value"]))
+        return replace(draft, body=_first_string(draft.body, ["readings", first]))
+
+    def unknown_quantity(self, draft: Draft) -> Draft:
+        body = json.loads(json.dumps(draft.body))
+        body["readings"][UNKNOWN_QUANTITY] = 3.0
+        return replace(draft, body=body)
+
+
+# SenML units (RFC 8428 registry) for the quantities that have one; the rest go without (canonical unit).
+# Never "%": in SenML it is a ratio of 0..1.
+SENML_UNITS: dict[str, tuple[str, float]] = {
+    "temperature": ("Cel", 1.0),
+    "humidity": ("%RH", 1.0),
+    "pressure": ("Pa", 100.0),
+    "illuminance": ("lx", 1.0),
+    "battery": ("%EL", 1.0),
+    "battery_voltage": ("V", 1.0),
+    "voltage": ("V", 1.0),
+    "current": ("A", 1.0),
+    "power": ("W", 1.0),
+    "distance": ("m", 0.001),
+    "water_level": ("m", 1.0),
+    "wind_speed": ("m/s", 1.0),
+    "co2": ("ppm", 1.0),
+    "rssi": ("dBm", 1.0),
+}
+
+
+class Senml:
+    """``<root>/<device>/senml``: a SenML pack with a base name and base time, SenML units where they exist."""
+
+    name = "senml"
+    timestamped = True
+    faults = _ALL_FAULTS
+    http = True
+
+    def quantities(self, model: str, wanted: Sequence[str]) -> tuple[str, ...]:
+        return tuple(wanted) if model == NATIVE else ()
+
+    def drafts(self, report: Report, topics: Topics) -> list[Draft]:
+        catalog = load_catalog()
+        records: list[dict[str, Any]] = []
+        sent: list[Sent] = []
+        for quantity, value in report.values.items():
+            record: dict[str, Any] = {"n": quantity}
+            unit = SENML_UNITS.get(quantity)
+            if unit is None:
+                record["v"] = value
+                sent.append((quantity, value, None))
+            else:
+                decimals = max(0, catalog.quantity(quantity).decimals - round(math.log10(unit[1])))
+                converted = round(value * unit[1], decimals)
+                record |= {"u": unit[0], "v": converted}
+                sent.append((quantity, converted, unit[0]))
+            records.append(record)
+        base = {"bn": f"{report.device.id}:", "bt": report.stamp_us / 1_000_000}
+        records[0] = base | records[0]
+        return [Draft(f"{topics.root}/{report.device.id}/senml", records, tuple(sent))]
+
+    def over_range(self, report: Report, topics: Topics) -> list[Draft]:
+        return self.drafts(_replace_first(report), topics)
+
+    def wrong_type(self, draft: Draft) -> Draft:
+        return replace(draft, body=_first_string(draft.body, [0, "v"]))
+
+    def unknown_quantity(self, draft: Draft) -> Draft:
+        return replace(draft, body=[*draft.body, {"n": UNKNOWN_QUANTITY, "v": 3}])
+
+
+class SingleValue:
+    """``<root>/<device>/<quantity>[/<unit>]``: one bare number per message; pressure in Pa as many sensors send it."""
+
+    name = "single_value"
+    timestamped = False
+    faults = _ALL_FAULTS - _NO_TIME_FAULTS - {FaultKind.MALFORMED_JSON, FaultKind.UNKNOWN_QUANTITY}
+    http = False
+
+    def quantities(self, model: str, wanted: Sequence[str]) -> tuple[str, ...]:
+        return tuple(wanted) if model == NATIVE else ()
+
+    def drafts(self, report: Report, topics: Topics) -> list[Draft]:
+        catalog = load_catalog()
+        drafts = []
+        for quantity, value in report.values.items():
+            base = f"{topics.root}/{report.device.id}/{quantity}"
+            if quantity == "pressure":
+                pascal = round(value * 100.0)
+                drafts.append(Draft(f"{base}/Pa", str(pascal), ((quantity, float(pascal), "Pa"),), json=False))
+            else:
+                text = _number_text(value, catalog.quantity(quantity).decimals)
+                drafts.append(Draft(base, text, ((quantity, float(text), None),), json=False))
+        return drafts
+
+    def over_range(self, report: Report, topics: Topics) -> list[Draft]:
+        return self.drafts(_replace_first(report), topics)
+
+    def wrong_type(self, draft: Draft) -> Draft:
+        return replace(draft, body=_decimal_comma(str(draft.body)))
+
+    def unknown_quantity(self, draft: Draft) -> Draft:
+        raise ValueError("single_value cannot carry an unknown quantity")
+
+
+# value_type per quantity: an SDS011 for PM10/PM2.5, an SPS30 when PM1/PM4 are wanted too, a BME280, a DNMS.
+_SDS = {"pm10": "SDS_P1", "pm2_5": "SDS_P2"}
+_SPS30 = {"pm1": "SPS30_P0", "pm2_5": "SPS30_P2", "pm4": "SPS30_P4", "pm10": "SPS30_P1"}
+_OTHERS = {
+    "temperature": "BME280_temperature",
+    "humidity": "BME280_humidity",
+    "pressure": "BME280_pressure",
+    "noise_laeq": "DNMS_noise_LAeq",
+    "noise_lamax": "DNMS_noise_LA_max",
+    "rssi": "signal",
+}
+_AIRROHR_VERSION = "NRZ-2020-133"
+UNKNOWN_VALUE_TYPE = "SCD30_co2"  # a fork's sensor that the platform's table does not know
+
+
+class SensorCommunity:
+    """``<root>/esp8266-<chip>/airrohr``: the airrohr firmware's JSON, every value a string, pressure in Pa."""
+
+    name = "sensor_community"
+    timestamped = False
+    faults = _ALL_FAULTS - _NO_TIME_FAULTS
+    http = True
+
+    def quantities(self, model: str, wanted: Sequence[str]) -> tuple[str, ...]:
+        if model != NATIVE:
+            return ()
+        supported = set(PRECEDENCE)
+        chosen = tuple(q for q in wanted if q in supported)
+        return (*chosen, "rssi") if chosen and "rssi" not in chosen else chosen
+
+    def drafts(self, report: Report, topics: Topics) -> list[Draft]:
+        names = _SPS30 if {"pm1", "pm4"} & set(report.values) else _SDS
+        entries: list[dict[str, str]] = []
+        sent: list[Sent] = []
+        for quantity, value in report.values.items():
+            value_type = names.get(quantity) or _OTHERS[quantity]
+            if quantity == "pressure":
+                text = _number_text(value * 100.0, 2)
+                sent.append((quantity, float(text), "Pa"))
+            else:
+                text = _number_text(value, 2 if quantity != "rssi" else 0)
+                sent.append((quantity, float(text), None))
+            entries.append({"value_type": value_type, "value": text})
+        entries += [
+            {"value_type": "samples", "value": str(600_000 + report.counter % 10_000)},
+            {"value_type": "min_micro", "value": "28"},
+            {"value_type": "max_micro", "value": str(20_000 + report.counter % 5_000)},
+            {"value_type": "interval", "value": "145000"},
+        ]
+        body = {"esp8266id": report.device.chip_id, "software_version": _AIRROHR_VERSION, "sensordatavalues": entries}
+        return [Draft(f"{topics.root}/{report.device.id}/airrohr", body, tuple(sent))]
+
+    def over_range(self, report: Report, topics: Topics) -> list[Draft]:
+        return self.drafts(_replace_first(report), topics)
+
+    def wrong_type(self, draft: Draft) -> Draft:
+        body = json.loads(json.dumps(draft.body))
+        body["sensordatavalues"][0]["value"] = _decimal_comma(body["sensordatavalues"][0]["value"])
+        return replace(draft, body=body)
+
+    def unknown_quantity(self, draft: Draft) -> Draft:
+        body = json.loads(json.dumps(draft.body))
+        body["sensordatavalues"].insert(1, {"value_type": UNKNOWN_VALUE_TYPE, "value": "612"})
+        return replace(draft, body=body)
+
+
+def _hex(*keys: int, digits: int) -> str:
+    return f"{noise.mix(*keys):016x}"[:digits]
+
+
+def _lorawan_uplink(report: Report, *, over_range: bool) -> tuple[bytes, int, list[Sent], bool]:
+    """(payload, fport, readings as the codec states them, whether a value is over range)."""
+    coder = encoder(report.device.model)
+    uplink = coder.encode_over_range(report.values) if over_range else None
+    hit = uplink is not None
+    if uplink is None:
+        uplink = coder.encode(report.values)
+    stated = [(q, value, unit) for q, (value, unit) in uplink.stated.items()]
+    return uplink.payload, uplink.fport, stated, hit
+
+
+def _receptions(report: Report) -> list[tuple[geo.Place, float, float]]:
+    """(gateway, RSSI, SNR) of every gateway that hears this uplink, strongest first."""
+    device = report.device
+    heard = []
+    for number, gateway, km in geo.gateways_in_reach(device.lat, device.lon):
+        rssi, snr = lora_reception(device.context, report.at_ms / 1000.0, km, number)
+        heard.append((gateway, rssi, snr))
+    heard.sort(key=lambda entry: -entry[1])  # the platform takes the first of the strongest
+    return heard
+
+
+def _radio_sent(heard: list[tuple[geo.Place, float, float]], rssi_override: float | None) -> list[Sent]:
+    rssi = heard[0][1] if rssi_override is None else rssi_override
+    return [("rssi", rssi, "dBm"), ("snr", heard[0][2], "dB")]
+
+
+def _spreading_factor(rssi: float) -> int:
+    """What ADR would settle on for this signal strength (EU868)."""
+    for limit, factor in ((-95.0, 7), (-105.0, 8), (-110.0, 9), (-115.0, 10), (-120.0, 11)):
+        if rssi >= limit:
+            return factor
+    return 12
+
+
+def _ghost_object(report: Report) -> dict[str, float]:
+    """A network-server decoder's output for a device the platform has no model of (field table names)."""
+    out: dict[str, float] = {}
+    taken: set[str] = set()
+    for field in load_fields():
+        if field.quantity in report.values and field.quantity not in taken:
+            out[field.name] = from_canonical(field.quantity, report.values[field.quantity], field.unit)
+            taken.add(field.quantity)
+    return out
+
+
+class ChirpStack:
+    """ChirpStack v4 uplink events: raw bytes from the model's codec, the gateways' RSSI and SNR.
+
+    A ghost (a device nobody registered) also carries ``object``, as a ChirpStack device profile with a
+    codec would, so the platform can decode it and then refuse it as an unknown device.
+    """
+
+    name = "chirpstack"
+    timestamped = True
+    faults = _ALL_FAULTS - {FaultKind.UNKNOWN_QUANTITY}
+    http = False
+
+    def quantities(self, model: str, wanted: Sequence[str]) -> tuple[str, ...]:
+        return () if model == NATIVE else tuple(wanted)
+
+    def drafts(self, report: Report, topics: Topics, *, over_range: bool = False) -> list[Draft]:
+        device = report.device
+        assert device.dev_eui is not None
+        payload, fport, stated, hit = _lorawan_uplink(report, over_range=over_range)
+        heard = _receptions(report)
+        rssi_override = 75.0 if over_range and not hit else None
+        factor = _spreading_factor(heard[0][1])
+        keys = (device.context.seed, report.counter)
+        body: dict[str, Any] = {
+            "deduplicationId": _uuid(*keys, 1),
+            "time": rfc3339(report.stamp_us),
+            "deviceInfo": {
+                "tenantId": _uuid(noise.text_key("iot-suitcase"), 4),
+                "tenantName": "iot-suitcase",
+                "applicationId": topics.chirpstack_application,
+                "applicationName": "suitcase-sim",
+                "deviceProfileId": _uuid(noise.text_key(device.model), 2),
+                "deviceProfileName": device.model,
+                "deviceName": device.id,
+                "devEui": device.dev_eui,
+                "tags": {"site": device.site},
+            },
+            "devAddr": _hex(*keys, 3, digits=8),
+            "adr": True,
+            "dr": 12 - factor,
+            "fCnt": report.counter,
+            "fPort": fport,
+            "confirmed": False,
+            "data": base64.b64encode(payload).decode(),
+            "rxInfo": [
+                {
+                    "gatewayId": gateway.name,
+                    "uplinkId": noise.mix(*keys, index) % 4_294_967_296,
+                    "rssi": int(rssi if index or rssi_override is None else rssi_override),
+                    "snr": snr,
+                    "channel": report.counter % 8,
+                    "location": {"latitude": gateway.lat, "longitude": gateway.lon},
+                    "context": base64.b64encode(noise.mix(*keys, index).to_bytes(8, "big")[:4]).decode(),
+                    "metadata": {"region_config_id": "eu868", "region_common_name": "EU868"},
+                    "crcStatus": "CRC_OK",
+                }
+                for index, (gateway, rssi, snr) in enumerate(heard)
+            ],
+            "txInfo": {
+                "frequency": 868_100_000 + 200_000 * (report.counter % 3),
+                "modulation": {"lora": {"bandwidth": 125_000, "spreadingFactor": factor, "codeRate": "CR_4_5"}},
+            },
+        }
+        if device.ghost:
+            body["object"] = _ghost_object(report)
+        topic = f"application/{topics.chirpstack_application}/device/{device.dev_eui}/event/up"
+        return [Draft(topic, body, (*stated, *_radio_sent(heard, rssi_override)))]
+
+    def over_range(self, report: Report, topics: Topics) -> list[Draft]:
+        return self.drafts(report, topics, over_range=True)
+
+    def wrong_type(self, draft: Draft) -> Draft:
+        body = json.loads(json.dumps(draft.body))
+        body["rxInfo"][0]["rssi"] = f"{body['rxInfo'][0]['rssi']} dBm"  # a bridge that formats numbers
+        return replace(draft, body=body)
+
+    def unknown_quantity(self, draft: Draft) -> Draft:
+        raise ValueError("a codec yields only catalog quantities")
+
+
+class TheThingsStack:
+    """The Things Stack v3 uplink messages: frm_payload from the model's codec, version_ids naming the model."""
+
+    name = "tts"
+    timestamped = True
+    faults = _ALL_FAULTS - {FaultKind.UNKNOWN_QUANTITY}
+    http = False
+
+    def quantities(self, model: str, wanted: Sequence[str]) -> tuple[str, ...]:
+        return () if model == NATIVE else tuple(wanted)
+
+    def drafts(self, report: Report, topics: Topics, *, over_range: bool = False) -> list[Draft]:
+        device = report.device
+        assert device.dev_eui is not None
+        payload, fport, stated, hit = _lorawan_uplink(report, over_range=over_range)
+        heard = _receptions(report)
+        rssi_override = 75.0 if over_range and not hit else None
+        factor = _spreading_factor(heard[0][1])
+        keys = (device.context.seed, report.counter)
+        received = rfc3339(report.stamp_us)
+        brand, model_id = device.model.split("/", 1)
+        message = {
+            "f_port": fport,
+            "f_cnt": report.counter,
+            "frm_payload": base64.b64encode(payload).decode(),
+            "rx_metadata": [
+                {
+                    "gateway_ids": {"gateway_id": f"eui-{gateway.name}", "eui": gateway.name.upper()},
+                    "time": received,
+                    "timestamp": noise.mix(*keys, index) % 4_294_967_296,
+                    "rssi": int(rssi if index or rssi_override is None else rssi_override),
+                    "channel_rssi": int(rssi if index or rssi_override is None else rssi_override),
+                    "snr": snr,
+                    "location": {"latitude": gateway.lat, "longitude": gateway.lon, "source": "SOURCE_REGISTRY"},
+                    "received_at": received,
+                }
+                for index, (gateway, rssi, snr) in enumerate(heard)
+            ],
+            "settings": {
+                "data_rate": {"lora": {"bandwidth": 125_000, "spreading_factor": factor, "coding_rate": "4/5"}},
+                "frequency": str(868_100_000 + 200_000 * (report.counter % 3)),
+            },
+            "received_at": received,
+            "confirmed": False,
+            "consumed_airtime": f"{0.0412 * 2 ** (factor - 7):.6f}s",
+            "version_ids": {"brand_id": brand, "model_id": model_id, "band_id": "EU_863_870"},
+            "network_ids": {"net_id": "000013", "tenant_id": topics.tts_tenant, "cluster_id": "eu1"},
+        }
+        body = {
+            "end_device_ids": {
+                "device_id": device.id,
+                "application_ids": {"application_id": topics.tts_application},
+                "dev_eui": device.dev_eui.upper(),
+                "dev_addr": _hex(*keys, 3, digits=8).upper(),
+            },
+            "received_at": received,
+            "uplink_message": message,
+        }
+        topic = f"v3/{topics.tts_application}@{topics.tts_tenant}/devices/{device.id}/up"
+        return [Draft(topic, body, (*stated, *_radio_sent(heard, rssi_override)))]
+
+    def over_range(self, report: Report, topics: Topics) -> list[Draft]:
+        return self.drafts(report, topics, over_range=True)
+
+    def wrong_type(self, draft: Draft) -> Draft:
+        body = json.loads(json.dumps(draft.body))
+        metadata = body["uplink_message"]["rx_metadata"][0]
+        metadata["rssi"] = f"{metadata['rssi']} dBm"
+        return replace(draft, body=body)
+
+    def unknown_quantity(self, draft: Draft) -> Draft:
+        raise ValueError("a codec yields only catalog quantities")
+
+
+def _uuid(*keys: int) -> str:
+    digits = f"{noise.mix(*keys):016x}{noise.mix(*keys, 7):016x}"
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-8{digits[17:20]}-{digits[20:32]}"
+
+
+FORMATS: dict[str, Format] = {
+    fmt.name: fmt for fmt in (Native(), Senml(), SingleValue(), SensorCommunity(), ChirpStack(), TheThingsStack())
+}
+LORAWAN_FORMATS = ("chirpstack", "tts")
