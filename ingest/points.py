@@ -6,8 +6,7 @@ neither ever needs escaping; tag values from elsewhere go through the line-proto
 
 from __future__ import annotations
 
-import calendar
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from devices.reading import Reading
 from ingest.lineprotocol import LineProtocolError, escape_tag_value, format_float
@@ -20,9 +19,13 @@ PIPELINE = "suitcase_pipeline"
 UNKNOWN = "-"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def time_ns(moment: datetime) -> int:
-    """Exact nanoseconds since the epoch (float timestamps would round the microseconds)."""
-    return calendar.timegm(moment.utctimetuple()) * 1_000_000_000 + moment.microsecond * 1000
+    """Exact nanoseconds since the epoch, in integers (float timestamps would round the microseconds)."""
+    return (moment - _EPOCH) // _MICROSECOND * 1000
 
 
 def reading_line(reading: Reading, tags: str | None = None) -> str:

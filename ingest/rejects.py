@@ -59,6 +59,9 @@ class RejectStore:
 
     def add(self, rejects: Iterable[tuple[bytes, Reject]]) -> int:
         """Store (message key, reject) pairs; a pair stored before (a replay of the log) is ignored."""
+        rejects = list(rejects)
+        if not rejects:  # the common case: no SQLite transaction at all (the profile found it on every ack)
+            return 0
         added = 0
         with self._lock, self._transaction():
             for key, r in rejects:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.points import time_ns
 from ingest.records import decode_record, message_key, points_record, record_key
 from ingest.wal import WriteAheadLog
 
@@ -87,3 +89,8 @@ def test_a_message_without_readings_round_trips_as_no_lines() -> None:
     )
     assert decode_record(body).lines == []
     assert decode_record(body).bookkeeping == ["suitcase_uplinks,device=d readings=0 1"]
+
+
+def test_time_ns_is_exact_and_agrees_with_calendar() -> None:
+    for moment in (NOW, datetime(2026, 11, 22, 10, 15, 0, 999_999, tzinfo=UTC), datetime(2000, 1, 1, tzinfo=UTC)):
+        assert time_ns(moment) == calendar.timegm(moment.utctimetuple()) * 10**9 + moment.microsecond * 1000

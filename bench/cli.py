@@ -1,0 +1,155 @@
+"""``python -m bench`` (``scripts/bench``): run issue #9's scenarios, print the table, write the results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.pyspy import MODES
+from bench.scenarios import SCENARIOS, Bench, Sizes
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scripts/bench",
+        description="Throughput, latency and memory of the ingest service on real Mosquitto and InfluxDB, "
+        "plus the limits of both alone. Writes latest.json and latest.md to --results-dir.",
+    )
+    parser.add_argument("--smoke", action="store_true", help="every scenario scaled down to a few thousand messages")
+    parser.add_argument("--only", help=f"comma-separated scenarios to run, of: {','.join(SCENARIOS)}")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where latest.json/.md go")
+    parser.add_argument("--workdir", type=Path, help="where the servers keep their data (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the work dir (server logs, ingest logs)")
+    parser.add_argument(
+        "--profile",
+        choices=MODES,
+        help="py-spy on the ingest process of the drain and latency runs: every running thread (active) or "
+        "only the thread holding the GIL (gil); collapsed stacks go to the results dir",
+    )
+    sizes = parser.add_argument_group("sizes (defaults: issue #9's; --smoke: a few thousand messages)")
+    sizes.add_argument("--devices", type=int)
+    sizes.add_argument("--drain-messages", type=int)
+    sizes.add_argument("--live-messages", type=int)
+    sizes.add_argument("--latency-rate", type=float, help="msg/s")
+    sizes.add_argument("--latency-seconds", type=float)
+    sizes.add_argument("--memory-messages", type=int)
+    sizes.add_argument("--scaleout-messages", type=int)
+    sizes.add_argument("--scaleout-workers", help="comma-separated worker counts, e.g. 1,2,3")
+    sizes.add_argument("--raw-messages", type=int)
+    sizes.add_argument("--registry-devices", type=int)
+    sizes.add_argument("--publishers", type=int, help="publisher processes")
+    return parser
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    model = ""
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as meminfo:
+        total_kib = int(meminfo.readline().split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gib": round(total_kib / 2**20, 1),
+        "cpu_model": model,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "mosquitto": _first_line(["mosquitto", "-h"]),
+        "influxdb": _first_line(["influxd", "version"]),
+        "commit": _first_line(["git", "-C", str(RESULTS_DIR.parent.parent), "rev-parse", "--short", "HEAD"]),
+    }
+
+
+def _first_line(argv: list[str]) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return "not found"
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    return lines[0].strip() if lines else ""
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = (Sizes.smoke() if args.smoke else Sizes()).with_overrides(
+        devices=args.devices,
+        drain_messages=args.drain_messages,
+        live_messages=args.live_messages,
+        latency_rate=args.latency_rate,
+        latency_seconds=args.latency_seconds,
+        memory_messages=args.memory_messages,
+        scaleout_messages=args.scaleout_messages,
+        scaleout_workers=tuple(int(n) for n in args.scaleout_workers.split(",")) if args.scaleout_workers else None,
+        raw_messages=args.raw_messages,
+        registry_devices=args.registry_devices,
+        publishers=args.publishers,
+    )
+    wanted = SCENARIOS if not args.only else tuple(name.strip() for name in args.only.split(","))
+    unknown = set(wanted) - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS)}")
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="suitcase-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+
+    def say(text: str) -> None:
+        print(f"[bench {time.monotonic() - began:6.1f} s] {text}", file=sys.stderr, flush=True)
+
+    bench = Bench(sizes, workdir, say=say, profile=args.profile, profile_dir=args.results_dir)
+    scenarios: dict[str, Any] = {}
+    try:
+        for name in SCENARIOS:  # always in this order, whatever order --only names them
+            if name not in wanted:
+                continue
+            say(f"scenario {name}")
+            if name == "drain":
+                scenarios[name] = bench.drain("drain", sizes.drain_messages, profile=True)
+            else:
+                scenarios[name] = getattr(bench, name)()
+    finally:
+        if args.keep:
+            say(f"work dir kept: {workdir}")
+        elif args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "started_at": started_at,
+        "duration_s": round(time.monotonic() - began, 1),
+        "smoke": args.smoke,
+        "machine": machine(),
+        "sizes": sizes.as_json(),
+        "targets": report.targets(scenarios),
+        "scenarios": scenarios,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    results = run(args)
+    text = report.table(results["scenarios"])
+    host = results["machine"]
+    heading = (
+        f"Benchmark of {results['started_at']} ({'smoke' if results['smoke'] else 'full'} run, "
+        f"{results['duration_s']:.0f} s) on {host['nproc']} x {host['cpu_model']}, {host['memory_gib']} GiB, "
+        f"Python {host['python']}, {host['mosquitto']}, {host['influxdb']}, commit {host['commit']}\n\n"
+    )
+    (args.results_dir / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
+    (args.results_dir / "latest.md").write_text(heading + text)
+    print(heading + text)
+    return 0

@@ -1,0 +1,210 @@
+"""The results as JSON and as one Markdown table; issue #9's targets are reported as met or not, never asserted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DRAIN_TARGET_MSG_S = 25_000
+LATENCY_TARGET_P99_MS = 500.0
+MEMORY_TARGET_MB = 200.0  # MB = 10^6 bytes
+MEMORY_FLAT_GROWTH_PERCENT = 10.0  # "flat": the second half of the drain peaks at most this much above the first
+REGISTRY_TARGET_S = 2.0
+NONE = "\u2014"  # an empty cell
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _share(value: float, limit: float | None) -> str:
+    return f"{100 * value / limit:.0f} %" if limit else NONE
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def targets(scenarios: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of issue #9 whose scenario ran: what was asked, what was measured, met or not."""
+    found = []
+    if "drain" in scenarios:
+        drain = scenarios["drain"]
+        found.append(
+            {
+                "name": "drain, one ingest process",
+                "target": f">= {_n(DRAIN_TARGET_MSG_S)} msg/s",
+                "measured": f"{_n(drain['msg_s'])} msg/s",
+                "met": drain["msg_s"] >= DRAIN_TARGET_MSG_S and drain["loss"] == 0,
+            }
+        )
+    if "latency" in scenarios:
+        latency = scenarios["latency"]
+        p99 = latency["latency_ms"].get("p99", float("inf"))
+        found.append(
+            {
+                "name": f"latency p99 at {_n(latency['rate_target'])} msg/s",
+                "target": f"<= {LATENCY_TARGET_P99_MS:.0f} ms",
+                "measured": f"{p99:.0f} ms",
+                "met": p99 <= LATENCY_TARGET_P99_MS and latency["loss"] == 0 and latency["not_observed"] == 0,
+            }
+        )
+    if "memory" in scenarios:
+        rss = scenarios["memory"]["rss_mb"]
+        flat = rss["growth_second_half_percent"] <= MEMORY_FLAT_GROWTH_PERCENT
+        found.append(
+            {
+                "name": f"memory through {_n(scenarios['memory']['messages'])} messages",
+                "target": f"peak < {MEMORY_TARGET_MB:.0f} MB, flat "
+                f"(second half <= +{MEMORY_FLAT_GROWTH_PERCENT:.0f} % over the first)",
+                "measured": f"peak {rss['peak']:.0f} MB, final {rss['final']:.0f} MB, "
+                f"second half {rss['growth_second_half_percent']:+.0f} %",
+                "met": rss["peak"] < MEMORY_TARGET_MB and flat and scenarios["memory"]["loss"] == 0,
+            }
+        )
+    if "registry" in scenarios:
+        registry = scenarios["registry"]
+        for key, label in (("in_process_s", "import_csv in process"), ("command_s", "suitcase devices import")):
+            slowest = registry[key]["max"]
+            found.append(
+                {
+                    "name": f"registry CSV import of {_n(registry['devices'])} devices, {label}",
+                    "target": f"< {REGISTRY_TARGET_S:g} s",
+                    "measured": f"{slowest:.2f} s (slowest of {registry['repeats']})",
+                    "met": slowest < REGISTRY_TARGET_S,
+                }
+            )
+    return found
+
+
+def table(scenarios: dict[str, Any]) -> str:
+    """One Markdown table of every figure, each throughput also as a share of the broker's and InfluxDB's."""
+    raw = scenarios.get("raw", {})
+    broker = raw.get("broker", {})
+    influx = raw.get("influxdb", {})
+    influx_limit = influx.get("msg_equivalent_s")
+    rows: list[tuple[str, ...]] = []
+    if broker:
+        size = f"{_n(broker['messages'])} msgs"
+        rows += [
+            ("Broker alone: publishers, no subscriber", size, f"{_n(broker['publish_only_msg_s'])} msg/s", NONE),
+            (
+                "Broker alone: drain of a queued session → mosquitto_sub",
+                size,
+                f"{_n(broker['drain_msg_s'])} msg/s",
+                _n(broker["drain_loss"]),
+            ),
+            (
+                "Broker alone: publishers → mosquitto_sub, live",
+                size,
+                f"{_n(broker['pass_through_msg_s'])} msg/s",
+                _n(broker["pass_through_loss"]),
+            ),
+        ]
+    if influx:
+        rows.append(
+            (
+                f"InfluxDB alone: {_n(influx['batch_lines'])}-line writes",
+                f"{_n(influx['points'])} points",
+                f"{_n(influx['points_s'])} points/s = {_n(influx['msg_equivalent_s'])} msg/s "
+                f"at {influx['points_per_message']} points/msg",
+                NONE,
+            )
+        )
+    rows = [(*row, NONE, NONE, NONE, NONE) for row in rows]
+
+    def throughput_row(label: str, run: dict[str, Any], broker_limit: float | None, target: str, met: str) -> None:
+        rows.append(
+            (
+                label,
+                f"{_n(run['messages'])} msgs",
+                f"{_n(run['msg_s'])} msg/s ({run['seconds']:.1f} s)",
+                _n(run["loss"]),
+                _share(run["msg_s"], broker_limit),
+                _share(run["msg_s"], influx_limit),
+                target,
+                met,
+            )
+        )
+
+    if "drain" in scenarios:
+        drain = scenarios["drain"]
+        ok = drain["msg_s"] >= DRAIN_TARGET_MSG_S and drain["loss"] == 0
+        throughput_row(
+            "Drain, 1 ingest process", drain, broker.get("drain_msg_s"), f"≥ {_n(DRAIN_TARGET_MSG_S)} msg/s", _met(ok)
+        )
+    if "live" in scenarios:
+        live = scenarios["live"]
+        throughput_row(
+            f"Live, 1 ingest process (publishers alone: {_n(live['publishers_alone_msg_s'])} msg/s)",
+            live,
+            broker.get("pass_through_msg_s"),
+            NONE,
+            NONE,
+        )
+    if "latency" in scenarios:
+        latency = scenarios["latency"]
+        ms = latency["latency_ms"]
+        p99 = ms.get("p99", float("inf"))
+        ok = p99 <= LATENCY_TARGET_P99_MS and latency["loss"] == 0 and latency["not_observed"] == 0
+        rows.append(
+            (
+                f"Latency publish → queryable, {_n(latency['rate_achieved'])} msg/s for {latency['seconds']:g} s",
+                f"{_n(latency['messages'])} msgs",
+                f"p50 {ms.get('p50', 0):.0f} / p95 {ms.get('p95', 0):.0f} / p99 {p99:.0f} ms "
+                f"(poll every {latency['poll_interval_ms']:.0f} ms)",
+                _n(latency["loss"]),
+                NONE,
+                NONE,
+                f"p99 ≤ {LATENCY_TARGET_P99_MS:.0f} ms",
+                _met(ok),
+            )
+        )
+    if "memory" in scenarios:
+        memory = scenarios["memory"]
+        rss = memory["rss_mb"]
+        ok = (
+            rss["peak"] < MEMORY_TARGET_MB
+            and rss["growth_second_half_percent"] <= MEMORY_FLAT_GROWTH_PERCENT
+            and memory["loss"] == 0
+        )
+        rows.append(
+            (
+                "Memory: drain, ingest VmRSS every 0.5 s",
+                f"{_n(memory['messages'])} msgs",
+                f"peak {rss['peak']:.0f} MB, final {rss['final']:.0f} MB, second half "
+                f"{rss['growth_second_half_percent']:+.0f} %; {_n(memory['msg_s'])} msg/s",
+                _n(memory["loss"]),
+                _share(memory["msg_s"], broker.get("drain_msg_s")),
+                _share(memory["msg_s"], influx_limit),
+                f"< {MEMORY_TARGET_MB:.0f} MB, flat",
+                _met(ok),
+            )
+        )
+    for workers, run in scenarios.get("scaleout", {}).items():
+        throughput_row(
+            f"Scale-out drain, {workers} worker{'s' if workers != '1' else ''} on one shared subscription",
+            run,
+            broker.get("drain_msg_s"),
+            NONE,
+            NONE,
+        )
+    if "registry" in scenarios:
+        registry = scenarios["registry"]
+        for key, label in (("in_process_s", "`import_csv` in process"), ("command_s", "`suitcase devices import`")):
+            figures = registry[key]
+            rows.append(
+                (
+                    f"Registry CSV import, {label}",
+                    f"{_n(registry['devices'])} devices",
+                    f"median {figures['median']:.2f} s, slowest {figures['max']:.2f} s",
+                    NONE,
+                    NONE,
+                    NONE,
+                    f"< {REGISTRY_TARGET_S:g} s",
+                    _met(figures["max"] < REGISTRY_TARGET_S),
+                )
+            )
+    header = ("Scenario", "Size", "Result", "Loss", "Of broker limit", "Of InfluxDB limit", "Target", "Met")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
