@@ -21,7 +21,7 @@ from devices.credentials.store import CredentialStore
 INGEST_USER = "suitcase-ingest"
 
 
-def env_text(mqtt_password: str) -> str:
+def env_text(mqtt_password: str, simulator_password: str) -> str:
     influx_password = secrets.token_urlsafe(24)
     influx_token = secrets.token_urlsafe(48)
     grafana_password = secrets.token_urlsafe(24)
@@ -38,6 +38,10 @@ SUITCASE_INFLUX_PASSWORD={influx_password}
 SUITCASE_INFLUX_TOKEN={influx_token}
 SUITCASE_INFLUX_ORG=suitcase
 SUITCASE_INFLUX_BUCKET=suitcase
+# The demo fleet (`scripts/up`, `docker compose --profile demo`): may publish uplinks for any device.
+# Where no simulator runs, delete these two lines and rewrite the broker files (`suitcase init --broker-files`).
+SUITCASE_SIMULATOR_MQTT_USERNAME=suitcase-simulator
+SUITCASE_SIMULATOR_MQTT_PASSWORD={simulator_password}
 # InfluxDB 2.x first start (docker compose)
 DOCKER_INFLUXDB_INIT_MODE=setup
 DOCKER_INFLUXDB_INIT_USERNAME=suitcase
@@ -56,25 +60,45 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "init",
         help="write a .env with fresh random secrets for the whole stack",
         description="Writes a .env (mode 0600) with new random secrets: the ingest service's MQTT password, "
-        "InfluxDB's admin password and token, Grafana's admin password. Secrets are not printed.",
+        "the demo fleet's MQTT password, InfluxDB's admin password and token, Grafana's admin password, and "
+        "the broker's password and ACL files. Secrets are not printed.",
     )
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="where to write (default .env)")
     parser.add_argument("--force", action="store_true", help="replace an existing file (old secrets stop working)")
+    parser.add_argument(
+        "--broker-files",
+        action="store_true",
+        help="only rewrite the broker's password and ACL files from the existing .env and device credentials",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     path: Path = args.env_file
+    if args.broker_files:
+        return _write_broker_files(SecuritySettings(_env_file=path))
     if path.exists() and not args.force:
         print(f"{path} exists; keep it, or replace its secrets with --force")
         return 1
-    mqtt_password = secrets.token_urlsafe(24)
-    write_atomically(path, env_text(mqtt_password), mode=0o600)
+    mqtt_password, simulator_password = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    write_atomically(path, env_text(mqtt_password, simulator_password), mode=0o600)
     print(f"wrote {path} with new secrets (mode 0600); docker compose and `suitcase` read it from here")
-    security = SecuritySettings(mqtt_password=SecretStr(mqtt_password))
-    store = CredentialStore(security.credentials_file)
-    write_broker_files(store, security)
+    security = SecuritySettings(
+        _env_file=path,
+        mqtt_password=SecretStr(mqtt_password),
+        simulator_mqtt_password=SecretStr(simulator_password),
+    )
+    return _write_broker_files(security)
+
+
+def _write_broker_files(security: SecuritySettings) -> int:
+    if security.mqtt_password is None:
+        print("error: no SUITCASE_MQTT_PASSWORD (the ingest service's): run `suitcase init` first")
+        return 1
+    write_broker_files(CredentialStore(security.credentials_file), security)
     print(
         f"wrote the broker's password and ACL files: {security.mosquitto_password_file}, {security.mosquitto_acl_file}"
     )
+    if security.simulator_mqtt_password is not None:
+        print(f"the demo fleet's broker user {security.simulator_mqtt_username!r} may publish any device's uplinks")
     return 0

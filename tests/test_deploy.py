@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from suitcase.cli import build_parser
 from suitcase.stack import InfluxDB, Mosquitto, free_port
 from tests.helpers import unique, wait_until
 
@@ -89,9 +90,16 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
         "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN",
         "SUITCASE_INFLUX_TOKEN",
         "SUITCASE_MQTT_PASSWORD",
+        "SUITCASE_SIMULATOR_MQTT_USERNAME",
+        "SUITCASE_SIMULATOR_MQTT_PASSWORD",
         "SUITCASE_UID",
     ):
         assert env.get(needed), f".env lacks {needed}"
+    assert f"user {env['SUITCASE_SIMULATOR_MQTT_USERNAME']}\n" in (root / "var" / "mosquitto" / "acl").read_text()
+    for name in ("ingest", "simulator"):
+        command: list[str] = services[name]["command"]  # type: ignore[assignment]
+        parsed = build_parser().parse_args(command)
+        assert callable(parsed.handler), f"{name}: {command} is a suitcase command"
     mosquitto_conf = (root / "deploy" / "mosquitto.conf").read_text()
     for line in (
         "allow_anonymous false",

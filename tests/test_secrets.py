@@ -34,6 +34,7 @@ def test_init_writes_fresh_secrets_each_time(tmp_path: Path) -> None:
     secrets_first = {k: v for k, v in first.items() if k.endswith(SECRET_KEYS)}
     assert set(secrets_first) >= {
         "SUITCASE_MQTT_PASSWORD",
+        "SUITCASE_SIMULATOR_MQTT_PASSWORD",
         "SUITCASE_INFLUX_PASSWORD",
         "SUITCASE_INFLUX_TOKEN",
         "GF_SECURITY_ADMIN_PASSWORD",
@@ -48,6 +49,25 @@ def test_init_writes_fresh_secrets_each_time(tmp_path: Path) -> None:
     passwd = (tmp_path / "var" / "mosquitto" / "passwd").read_text()
     assert passwd.startswith("suitcase-ingest:$7$"), "init also writes the broker's password file"
     assert second["SUITCASE_MQTT_PASSWORD"] not in passwd
+    assert "\nsuitcase-simulator:$7$" in passwd, "and the demo fleet's broker user"
+
+
+def test_broker_files_follow_the_env_file(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    init(env)
+    acl = tmp_path / "var" / "mosquitto" / "acl"
+    assert "user suitcase-simulator\ntopic write suitcase/#\n" in acl.read_text()
+    kept = [line for line in env.read_text().splitlines() if "SIMULATOR" not in line]
+    env.write_text("\n".join(kept) + "\n")
+    subprocess.run(
+        [sys.executable, "-m", "suitcase", "init", "--env-file", str(env), "--broker-files"],
+        capture_output=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert "suitcase-simulator" not in acl.read_text(), "no simulator password, no simulator user"
+    assert "suitcase-simulator" not in (tmp_path / "var" / "mosquitto" / "passwd").read_text()
+    assert "user suitcase-ingest\ntopic read #" in acl.read_text()
 
 
 def test_init_does_not_overwrite_without_force(tmp_path: Path) -> None:

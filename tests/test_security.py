@@ -14,10 +14,13 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from devices.credentials import CredentialStore
+from devices.credentials.cli import simulator_topics
+from devices.credentials.store import ServicePublisher
 from suitcase.stack import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, unique, wait_until
 
 ROOT = "suitcase"
+ACCEPTED = (0, 16)  # PUBACK: success, or "no matching subscribers" (allowed, nobody listens)
 
 
 def connect_code(broker: Mosquitto, user: str | None, password: str | None) -> int:
@@ -120,6 +123,36 @@ def test_devices_write_only_their_own_topics_and_strangers_are_refused(
         check=True,
     ).stdout
     assert "device_mismatch" in listed
+
+
+def test_the_simulator_account_publishes_uplinks_of_any_device_and_nothing_else(
+    tmp_path: Path, secured: tuple[Mosquitto, CredentialStore, str]
+) -> None:
+    broker, store, ingest_password = secured
+    password = secrets.token_urlsafe(16)
+    store.write_broker_files(
+        password_path=tmp_path / "passwd",
+        acl_path=tmp_path / "acl",
+        topic_root=ROOT,
+        ingest_user="ingest",
+        ingest_password=ingest_password,
+        publishers={"sim": ServicePublisher(password, simulator_topics(ROOT))},
+    )
+    broker.reload()
+    assert publish_as(broker, "sim", password, f"{ROOT}/kit-a/up", b"{}") in ACCEPTED
+    assert publish_as(broker, "sim", password, f"{ROOT}/kit-b/temperature", b"1") in ACCEPTED
+    assert publish_as(broker, "sim", password, "application/demo/device/70b3d57ed0000001/event/up", b"{}") in ACCEPTED
+    assert publish_as(broker, "sim", password, "v3/demo@ttn/devices/eui-1/up", b"{}") in ACCEPTED
+    assert publish_as(broker, "sim", password, "application/demo/device/x/command/down", b"{}") == 135
+    with pytest.raises(ValueError, match="'kit-a' cannot also be a device id"):
+        store.write_broker_files(
+            password_path=tmp_path / "passwd",
+            acl_path=tmp_path / "acl",
+            topic_root=ROOT,
+            ingest_user="ingest",
+            ingest_password=ingest_password,
+            publishers={"kit-a": ServicePublisher(password, simulator_topics(ROOT))},
+        )
 
 
 def test_rotation_and_sighup_switch_passwords_without_a_restart(

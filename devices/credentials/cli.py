@@ -9,7 +9,9 @@ import signal
 from collections.abc import Callable
 
 from devices.credentials.settings import SecuritySettings
-from devices.credentials.store import CredentialStore, IssuedCredentials
+from devices.credentials.store import CredentialStore, IssuedCredentials, ServicePublisher
+from devices.formats.chirpstack.decoder import TOPIC_FILTER as CHIRPSTACK_UPLINKS
+from devices.formats.tts.decoder import TOPIC_FILTER as TTS_UPLINKS
 from devices.registry import RegistryFile
 
 Handler = Callable[[argparse.Namespace], int]
@@ -54,13 +56,25 @@ def run_credentials(args: argparse.Namespace) -> int:
 
 def write_broker_files(store: CredentialStore, settings: SecuritySettings) -> None:
     assert settings.mqtt_password is not None
+    publishers = {}
+    if settings.simulator_mqtt_password is not None:
+        publishers[settings.simulator_mqtt_username] = ServicePublisher(
+            settings.simulator_mqtt_password.get_secret_value(), simulator_topics(settings.topic_root)
+        )
     store.write_broker_files(
         password_path=settings.mosquitto_password_file,
         acl_path=settings.mosquitto_acl_file,
         topic_root=settings.topic_root,
         ingest_user=settings.mqtt_username,
         ingest_password=settings.mqtt_password.get_secret_value(),
+        publishers=publishers,
     )
+
+
+def simulator_topics(topic_root: str) -> tuple[str, ...]:
+    """What the demo fleet publishes: native, SenML, single-value and sensor.community topics under the
+    root, and the uplink topics of the ChirpStack and The Things Stack integrations."""
+    return (f"{topic_root}/#", CHIRPSTACK_UPLINKS, TTS_UPLINKS)
 
 
 def reload_broker(settings: SecuritySettings) -> str:

@@ -22,3 +22,11 @@ class SecuritySettings(BaseSettings):
     topic_root: str = Field(default="suitcase", description="First topic level of native devices.")
     mqtt_username: str = Field(default="suitcase-ingest", description="MQTT user of the ingest service.")
     mqtt_password: SecretStr | None = Field(default=None, description="MQTT password of the ingest service.")
+    simulator_mqtt_username: str = Field(
+        default="suitcase-simulator", description="MQTT user of the demo fleet (`suitcase simulate`)."
+    )
+    simulator_mqtt_password: SecretStr | None = Field(
+        default=None,
+        description="Its password; when set, the broker files let this user publish every format's uplink topics "
+        "for any device (a demo account: leave it unset where no simulator runs).",
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,14 @@ class IssuedCredentials:
     mqtt_username: str
     mqtt_password: str
     api_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePublisher:
+    """A service account of the broker that may write the given topic filters."""
+
+    password: str
+    topics: tuple[str, ...]
 
 
 def _api_key_digest(api_key: str) -> str:
@@ -84,14 +93,29 @@ class CredentialStore:
         write_atomically(self.path, _HEADER + yaml.safe_dump(data, sort_keys=True), mode=0o600)
 
     def write_broker_files(
-        self, *, password_path: Path, acl_path: Path, topic_root: str, ingest_user: str, ingest_password: str
+        self,
+        *,
+        password_path: Path,
+        acl_path: Path,
+        topic_root: str,
+        ingest_user: str,
+        ingest_password: str,
+        publishers: Mapping[str, ServicePublisher] | None = None,
     ) -> None:
-        """Mosquitto's password file (every device + the ingest service) and ACL file, atomically."""
+        """Mosquitto's password file (every device, the ingest service, ``publishers``) and ACL file, atomically.
+
+        ``publishers`` are service accounts that write on named topic filters for many devices at once
+        (the demo simulator, a network server's MQTT integration), keyed by user name.
+        """
         users = {device: entry.mqtt_password_hash for device, entry in self.devices.items()}
-        if ingest_user in users:
-            raise ValueError(f"the ingest user {ingest_user!r} cannot also be a device id")
-        users[ingest_user] = hash_password(ingest_password)
+        services = [(ingest_user, ingest_password), *((user, p.password) for user, p in (publishers or {}).items())]
+        for user, password in services:
+            if user in users:
+                raise ValueError(f"the service user {user!r} cannot also be a device id or another service's user")
+            users[user] = hash_password(password)
         # 0644: Mosquitto re-reads them as its own unprivileged user on SIGHUP (in docker: another uid).
         # They hold salted PBKDF2 hashes of random passwords and topic rules, nothing usable in clear.
         write_atomically(password_path, password_file(users), mode=0o644)
-        write_atomically(acl_path, acl_file(topic_root=topic_root, ingest_user=ingest_user), mode=0o644)
+        writers = {user: list(p.topics) for user, p in (publishers or {}).items()}
+        acl = acl_file(topic_root=topic_root, ingest_user=ingest_user, network_servers=writers)
+        write_atomically(acl_path, acl, mode=0o644)
