@@ -1,4 +1,5 @@
-"""`suitcase up`, the main job of `scripts/up`: starts what is missing, ingests, and Ctrl-C stops it all."""
+"""`scripts/up` and `suitcase up`, the main job: starts what is missing, ingests, runs a demo fleet, writes
+Grafana's provisioning tree, prints the URLs, and Ctrl-C stops it all."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import json
 import signal
 import subprocess
 import sys
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from suitcase.stack import InfluxDB, Mosquitto, free_port, port_is_listening
 from tests.helpers import publish_all, wait_until
+
+REPO = Path(__file__).parent.parent
 
 
 def influx_query(url: str, db: str, query: str) -> list[list[object]]:
@@ -60,6 +65,9 @@ def test_up_starts_broker_and_database_ingests_and_stops_on_ctrl_c(tmp_path: Pat
                 influx_url,
                 "--batch-interval-s",
                 "0.1",
+                "--http-port",
+                "0",
+                "--no-demo",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -103,6 +111,9 @@ def test_up_uses_services_that_already_run(tmp_path: Path, mosquitto: Mosquitto,
                 "up-reuse-test",
                 "--influx-database",
                 "up_reuse",
+                "--http-port",
+                "0",
+                "--no-demo",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -119,3 +130,58 @@ def test_up_uses_services_that_already_run(tmp_path: Path, mosquitto: Mosquitto,
     assert mosquitto.running, "services the stack did not start are left alone"
     assert influxdb.running
     assert "up_reuse" in influxdb.databases()
+
+
+def get_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        data: dict[str, Any] = json.load(response)
+    return data
+
+
+def test_scripts_up_shows_the_demo_fleet_in_influxdb_and_on_the_status_page_within_30_s(tmp_path: Path) -> None:
+    mqtt_port, influx_port, http_port = free_port(), free_port(), free_port()
+    influx_url, status_url = f"http://127.0.0.1:{influx_port}", f"http://127.0.0.1:{http_port}"
+    var = tmp_path / "var"
+    log_path = tmp_path / "up.log"
+    command = [str(REPO / "scripts" / "up"), "--var-dir", str(var), "--mqtt-port", str(mqtt_port)]
+    command += ["--influx-url", influx_url, "--http-port", str(http_port), "--demo-interval", "5"]
+    started = time.monotonic()
+    with log_path.open("wb") as log:
+        up = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+
+        def demo_in_influxdb() -> bool:
+            query = "SELECT last(value) FROM temperature WHERE device =~ /^demo-/ GROUP BY device"
+            return port_is_listening("127.0.0.1", influx_port) and bool(influx_query(influx_url, "suitcase", query))
+
+        def demo_on_status_page() -> bool:
+            if not port_is_listening("127.0.0.1", http_port):
+                return False
+            devices = get_json(f"{status_url}/api/devices")["devices"]
+            return any(d["id"].startswith("demo-") and d["latest"] for d in devices)
+
+        wait_until(demo_in_influxdb, 30 - (time.monotonic() - started), "demo readings in InfluxDB")
+        wait_until(demo_on_status_page, 30 - (time.monotonic() - started), "demo devices on the status page")
+        elapsed = time.monotonic() - started
+        with urllib.request.urlopen(f"{status_url}/", timeout=5) as response:
+            page = response.read().decode()
+        shown = next(d for d in get_json(f"{status_url}/api/devices")["devices"] if d["latest"])
+        assert shown["id"] in page and shown["site"] in page, "the HTML page shows the device the API lists"
+        banner = log_path.read_text()
+        for url in (f"{status_url}/", f"{status_url}/metrics", f"mqtt://127.0.0.1:{mqtt_port}", influx_url):
+            assert url in banner, f"the banner names {url}"
+        assert "demo fleet    12 devices" in banner
+        tree = var / "grafana"
+        assert {p.name for p in tree.iterdir()} >= {"datasources", "dashboards", "alerting"}
+        assert influx_url in "".join(f.read_text() for f in (tree / "datasources").glob("*.yaml"))
+        assert "demo-" in (var / "registry.yaml").read_text(), "the demo fleet is registered, not rejected"
+    finally:
+        up.send_signal(signal.SIGINT)
+        code = up.wait(timeout=30)
+    assert code == 0, log_path.read_text()
+    print(f"demo readings visible in InfluxDB and on the status page {elapsed:.1f} s after scripts/up started")
+    assert not port_is_listening("127.0.0.1", mqtt_port), "Mosquitto must stop with the stack"
+    assert not port_is_listening("127.0.0.1", influx_port), "InfluxDB must stop with the stack"
+    assert not port_is_listening("127.0.0.1", http_port), "the ingest service must stop with the stack"
+    summary = (var / "demo" / "simulator.log").read_text()
+    assert "interrupted" in summary, "the demo fleet was stopped with the stack (its summary says so)"

@@ -9,27 +9,62 @@ from pydantic_settings import CliSettingsSource
 
 from ingest.config import IngestSettings
 from ingest.logs import configure_logging
-from suitcase.stack.local import run_local_stack
+from suitcase.stack.demo import DemoSettings
+from suitcase.stack.local import StackOptions, run_local_stack
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "up",
-        help="run the local stack: Mosquitto and InfluxDB if missing, then the ingest service",
+        help="run the local stack: Mosquitto and InfluxDB if missing, the ingest service, a demo fleet",
         description="Starts Mosquitto and InfluxDB from the system packages where nothing listens on the "
-        "configured ports (configs and data under --var-dir), then runs the ingest service. Ctrl-C stops all.",
+        "configured ports (configs and data under --var-dir), writes Grafana's provisioning tree, runs the "
+        "ingest service with its status page and a small demo fleet, and prints the URLs. Ctrl-C stops all.",
     )
     parser.add_argument("--var-dir", type=Path, default=Path("var"), help="where the stack keeps its data")
+    parser.add_argument(
+        "--grafana-dir", type=Path, help="where Grafana's provisioning tree goes (default: VAR_DIR/grafana)"
+    )
+    demo = parser.add_argument_group("demo fleet (suitcase simulate)")
+    defaults = DemoSettings()
+    demo.add_argument("--no-demo", action="store_true", help="run no demo fleet")
+    demo.add_argument("--demo-sites", type=int, default=defaults.sites, help=f"(default {defaults.sites})")
+    demo.add_argument(
+        "--demo-devices-per-site",
+        type=int,
+        default=defaults.devices_per_site,
+        help=f"(default {defaults.devices_per_site})",
+    )
+    demo.add_argument(
+        "--demo-interval", type=float, default=defaults.interval_s, help=f"seconds (default {defaults.interval_s:g})"
+    )
+    demo.add_argument(
+        "--demo-faults",
+        type=float,
+        default=defaults.faults,
+        help=f"share of faulty messages (default {defaults.faults})",
+    )
     source: CliSettingsSource[IngestSettings] = CliSettingsSource(IngestSettings, root_parser=parser)
     parser.set_defaults(handler=lambda args: run(args, IngestSettings(_cli_settings_source=source(parsed_args=args))))
 
 
 def run(args: argparse.Namespace, settings: IngestSettings) -> int:
+    var_dir: Path = args.var_dir
     # the whole stack keeps its state under --var-dir
-    if "data_dir" not in settings.model_fields_set:
-        settings = settings.model_copy(update={"data_dir": args.var_dir / "ingest"})
-    if "registry_file" not in settings.model_fields_set:
-        settings = settings.model_copy(update={"registry_file": args.var_dir / "registry.yaml"})
+    defaults = {
+        "data_dir": var_dir / "ingest",
+        "registry_file": var_dir / "registry.yaml",
+        "credentials_file": var_dir / "credentials.yaml",
+    }
+    settings = settings.model_copy(update={k: v for k, v in defaults.items() if k not in settings.model_fields_set})
+    demo = None
+    if not args.no_demo:
+        demo = DemoSettings(
+            sites=args.demo_sites,
+            devices_per_site=args.demo_devices_per_site,
+            interval_s=args.demo_interval,
+            faults=args.demo_faults,
+        )
     configure_logging(settings.log_level, settings.log_format)
-    run_local_stack(settings, args.var_dir)
+    run_local_stack(settings, StackOptions(var_dir, args.grafana_dir or var_dir / "grafana", demo))
     return 0

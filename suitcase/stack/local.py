@@ -1,21 +1,29 @@
-"""The local stack of `scripts/up`: Mosquitto and InfluxDB from the system packages, then ingest.
+"""The local stack of `scripts/up`: Mosquitto and InfluxDB from the system packages, the ingest service
+with its status page, Grafana's provisioning tree and a demo fleet.
 
 Whatever already listens on the configured ports is used as it is (a system broker, a remote InfluxDB);
 only what is missing is started, as children with configs and data under ``./var/``, and stopped again
-when the stack stops.
+when the stack stops (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
+from ipaddress import ip_address
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from devices.credentials.settings import SecuritySettings
+from devices.registry import RegistryError
 from ingest.config import InfluxFlavour, IngestSettings
-from ingest.service import serve
+from ingest.service import IngestService
+from suitcase.stack.demo import Broker, DemoError, DemoFleet, DemoSettings, simulator_environment
+from suitcase.stack.grafana import ProvisioningTree
 from suitcase.stack.influxdb import InfluxDB
 from suitcase.stack.mosquitto import Mosquitto
 from suitcase.stack.processes import ManagedProcess, port_is_listening
@@ -25,17 +33,30 @@ log = logging.getLogger(__name__)
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
+def stack_security(var_dir: Path) -> SecuritySettings:
+    """Credentials and broker files under the stack's var dir unless set explicitly (``SUITCASE_*``, .env)."""
+    security = SecuritySettings()
+    defaults = {
+        "credentials_file": var_dir / "credentials.yaml",
+        "mosquitto_password_file": var_dir / "mosquitto" / "passwd",
+        "mosquitto_acl_file": var_dir / "mosquitto" / "acl",
+        "mosquitto_pid_file": var_dir / "mosquitto" / "mosquitto.pid",
+    }
+    return security.model_copy(update={k: v for k, v in defaults.items() if k not in security.model_fields_set})
+
+
 def start_missing_services(settings: IngestSettings, var_dir: Path, stack: ExitStack) -> list[str]:
     """Start Mosquitto and InfluxDB where nothing listens yet; return a line per service for the banner."""
     lines = []
     if port_is_listening(settings.mqtt_host, settings.mqtt_port):
         lines.append(f"MQTT broker   mqtt://{settings.mqtt_host}:{settings.mqtt_port} (already running, used as is)")
     elif settings.mqtt_host in _LOCAL_HOSTS:
+        security = broker_security(stack_security(var_dir))
         broker = Mosquitto(
-            var_dir / "mosquitto", port=settings.mqtt_port, host=settings.mqtt_host, extra_config=_broker_security()
+            var_dir / "mosquitto", port=settings.mqtt_port, host=settings.mqtt_host, extra_config=security
         )
         _start(broker, stack)
-        secured = "password and ACL files, no anonymous access" if _broker_security() else "anonymous access"
+        secured = "password and ACL files, no anonymous access" if security else "anonymous access"
         lines.append(f"MQTT broker   {broker.url} (started, {secured}, data in {broker.data_dir})")
     else:
         lines.append(f"MQTT broker   mqtt://{settings.mqtt_host}:{settings.mqtt_port} (not reachable yet)")
@@ -54,9 +75,8 @@ def start_missing_services(settings: IngestSettings, var_dir: Path, stack: ExitS
     return lines
 
 
-def _broker_security() -> str:
-    """Once device credentials exist (`suitcase devices credentials`), the broker requires them."""
-    security = SecuritySettings()
+def broker_security(security: SecuritySettings) -> str:
+    """Once the broker files exist (`suitcase init`, `suitcase devices credentials`), the broker requires them."""
     if not security.mosquitto_password_file.exists():
         return ""
     return (
@@ -71,27 +91,127 @@ def _start(service: ManagedProcess, stack: ExitStack) -> None:
     stack.callback(service.stop)
 
 
-def banner(settings: IngestSettings, services: list[str]) -> str:
-    topic = f"{settings.topic_root}/demo-1/up"
-    query = "SELECT * FROM temperature WHERE device = 'demo-1'"
+@dataclass(frozen=True, slots=True)
+class StackOptions:
+    var_dir: Path
+    grafana_dir: Path
+    demo: DemoSettings | None  # None: --no-demo
+
+
+def banner(settings: IngestSettings, services: list[str], extras: list[str], status_url: str | None) -> str:
+    device = "my-sensor"
+    topic = f"{settings.topic_root}/{device}/up"
     influx = urlsplit(settings.influx_url)
-    return "\n".join(
-        [
-            "iot-suitcase local stack",
-            *(f"  {line}" for line in services),
-            f"  database      {settings.influx_database}",
-            "Try it:",
-            f"  mosquitto_pub -h {settings.mqtt_host} -p {settings.mqtt_port} -q 1 -t {topic} "
-            '-m \'{"readings": {"temperature": 21.5, "humidity": 40}}\'',
-            f"  influx -host {influx.hostname} -port {influx.port or 8086} -database {settings.influx_database} "
-            f'-execute "{query}"',
-            "Ctrl-C stops everything.",
+    query = "SELECT * FROM temperature WHERE time > now() - 5m"
+    lines = ["iot-suitcase local stack", *(f"  {line}" for line in services), *(f"  {line}" for line in extras)]
+    if status_url is not None:
+        lines += [
+            f"  status page   {status_url}  (devices, latest values, rejects, pipeline)",
+            f"  JSON API      {status_url}api/devices  {status_url}api/rejects",
+            f"  health        {status_url}healthz  {status_url}readyz  metrics: {status_url}metrics",
+            f"  HTTP ingest   POST {status_url}v1/devices/<id>/readings  (X-API-Key of `suitcase devices credentials`)",
         ]
-    )
+    lines += [
+        f"  database      {settings.influx_database}",
+        "Try it:",
+        f"  suitcase devices add {device} --model native --site office --registry {settings.registry_file}",
+        f"  mosquitto_pub -h {settings.mqtt_host} -p {settings.mqtt_port} -q 1 -t {topic} "
+        '-m \'{"readings": {"temperature": 21.5, "humidity": 40}}\'',
+        f"  influx -host {influx.hostname} -port {influx.port or 8086} -database {settings.influx_database} "
+        f'-execute "{query}"',
+        "Ctrl-C stops everything.",
+    ]
+    return "\n".join(lines)
 
 
-def run_local_stack(settings: IngestSettings, var_dir: Path) -> None:
+def run_local_stack(settings: IngestSettings, options: StackOptions) -> None:
+    security = stack_security(options.var_dir)
     with ExitStack() as stack:
-        services = start_missing_services(settings, var_dir, stack)
-        print(banner(settings, services), flush=True)
-        asyncio.run(serve(settings))
+        services = start_missing_services(settings, options.var_dir, stack)
+        extras: list[str] = []
+        fleet = _prepare_demo(settings, options, security, extras)
+        tree = ProvisioningTree(settings, options.grafana_dir)
+        try:
+            summary = tree.export()
+            extras.append(
+                f"Grafana       provisioning tree {options.grafana_dir} ({summary}; refreshed when the registry "
+                f"changes): GF_PATHS_PROVISIONING={options.grafana_dir.resolve()} grafana server, or "
+                "`suitcase dashboards push` to a running Grafana"
+            )
+        except (RegistryError, OSError) as error:
+            extras.append(f"Grafana       provisioning tree not written: {error}")
+        asyncio.run(_serve(settings, services, extras, fleet, tree))
+
+
+def _prepare_demo(
+    settings: IngestSettings, options: StackOptions, security: SecuritySettings, extras: list[str]
+) -> tuple[DemoFleet, dict[str, str]] | None:
+    """Register the demo fleet before the ingest service loads the registry; None where it cannot run."""
+    if options.demo is None:
+        return None
+    broker = Broker(settings.mqtt_host, settings.mqtt_port, settings.topic_root)
+    fleet = DemoFleet(options.demo, broker, settings.registry_file, options.var_dir / "demo" / "simulator.log")
+    try:
+        environment = simulator_environment(security, broker_secured=bool(broker_security(security)))
+        fleet.register()
+    except DemoError as error:
+        extras.append(f"demo fleet    not started: {error}")
+        return None
+    demo = options.demo
+    extras.append(
+        f"demo fleet    {demo.sites * demo.devices_per_site} devices ({demo.id_prefix}-*) at {demo.sites} sites, "
+        f"every {demo.interval_s:g} s, {demo.faults:.0%} faulty; log {fleet.log_path} (--no-demo to skip)"
+    )
+    return fleet, environment
+
+
+async def _serve(
+    settings: IngestSettings,
+    services: list[str],
+    extras: list[str],
+    fleet: tuple[DemoFleet, dict[str, str]] | None,
+    tree: ProvisioningTree,
+) -> None:
+    service = IngestService(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, service.stop)
+    running = asyncio.create_task(service.run())
+    refreshing = asyncio.create_task(tree.run())
+    try:
+        status_url = await _status_url(service, running)
+        print(banner(settings, services, extras, status_url), flush=True)
+        if fleet is not None:
+            # the broker keeps nothing for a subscription that does not exist yet: publish once subscribed
+            await _until(lambda: service.consumer is not None and service.consumer.connected, running)
+            if not running.done():
+                fleet[0].start(fleet[1])
+                log.info(
+                    "demo fleet started pid=%s log=%s", fleet[0].process and fleet[0].process.pid, fleet[0].log_path
+                )
+        await running
+    finally:
+        refreshing.cancel()
+        if fleet is not None:
+            fleet[0].stop()
+        if not running.done():
+            service.stop()
+            await running
+
+
+async def _status_url(service: IngestService, running: asyncio.Task[None]) -> str | None:
+    if not service.settings.http_enabled:
+        return None
+    await _until(lambda: service.http_runner is not None and bool(service.http_runner.addresses), running)
+    if service.http_runner is None or not service.http_runner.addresses:
+        return None
+    host, port = service.http_runner.addresses[0][:2]
+    if ip_address(host).is_unspecified:  # listening on every interface: this machine's loopback reaches it
+        host = "127.0.0.1"
+    return f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
+
+
+async def _until(condition: Callable[[], bool], running: asyncio.Task[None]) -> None:
+    """Wait for ``condition``, or for the service to end (it failed to start, or was stopped)."""
+    while not condition() and not running.done():
+        await asyncio.sleep(0.05)
