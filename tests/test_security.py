@@ -70,7 +70,13 @@ def secured(tmp_path: Path, mosquitto_factory: Callable[..., Mosquitto]) -> tupl
     store.issue("kit-b")
     ingest_password = secrets.token_urlsafe(16)
     files = {"password_path": tmp_path / "passwd", "acl_path": tmp_path / "acl"}
-    store.write_broker_files(**files, topic_root=ROOT, ingest_user="ingest", ingest_password=ingest_password)
+    store.write_broker_files(
+        password_path=files["password_path"],
+        acl_path=files["acl_path"],
+        topic_root=ROOT,
+        ingest_user="ingest",
+        ingest_password=ingest_password,
+    )
     broker = mosquitto_factory(
         extra_config=f"allow_anonymous false\npassword_file {files['password_path']}\nacl_file {files['acl_path']}\n"
     )
@@ -161,12 +167,24 @@ def test_rotation_and_sighup_switch_passwords_without_a_restart(
     broker, store, ingest_password = secured
     old = store.issue("kit-a")
     files = {"password_path": tmp_path / "passwd", "acl_path": tmp_path / "acl"}
-    store.write_broker_files(**files, topic_root=ROOT, ingest_user="ingest", ingest_password=ingest_password)
+    store.write_broker_files(
+        password_path=files["password_path"],
+        acl_path=files["acl_path"],
+        topic_root=ROOT,
+        ingest_user="ingest",
+        ingest_password=ingest_password,
+    )
     broker.reload()
     assert connect_code(broker, "kit-a", old.mqtt_password) == 0
     pid = broker.pid
     new = store.issue("kit-a")
-    store.write_broker_files(**files, topic_root=ROOT, ingest_user="ingest", ingest_password=ingest_password)
+    store.write_broker_files(
+        password_path=files["password_path"],
+        acl_path=files["acl_path"],
+        topic_root=ROOT,
+        ingest_user="ingest",
+        ingest_password=ingest_password,
+    )
     broker.reload()
     assert broker.pid == pid, "no broker restart"
     assert connect_code(broker, "kit-a", old.mqtt_password) in (134, 135)
