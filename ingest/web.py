@@ -192,8 +192,16 @@ def _pipeline_section(figures: dict[str, object]) -> str:
         "mqtt_connected": "broker connected",
         "log_full": "log full",
     }
-    cells = "".join(f'<div class="figure" id="fig-{k}">{_e(v)}<b>{_e(figures[k])}</b></div>' for k, v in labels.items())
-    return f'<h2>Pipeline</h2><div class="figures">{cells}</div>'
+    good_when = {"influx_reachable": True, "mqtt_connected": True, "log_full": False}
+    cells = []
+    for key, label in labels.items():
+        value = figures[key]
+        if isinstance(value, bool):  # a state: say it in words, red when it needs attention
+            shown = f'<b class="{"ok" if value == good_when.get(key) else "silent"}">{"yes" if value else "no"}</b>'
+        else:
+            shown = f"<b>{_e(value)}</b>"
+        cells.append(f'<div class="figure" id="fig-{key}">{_e(label)}{shown}</div>')
+    return f'<h2>Pipeline</h2><div class="figures">{"".join(cells)}</div>'
 
 
 def _ago(moment: object) -> str:
@@ -237,7 +245,8 @@ def _strangers_section(strangers: list[dict[str, object]]) -> str:
     if not strangers:
         return "<h2>Unknown devices knocking</h2><p>none</p>"
     rows = "".join(
-        f"<tr><td>{_e(s['id'])}</td><td><code>{_e(s['topic'])}</code></td><td>{_e(s['last_seen'])}</td>"
+        f"<tr><td>{_e(s['id'])}</td><td><code>{_e(s['topic'])}</code></td>"
+        f'<td title="{_e(s["last_seen"])}">{_ago(s["last_seen"])}</td>'
         f"<td>{_e(s['messages'])}</td></tr>"
         for s in strangers
     )
@@ -250,7 +259,7 @@ def _strangers_section(strangers: list[dict[str, object]]) -> str:
 
 def _rejects_section(rejects: list[StoredReject]) -> str:
     rows = "".join(
-        f'<tr class="reject"><td>{_e(r.received_at.isoformat(timespec="seconds"))}</td>'
+        f'<tr class="reject"><td title="{_e(r.received_at.isoformat())}">{_ago(r.received_at.isoformat())}</td>'
         f"<td>{_e(r.device_id or '-')}</td>"
         f"<td><b>{_e(r.code)}</b><br>{_e(r.reason)}</td><td><code>{_e(r.topic)}</code></td>"
         f"<td><code>{_e(r.payload[:300].decode('utf-8', 'replace'))}</code></td></tr>"
