@@ -63,22 +63,29 @@ def publish_as(broker: Mosquitto, user: str, password: str, topic: str, payload:
     return codes[0]
 
 
+def write_files(
+    store: CredentialStore, directory: Path, ingest_password: str, publishers: dict[str, ServicePublisher] | None = None
+) -> None:
+    """The broker's password and ACL files in ``directory`` (where the ``secured`` broker reads them)."""
+    store.write_broker_files(
+        password_path=directory / "passwd",
+        acl_path=directory / "acl",
+        topic_root=ROOT,
+        ingest_user="ingest",
+        ingest_password=ingest_password,
+        publishers=publishers,
+    )
+
+
 @pytest.fixture
 def secured(tmp_path: Path, mosquitto_factory: Callable[..., Mosquitto]) -> tuple[Mosquitto, CredentialStore, str]:
     store = CredentialStore(tmp_path / "credentials.yaml")
     store.issue("kit-a")
     store.issue("kit-b")
     ingest_password = secrets.token_urlsafe(16)
-    files = {"password_path": tmp_path / "passwd", "acl_path": tmp_path / "acl"}
-    store.write_broker_files(
-        password_path=files["password_path"],
-        acl_path=files["acl_path"],
-        topic_root=ROOT,
-        ingest_user="ingest",
-        ingest_password=ingest_password,
-    )
+    write_files(store, tmp_path, ingest_password)
     broker = mosquitto_factory(
-        extra_config=f"allow_anonymous false\npassword_file {files['password_path']}\nacl_file {files['acl_path']}\n"
+        extra_config=f"allow_anonymous false\npassword_file {tmp_path / 'passwd'}\nacl_file {tmp_path / 'acl'}\n"
     )
     return broker, store, ingest_password
 
@@ -89,13 +96,7 @@ def test_devices_write_only_their_own_topics_and_strangers_are_refused(
     broker, store, ingest_password = secured
     # Re-issue to learn kit-a's plaintext (only shown at issue time), then rewrite the files and reload.
     kit_a = store.issue("kit-a")
-    store.write_broker_files(
-        password_path=tmp_path / "passwd",
-        acl_path=tmp_path / "acl",
-        topic_root=ROOT,
-        ingest_user="ingest",
-        ingest_password=ingest_password,
-    )
+    write_files(store, tmp_path, ingest_password)
     broker.reload()
     settings = {
         "mqtt_host": broker.host,
@@ -136,14 +137,7 @@ def test_the_simulator_account_publishes_uplinks_of_any_device_and_nothing_else(
 ) -> None:
     broker, store, ingest_password = secured
     password = secrets.token_urlsafe(16)
-    store.write_broker_files(
-        password_path=tmp_path / "passwd",
-        acl_path=tmp_path / "acl",
-        topic_root=ROOT,
-        ingest_user="ingest",
-        ingest_password=ingest_password,
-        publishers={"sim": ServicePublisher(password, simulator_topics(ROOT))},
-    )
+    write_files(store, tmp_path, ingest_password, {"sim": ServicePublisher(password, simulator_topics(ROOT))})
     broker.reload()
     assert publish_as(broker, "sim", password, f"{ROOT}/kit-a/up", b"{}") in ACCEPTED
     assert publish_as(broker, "sim", password, f"{ROOT}/kit-b/temperature", b"1") in ACCEPTED
@@ -151,14 +145,7 @@ def test_the_simulator_account_publishes_uplinks_of_any_device_and_nothing_else(
     assert publish_as(broker, "sim", password, "v3/demo@ttn/devices/eui-1/up", b"{}") in ACCEPTED
     assert publish_as(broker, "sim", password, "application/demo/device/x/command/down", b"{}") == 135
     with pytest.raises(ValueError, match="'kit-a' cannot also be a device id"):
-        store.write_broker_files(
-            password_path=tmp_path / "passwd",
-            acl_path=tmp_path / "acl",
-            topic_root=ROOT,
-            ingest_user="ingest",
-            ingest_password=ingest_password,
-            publishers={"kit-a": ServicePublisher(password, simulator_topics(ROOT))},
-        )
+        write_files(store, tmp_path, ingest_password, {"kit-a": ServicePublisher(password, simulator_topics(ROOT))})
 
 
 def test_rotation_and_sighup_switch_passwords_without_a_restart(
@@ -166,25 +153,12 @@ def test_rotation_and_sighup_switch_passwords_without_a_restart(
 ) -> None:
     broker, store, ingest_password = secured
     old = store.issue("kit-a")
-    files = {"password_path": tmp_path / "passwd", "acl_path": tmp_path / "acl"}
-    store.write_broker_files(
-        password_path=files["password_path"],
-        acl_path=files["acl_path"],
-        topic_root=ROOT,
-        ingest_user="ingest",
-        ingest_password=ingest_password,
-    )
+    write_files(store, tmp_path, ingest_password)
     broker.reload()
     assert connect_code(broker, "kit-a", old.mqtt_password) == 0
     pid = broker.pid
     new = store.issue("kit-a")
-    store.write_broker_files(
-        password_path=files["password_path"],
-        acl_path=files["acl_path"],
-        topic_root=ROOT,
-        ingest_user="ingest",
-        ingest_password=ingest_password,
-    )
+    write_files(store, tmp_path, ingest_password)
     broker.reload()
     assert broker.pid == pid, "no broker restart"
     assert connect_code(broker, "kit-a", old.mqtt_password) in (134, 135)
