@@ -9,14 +9,17 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from grafana_client.client import GrafanaException
 from pydantic_settings import CliSettingsSource
 
-from dashboards.provisioning import Bundle, build_bundle, export_tree
-from dashboards.push import push
 from dashboards.settings import DashboardSettings, PushSettings
 from devices.registry import RegistryError, RegistryFile
+
+# The generator and the Grafana client are imported where they are used: they take most of a second to
+# import, and every `suitcase` command would pay for it just to build its parser.
+if TYPE_CHECKING:
+    from dashboards.provisioning import Bundle
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -74,6 +77,8 @@ def _registry_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _bundle(args: argparse.Namespace, settings: DashboardSettings) -> Bundle | None:
+    from dashboards.provisioning import build_bundle  # noqa: PLC0415 (lazy, see above)
+
     try:
         registry = RegistryFile(args.registry).load()
     except RegistryError as error:
@@ -93,6 +98,8 @@ def _contact_note(bundle: Bundle) -> str:
 
 
 def run_export(args: argparse.Namespace, settings: DashboardSettings) -> int:
+    from dashboards.provisioning import export_tree  # noqa: PLC0415 (lazy, see above)
+
     bundle = _bundle(args, settings)
     if bundle is None:
         return 1
@@ -105,6 +112,10 @@ def run_export(args: argparse.Namespace, settings: DashboardSettings) -> int:
 
 
 def run_push(args: argparse.Namespace, settings: PushSettings) -> int:
+    from grafana_client.client import GrafanaException  # noqa: PLC0415 (lazy, see above)
+
+    from dashboards.push import push  # noqa: PLC0415 (lazy, see above)
+
     if settings.grafana_token is None:
         print("error: no Grafana token: set SUITCASE_GRAFANA_TOKEN (or give --token)", file=sys.stderr)
         return 2

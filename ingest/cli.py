@@ -15,7 +15,6 @@ from devices.registry import RegistryError
 from ingest.config import IngestSettings
 from ingest.logs import configure_logging
 from ingest.rejects import RejectStore, StoredReject
-from ingest.service import serve
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -89,6 +88,8 @@ def _as_text(reject: StoredReject) -> str:
 
 
 def run(settings: IngestSettings) -> int:
+    from ingest.service import serve  # noqa: PLC0415 (lazy: only where the service runs)
+
     configure_logging(settings.log_level, settings.log_format)
     try:
         asyncio.run(serve(settings))

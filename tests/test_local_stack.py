@@ -17,6 +17,7 @@ from suitcase.stack import InfluxDB, Mosquitto, free_port, port_is_listening
 from tests.helpers import publish_all, wait_until
 
 REPO = Path(__file__).parent.parent
+UP = ("connected to broker", "Ctrl-C stops everything.")  # subscribed, and the banner printed
 
 
 def influx_query(url: str, db: str, query: str) -> list[list[object]]:
@@ -73,7 +74,7 @@ def test_up_starts_broker_and_database_ingests_and_stops_on_ctrl_c(tmp_path: Pat
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_until(lambda: "connected to broker" in log_path.read_text(), 60, "the local stack to come up")
+        wait_until(lambda: all(s in log_path.read_text() for s in UP), 60, "the local stack to come up")
         banner = log_path.read_text()
         assert f"mqtt://127.0.0.1:{mqtt_port} (started" in banner
         assert f"{influx_url} (started" in banner
@@ -119,7 +120,7 @@ def test_up_uses_services_that_already_run(tmp_path: Path, mosquitto: Mosquitto,
             stderr=subprocess.STDOUT,
         )
     try:
-        wait_until(lambda: "connected to broker" in log_path.read_text(), 60, "the local stack to come up")
+        wait_until(lambda: all(s in log_path.read_text() for s in UP), 60, "the local stack to come up")
     finally:
         up.send_signal(signal.SIGINT)
         code = up.wait(timeout=20)

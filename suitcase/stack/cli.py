@@ -10,7 +10,6 @@ from pydantic_settings import CliSettingsSource
 from ingest.config import IngestSettings
 from ingest.logs import configure_logging
 from suitcase.stack.demo import DemoSettings
-from suitcase.stack.local import StackOptions, run_local_stack
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,6 +48,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace, settings: IngestSettings) -> int:
+    from suitcase.stack.local import StackOptions, run_local_stack  # noqa: PLC0415 (lazy: only where it runs)
+
     var_dir: Path = args.var_dir
     # the whole stack keeps its state under --var-dir
     defaults = {
