@@ -24,6 +24,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.config import IngestSettings
+from ingest.mqttclient import LeanClient
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,8 @@ class MqttConsumer:
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    def _make_client(self) -> paho.Client:
-        client = paho.Client(
+    def _make_client(self) -> LeanClient:
+        client = LeanClient(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self._settings.mqtt_client_id,
             protocol=MQTTProtocolVersion.MQTTv5,
@@ -96,11 +97,13 @@ class MqttConsumer:
             self._loop.add_reader(sock, self._read)
 
     def _read(self) -> None:
-        self._client.loop_read()
-        # TLS: bytes already decrypted inside the SSL object do not make the socket readable again
+        client = self._client
+        client.loop_read()
+        # Bytes already read into the client's buffer, or already decrypted inside the SSL object, do not
+        # make the socket readable again: read on while there are any.
         sock = self._sock
-        while isinstance(sock, ssl.SSLSocket) and sock.pending() and sock is self._sock:
-            self._client.loop_read()
+        while sock is self._sock and (client.buffered() or (isinstance(sock, ssl.SSLSocket) and sock.pending())):
+            client.loop_read()
 
     def _socket_close(self, client: paho.Client, _userdata: Any, sock: Any) -> None:
         self._on_loop(partial(self._forget_socket, sock))
