@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic_settings import CliSettingsSource
 
 from devices.registry import RegistryError
+from ingest import heap
 from ingest.config import IngestSettings
 from ingest.logs import configure_logging
 from ingest.rejects import RejectStore, StoredReject
@@ -90,6 +91,7 @@ def _as_text(reject: StoredReject) -> str:
 
 def run(settings: IngestSettings) -> int:
     configure_logging(settings.log_level, settings.log_format)
+    heap.settle()
     try:
         asyncio.run(serve(settings))
     except RegistryError as error:
