@@ -40,6 +40,7 @@ from ingest.points import (
     time_ns,
     uplink_line,
 )
+from ingest.recent import RecentRecords
 from ingest.records import POINTS, REJECT, Record, Reject, decode_record, message_key, points_record, reject_record
 from ingest.rejects import RejectStore
 from ingest.status import StatusBoard
@@ -135,6 +136,8 @@ class Pipeline:
         self._directory = directory or DeviceDirectory(None, UnknownDevices.ACCEPT)
         self.board = board or StatusBoard()
         self._keys: OrderedDict[bytes, None] = OrderedDict()
+        # decoded records waiting to be drained: a few batches' worth, so memory stays bounded
+        self._recent = RecentRecords(limit=4 * batch_size)
         self._fifo: deque[Entry] = deque()
         self._incoming = asyncio.Event()
         self._logged = asyncio.Event()
@@ -201,7 +204,10 @@ class Pipeline:
         uplink = uplink_line(
             outcome.device_id, site, outcome.format, readings=len(lines), size=len(payload), time=time_ns(received_at)
         )
-        return points_record(key, topic, payload, received_at, lines, bookkeeping=[uplink])
+        bookkeeping = [uplink]
+        body = points_record(key, topic, payload, received_at, lines, bookkeeping=bookkeeping)
+        self._recent.add(body, Record(POINTS, key, topic, payload, received_at, lines, None, bookkeeping))
+        return body
 
     def _reject(self, key: bytes, reject: Reject) -> bytes:
         self._last_reject = reject
@@ -276,7 +282,9 @@ class Pipeline:
         size = 0
         while self._fifo:
             if self._fifo[0].cancelled:
-                self._fifo.popleft()
+                cancelled = self._fifo.popleft().record
+                if cancelled is not None:
+                    self._recent.forget(cancelled)
                 continue
             record = self._fifo[0].record
             grow = len(record) + 8 if record is not None else 0
@@ -313,7 +321,7 @@ class Pipeline:
                 await self._logged.wait()
                 continue
             last_write = time.monotonic()
-            decoded = [decode_record(body) for body in records]
+            decoded = [self._recent.take(body) for body in records]
             rejects = [(r.key, r.reject) for r in decoded if r.reject is not None]
             rejects += await self._store_until_accepted(decoded)
             await asyncio.get_running_loop().run_in_executor(self._io, self._finish, rejects, position, len(records))
