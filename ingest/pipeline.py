@@ -40,7 +40,7 @@ from ingest.points import (
     time_ns,
     uplink_line,
 )
-from ingest.recent import RecentRecords
+from ingest.recent import Batch, RecentRecords, record_text
 from ingest.records import POINTS, REJECT, Record, Reject, decode_record, message_key, points_record, reject_record
 from ingest.rejects import RejectStore
 from ingest.status import StatusBoard
@@ -204,9 +204,8 @@ class Pipeline:
         uplink = uplink_line(
             outcome.device_id, site, outcome.format, readings=len(lines), size=len(payload), time=time_ns(received_at)
         )
-        bookkeeping = [uplink]
-        body = points_record(key, topic, payload, received_at, lines, bookkeeping=bookkeeping)
-        self._recent.add(body, Record(POINTS, key, topic, payload, received_at, lines, None, bookkeeping))
+        body = points_record(key, topic, payload, received_at, lines, bookkeeping=[uplink])
+        self._recent.add(body, "\n".join([*lines, uplink]), len(lines))
         return body
 
     def _reject(self, key: bytes, reject: Reject) -> bytes:
@@ -321,9 +320,8 @@ class Pipeline:
                 await self._logged.wait()
                 continue
             last_write = time.monotonic()
-            decoded = [self._recent.take(body) for body in records]
-            rejects = [(r.key, r.reject) for r in decoded if r.reject is not None]
-            rejects += await self._store_until_accepted(decoded)
+            batch = self._recent.batch(records)
+            rejects = batch.rejects + await self._store_until_accepted(batch)
             await asyncio.get_running_loop().run_in_executor(self._io, self._finish, rejects, position, len(records))
             self._space.set()
 
@@ -331,11 +329,11 @@ class Pipeline:
         self._rejects.add(rejects)
         self._wal.commit(position, records)
 
-    async def _store_until_accepted(self, points: list[Record]) -> list[tuple[bytes, Reject]]:
+    async def _store_until_accepted(self, batch: Batch) -> list[tuple[bytes, Reject]]:
         delay = _RETRY_START_S
         while True:
             try:
-                refused = await self._write_or_split(points)
+                refused = await self._write_batch(batch)
             except WriteError as error:
                 self.stats.write_errors += 1
                 if self.stats.influx_ok:
@@ -350,25 +348,47 @@ class Pipeline:
             self.stats.batches += 1
             return refused
 
-    async def _write_or_split(self, records: list[Record]) -> list[tuple[bytes, Reject]]:
-        """Write; on a 400 split the batch in halves until the refused points stand alone as rejects."""
-        lines = [line for record in records for line in (*record.lines, *record.bookkeeping)]
-        if not lines:
+    async def _write_batch(self, batch: Batch) -> list[tuple[bytes, Reject]]:
+        """Write the batch in one request; on a 400 split its records (decoded from the log) as below."""
+        if not batch.text:
             return []
         started = time.monotonic()
         try:
-            await self._writer.write("\n".join(lines))
+            await self._writer.write(batch.text)
         except WriteError as error:
             if error.retryable:
                 raise
-            if len(records) == 1:
-                return self._refused(records[0], error)
-            half = len(records) // 2
-            return await self._write_or_split(records[:half]) + await self._write_or_split(records[half:])
-        self.stats.write_latency_ms = (time.monotonic() - started) * 1000
-        self.stats.stored_messages += sum(1 for record in records if record.kind == POINTS)
-        self.stats.stored_readings += sum(len(record.lines) for record in records)
+            return await self._split([decode_record(body) for body in batch.bodies], error)
+        self._stored(started, batch.messages, batch.readings)
         return []
+
+    async def _write_or_split(self, records: list[Record]) -> list[tuple[bytes, Reject]]:
+        """Write; on a 400 split the batch in halves until the refused points stand alone as rejects."""
+        text = "\n".join(filter(None, map(record_text, records)))
+        if not text:
+            return []
+        started = time.monotonic()
+        try:
+            await self._writer.write(text)
+        except WriteError as error:
+            if error.retryable:
+                raise
+            return await self._split(records, error)
+        self._stored(
+            started, sum(1 for record in records if record.kind == POINTS), sum(len(record.lines) for record in records)
+        )
+        return []
+
+    async def _split(self, records: list[Record], error: WriteError) -> list[tuple[bytes, Reject]]:
+        if len(records) == 1:
+            return self._refused(records[0], error)
+        half = len(records) // 2
+        return await self._write_or_split(records[:half]) + await self._write_or_split(records[half:])
+
+    def _stored(self, started: float, messages: int, readings: int) -> None:
+        self.stats.write_latency_ms = (time.monotonic() - started) * 1000
+        self.stats.stored_messages += messages
+        self.stats.stored_readings += readings
 
     def _refused(self, record: Record, error: WriteError) -> list[tuple[bytes, Reject]]:
         if record.reject is not None:  # only its bookkeeping point was refused: the reject itself is kept
