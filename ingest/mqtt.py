@@ -49,6 +49,8 @@ class MqttConsumer:
         self._reading = True
         self._sock: socket.socket | None = None
         self.generation = 0  # bumped per connection: an ack belongs to the connection that got the message
+        self._acks: list[int] = []
+        self._acks_generation = 0
         self._client = self._make_client()
 
     @property
@@ -151,9 +153,22 @@ class MqttConsumer:
 
     # --- public API ---------------------------------------------------------------------------------------
     def ack(self, mid: int, qos: int, generation: int) -> None:
-        """PUBACK a message, unless it came over an earlier connection (the broker will redeliver it)."""
+        """PUBACK a message, unless it came over an earlier connection (the broker will redeliver it).
+
+        Acks wait in arrival order until ``flush_acks`` sends them together (the committer calls it after
+        each group).
+        """
         if qos > 0 and generation == self.generation and self._connected.is_set():
-            self._client.ack(mid, qos)
+            if generation != self._acks_generation:
+                self._acks.clear()  # waiting acks of an earlier connection: the broker redelivers those
+            self._acks.append(mid)
+            self._acks_generation = generation
+
+    def flush_acks(self) -> None:
+        """Send the waiting acks in one write, if the connection they belong to is still up."""
+        mids, self._acks = self._acks, []
+        if mids and self._acks_generation == self.generation and self._connected.is_set():
+            self._client.ack_many(mids)
 
     def stop_reading(self) -> None:
         """Take no more messages (shutdown): acks can still go out."""

@@ -6,6 +6,8 @@ a second that is most of a core. Two narrow overrides change that and nothing el
 
 - ``_sock_recv`` serves paho's small reads from one large ``recv``; the caller keeps calling ``loop_read``
   while ``buffered()`` says bytes are waiting (the socket will not signal them again).
+- ``ack_many`` queues the PUBACKs of a whole group commit as one write (paho sends one packet per
+  ``send`` and asks the event loop to watch for writability once per packet).
 - ``_handle_publish`` parses a QoS 1 PUBLISH whose property section is empty (what Mosquitto sends unless
   a publisher set properties) into the same ``MQTTMessage`` paho builds, with ``properties`` None instead of
   an empty ``Properties``; every other packet (QoS 0 and 2, properties present, MQTT 3) takes paho's path.
@@ -16,6 +18,8 @@ real Mosquitto (acks in order, redeliveries with DUP, Receive Maximum, reconnect
 
 from __future__ import annotations
 
+import struct
+
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
 
@@ -24,6 +28,7 @@ _QOS_1 = 0x02  # QoS bits of a PUBLISH's fixed header
 _QOS_BITS = 0x06
 _DUP = 0x08
 _RETAIN = 0x01
+_PUBACK = struct.Struct("!BBH")  # PUBACK, remaining length 2, packet id: what paho's ack(mid, 1) sends
 
 
 class LeanClient(paho.Client):
@@ -35,6 +40,13 @@ class LeanClient(paho.Client):
     def buffered(self) -> bool:
         """Whether received bytes wait in the buffer (``loop_read`` again: the socket will not say so)."""
         return self._offset < len(self._buffer)
+
+    def ack_many(self, mids: list[int]) -> None:
+        """PUBACK QoS 1 messages (manual acks) in one queued write: the bytes ``ack(mid, 1)`` sends for
+        each, in this order."""
+        if mids:
+            packet = b"".join([_PUBACK.pack(paho.PUBACK, 2, mid) for mid in mids])
+            self._packet_queue(paho.PUBACK, packet, 0, 1)
 
     def _sock_recv(self, bufsize: int) -> bytes:
         offset = self._offset

@@ -148,6 +148,7 @@ class Pipeline:
         # Disk and SQLite work runs here, off the event loop; close() waits for it before files are closed.
         self._io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="suitcase-io")
         self.ack: Ack = lambda mid, qos, generation: None
+        self.flush_acks: Callable[[], None] = lambda: None  # sends the group's acks (one write for all)
         self.stats = Stats()
 
     def open(self) -> None:
@@ -271,6 +272,7 @@ class Pipeline:
                 self.ack(entry.mid, entry.qos, entry.generation)
                 if entry.committed is not None and not entry.committed.done():
                     entry.committed.set_result(None)
+            self.flush_acks()
             self.stats.logged += len(records)
             self.stats.acked += len(group)
             self._logged.set()

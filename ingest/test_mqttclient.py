@@ -152,3 +152,29 @@ def test_a_closed_connection_leaves_nothing_in_the_buffer() -> None:
     client._sock_close()
     theirs.close()
     assert not client.buffered()
+
+
+def _sent(kind: type[paho.Client], mids: list[int], many: bool) -> bytes:
+    ours, theirs = socket.socketpair()
+    theirs.setblocking(False)
+    client = _client(kind, ours, [])
+    try:
+        if many:
+            assert isinstance(client, LeanClient)
+            client.ack_many(mids)
+        else:
+            for mid in mids:
+                client.ack(mid, 1)
+        client.loop_write()
+        try:
+            return theirs.recv(1 << 20)
+        except BlockingIOError:
+            return b""
+    finally:
+        ours.close()
+        theirs.close()
+
+
+@given(st.lists(st.integers(1, 65535), max_size=60))
+def test_ack_many_sends_the_bytes_of_one_ack_per_message_in_order(mids: list[int]) -> None:
+    assert _sent(LeanClient, mids, many=True) == _sent(paho.Client, mids, many=False)
