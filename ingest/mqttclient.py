@@ -8,6 +8,8 @@ a second that is most of a core. Two narrow overrides change that and nothing el
   while ``buffered()`` says bytes are waiting (the socket will not signal them again).
 - ``ack_many`` queues the PUBACKs of a whole group commit as one write (paho sends one packet per
   ``send`` and asks the event loop to watch for writability once per packet).
+- ``_handle_on_message`` calls ``on_message`` directly while no per-topic callback was added: paho's
+  topic matcher builds a self-referencing closure per message, garbage only the cycle collector frees.
 - ``_handle_publish`` parses a QoS 1 PUBLISH whose property section is empty (what Mosquitto sends unless
   a publisher set properties) into the same ``MQTTMessage`` paho builds, with ``properties`` None instead of
   an empty ``Properties``; every other packet (QoS 0 and 2, properties present, MQTT 3) takes paho's path.
@@ -36,6 +38,7 @@ class LeanClient(paho.Client):
 
     _buffer = b""
     _offset = 0
+    _filtered = False  # whether message_callback_add was ever called
 
     def buffered(self) -> bool:
         """Whether received bytes wait in the buffer (``loop_read`` again: the socket will not say so)."""
@@ -47,6 +50,26 @@ class LeanClient(paho.Client):
         if mids:
             packet = b"".join([_PUBACK.pack(paho.PUBACK, 2, mid) for mid in mids])
             self._packet_queue(paho.PUBACK, packet, 0, 1)
+
+    def message_callback_add(self, sub: str, callback: paho.CallbackOnMessage) -> None:
+        self._filtered = True
+        super().message_callback_add(sub, callback)
+
+    def _handle_on_message(self, message: paho.MQTTMessage) -> None:
+        if self._filtered:
+            super()._handle_on_message(message)
+            return
+        # what paho does when no per-topic callback matches
+        with self._callback_mutex:
+            on_message = self.on_message
+        if on_message:
+            with self._in_callback_mutex:
+                try:
+                    on_message(self, self._userdata, message)
+                except Exception as error:
+                    self._easy_log(paho.MQTT_LOG_ERR, "Caught exception in on_message: %s", error)
+                    if not self.suppress_exceptions:
+                        raise
 
     def _sock_recv(self, bufsize: int) -> bytes:
         offset = self._offset

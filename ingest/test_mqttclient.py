@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 
 import paho.mqtt.client as paho
@@ -178,3 +179,28 @@ def _sent(kind: type[paho.Client], mids: list[int], many: bool) -> bytes:
 @given(st.lists(st.integers(1, 65535), max_size=60))
 def test_ack_many_sends_the_bytes_of_one_ack_per_message_in_order(mids: list[int]) -> None:
     assert _sent(LeanClient, mids, many=True) == _sent(paho.Client, mids, many=False)
+
+
+def test_delivery_leaves_no_cyclic_garbage_and_topic_callbacks_still_work() -> None:
+    stream = b"".join(_frame(*_body((1, False, False, b"a/b", mid, b"\x00", b"x"))) for mid in range(1, 201))
+    gc.collect()
+    gc.disable()
+    try:
+        assert len(_deliver(LeanClient, stream, [])) == 200
+        assert gc.collect() < 50  # paho's topic matcher leaves a reference cycle per message
+    finally:
+        gc.enable()
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    general: list[tuple[object, ...]] = []
+    client = _client(LeanClient, ours, general)
+    filtered: list[str] = []
+    client.message_callback_add("a/#", lambda _client, _userdata, message: filtered.append(message.topic))
+    try:
+        theirs.sendall(stream[: len(stream) // 200])
+        client.loop_read()
+    finally:
+        ours.close()
+        theirs.close()
+    assert filtered == ["a/b"]
+    assert general == []
