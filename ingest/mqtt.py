@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 MessageHandler = Callable[[paho.MQTTMessage], None]
 
 _MISC_INTERVAL_S = 1.0
+_PACKETS_PER_TURN = 100  # ~4 ms of work: committer and drainer get a turn between
 _BACKOFF_START_S = 0.25
 _BACKOFF_MAX_S = 30.0
 
@@ -47,6 +48,7 @@ class MqttConsumer:
         self._lost = asyncio.Event()
         self._connected = asyncio.Event()
         self._reading = True
+        self._read_again_pending = False
         self._sock: socket.socket | None = None
         self.generation = 0  # bumped per connection: an ack belongs to the connection that got the message
         self._acks: list[int] = []
@@ -99,13 +101,27 @@ class MqttConsumer:
             self._loop.add_reader(sock, self._read)
 
     def _read(self) -> None:
+        if not self._reading:
+            return  # stop_reading() came between a turn and the next
         client = self._client
         client.loop_read()
         # Bytes already read into the client's buffer, or already decrypted inside the SSL object, do not
-        # make the socket readable again: read on while there are any.
+        # make the socket readable again: read on while there are any, but give the committer and the
+        # drainer a turn every so many packets (the buffer refills from the socket as it empties).
         sock = self._sock
-        while sock is self._sock and (client.buffered() or (isinstance(sock, ssl.SSLSocket) and sock.pending())):
+        for _ in range(_PACKETS_PER_TURN):
+            if sock is not self._sock or not (
+                client.buffered() or (isinstance(sock, ssl.SSLSocket) and sock.pending())
+            ):
+                return
             client.loop_read()
+        if not self._read_again_pending:  # one continuation at a time, or they would multiply every turn
+            self._read_again_pending = True
+            self._loop.call_soon(self._read_again)
+
+    def _read_again(self) -> None:
+        self._read_again_pending = False
+        self._read()
 
     def _socket_close(self, client: paho.Client, _userdata: Any, sock: Any) -> None:
         self._on_loop(partial(self._forget_socket, sock))
