@@ -10,6 +10,8 @@ a second that is most of a core. Two narrow overrides change that and nothing el
   ``send`` and asks the event loop to watch for writability once per packet).
 - ``_handle_on_message`` calls ``on_message`` directly while no per-topic callback was added: paho's
   topic matcher builds a self-referencing closure per message, garbage only the cycle collector frees.
+- ``loop_read`` takes such a PUBLISH straight from the buffer when one lies there whole, without paho's
+  per-packet state machine; anything else (a partial packet, another packet type) is paho's to read.
 - ``_handle_publish`` parses a QoS 1 PUBLISH whose property section is empty (what Mosquitto sends unless
   a publisher set properties) into the same ``MQTTMessage`` paho builds, with ``properties`` None instead of
   an empty ``Properties``; every other packet (QoS 0 and 2, properties present, MQTT 3) takes paho's path.
@@ -30,6 +32,7 @@ _QOS_1 = 0x02  # QoS bits of a PUBLISH's fixed header
 _QOS_BITS = 0x06
 _DUP = 0x08
 _RETAIN = 0x01
+_RECEIVED_INFO = paho.MQTTMessageInfo(0)
 _PUBACK = struct.Struct("!BBH")  # PUBACK, remaining length 2, packet id: what paho's ack(mid, 1) sends
 
 
@@ -71,6 +74,44 @@ class LeanClient(paho.Client):
                     if not self.suppress_exceptions:
                         raise
 
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        message = self._buffered_publish() if self._in_packet["command"] == 0 else None
+        if message is None:
+            return super().loop_read(max_packets)
+        message.timestamp = paho.time_func()
+        self._handle_on_message(message)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _buffered_publish(self) -> paho.MQTTMessage | None:
+        """A whole property-less QoS 1 PUBLISH at the head of the buffer, taken out of it; else None."""
+        buffer, offset = self._buffer, self._offset
+        if (
+            offset >= len(buffer)
+            or buffer[offset] & 0xF0 != paho.PUBLISH
+            or not self._manual_ack
+            or self._protocol != MQTTProtocolVersion.MQTTv5
+            or self._sock is None
+        ):
+            return None
+        length = shift = 0
+        start = offset + 1
+        while True:  # remaining length: up to 4 bytes, 7 bits each, low bits first
+            if start >= len(buffer) or start > offset + 4:
+                return None  # not all here yet, or malformed: paho reads (and judges) it
+            byte = buffer[start]
+            start += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        end = start + length
+        if end > len(buffer):
+            return None
+        message = read_publish(buffer[offset], buffer[start:end])
+        if message is not None:
+            self._offset = end
+        return message
+
     def _sock_recv(self, bufsize: int) -> bytes:
         offset = self._offset
         buffer = self._buffer
@@ -78,6 +119,8 @@ class LeanClient(paho.Client):
             # one recv for many packets; an exception (would block, connection lost) leaves the buffer empty
             buffer = self._buffer = super()._sock_recv(max(bufsize, _READ_BYTES))
             offset = 0
+            with self._msgtime_mutex:  # keepalive: bytes came in (paho notes this per packet it reads)
+                self._last_bytes_received = paho.time_func()
             if not buffer:
                 self._offset = 0
                 return buffer
@@ -112,9 +155,17 @@ def read_publish(header: int, packet: bytes | bytearray) -> paho.MQTTMessage | N
     topic_end = 2 + int.from_bytes(packet[:2], "big")
     if topic_end + 3 > size or packet[topic_end + 2] != 0:
         return None  # properties present, or too short: paho's reader decides
-    message = paho.MQTTMessage(int.from_bytes(packet[topic_end : topic_end + 2], "big"), bytes(packet[2:topic_end]))
+    # MQTTMessage() would also build an MQTTMessageInfo (a threading.Condition) that only published
+    # messages use: every slot is set here instead, ``info`` to one shared, never-used instance
+    message = paho.MQTTMessage.__new__(paho.MQTTMessage)
+    message.timestamp = 0.0
+    message.state = paho.mqtt_ms_invalid
+    message.mid = int.from_bytes(packet[topic_end : topic_end + 2], "big")
+    message._topic = bytes(packet[2:topic_end])
     message.qos = 1
     message.dup = bool(header & _DUP)
     message.retain = bool(header & _RETAIN)
     message.payload = packet[topic_end + 3 :]
+    message.info = _RECEIVED_INFO
+    message.properties = None
     return message

@@ -30,7 +30,7 @@ def _properties(expiry: int | None, user: list[tuple[str, str]], content_type: s
     return packed
 
 
-mqtt_text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=6)
+mqtt_text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00\ufeff"), max_size=6)
 properties = st.builds(
     _properties,
     st.none() | st.integers(0, 2**32 - 1),
@@ -82,6 +82,8 @@ def test_read_publish_equals_paho_or_leaves_the_packet_to_paho(
         return
     assert mine is not None
     assert mine.properties is None
+    assert {slot for slot in paho.MQTTMessage.__slots__ if hasattr(mine, slot)} == set(paho.MQTTMessage.__slots__)
+    assert (mine.state, mine.timestamp) == (paho.mqtt_ms_invalid, 0.0)
     assert theirs.properties is not None
     assert theirs.properties.json() == {}  # type: ignore[no-untyped-call]
     assert _fields(mine) == (theirs.topic, theirs.payload, theirs.mid, theirs.qos, theirs.dup, theirs.retain)
