@@ -57,7 +57,7 @@ class Reading(BaseModel):
         return self.model_dump_json()
 
 
-_FIELDS = frozenset(Reading.model_fields)
+_FIELDS = set(Reading.model_fields)
 _set = object.__setattr__
 
 
@@ -72,7 +72,7 @@ def checked_reading(device_id: str, time: datetime, quantity: str, value: float,
     _set(
         reading, "__dict__", {"device_id": device_id, "time": time, "quantity": quantity, "value": value, "unit": unit}
     )
-    _set(reading, "__pydantic_fields_set__", set(_FIELDS))
+    _set(reading, "__pydantic_fields_set__", _FIELDS.copy())
     _set(reading, "__pydantic_extra__", None)
     _set(reading, "__pydantic_private__", None)
     return reading

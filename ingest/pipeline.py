@@ -34,7 +34,7 @@ from ingest.lineprotocol import format_float
 from ingest.points import (
     DEVICE_TAG,
     PIPELINE,
-    reading_line,
+    reading_lines,
     reject_line,
     tag_value,
     time_ns,
@@ -193,7 +193,7 @@ class Pipeline:
                 code, reason = refusal
                 return self._reject(key, Reject(topic, payload, received_at, outcome.device_id, code, reason))
             tags = self._directory.tags(outcome.device_id)
-            lines = [reading_line(reading, tags) for reading in outcome.readings]
+            lines = reading_lines(outcome.readings, tags)
         except DecodeError as error:
             return self._reject(key, Reject(topic, payload, received_at, error.device_id, error.code, error.reason))
         except Exception as error:  # a bug in a decoder must cost one message, never the service
