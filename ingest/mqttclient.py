@@ -1,22 +1,23 @@
 """paho's client with a lean read path: buffered socket reads and property-less PUBLISH packets parsed inline.
 
-paho reads every packet with at least three ``recv`` calls (command byte, each length byte, body) and builds
-an MQTT v5 ``Properties`` object for every PUBLISH, even one without properties; at thousands of messages
-a second that is most of a core. Two narrow overrides change that and nothing else:
+paho reads every packet with at least three ``recv`` calls (command byte, each length byte, body), builds
+an MQTT v5 ``Properties`` object for every PUBLISH, even one without properties, and sends every ack with a
+``send`` of its own; at thousands of messages a second that is most of a core. Narrow overrides change
+that and nothing else:
 
 - ``_sock_recv`` serves paho's small reads from one large ``recv``; the caller keeps calling ``loop_read``
   while ``buffered()`` says bytes are waiting (the socket will not signal them again).
-- ``ack_many`` queues the PUBACKs of a whole group commit as one write (paho sends one packet per
-  ``send`` and asks the event loop to watch for writability once per packet).
+- ``_handle_publish`` parses a QoS 1 PUBLISH whose property section is empty (what Mosquitto sends unless
+  a publisher set properties) into the ``MQTTMessage`` paho builds, with ``properties`` None instead of an
+  empty ``Properties``; every other packet (QoS 0 and 2, properties present, MQTT 3) takes paho's path.
+- ``loop_read`` takes such a PUBLISH straight from the buffer when it lies there whole, without paho's
+  per-packet state machine; anything else (a partial packet, another packet type) is paho's to read.
 - ``_handle_on_message`` calls ``on_message`` directly while no per-topic callback was added: paho's
   topic matcher builds a self-referencing closure per message, garbage only the cycle collector frees.
-- ``loop_read`` takes such a PUBLISH straight from the buffer when one lies there whole, without paho's
-  per-packet state machine; anything else (a partial packet, another packet type) is paho's to read.
-- ``_handle_publish`` parses a QoS 1 PUBLISH whose property section is empty (what Mosquitto sends unless
-  a publisher set properties) into the same ``MQTTMessage`` paho builds, with ``properties`` None instead of
-  an empty ``Properties``; every other packet (QoS 0 and 2, properties present, MQTT 3) takes paho's path.
+- ``ack_many`` queues the PUBACKs of a whole group commit as one write (paho sends one packet per
+  ``send`` and asks the event loop to watch for writability once per packet).
 
-``test_mqttclient.py`` proves the parsed messages equal paho's with hypothesis; the MQTT tests run on a
+``test_mqttclient.py`` proves messages and acks equal paho's with hypothesis; the MQTT tests run on a
 real Mosquitto (acks in order, redeliveries with DUP, Receive Maximum, reconnects).
 """
 
@@ -27,7 +28,7 @@ import struct
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
 
-_READ_BYTES = 64 * 1024  # ~600 messages per recv: the loop still turns every ~20 ms
+_READ_BYTES = 64 * 1024  # ~600 of the benchmark's messages per recv
 _QOS_1 = 0x02  # QoS bits of a PUBLISH's fixed header
 _QOS_BITS = 0x06
 _DUP = 0x08

@@ -136,7 +136,7 @@ class Pipeline:
         self._directory = directory or DeviceDirectory(None, UnknownDevices.ACCEPT)
         self.board = board or StatusBoard()
         self._keys: OrderedDict[bytes, None] = OrderedDict()
-        # decoded records waiting to be drained: a few batches' worth, so memory stays bounded
+        # line protocol of logged records not yet drained: a few batches' worth, so memory stays bounded
         self._recent = RecentRecords(limit=4 * batch_size)
         self._fifo: deque[Entry] = deque()
         self._incoming = asyncio.Event()
