@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from devices.catalog import Catalog, load_catalog
 from devices.errors import DecodeError, RejectCode
 from devices.formats import FORMATS, Decoded, FormatContext, Message, PayloadFormat
-from devices.reading import Reading, check_device_id
+from devices.reading import Reading, check_device_id, checked_reading
 from devices.timestamps import check_window
 
 AUTO = "auto"
@@ -126,16 +126,13 @@ class Decoder:
         now = datetime.now(UTC)
         message_time = received_at if decoded.time is None else check_window(decoded.time, now, self._future)
         readings = []
+        catalog = self.catalog
         for raw in decoded.readings:
-            quantity = self.catalog.quantity(raw.quantity)
-            value = self.catalog.canonical_value(quantity, raw.value, raw.unit)
+            quantity = catalog.quantity(raw.quantity)
+            value = catalog.canonical_value(quantity, raw.value, raw.unit)
             time = message_time if raw.time is None else check_window(raw.time, now, self._future)
-            readings.append(
-                # Every field was checked above; skip pydantic's second pass on the hot path.
-                Reading.model_construct(
-                    device_id=device_id, time=time, quantity=quantity.name, value=float(value), unit=quantity.unit
-                )
-            )
+            # Every field was checked above; skip pydantic's second pass on the hot path.
+            readings.append(checked_reading(device_id, time, quantity.name, float(value), quantity.unit))
         return readings
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic_settings import CliSettingsSource
 
 from devices.registry import RegistryError
+from ingest import heap
 from ingest.config import IngestSettings
 from ingest.logs import configure_logging
 from ingest.rejects import RejectStore, StoredReject
@@ -91,6 +92,7 @@ def run(settings: IngestSettings) -> int:
     from ingest.service import serve  # noqa: PLC0415 (lazy: only where the service runs)
 
     configure_logging(settings.log_level, settings.log_format)
+    heap.settle()
     try:
         asyncio.run(serve(settings))
     except RegistryError as error:

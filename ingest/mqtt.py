@@ -24,12 +24,14 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.config import IngestSettings
+from ingest.mqttclient import LeanClient
 
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[paho.MQTTMessage], None]
 
 _MISC_INTERVAL_S = 1.0
+_PACKETS_PER_TURN = 100  # ~4 ms of work: committer and drainer get a turn between
 _BACKOFF_START_S = 0.25
 _BACKOFF_MAX_S = 30.0
 
@@ -46,16 +48,19 @@ class MqttConsumer:
         self._lost = asyncio.Event()
         self._connected = asyncio.Event()
         self._reading = True
+        self._read_again_pending = False
         self._sock: socket.socket | None = None
         self.generation = 0  # bumped per connection: an ack belongs to the connection that got the message
+        self._acks: list[int] = []
+        self._acks_generation = 0
         self._client = self._make_client()
 
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    def _make_client(self) -> paho.Client:
-        client = paho.Client(
+    def _make_client(self) -> LeanClient:
+        client = LeanClient(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=self._settings.mqtt_client_id,
             protocol=MQTTProtocolVersion.MQTTv5,
@@ -96,11 +101,27 @@ class MqttConsumer:
             self._loop.add_reader(sock, self._read)
 
     def _read(self) -> None:
-        self._client.loop_read()
-        # TLS: bytes already decrypted inside the SSL object do not make the socket readable again
+        if not self._reading:
+            return  # stop_reading() came between a turn and the next
+        client = self._client
+        client.loop_read()
+        # Bytes already read into the client's buffer, or already decrypted inside the SSL object, do not
+        # make the socket readable again: read on while there are any, but give the committer and the
+        # drainer a turn every so many packets (the buffer refills from the socket as it empties).
         sock = self._sock
-        while isinstance(sock, ssl.SSLSocket) and sock.pending() and sock is self._sock:
-            self._client.loop_read()
+        for _ in range(_PACKETS_PER_TURN):
+            if sock is not self._sock or not (
+                client.buffered() or (isinstance(sock, ssl.SSLSocket) and sock.pending())
+            ):
+                return
+            client.loop_read()
+        if not self._read_again_pending:  # one continuation at a time, or they would multiply every turn
+            self._read_again_pending = True
+            self._loop.call_soon(self._read_again)
+
+    def _read_again(self) -> None:
+        self._read_again_pending = False
+        self._read()
 
     def _socket_close(self, client: paho.Client, _userdata: Any, sock: Any) -> None:
         self._on_loop(partial(self._forget_socket, sock))
@@ -148,9 +169,22 @@ class MqttConsumer:
 
     # --- public API ---------------------------------------------------------------------------------------
     def ack(self, mid: int, qos: int, generation: int) -> None:
-        """PUBACK a message, unless it came over an earlier connection (the broker will redeliver it)."""
+        """PUBACK a message, unless it came over an earlier connection (the broker will redeliver it).
+
+        Acks wait in arrival order until ``flush_acks`` sends them together (the committer calls it after
+        each group).
+        """
         if qos > 0 and generation == self.generation and self._connected.is_set():
-            self._client.ack(mid, qos)
+            if generation != self._acks_generation:
+                self._acks.clear()  # waiting acks of an earlier connection: the broker redelivers those
+            self._acks.append(mid)
+            self._acks_generation = generation
+
+    def flush_acks(self) -> None:
+        """Send the waiting acks in one write, if the connection they belong to is still up."""
+        mids, self._acks = self._acks, []
+        if mids and self._acks_generation == self.generation and self._connected.is_set():
+            self._client.ack_many(mids)
 
     def stop_reading(self) -> None:
         """Take no more messages (shutdown): acks can still go out."""

@@ -34,12 +34,13 @@ from ingest.lineprotocol import format_float
 from ingest.points import (
     DEVICE_TAG,
     PIPELINE,
-    reading_line,
+    reading_lines,
     reject_line,
     tag_value,
     time_ns,
     uplink_line,
 )
+from ingest.recent import Batch, RecentRecords, record_text
 from ingest.records import POINTS, REJECT, Record, Reject, decode_record, message_key, points_record, reject_record
 from ingest.rejects import RejectStore
 from ingest.status import StatusBoard
@@ -135,6 +136,8 @@ class Pipeline:
         self._directory = directory or DeviceDirectory(None, UnknownDevices.ACCEPT)
         self.board = board or StatusBoard()
         self._keys: OrderedDict[bytes, None] = OrderedDict()
+        # line protocol of logged records not yet drained: a few batches' worth, so memory stays bounded
+        self._recent = RecentRecords(limit=4 * batch_size)
         self._fifo: deque[Entry] = deque()
         self._incoming = asyncio.Event()
         self._logged = asyncio.Event()
@@ -145,6 +148,7 @@ class Pipeline:
         # Disk and SQLite work runs here, off the event loop; close() waits for it before files are closed.
         self._io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="suitcase-io")
         self.ack: Ack = lambda mid, qos, generation: None
+        self.flush_acks: Callable[[], None] = lambda: None  # sends the group's acks (one write for all)
         self.stats = Stats()
 
     def open(self) -> None:
@@ -189,7 +193,7 @@ class Pipeline:
                 code, reason = refusal
                 return self._reject(key, Reject(topic, payload, received_at, outcome.device_id, code, reason))
             tags = self._directory.tags(outcome.device_id)
-            lines = [reading_line(reading, tags) for reading in outcome.readings]
+            lines = reading_lines(outcome.readings, tags)
         except DecodeError as error:
             return self._reject(key, Reject(topic, payload, received_at, error.device_id, error.code, error.reason))
         except Exception as error:  # a bug in a decoder must cost one message, never the service
@@ -201,7 +205,9 @@ class Pipeline:
         uplink = uplink_line(
             outcome.device_id, site, outcome.format, readings=len(lines), size=len(payload), time=time_ns(received_at)
         )
-        return points_record(key, topic, payload, received_at, lines, bookkeeping=[uplink])
+        body = points_record(key, topic, payload, received_at, lines, bookkeeping=[uplink])
+        self._recent.add(body, "\n".join([*lines, uplink]), len(lines))
+        return body
 
     def _reject(self, key: bytes, reject: Reject) -> bytes:
         self._last_reject = reject
@@ -266,6 +272,7 @@ class Pipeline:
                 self.ack(entry.mid, entry.qos, entry.generation)
                 if entry.committed is not None and not entry.committed.done():
                     entry.committed.set_result(None)
+            self.flush_acks()
             self.stats.logged += len(records)
             self.stats.acked += len(group)
             self._logged.set()
@@ -276,7 +283,9 @@ class Pipeline:
         size = 0
         while self._fifo:
             if self._fifo[0].cancelled:
-                self._fifo.popleft()
+                cancelled = self._fifo.popleft().record
+                if cancelled is not None:
+                    self._recent.forget(cancelled)
                 continue
             record = self._fifo[0].record
             grow = len(record) + 8 if record is not None else 0
@@ -313,9 +322,8 @@ class Pipeline:
                 await self._logged.wait()
                 continue
             last_write = time.monotonic()
-            decoded = [decode_record(body) for body in records]
-            rejects = [(r.key, r.reject) for r in decoded if r.reject is not None]
-            rejects += await self._store_until_accepted(decoded)
+            batch = self._recent.batch(records)
+            rejects = batch.rejects + await self._store_until_accepted(batch)
             await asyncio.get_running_loop().run_in_executor(self._io, self._finish, rejects, position, len(records))
             self._space.set()
 
@@ -323,11 +331,11 @@ class Pipeline:
         self._rejects.add(rejects)
         self._wal.commit(position, records)
 
-    async def _store_until_accepted(self, points: list[Record]) -> list[tuple[bytes, Reject]]:
+    async def _store_until_accepted(self, batch: Batch) -> list[tuple[bytes, Reject]]:
         delay = _RETRY_START_S
         while True:
             try:
-                refused = await self._write_or_split(points)
+                refused = await self._write_batch(batch)
             except WriteError as error:
                 self.stats.write_errors += 1
                 if self.stats.influx_ok:
@@ -342,25 +350,47 @@ class Pipeline:
             self.stats.batches += 1
             return refused
 
-    async def _write_or_split(self, records: list[Record]) -> list[tuple[bytes, Reject]]:
-        """Write; on a 400 split the batch in halves until the refused points stand alone as rejects."""
-        lines = [line for record in records for line in (*record.lines, *record.bookkeeping)]
-        if not lines:
+    async def _write_batch(self, batch: Batch) -> list[tuple[bytes, Reject]]:
+        """Write the batch in one request; on a 400 split its records (decoded from the log) as below."""
+        if not batch.text:
             return []
         started = time.monotonic()
         try:
-            await self._writer.write("\n".join(lines))
+            await self._writer.write(batch.text)
         except WriteError as error:
             if error.retryable:
                 raise
-            if len(records) == 1:
-                return self._refused(records[0], error)
-            half = len(records) // 2
-            return await self._write_or_split(records[:half]) + await self._write_or_split(records[half:])
-        self.stats.write_latency_ms = (time.monotonic() - started) * 1000
-        self.stats.stored_messages += sum(1 for record in records if record.kind == POINTS)
-        self.stats.stored_readings += sum(len(record.lines) for record in records)
+            return await self._split([decode_record(body) for body in batch.bodies], error)
+        self._stored(started, batch.messages, batch.readings)
         return []
+
+    async def _write_or_split(self, records: list[Record]) -> list[tuple[bytes, Reject]]:
+        """Write; on a 400 split the batch in halves until the refused points stand alone as rejects."""
+        text = "\n".join(filter(None, map(record_text, records)))
+        if not text:
+            return []
+        started = time.monotonic()
+        try:
+            await self._writer.write(text)
+        except WriteError as error:
+            if error.retryable:
+                raise
+            return await self._split(records, error)
+        self._stored(
+            started, sum(1 for record in records if record.kind == POINTS), sum(len(record.lines) for record in records)
+        )
+        return []
+
+    async def _split(self, records: list[Record], error: WriteError) -> list[tuple[bytes, Reject]]:
+        if len(records) == 1:
+            return self._refused(records[0], error)
+        half = len(records) // 2
+        return await self._write_or_split(records[:half]) + await self._write_or_split(records[half:])
+
+    def _stored(self, started: float, messages: int, readings: int) -> None:
+        self.stats.write_latency_ms = (time.monotonic() - started) * 1000
+        self.stats.stored_messages += messages
+        self.stats.stored_readings += readings
 
     def _refused(self, record: Record, error: WriteError) -> list[tuple[bytes, Reject]]:
         if record.reject is not None:  # only its bookkeeping point was refused: the reject itself is kept

@@ -39,6 +39,23 @@ def reading_line(reading: Reading, tags: str | None = None) -> str:
     )
 
 
+def reading_lines(readings: list[Reading], tags: str | None = None) -> list[str]:
+    """``reading_line`` of each reading; the timestamp is computed once per run of readings sharing a time
+    (a message's readings usually do)."""
+    lines = []
+    moment: datetime | None = None
+    stamp = 0
+    for reading in readings:
+        if reading.time is not moment:
+            moment = reading.time
+            stamp = time_ns(moment)
+        lines.append(
+            f"{reading.quantity},{tags or f'{DEVICE_TAG}={reading.device_id}'} "
+            f"{VALUE_FIELD}={format_float(reading.value)} {stamp}"
+        )
+    return lines
+
+
 def tag_value(value: str | None) -> str:
     """An escaped tag value; what line protocol cannot carry (or nothing) becomes "-"."""
     if not value:

@@ -24,12 +24,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def message_key(topic: str, payload: bytes, mid: int) -> bytes:
-    digest = blake2b(digest_size=KEY_BYTES)
-    digest.update(topic.encode("utf-8", "surrogateescape"))
-    digest.update(b"\0")
-    digest.update(mid.to_bytes(4, "little"))
-    digest.update(payload)
-    return digest.digest()
+    # one hash over topic, NUL, packet id (4 bytes, little-endian), payload
+    head = topic.encode("utf-8", "surrogateescape") + b"\0" + mid.to_bytes(4, "little")
+    return blake2b(head + payload, digest_size=KEY_BYTES).digest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,7 @@ class IngestService:
         await self.writer.start()
         self.consumer = MqttConsumer(self.settings, self.decoder.topic_filters(), self._on_message)
         self.pipeline.ack = self.consumer.ack
+        self.pipeline.flush_acks = self.consumer.flush_acks
         workers = [
             asyncio.create_task(self.pipeline.run_committer()),
             asyncio.create_task(self.pipeline.run_drainer()),

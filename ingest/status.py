@@ -59,8 +59,13 @@ class StatusBoard:
             seen = self.seen[outcome.device_id] = Seen(received_at, outcome.format)
         seen.last_seen, seen.format = received_at, outcome.format
         seen.messages += 1
+        latest = seen.latest
         for reading in outcome.readings:
-            seen.latest[reading.quantity] = Latest(reading.value, reading.unit, reading.time)
+            kept = latest.get(reading.quantity)
+            if kept is None:
+                latest[reading.quantity] = Latest(reading.value, reading.unit, reading.time)
+            else:  # updated in place: one object per device and quantity, not one per reading
+                kept.value, kept.unit, kept.time = reading.value, reading.unit, reading.time
 
     def rejected(self, reject: Reject) -> None:
         if reject.device_id is None:

@@ -24,6 +24,7 @@ from ingest.records import record_key
 
 _HEADER = struct.Struct("<II")
 _SUFFIX = ".seg"
+_READ_BYTES = 4 << 20
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -162,14 +163,8 @@ class WriteAheadLog:
                 position = Position(number, 0)
             if position.offset >= size:
                 continue
-            with (self.directory / f"{number:012d}{_SUFFIX}").open("rb") as handle:
-                handle.seek(position.offset)
-                offset = position.offset
-                while offset < size and len(records) < max_records:
-                    length, _crc = _HEADER.unpack(handle.read(_HEADER.size))
-                    records.append(handle.read(length))
-                    offset += _HEADER.size + length
-                position = Position(number, offset)
+            path = self.directory / f"{number:012d}{_SUFFIX}"
+            position = Position(number, _read_records(path, position.offset, size, records, max_records))
             if len(records) >= max_records:
                 break
         self._read = position
@@ -221,6 +216,37 @@ def _scan(path: Path, keys: deque[bytes]) -> tuple[int, int]:
         offset = end
         count += 1
     return offset, count
+
+
+def _read_records(path: Path, offset: int, size: int, records: list[bytes], max_records: int) -> int:
+    """Append the records of ``path`` between ``offset`` and ``size`` to ``records`` (up to ``max_records``
+    in all); return the offset after the last one taken.
+
+    Reads megabytes at a time: each read lets go of the GIL, and a thread that wants it back waits for the
+    event loop's switch interval (5 ms), so reading record by record starved the drainer while the intake
+    was busy.
+    """
+    with path.open("rb", buffering=0) as handle:
+        need = _READ_BYTES
+        while offset < size and len(records) < max_records:
+            handle.seek(offset)
+            requested = min(size - offset, max(need, _READ_BYTES))
+            data = handle.read(requested)
+            start = 0
+            while len(records) < max_records and start + _HEADER.size <= len(data):
+                length, _crc = _HEADER.unpack_from(data, start)
+                end = start + _HEADER.size + length
+                if end > len(data):
+                    break
+                records.append(data[start + _HEADER.size : end])
+                start = end
+            if start == 0 and len(records) < max_records:
+                if len(data) < requested or requested == size - offset:
+                    break  # the durable part ends inside a record (never written so): nothing more to take
+                # a record (or header) longer than one read: read it whole next time
+                need = _HEADER.size + (_HEADER.unpack_from(data)[0] if len(data) >= _HEADER.size else 0)
+            offset += start
+    return offset
 
 
 def _count_from(path: Path, start: int) -> int:

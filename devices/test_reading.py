@@ -1,0 +1,41 @@
+"""``checked_reading`` builds the same ``Reading`` as pydantic does from the same (valid) fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from devices.reading import DEVICE_ID_PATTERN, Reading, checked_reading
+
+fields = st.fixed_dictionaries(
+    {
+        "device_id": st.from_regex(DEVICE_ID_PATTERN.removesuffix("$") + r"\Z"),
+        "time": st.datetimes(timezones=st.just(UTC)),
+        "quantity": st.from_regex(r"^[a-z][a-z0-9_]*\Z"),
+        "value": st.floats(allow_nan=False, allow_infinity=False),
+        "unit": st.text(max_size=6),
+    }
+)
+
+
+@given(fields)
+def test_checked_reading_equals_a_validated_reading(values: dict[str, object]) -> None:
+    mine = checked_reading(**values)  # type: ignore[arg-type]
+    theirs = Reading.model_validate(values)
+    assert mine == theirs
+    assert mine.model_dump(mode="json") == theirs.model_dump(mode="json")
+    assert mine.as_json() == theirs.as_json()
+    assert mine.model_fields_set == theirs.model_fields_set
+    assert mine == Reading.model_construct(**values)  # type: ignore[arg-type]
+    assert hash(mine) == hash(theirs)
+
+
+def test_checked_reading_is_frozen() -> None:
+    reading = checked_reading("dev-1", datetime(2026, 1, 1, tzinfo=UTC), "temperature", 1.0, "degC")
+    try:
+        reading.value = 2.0  # type: ignore[misc]
+    except ValueError:
+        return
+    raise AssertionError("a Reading must stay frozen")
