@@ -103,21 +103,29 @@ class MqttConsumer:
     def _read(self) -> None:
         if not self._reading:
             return  # stop_reading() came between a turn and the next
-        client = self._client
+        try:
+            self._read_turn()
+        finally:
+            # Bytes already read into the client's buffer, or already decrypted inside the SSL object, do
+            # not make the socket readable again: after a full turn (or a callback that raised), read on at
+            # the next turn. One continuation at a time, or they would multiply every turn.
+            if self._reading and self._unread() and not self._read_again_pending:
+                self._read_again_pending = True
+                self._loop.call_soon(self._read_again)
+
+    def _read_turn(self) -> None:
+        """Read, then go on with what is buffered, but give the committer and the drainer a turn every so
+        many packets (the buffer refills from the socket as it empties)."""
+        client, sock = self._client, self._sock
         client.loop_read()
-        # Bytes already read into the client's buffer, or already decrypted inside the SSL object, do not
-        # make the socket readable again: read on while there are any, but give the committer and the
-        # drainer a turn every so many packets (the buffer refills from the socket as it empties).
-        sock = self._sock
         for _ in range(_PACKETS_PER_TURN):
-            if sock is not self._sock or not (
-                client.buffered() or (isinstance(sock, ssl.SSLSocket) and sock.pending())
-            ):
+            if sock is not self._sock or not self._unread():
                 return
             client.loop_read()
-        if not self._read_again_pending:  # one continuation at a time, or they would multiply every turn
-            self._read_again_pending = True
-            self._loop.call_soon(self._read_again)
+
+    def _unread(self) -> bool:
+        sock = self._sock
+        return self._client.buffered() or (isinstance(sock, ssl.SSLSocket) and sock.pending() > 0)
 
     def _read_again(self) -> None:
         self._read_again_pending = False
@@ -145,7 +153,9 @@ class MqttConsumer:
             self._lost.set()
             return
         self.generation += 1
-        options = SubscribeOptions(qos=1)
+        # Retained messages only when the subscription is new: a reconnect that finds its session would
+        # otherwise take every retained message in again, as a new message with a new receive time.
+        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
         client.subscribe([(topic, options) for topic in self._topics])
         log.info(
             "connected to broker host=%s port=%s session_present=%s topics=%s",
@@ -177,8 +187,12 @@ class MqttConsumer:
         if qos > 0 and generation == self.generation and self._connected.is_set():
             if generation != self._acks_generation:
                 self._acks.clear()  # waiting acks of an earlier connection: the broker redelivers those
-            self._acks.append(mid)
             self._acks_generation = generation
+            if qos == 1:
+                self._acks.append(mid)
+            else:  # QoS 2 (only from a broker that ignores the subscription's QoS 1): PUBCOMP, still in order
+                self.flush_acks()
+                self._client.ack(mid, qos)
 
     def flush_acks(self) -> None:
         """Send the waiting acks in one write, if the connection they belong to is still up."""

@@ -166,7 +166,7 @@ def read_publish(header: int, packet: bytes | bytearray) -> paho.MQTTMessage | N
     message.qos = 1
     message.dup = bool(header & _DUP)
     message.retain = bool(header & _RETAIN)
-    message.payload = packet[topic_end + 3 :]
+    message.payload = bytes(packet[topic_end + 3 :])  # paho's own reader hands out a bytearray
     message.info = _RECEIVED_INFO
     message.properties = None
     return message

@@ -90,6 +90,7 @@ class Entry:
     reject: Reject | None = None
     committed: asyncio.Future[None] | None = None
     cancelled: bool = False
+    taken: bool = False  # in a group the committer is writing: too late to cancel
 
 
 class ReceiveClock:
@@ -223,14 +224,17 @@ class Pipeline:
         """Submit a message that has no broker behind it (HTTP) and wait until it is durably logged.
 
         Raises ``TimeoutError`` if the log has no room in time; the message is then dropped before it is
-        logged (the caller answers 503 and the client retries), never stored twice.
+        logged (the caller answers 503 and the client retries), never stored twice. One that the committer
+        has already taken is being logged: that one is waited for, since its retry would be a duplicate.
         """
         entry = self.submit(topic, payload)
         entry.committed = asyncio.get_running_loop().create_future()
         try:
             await asyncio.wait_for(asyncio.shield(entry.committed), timeout)
         except TimeoutError:
-            if not entry.committed.done():
+            if entry.taken:
+                await entry.committed
+            elif not entry.committed.done():
                 entry.cancelled = True
                 raise
         return entry
@@ -292,7 +296,9 @@ class Pipeline:
             # an empty log takes a record whatever its size, so one large record can never block forever
             if size + grow > room and (group or self._wal.backlog_bytes > 0):
                 break
-            group.append(self._fifo.popleft())
+            taken = self._fifo.popleft()
+            taken.taken = True
+            group.append(taken)
             size += grow
         return group
 

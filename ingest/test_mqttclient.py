@@ -206,3 +206,12 @@ def test_delivery_leaves_no_cyclic_garbage_and_topic_callbacks_still_work() -> N
         theirs.close()
     assert filtered == ["a/b"]
     assert general == []
+
+
+def test_the_payload_is_bytes_whichever_reader_assembled_the_packet() -> None:
+    header, body = _body((1, False, False, b"t/x/up", 5, b"\x00", b'{"readings": {}}'))
+    for packet in (body, bytearray(body)):  # a slice of the read buffer, or paho's own packet buffer
+        message = read_publish(header, packet)
+        assert message is not None
+        assert type(message.payload) is bytes
+        assert message.payload == b'{"readings": {}}'

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from devices.decode import DecodeOptions, Decoder
 from ingest.config import IngestSettings
 from ingest.influx import V1Writer
 from ingest.pipeline import Pipeline
+from ingest.records import Reject
 from ingest.rejects import RejectStore
 from ingest.wal import WriteAheadLog
 from suitcase.stack import InfluxDB
@@ -92,3 +96,35 @@ async def test_acks_follow_arrival_order_across_rejects_and_points(
     await run_until(pipeline, lambda: len(acked) == 40)
     assert acked == list(range(1, 41))
     assert pipeline.stats.rejected["malformed_json"] == 13
+
+
+async def test_an_http_message_the_committer_already_took_is_waited_for_not_answered_503(
+    tmp_path: Path, influxdb: InfluxDB, influx_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline, _ = await make_pipeline(tmp_path, influxdb, influx_db)
+    persist = pipeline._persist
+
+    def slow_persist(records: list[bytes], rejects: list[tuple[bytes, Reject]]) -> None:
+        time.sleep(0.3)  # an fsync that outlasts the HTTP handler's wait
+        persist(records, rejects)
+
+    monkeypatch.setattr(pipeline, "_persist", slow_persist)
+    committer = asyncio.create_task(pipeline.run_committer())
+    try:
+        entry = await pipeline.submit_and_wait("t/dev-3/up", PAYLOAD, timeout=0.05)
+        assert entry.taken, "the committer had taken it when the wait timed out"
+        assert pipeline.stats.logged == 1, "answered only once logged: a retry would be a duplicate"
+    finally:
+        committer.cancel()
+        await asyncio.gather(committer, return_exceptions=True)
+        await pipeline.close()
+
+
+async def test_an_http_message_not_yet_taken_is_dropped_on_timeout(
+    tmp_path: Path, influxdb: InfluxDB, influx_db: str
+) -> None:
+    pipeline, _ = await make_pipeline(tmp_path, influxdb, influx_db)
+    with pytest.raises(TimeoutError):  # no committer runs: the log takes nothing
+        await pipeline.submit_and_wait("t/dev-4/up", PAYLOAD, timeout=0.05)
+    await run_until(pipeline, lambda: pipeline.held == 0)
+    assert pipeline.stats.logged == 0, "the client was told 503 and retries: this copy must not be logged"

@@ -274,3 +274,26 @@ def test_every_reject_of_a_mixed_stream_is_listed_with_reason_and_payload(
     only_m2 = rejects_list(tmp_path / "ingest-data", "--device", "m-2")
     assert [r["reason"] for r in only_m2] == ["out_of_range"]
     assert observed(influxdb, influx_db, expected(good)) == expected(good)
+
+
+def test_a_retained_message_is_stored_once_across_reconnects(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str
+) -> None:
+    root = unique("retain")
+    retained = ["-t", f"{root}/kit-r/up", "-m", '{"readings": {"temperature": 20.5}}', "-r", "-q", "1"]
+    subprocess.run(["mosquitto_pub", "-h", mosquitto.host, "-p", str(mosquitto.port), *retained], check=True)
+    ingest = IngestProcess(tmp_path / "ingest.log", ingest_settings(mosquitto, influxdb, influx_db, root)).start()
+    try:
+        wait_for_all(influxdb, influx_db, 1)
+        for reconnects in (1, 2):  # the same client id: the broker finds the session and its subscriptions
+            ingest.terminate()
+            ingest.start()
+            wait_until(lambda: sessions_found(ingest) >= reconnects, 30, "a reconnect")  # noqa: B023
+        time.sleep(1.5)  # a retained copy taken in again would be stored with a new receive time
+    finally:
+        ingest.terminate()
+    assert influxdb.count(influx_db) == 1, "the retained message came in once, not once per connection"
+
+
+def sessions_found(ingest: IngestProcess) -> int:
+    return ingest.log().count("session_present=True")
