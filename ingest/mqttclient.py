@@ -79,9 +79,7 @@ class LeanClient(paho.Client):
         message = self._buffered_publish() if self._in_packet["command"] == 0 else None
         if message is None:
             return super().loop_read(max_packets)
-        message.timestamp = paho.time_func()
-        self._handle_on_message(message)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return self._deliver(message)
 
     def _buffered_publish(self) -> paho.MQTTMessage | None:
         """A whole property-less QoS 1 PUBLISH at the head of the buffer, taken out of it; else None."""
@@ -143,6 +141,10 @@ class LeanClient(paho.Client):
             message = read_publish(self._in_packet["command"], self._in_packet["packet"])
         if message is None:
             return super()._handle_publish()
+        return self._deliver(message)
+
+    def _deliver(self, message: paho.MQTTMessage) -> MQTTErrorCode:
+        """Hand a PUBLISH read here to ``on_message``, as paho does with one it read (manual ack: no reply)."""
         message.timestamp = paho.time_func()
         self._handle_on_message(message)
         return MQTTErrorCode.MQTT_ERR_SUCCESS

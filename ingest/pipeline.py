@@ -358,21 +358,21 @@ class Pipeline:
 
     async def _write_batch(self, batch: Batch) -> list[tuple[bytes, Reject]]:
         """Write the batch in one request; on a 400 split its records (decoded from the log) as below."""
-        if not batch.text:
-            return []
-        started = time.monotonic()
-        try:
-            await self._writer.write(batch.text)
-        except WriteError as error:
-            if error.retryable:
-                raise
-            return await self._split([decode_record(body) for body in batch.bodies], error)
-        self._stored(started, batch.messages, batch.readings)
-        return []
+        return await self._write(
+            batch.text, batch.messages, batch.readings, lambda: [decode_record(body) for body in batch.bodies]
+        )
 
     async def _write_or_split(self, records: list[Record]) -> list[tuple[bytes, Reject]]:
         """Write; on a 400 split the batch in halves until the refused points stand alone as rejects."""
         text = "\n".join(filter(None, map(record_text, records)))
+        messages = sum(1 for record in records if record.kind == POINTS)
+        return await self._write(text, messages, sum(len(record.lines) for record in records), lambda: records)
+
+    async def _write(
+        self, text: str, messages: int, readings: int, records: Callable[[], list[Record]]
+    ) -> list[tuple[bytes, Reject]]:
+        """One write of ``text``; a 400 splits ``records()`` (only then built) until each refused one stands
+        alone; a retryable error goes to the caller."""
         if not text:
             return []
         started = time.monotonic()
@@ -381,10 +381,10 @@ class Pipeline:
         except WriteError as error:
             if error.retryable:
                 raise
-            return await self._split(records, error)
-        self._stored(
-            started, sum(1 for record in records if record.kind == POINTS), sum(len(record.lines) for record in records)
-        )
+            return await self._split(records(), error)
+        self.stats.write_latency_ms = (time.monotonic() - started) * 1000
+        self.stats.stored_messages += messages
+        self.stats.stored_readings += readings
         return []
 
     async def _split(self, records: list[Record], error: WriteError) -> list[tuple[bytes, Reject]]:
@@ -392,11 +392,6 @@ class Pipeline:
             return self._refused(records[0], error)
         half = len(records) // 2
         return await self._write_or_split(records[:half]) + await self._write_or_split(records[half:])
-
-    def _stored(self, started: float, messages: int, readings: int) -> None:
-        self.stats.write_latency_ms = (time.monotonic() - started) * 1000
-        self.stats.stored_messages += messages
-        self.stats.stored_readings += readings
 
     def _refused(self, record: Record, error: WriteError) -> list[tuple[bytes, Reject]]:
         if record.reject is not None:  # only its bookkeeping point was refused: the reject itself is kept

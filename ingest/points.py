@@ -28,14 +28,15 @@ def time_ns(moment: datetime) -> int:
     return (moment - _EPOCH) // _MICROSECOND * 1000
 
 
-def reading_line(reading: Reading, tags: str | None = None) -> str:
+def reading_line(reading: Reading, tags: str | None = None, stamp: int | None = None) -> str:
     """One line of line protocol for one reading; the value is always a float, so types never conflict.
 
-    ``tags`` is the device's escaped tag set (``device=...,kind=...,model=...,site=...``, from the registry).
+    ``tags`` is the device's escaped tag set (``device=...,kind=...,model=...,site=...``, from the registry);
+    ``stamp`` is ``time_ns(reading.time)``, if the caller has it already.
     """
     return (
         f"{reading.quantity},{tags or f'{DEVICE_TAG}={reading.device_id}'} "
-        f"{VALUE_FIELD}={format_float(reading.value)} {time_ns(reading.time)}"
+        f"{VALUE_FIELD}={format_float(reading.value)} {time_ns(reading.time) if stamp is None else stamp}"
     )
 
 
@@ -49,10 +50,7 @@ def reading_lines(readings: list[Reading], tags: str | None = None) -> list[str]
         if reading.time is not moment:
             moment = reading.time
             stamp = time_ns(moment)
-        lines.append(
-            f"{reading.quantity},{tags or f'{DEVICE_TAG}={reading.device_id}'} "
-            f"{VALUE_FIELD}={format_float(reading.value)} {stamp}"
-        )
+        lines.append(reading_line(reading, tags, stamp))
     return lines
 
 

@@ -48,16 +48,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace, settings: IngestSettings) -> int:
-    from suitcase.stack.local import StackOptions, run_local_stack  # noqa: PLC0415 (lazy: only where it runs)
+    from suitcase.stack.local import StackOptions, run_local_stack, stack_settings  # noqa: PLC0415 (lazy: only where it runs)
 
     var_dir: Path = args.var_dir
-    # the whole stack keeps its state under --var-dir
-    defaults = {
-        "data_dir": var_dir / "ingest",
-        "registry_file": var_dir / "registry.yaml",
-        "credentials_file": var_dir / "credentials.yaml",
-    }
-    settings = settings.model_copy(update={k: v for k, v in defaults.items() if k not in settings.model_fields_set})
+    settings = stack_settings(settings, var_dir)  # the whole stack keeps its state under --var-dir
     demo = None
     if not args.no_demo:
         demo = DemoSettings(

@@ -44,11 +44,14 @@ class Broker:
 class DemoFleet:
     """Register, start and stop the demo fleet; ``log_path`` holds its progress and final summary."""
 
-    def __init__(self, demo: DemoSettings, broker: Broker, registry_file: Path, log_path: Path) -> None:
+    def __init__(
+        self, demo: DemoSettings, broker: Broker, registry_file: Path, log_path: Path, environment: dict[str, str]
+    ) -> None:
         self.demo = demo
         self.broker = broker
         self.registry_file = registry_file
         self.log_path = log_path
+        self.environment = environment  # the simulator's, with its broker credentials
         self.process: subprocess.Popen[bytes] | None = None
 
     def fleet_args(self) -> list[str]:
@@ -81,7 +84,7 @@ class DemoFleet:
             raise DemoError(f"registering the demo fleet failed: {result.stderr.strip() or result.stdout.strip()}")
         return result.stdout.strip()
 
-    def start(self, environment: dict[str, str]) -> None:
+    def start(self) -> None:
         broker = self.broker
         command = [
             *_suitcase(),
@@ -99,7 +102,7 @@ class DemoFleet:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True
+                command, stdout=log, stderr=subprocess.STDOUT, env=self.environment, start_new_session=True
             )
 
     def stop(self, timeout_s: float = 10.0) -> None:

@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from ipaddress import ip_address
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from devices.credentials.settings import SecuritySettings
@@ -31,32 +32,47 @@ from suitcase.stack.processes import ManagedProcess, port_is_listening
 log = logging.getLogger(__name__)
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+_Settings = TypeVar("_Settings", IngestSettings, SecuritySettings)
+
+
+def stack_settings(settings: IngestSettings, var_dir: Path) -> IngestSettings:
+    """The ingest service keeps its log, rejects, registry and credentials under the stack's var dir,
+    unless they are set explicitly (flags, ``SUITCASE_*``, .env)."""
+    return _unless_set(
+        settings,
+        data_dir=var_dir / "ingest",
+        registry_file=var_dir / "registry.yaml",
+        credentials_file=var_dir / "credentials.yaml",
+    )
 
 
 def stack_security(var_dir: Path) -> SecuritySettings:
-    """Credentials and broker files under the stack's var dir unless set explicitly (``SUITCASE_*``, .env)."""
-    security = SecuritySettings()
-    defaults = {
-        "credentials_file": var_dir / "credentials.yaml",
-        "mosquitto_password_file": var_dir / "mosquitto" / "passwd",
-        "mosquitto_acl_file": var_dir / "mosquitto" / "acl",
-        "mosquitto_pid_file": var_dir / "mosquitto" / "mosquitto.pid",
-    }
-    return security.model_copy(update={k: v for k, v in defaults.items() if k not in security.model_fields_set})
+    """Credentials and broker files under the stack's var dir, unless set explicitly."""
+    return _unless_set(
+        SecuritySettings(),
+        credentials_file=var_dir / "credentials.yaml",
+        mosquitto_password_file=var_dir / "mosquitto" / "passwd",
+        mosquitto_acl_file=var_dir / "mosquitto" / "acl",
+        mosquitto_pid_file=var_dir / "mosquitto" / "mosquitto.pid",
+    )
 
 
-def start_missing_services(settings: IngestSettings, var_dir: Path, stack: ExitStack) -> list[str]:
-    """Start Mosquitto and InfluxDB where nothing listens yet; return a line per service for the banner."""
+def _unless_set(settings: _Settings, **defaults: Path) -> _Settings:
+    return settings.model_copy(update={k: v for k, v in defaults.items() if k not in settings.model_fields_set})
+
+
+def start_missing_services(settings: IngestSettings, var_dir: Path, broker_config: str, stack: ExitStack) -> list[str]:
+    """Start Mosquitto (with ``broker_config``) and InfluxDB where nothing listens yet; return a line per
+    service for the banner."""
     lines = []
     if port_is_listening(settings.mqtt_host, settings.mqtt_port):
         lines.append(f"MQTT broker   mqtt://{settings.mqtt_host}:{settings.mqtt_port} (already running, used as is)")
     elif settings.mqtt_host in _LOCAL_HOSTS:
-        security = broker_security(stack_security(var_dir))
         broker = Mosquitto(
-            var_dir / "mosquitto", port=settings.mqtt_port, host=settings.mqtt_host, extra_config=security
+            var_dir / "mosquitto", port=settings.mqtt_port, host=settings.mqtt_host, extra_config=broker_config
         )
         _start(broker, stack)
-        secured = "password and ACL files, no anonymous access" if security else "anonymous access"
+        secured = "password and ACL files, no anonymous access" if broker_config else "anonymous access"
         lines.append(f"MQTT broker   {broker.url} (started, {secured}, data in {broker.data_dir})")
     else:
         lines.append(f"MQTT broker   mqtt://{settings.mqtt_host}:{settings.mqtt_port} (not reachable yet)")
@@ -126,10 +142,11 @@ def banner(settings: IngestSettings, services: list[str], extras: list[str], sta
 
 def run_local_stack(settings: IngestSettings, options: StackOptions) -> None:
     security = stack_security(options.var_dir)
+    broker_config = broker_security(security)
     with ExitStack() as stack:
-        services = start_missing_services(settings, options.var_dir, stack)
+        services = start_missing_services(settings, options.var_dir, broker_config, stack)
         extras: list[str] = []
-        fleet = _prepare_demo(settings, options, security, extras)
+        fleet = _prepare_demo(settings, options, security, bool(broker_config), extras)
         tree = ProvisioningTree(settings, options.grafana_dir)
         try:
             summary = tree.export()
@@ -144,15 +161,21 @@ def run_local_stack(settings: IngestSettings, options: StackOptions) -> None:
 
 
 def _prepare_demo(
-    settings: IngestSettings, options: StackOptions, security: SecuritySettings, extras: list[str]
-) -> tuple[DemoFleet, dict[str, str]] | None:
+    settings: IngestSettings,
+    options: StackOptions,
+    security: SecuritySettings,
+    broker_secured: bool,
+    extras: list[str],
+) -> DemoFleet | None:
     """Register the demo fleet before the ingest service loads the registry; None where it cannot run."""
     if options.demo is None:
         return None
     broker = Broker(settings.mqtt_host, settings.mqtt_port, settings.topic_root)
-    fleet = DemoFleet(options.demo, broker, settings.registry_file, options.var_dir / "demo" / "simulator.log")
     try:
-        environment = simulator_environment(security, broker_secured=bool(broker_security(security)))
+        environment = simulator_environment(security, broker_secured)
+        fleet = DemoFleet(
+            options.demo, broker, settings.registry_file, options.var_dir / "demo" / "simulator.log", environment
+        )
         fleet.register()
     except DemoError as error:
         extras.append(f"demo fleet    not started: {error}")
@@ -162,14 +185,14 @@ def _prepare_demo(
         f"demo fleet    {demo.sites * demo.devices_per_site} devices ({demo.id_prefix}-*) at {demo.sites} sites, "
         f"every {demo.interval_s:g} s, {demo.faults:.0%} faulty; log {fleet.log_path} (--no-demo to skip)"
     )
-    return fleet, environment
+    return fleet
 
 
 async def _serve(
     settings: IngestSettings,
     services: list[str],
     extras: list[str],
-    fleet: tuple[DemoFleet, dict[str, str]] | None,
+    fleet: DemoFleet | None,
     tree: ProvisioningTree,
 ) -> None:
     service = IngestService(settings)
@@ -185,15 +208,13 @@ async def _serve(
             # the broker keeps nothing for a subscription that does not exist yet: publish once subscribed
             await _until(lambda: service.consumer is not None and service.consumer.connected, running)
             if not running.done():
-                fleet[0].start(fleet[1])
-                log.info(
-                    "demo fleet started pid=%s log=%s", fleet[0].process and fleet[0].process.pid, fleet[0].log_path
-                )
+                fleet.start()
+                log.info("demo fleet started log=%s", fleet.log_path)
         await running
     finally:
         refreshing.cancel()
         if fleet is not None:
-            fleet[0].stop()
+            fleet.stop()
         if not running.done():
             service.stop()
             await running
