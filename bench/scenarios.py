@@ -123,7 +123,12 @@ class Bench:
         plan = self.plan(messages)
         with Stack(directory) as stack:
             crew = [
-                IngestWorker(directory / f"worker-{n}", stack, client_id=f"bench-{name}-{n}", share_group=share_group)
+                IngestWorker(
+                    directory / f"worker-{n}",
+                    stack,
+                    client_id=f"suitcase-ingest-bench-{name}-{n}",
+                    share_group=share_group,
+                )
                 for n in range(workers)
             ]
             try:
@@ -232,7 +237,7 @@ class Bench:
         with Stack(directory) as stack:
             self.say(f"live: publishers alone, {messages:,} messages")
             alone = publish(stack.broker, plan, directory, "publishers-alone", window=self.sizes.window)
-            worker = IngestWorker(directory / "worker-0", stack, client_id="bench-live-0")
+            worker = IngestWorker(directory / "worker-0", stack, client_id="suitcase-ingest-bench-live-0")
             try:
                 worker.start()
                 self.probe(stack, 3)
@@ -265,7 +270,7 @@ class Bench:
         messages = round(sizes.latency_rate * sizes.latency_seconds)
         directory = self.workdir / "latency"
         with Stack(directory) as stack:
-            worker = IngestWorker(directory / "worker-0", stack, client_id="bench-latency-0")
+            worker = IngestWorker(directory / "worker-0", stack, client_id="suitcase-ingest-bench-latency-0")
             try:
                 worker.start()
                 self.probe(stack, 3)

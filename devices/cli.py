@@ -12,11 +12,12 @@ from pydantic_settings import CliSettingsSource
 
 from devices.catalog import load_catalog
 from devices.codecs import MODELS, decode_uplink
-from devices.decode import AUTO, DecodeOptions, Decoder
+from devices.decode import AUTO, Decoder
 from devices.errors import DecodeError, RejectCode
 from devices.formats import FORMATS, Message
 from devices.formats.native import NativePayload
 from devices.reading import format_time
+from devices.settings import DecodeSettings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,9 +29,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     decode.add_argument("--topic", help="the MQTT topic it arrived on (picks the format and device)")
     decode.add_argument("--format", default=AUTO, choices=[AUTO, *FORMATS], help="payload format")
-    options: CliSettingsSource[DecodeOptions] = CliSettingsSource(DecodeOptions, root_parser=decode)
+    options: CliSettingsSource[DecodeSettings] = CliSettingsSource(DecodeSettings, root_parser=decode)
     decode.set_defaults(
-        handler=lambda args: run_decode(args, DecodeOptions(_cli_settings_source=options(parsed_args=args)))
+        handler=lambda args: run_decode(args, DecodeSettings(_cli_settings_source=options(parsed_args=args)))
     )
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the native payload")
@@ -58,7 +59,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     catalog.set_defaults(handler=lambda args: print_catalog(as_json=args.json))
 
 
-def run_decode(args: argparse.Namespace, options: DecodeOptions) -> int:
+def run_decode(args: argparse.Namespace, options: DecodeSettings) -> int:
     message = Message(payload=sys.stdin.buffer.read(), received_at=datetime.now(UTC), topic=args.topic)
     try:
         readings = Decoder(options).decode(message, args.format)

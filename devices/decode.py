@@ -11,13 +11,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from devices.catalog import Catalog, load_catalog
 from devices.errors import DecodeError, RejectCode
-from devices.formats import FORMATS, Decoded, FormatContext, Message, PayloadFormat
-from devices.reading import Reading, check_device_id, checked_reading
+from devices.formats import FORMATS, Decoded, FormatContext, Message, PayloadFormat, publish_filters
+from devices.reading import Reading, check_device_id, checked_reading, device_id_problem
+from devices.settings import DecodeSettings
 from devices.timestamps import check_window
 
 AUTO = "auto"
@@ -32,39 +30,16 @@ class Outcome:
     readings: list[Reading]
 
 
-class DecodeOptions(BaseSettings):
-    """Limits and names that decoding depends on (shared by `suitcase decode` and the ingest service).
-
-    Read from ``SUITCASE_*`` environment variables, so one setting governs the CLI and the service alike.
-    """
-
-    model_config = SettingsConfigDict(
-        env_prefix="SUITCASE_", env_file=".env", frozen=True, cli_kebab_case=True, extra="ignore"
-    )
-
-    max_payload_bytes: int = Field(default=64 * 1024, ge=1, description="Largest payload accepted, in bytes.")
-    topic_root: str = Field(
-        default="suitcase", pattern=r"^[^/+#\s]+$", description="First topic level of native devices."
-    )
-    device_models_file: Path | None = Field(
-        default=None,
-        description='TOML file mapping device ids or DevEUIs to models: [models] "a84041000181c0d8" = "dragino/lds02".',
-    )
-    future_tolerance_s: float = Field(
-        default=600.0, ge=0, description="How far a device clock may run ahead of the server's, in seconds."
-    )
-
-
 class Decoder:
     """Turns a message into canonical readings, or raises ``DecodeError`` with a specific code."""
 
     def __init__(
         self,
-        options: DecodeOptions | None = None,
+        options: DecodeSettings | None = None,
         catalog: Catalog | None = None,
         formats: dict[str, PayloadFormat] | None = None,
     ) -> None:
-        self.options = options or DecodeOptions()
+        self.options = options or DecodeSettings()
         self.catalog = catalog or load_catalog()
         self.formats = formats if formats is not None else FORMATS
         self.context = FormatContext(
@@ -78,8 +53,8 @@ class Decoder:
         self.context = replace(self.context, device_models={**file_models, **models})
 
     def topic_filters(self) -> list[str]:
-        """Every MQTT subscription the formats need."""
-        return [topic for fmt in self.formats.values() for topic in fmt.topic_filters(self.context)]
+        """Every MQTT subscription of the ingest service: every topic an account may publish on."""
+        return publish_filters(self.context, self.formats)
 
     def choose_format(self, message: Message, name: str = AUTO) -> PayloadFormat:
         if name != AUTO:
@@ -94,11 +69,23 @@ class Decoder:
             for fmt in self.formats.values():
                 if fmt.matches_topic(message.topic, self.context):
                     return fmt
-            raise DecodeError(RejectCode.UNKNOWN_TOPIC, f"no payload format uses the topic {message.topic!r}")
+            raise DecodeError(
+                RejectCode.UNKNOWN_TOPIC,
+                f"no payload format uses the topic {message.topic!r}; devices publish on "
+                f"{self.context.topic_root}/<device>/up (native JSON), /senml, /airrohr or /<quantity>",
+                device_id=self._topic_device(message.topic),
+            )
         for fmt in self.formats.values():
             if fmt.sniff(message.payload):
                 return fmt
         raise DecodeError(RejectCode.UNKNOWN_FORMAT, "payload matches no known format; give --format or --topic")
+
+    def _topic_device(self, topic: str) -> str | None:
+        """The device a topic under the root belongs to (the broker lets only that device publish there)."""
+        levels = topic.split("/")
+        if len(levels) > 1 and levels[0] == self.context.topic_root and device_id_problem(levels[1]) is None:
+            return levels[1]
+        return None
 
     def decode(self, message: Message, format_name: str = AUTO) -> list[Reading]:
         return self.decode_message(message, format_name).readings

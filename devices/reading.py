@@ -10,20 +10,33 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from devices.errors import DecodeError, RejectCode
 
-# Device ids travel in MQTT topic levels, Mosquitto ACL patterns and InfluxDB tags: no '/', '+', '#',
-# spaces or control characters, so none of them needs escaping and none can address another device.
-DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+# One rule for device ids, because every part of the platform carries them: registry entries, MQTT topic
+# levels, Mosquitto's password file (``user:hash``, so no ':') and ACL patterns (``%u``), InfluxDB tags and
+# URL paths. So: no '/', '+', '#', ':', spaces or control characters, nothing that needs escaping anywhere.
+DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# The platform's own broker accounts and the ingest service's client ids begin with this; no device id may,
+# so a device can never log in as, or take the MQTT session of, a service.
+RESERVED_PREFIX = "suitcase-"
 _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
+
+
+def device_id_problem(device_id: str) -> str | None:
+    """Why ``device_id`` is not a valid device id, or None if it is."""
+    if not _DEVICE_ID.match(device_id):
+        return (
+            f"device id {device_id[:80]!r} is not valid: use 1-64 characters from A-Z a-z 0-9 . _ -, "
+            "starting with a letter or digit"
+        )
+    if device_id.lower().startswith(RESERVED_PREFIX):
+        return f"device id {device_id!r} is not valid: ids beginning with {RESERVED_PREFIX!r} are the platform's own"
+    return None
 
 
 def check_device_id(device_id: str) -> str:
     """Return ``device_id`` if it is valid, else raise ``invalid_device_id`` naming the rule."""
-    if not _DEVICE_ID.match(device_id):
-        raise DecodeError(
-            RejectCode.INVALID_DEVICE_ID,
-            f"device id {device_id[:80]!r} is not valid: use 1-64 characters from A-Z a-z 0-9 . _ : -, "
-            "starting with a letter or digit",
-        )
+    problem = device_id_problem(device_id)
+    if problem is not None:
+        raise DecodeError(RejectCode.INVALID_DEVICE_ID, problem)
     return device_id
 
 
@@ -37,7 +50,7 @@ def _to_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
+DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]  # the reserved prefix: check_device_id
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc), PlainSerializer(format_time, return_type=str)]
 
 

@@ -160,7 +160,7 @@ class MqttConsumer:
         log.info(
             "connected to broker host=%s port=%s session_present=%s topics=%s",
             self._settings.mqtt_host,
-            self._settings.mqtt_port,
+            self._settings.service_port,
             flags.session_present,
             ",".join(self._topics),
         )
@@ -222,7 +222,7 @@ class MqttConsumer:
                     log.warning(
                         "broker unreachable host=%s port=%s error=%r",
                         self._settings.mqtt_host,
-                        self._settings.mqtt_port,
+                        self._settings.service_port,
                         error,
                     )
                 else:
@@ -245,7 +245,7 @@ class MqttConsumer:
         properties.ReceiveMaximum = self._settings.mqtt_receive_maximum
         self._client.connect(
             self._settings.mqtt_host,
-            self._settings.mqtt_port,
+            self._settings.service_port,
             keepalive=self._settings.mqtt_keepalive_s,
             clean_start=False,
             properties=properties,

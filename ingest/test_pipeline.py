@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from devices.decode import DecodeOptions, Decoder
+from devices.decode import Decoder
+from devices.settings import DecodeSettings
 from ingest.config import IngestSettings
 from ingest.influx import V1Writer
 from ingest.pipeline import Pipeline
@@ -26,7 +27,7 @@ async def make_pipeline(data: Path, influxdb: InfluxDB, db: str) -> tuple[Pipeli
     writer = V1Writer(settings)
     await writer.start()
     pipeline = Pipeline(
-        Decoder(DecodeOptions(topic_root="t")),
+        Decoder(DecodeSettings(topic_root="t")),
         writer,
         WriteAheadLog(data / "wal"),
         RejectStore(data / "rejects.sqlite3"),

@@ -16,7 +16,7 @@ readings = st.builds(
     lambda device, moment, quantity, value: Reading(
         device_id=device, time=moment, quantity=quantity, value=value, unit="x"
     ),
-    st.sampled_from(["dev-1", "b:2"]),
+    st.sampled_from(["dev-1", "b.2"]),
     st.sampled_from(SHARED) | st.datetimes(timezones=st.just(UTC)),
     st.sampled_from(["temperature", "co2"]),
     st.floats(allow_nan=False, allow_infinity=False),

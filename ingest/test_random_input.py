@@ -14,9 +14,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.decode import DecodeOptions, Decoder
+from devices.decode import Decoder
 from devices.errors import DecodeError
 from devices.formats import Message
+from devices.settings import DecodeSettings
 from ingest.config import IngestSettings
 from ingest.influx import V1Writer
 from ingest.pipeline import Pipeline
@@ -38,7 +39,7 @@ MODELS = {EUI: "elsys/ers-co2", "dev-1": "milesight-iot/am307"}
 _scratch = tempfile.TemporaryDirectory(prefix="random-input-")  # removed when the test process ends
 _directory = Path(_scratch.name)
 (_directory / "models.toml").write_text("[models]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in MODELS.items()))
-OPTIONS = DecodeOptions(device_models_file=_directory / "models.toml")
+OPTIONS = DecodeSettings(device_models_file=_directory / "models.toml")
 DECODER = Decoder(OPTIONS)
 PIPELINE = Pipeline(
     DECODER,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,8 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from pydantic import SecretStr
+
 from devices.errors import DecodeError
 from devices.registry import RegistryError
+from devices.settings import BrokerSettings, HttpSettings, SimulatorAccountSettings, TopicSettings
 from devices.timestamps import parse_timestamp
 from simulators import geo
 from simulators.codecs import EncodingError
@@ -129,7 +131,7 @@ def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     def default(value: object) -> object:
         return argparse.SUPPRESS if suppress else value
 
-    env = os.environ
+    env = SimulateSettings()
     out = parser.add_argument_group("delivery")
     out.add_argument("--transport", choices=(MQTT, HTTP), default=default(MQTT), help="mqtt (default) or http")
     out.add_argument(
@@ -148,26 +150,28 @@ def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     out.add_argument("--register-only", action="store_true", default=default(False), help="register, send nothing")
     out.add_argument("--ack-timeout", type=float, default=default(120.0), metavar="S", help="wait for acks (120 s)")
     mqtt = parser.add_argument_group("MQTT")
-    mqtt.add_argument("--mqtt-host", default=default(env.get("SUITCASE_MQTT_HOST", "127.0.0.1")))
-    mqtt.add_argument("--mqtt-port", type=int, default=default(int(env.get("SUITCASE_MQTT_PORT", "1883"))))
+    mqtt.add_argument("--mqtt-host", default=default(env.mqtt_host))
+    mqtt.add_argument("--mqtt-port", type=int, default=default(env.mqtt_port))
     mqtt.add_argument(
         "--mqtt-username",
-        default=default(env.get("SUITCASE_SIMULATOR_MQTT_USERNAME")),
+        default=default(env.simulator_mqtt_username if env.simulator_mqtt_password else None),
         help="a broker user that may publish the fleet's topics (env SUITCASE_SIMULATOR_MQTT_USERNAME)",
     )
     mqtt.add_argument(
         "--mqtt-password",
-        default=default(env.get("SUITCASE_SIMULATOR_MQTT_PASSWORD")),
+        default=default(_secret(env.simulator_mqtt_password)),
         help="its password; prefer env SUITCASE_SIMULATOR_MQTT_PASSWORD (flags show in the process list)",
     )
     mqtt.add_argument("--mqtt-client-id", default=default(""), help="fixed client id (default suitcase-sim-<pid>)")
-    mqtt.add_argument("--topic-root", default=default(env.get("SUITCASE_TOPIC_ROOT", "suitcase")))
+    mqtt.add_argument("--topic-root", default=default(env.topic_root))
     mqtt.add_argument("--chirpstack-application", default=default(Topics().chirpstack_application), metavar="ID")
     mqtt.add_argument("--tts-application", default=default(Topics().tts_application), metavar="ID")
     mqtt.add_argument("--tts-tenant", default=default(Topics().tts_tenant), metavar="ID")
     http = parser.add_argument_group("HTTP")
-    host, port = env.get("SUITCASE_HTTP_HOST", "127.0.0.1"), env.get("SUITCASE_HTTP_PORT", "8080")
-    http.add_argument("--http-url", default=default(f"http://{host}:{port}"), help="the ingest service's HTTP API")
+    host = "127.0.0.1" if env.http_host in ("0.0.0.0", "::") else env.http_host  # noqa: S104 - a listen address
+    http.add_argument(
+        "--http-url", default=default(f"http://{host}:{env.http_port}"), help="the ingest service's HTTP API"
+    )
     http.add_argument(
         "--api-keys",
         type=Path,
@@ -182,6 +186,14 @@ def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="issue credentials for the devices (SUITCASE_CREDENTIALS_FILE); with --api-keys, save them there",
     )
     http.add_argument("--http-concurrency", type=int, default=default(16), metavar="N")
+
+
+class SimulateSettings(BrokerSettings, TopicSettings, SimulatorAccountSettings, HttpSettings):
+    """The defaults of the fleet's flags: the platform's own settings (environment, .env)."""
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
 
 
 def _names(text: str) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devices.credentials.cli import write_broker_files
+from devices.credentials.cli import commit
 from devices.credentials.settings import SecuritySettings
 from devices.credentials.store import CredentialStore
 from devices.registry import DeviceSpec, Problem, RegistryError, RegistryFile, make_spec
@@ -81,8 +81,7 @@ def issue_api_keys(device_ids: Sequence[str], keys_file: Path | None) -> dict[st
         raise RegistryError(Problem("the ingest service's MQTT password is not set: run `suitcase init` first"))
     store = CredentialStore(settings.credentials_file)
     issued = [store.issue(device_id) for device_id in device_ids]
-    store.save()
-    write_broker_files(store, settings)
+    commit(store, settings)
     if keys_file is not None:
         lines = [
             json.dumps(

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from devices.catalog import load_catalog
 from devices.codecs import MODELS, decode_uplink
-from devices.decode import DecodeOptions, Decoder
+from devices.decode import Decoder
 from devices.formats import Message
+from devices.settings import DecodeSettings
 from simulators.codecs import TYPICAL, encoder
 from simulators.fleet import FleetSpec, build_fleet
 from simulators.formats import FORMATS, Report
@@ -146,7 +147,7 @@ def test_every_model_but_the_door_sensor_can_send_a_value_over_range() -> None:
 def test_network_server_envelopes_decode_to_the_expected_readings(model: str, fmt: str) -> None:
     [device] = build_fleet(FleetSpec(sites=("dokk1",), devices_per_site=1, seed=3, models=(model,), formats=(fmt,)))
     assert device.dev_eui is not None
-    decoder = Decoder(DecodeOptions(topic_root="sim"))
+    decoder = Decoder(DecodeSettings(topic_root="sim"))
     decoder.add_device_models({device.id: model, device.dev_eui: model})  # what the registry tells the service
     at_ms = 1_795_000_000_000
     values = sample(device.context, device.quantities, at_ms / 1000, 600.0)

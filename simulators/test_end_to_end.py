@@ -72,7 +72,7 @@ def start_ingest(
     settings = {
         "mqtt_host": broker.host,
         "mqtt_port": str(broker.port),
-        "mqtt_client_id": unique("ingest-"),
+        "mqtt_client_id": unique("suitcase-ingest-"),
         "topic_root": root,
         "influx_url": influxdb.url,
         "influx_database": db,

@@ -12,9 +12,10 @@ import pytest
 
 from devices.catalog import load_catalog
 from devices.codecs import MODELS
-from devices.decode import DecodeOptions, Decoder
+from devices.decode import Decoder
 from devices.errors import DecodeError
 from devices.formats import Message
+from devices.settings import DecodeSettings
 from simulators.delivery import stream_line
 from simulators.fleet import FleetError, FleetSpec, build_fleet
 from simulators.formats import FORMATS
@@ -78,7 +79,7 @@ def test_the_stream_is_in_time_order_and_one_device_s_faults_leave_the_others_al
 
 
 def decoder_for(devices: list[SimDevice]) -> Decoder:
-    decoder = Decoder(DecodeOptions(topic_root=TOPICS.root, future_tolerance_s=600))
+    decoder = Decoder(DecodeSettings(topic_root=TOPICS.root, future_tolerance_s=600))
     models = {}
     for device in devices:
         if device.dev_eui is not None:

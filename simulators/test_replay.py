@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from devices.decode import DecodeOptions, Decoder
+from devices.decode import Decoder
 from devices.formats import Message
+from devices.settings import DecodeSettings
 from simulators.model import Topics
 from simulators.replay import (
     ReplayError,
@@ -50,7 +51,7 @@ def test_the_weather_sample_replays_every_cell_at_its_own_time() -> None:
     }
     devices = replay_devices(rows, mapping, "native")
     assert list(devices) == ["citypulse-weather-aarhus"]
-    decoder = Decoder(DecodeOptions(topic_root=TOPICS.root))
+    decoder = Decoder(DecodeSettings(topic_root=TOPICS.root))
     messages = list(replay_messages(rows, devices, TOPICS))
     for message, row in zip(messages, rows, strict=True):
         outcome = decoder.decode_message(Message(message.payload, datetime.now(UTC), message.topic))

@@ -12,6 +12,7 @@ import devices.cli
 import devices.registry.cli
 import ingest.cli
 import simulators.cli
+import suitcase.config
 import suitcase.init
 import suitcase.stack.cli
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     suitcase.init.register(commands)
     simulators.cli.register(commands)
     dashboards.cli.register(commands)
+    suitcase.config.register(commands)
     return parser
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from devices.credentials.cli import write_broker_files
+from devices.credentials.cli import commit
 from devices.credentials.mosquitto import write_atomically
 from devices.credentials.settings import SecuritySettings
 from devices.credentials.store import CredentialStore
@@ -95,9 +95,12 @@ def _write_broker_files(security: SecuritySettings) -> int:
     if security.mqtt_password is None:
         print("error: no SUITCASE_MQTT_PASSWORD (the ingest service's): run `suitcase init` first")
         return 1
-    write_broker_files(CredentialStore(security.credentials_file), security)
+    for warning in commit(CredentialStore(security.credentials_file), security):
+        print(warning)
     print(
-        f"wrote the broker's password and ACL files: {security.mosquitto_password_file}, {security.mosquitto_acl_file}"
+        "wrote the broker's password and ACL files: "
+        f"{security.mosquitto_password_file}, {security.mosquitto_acl_file} (devices), "
+        f"{security.mosquitto_service_password_file}, {security.mosquitto_service_acl_file} (the ingest service)"
     )
     if security.simulator_mqtt_password is not None:
         print(f"the demo fleet's broker user {security.simulator_mqtt_username!r} may publish any device's uplinks")

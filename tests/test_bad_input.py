@@ -29,7 +29,7 @@ def test_service_rejects_bad_input_and_keeps_storing(
     settings = {
         "mqtt_host": mosquitto.host,
         "mqtt_port": str(mosquitto.port),
-        "mqtt_client_id": unique("ingest-"),
+        "mqtt_client_id": unique("suitcase-ingest-"),
         "topic_root": root,
         "influx_url": influxdb.url,
         "influx_database": influx_db,
@@ -84,7 +84,7 @@ def test_json_logs_carry_device_and_reason_of_every_reject(
     settings = {
         "mqtt_host": mosquitto.host,
         "mqtt_port": str(mosquitto.port),
-        "mqtt_client_id": unique("ingest-"),
+        "mqtt_client_id": unique("suitcase-ingest-"),
         "topic_root": root,
         "influx_url": influxdb.url,
         "influx_database": influx_db,

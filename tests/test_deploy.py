@@ -13,12 +13,14 @@ import shutil
 import subprocess
 import sys
 import venv
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 import yaml
 
+from devices.credentials import BrokerFiles, Listener, listener_config
+from ingest.config import IngestSettings
 from suitcase.cli import build_parser
 from suitcase.stack import InfluxDB, Mosquitto, free_port
 from tests.helpers import unique, wait_until
@@ -101,15 +103,24 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
         parsed = build_parser().parse_args(command)
         assert callable(parsed.handler), f"{name}: {command} is a suitcase command"
     mosquitto_conf = (root / "deploy" / "mosquitto.conf").read_text()
-    for line in (
-        "allow_anonymous false",
-        "password_file /mosquitto/config/suitcase/passwd",
-        "acl_file /mosquitto/config/suitcase/acl",
-        "max_queued_messages 0",
-        "persistence true",
-    ):
+    for line in ("max_queued_messages 0", "persistence true"):
         assert line in mosquitto_conf
-    assert (root / "var" / "mosquitto" / "passwd").read_text().startswith("suitcase-ingest:$7$")
+    in_container = PurePosixPath("/mosquitto/config/suitcase")
+    files = BrokerFiles(
+        in_container / "passwd", in_container / "acl", in_container / "passwd-service", in_container / "acl-service"
+    )
+    listeners = listener_config(
+        Listener(1883), Listener(1884), files, message_size_limit=IngestSettings().max_payload_bytes
+    )
+    assert strip_comments(listeners) in strip_comments(mosquitto_conf), "compose's broker = the generated layout"
+    ingest_env: dict[str, str] = services["ingest"]["environment"]  # type: ignore[assignment]
+    assert ingest_env["SUITCASE_MQTT_SERVICE_PORT"] == "1884"
+    assert (root / "var" / "mosquitto" / "passwd-service").read_text().startswith("suitcase-ingest:$7$")
+    assert "suitcase-ingest" not in (root / "var" / "mosquitto" / "passwd").read_text()
+
+
+def strip_comments(config: str) -> str:
+    return "\n".join(line for line in config.splitlines() if line and not line.startswith("#"))
 
 
 def env_value(root: Path, key: str) -> str:

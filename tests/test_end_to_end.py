@@ -63,7 +63,7 @@ def run_ingest(tmp_path: Path, mosquitto: Mosquitto, root: str, **influx: str) -
     settings = {
         "mqtt_host": mosquitto.host,
         "mqtt_port": str(mosquitto.port),
-        "mqtt_client_id": unique("ingest-"),
+        "mqtt_client_id": unique("suitcase-ingest-"),
         "topic_root": root,
         "batch_interval_s": "0.2",
         **influx,

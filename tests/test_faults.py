@@ -30,7 +30,7 @@ def ingest_settings(broker: Mosquitto, influxdb: InfluxDB, db: str, root: str, *
     return {
         "mqtt_host": broker.host,
         "mqtt_port": str(broker.port),
-        "mqtt_client_id": unique("ingest-"),
+        "mqtt_client_id": unique("suitcase-ingest-"),
         "topic_root": root,
         "influx_url": influxdb.url,
         "influx_database": db,

@@ -55,7 +55,7 @@ def service(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db:
     settings = {
         "mqtt_host": mosquitto.host,
         "mqtt_port": str(mosquitto.port),
-        "mqtt_client_id": unique("ingest-"),
+        "mqtt_client_id": unique("suitcase-ingest-"),
         "influx_url": influxdb.url,
         "influx_database": influx_db,
         "batch_interval_s": "0.05",

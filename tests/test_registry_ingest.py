@@ -26,7 +26,7 @@ def start(
     settings = {
         "mqtt_host": mosquitto.host,
         "mqtt_port": str(mosquitto.port),
-        "mqtt_client_id": unique("ingest-"),
+        "mqtt_client_id": unique("suitcase-ingest-"),
         "topic_root": root,
         "influx_url": influxdb.url,
         "influx_database": db,

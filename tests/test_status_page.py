@@ -60,7 +60,7 @@ def running(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db:
     settings = {
         "mqtt_host": mosquitto.host,
         "mqtt_port": str(mosquitto.port),
-        "mqtt_client_id": unique("ingest-"),
+        "mqtt_client_id": unique("suitcase-ingest-"),
         "topic_root": "suitcase",
         "influx_url": influxdb.url,
         "influx_database": influx_db,

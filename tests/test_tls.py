@@ -85,7 +85,7 @@ def test_ingest_over_tls_with_a_client_certificate(
     settings = {
         "mqtt_host": "127.0.0.1",
         "mqtt_port": str(broker.port),
-        "mqtt_client_id": unique("ingest-"),
+        "mqtt_client_id": unique("suitcase-ingest-"),
         "mqtt_tls_ca": str(pki / "ca.crt"),
         "mqtt_tls_cert": str(pki / "client.crt"),
         "mqtt_tls_key": str(pki / "client.key"),

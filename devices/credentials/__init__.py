@@ -1,6 +1,26 @@
-"""Device credentials and the Mosquitto password/ACL files made from them."""
+"""Device credentials and the Mosquitto password/ACL files and listener configuration made from them."""
 
-from devices.credentials.mosquitto import acl_file, hash_password, password_file, verify_password
+from devices.credentials.mosquitto import (
+    BrokerFiles,
+    Listener,
+    device_acl,
+    hash_password,
+    listener_config,
+    password_file,
+    service_acl,
+    verify_password,
+)
 from devices.credentials.store import CredentialStore, IssuedCredentials
 
-__all__ = ["CredentialStore", "IssuedCredentials", "acl_file", "hash_password", "password_file", "verify_password"]
+__all__ = [
+    "BrokerFiles",
+    "CredentialStore",
+    "IssuedCredentials",
+    "Listener",
+    "device_acl",
+    "hash_password",
+    "listener_config",
+    "password_file",
+    "service_acl",
+    "verify_password",
+]

@@ -6,13 +6,15 @@ import argparse
 import json
 import os
 import signal
+import sys
 from collections.abc import Callable
 
+from devices.credentials.mosquitto import write_atomically
 from devices.credentials.settings import SecuritySettings
-from devices.credentials.store import CredentialStore, IssuedCredentials, ServicePublisher
-from devices.formats.chirpstack.decoder import TOPIC_FILTER as CHIRPSTACK_UPLINKS
-from devices.formats.tts.decoder import TOPIC_FILTER as TTS_UPLINKS
+from devices.credentials.store import BrokerFileTexts, CredentialStore, IssuedCredentials, ServicePublisher
+from devices.formats import FormatContext, publish_filters
 from devices.registry import RegistryFile
+from devices.settings import BrokerFileSettings
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -35,46 +37,81 @@ def add_command(
     parser.add_argument("id", help="the device id")
     parser.add_argument("--json", action="store_true", help="print the credentials as one JSON object")
     parser.add_argument("--reload", action="store_true", help="send SIGHUP to the local broker afterwards")
+    parser.add_argument(
+        "--revoke", action="store_true", help="take the device's credentials away instead (also for removed devices)"
+    )
     parser.set_defaults(handler=guarded(run_credentials))
 
 
 def run_credentials(args: argparse.Namespace) -> int:
-    RegistryFile(args.registry).load().require(args.id)
     settings = SecuritySettings()
     if settings.mqtt_password is None:
         print("error: the ingest service's MQTT password is not set: run `suitcase init` first (it writes .env)")
         return 1
     store = CredentialStore(settings.credentials_file)
+    if args.revoke:
+        if not store.revoke(args.id):
+            print(f"error: {args.id!r} has no credentials in {settings.credentials_file}", file=sys.stderr)
+            return 1
+        commit(store, settings)
+        print(f"revoked the credentials of {args.id}")
+        if args.reload:
+            print(reload_broker(settings))
+        return 0
+    RegistryFile(args.registry).load().require(args.id)
     issued = store.issue(args.id)
-    store.save()
-    write_broker_files(store, settings)
+    for warning in commit(store, settings):
+        print(warning, file=sys.stderr)
     print(json.dumps(_as_dict(issued)) if args.json else _as_text(issued, settings))
     if args.reload:
         print(reload_broker(settings))
     return 0
 
 
-def write_broker_files(store: CredentialStore, settings: SecuritySettings) -> None:
-    assert settings.mqtt_password is not None
+def commit(store: CredentialStore, settings: SecuritySettings) -> list[str]:
+    """Save the credential store and the broker files made from it, all or nothing as far as files allow.
+
+    Everything is rendered (and so checked) before anything is written; then the store (the source of
+    truth), then the broker files, each atomically. Returns warnings: stored devices the broker files leave
+    out because their ids are not valid any more (remove or rename them).
+    """
+    if settings.mqtt_password is None:
+        raise ValueError("the ingest service's MQTT password is not set: run `suitcase init` first")
     publishers = {}
     if settings.simulator_mqtt_password is not None:
         publishers[settings.simulator_mqtt_username] = ServicePublisher(
             settings.simulator_mqtt_password.get_secret_value(), simulator_topics(settings.topic_root)
         )
-    store.write_broker_files(
-        password_path=settings.mosquitto_password_file,
-        acl_path=settings.mosquitto_acl_file,
+    texts = store.broker_files(
         topic_root=settings.topic_root,
         ingest_user=settings.mqtt_username,
         ingest_password=settings.mqtt_password.get_secret_value(),
         publishers=publishers,
     )
+    store.save()
+    write_broker_files(texts, settings)
+    return [
+        f"warning: {device!r} in {settings.credentials_file} is not a valid device id any more; the broker files "
+        "leave it out (`suitcase devices credentials --revoke` it)"
+        for device in texts.skipped
+    ]
+
+
+def write_broker_files(texts: BrokerFileTexts, settings: BrokerFileSettings) -> None:
+    # 0644: Mosquitto re-reads them as its own unprivileged user on SIGHUP (in docker: another uid).
+    # They hold salted PBKDF2 hashes of random passwords and topic rules, nothing usable in clear.
+    for path, text in (
+        (settings.mosquitto_password_file, texts.password),
+        (settings.mosquitto_acl_file, texts.acl),
+        (settings.mosquitto_service_password_file, texts.service_password),
+        (settings.mosquitto_service_acl_file, texts.service_acl),
+    ):
+        write_atomically(path, text, mode=0o644)
 
 
 def simulator_topics(topic_root: str) -> tuple[str, ...]:
-    """What the demo fleet publishes: native, SenML, single-value and sensor.community topics under the
-    root, and the uplink topics of the ChirpStack and The Things Stack integrations."""
-    return (f"{topic_root}/#", CHIRPSTACK_UPLINKS, TTS_UPLINKS)
+    """What the demo fleet publishes: every topic a device or network server may publish on."""
+    return tuple(publish_filters(FormatContext(topic_root=topic_root)))
 
 
 def reload_broker(settings: SecuritySettings) -> str:

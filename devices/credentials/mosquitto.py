@@ -12,8 +12,9 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePath
 
 ITERATIONS = 10_000
 _SALT_BYTES = 12
@@ -45,23 +46,83 @@ def password_file(users: Mapping[str, str]) -> str:
     return "".join(f"{user}:{users[user]}\n" for user in sorted(users))
 
 
-def acl_file(*, topic_root: str, ingest_user: str, network_servers: Mapping[str, list[str]] | None = None) -> str:
-    """Devices publish only under their own topic; the ingest service reads everything; nothing else.
+def device_acl(*, topic_root: str, publishers: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The device listener's ACL: each device writes only under its own topic; service accounts that publish
+    for many devices (the demo fleet, network servers) write their named topic filters; nobody reads.
 
     Mosquitto substitutes ``%u`` with the connecting user's name, and each device's user name is its device
-    id, so one pattern pins every device to ``<root>/<its id>/#``. Network servers (ChirpStack, The Things
-    Stack bridges) get write access to their integration topics by name.
+    id, so one pattern pins every device to ``<root>/<its id>/#``.
     """
-    lines = [
-        "# Written by iot-suitcase (suitcase devices credentials); edits are overwritten.",
-        f"user {ingest_user}",
-        "topic read #",
-        "",
-    ]
-    for user, topics in sorted((network_servers or {}).items()):
+    lines = ["# Written by iot-suitcase (suitcase init / suitcase devices credentials); edits are overwritten.", ""]
+    for user, topics in sorted((publishers or {}).items()):
         lines += [f"user {user}", *(f"topic write {topic}" for topic in topics), ""]
     lines += ["# every device: its own topics only", f"pattern write {topic_root}/%u/#", ""]
     return "\n".join(lines)
+
+
+def service_acl(*, ingest_user: str) -> str:
+    """The service listener's ACL: the ingest service reads everything, and that is all it may do."""
+    return "\n".join(
+        ["# Written by iot-suitcase (suitcase init); edits are overwritten.", f"user {ingest_user}", "topic read #", ""]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """One Mosquitto listener: a port and an optional bind address."""
+
+    port: int
+    host: str | None = None
+
+    def line(self) -> str:
+        return f"listener {self.port}" + (f" {self.host}" if self.host else "")
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerFiles:
+    """Where the broker reads its password and ACL files (paths as the broker sees them)."""
+
+    password: PurePath
+    acl: PurePath
+    service_password: PurePath
+    service_acl: PurePath
+
+
+def listener_config(
+    devices: Listener, service: Listener | None, files: BrokerFiles | None, *, message_size_limit: int
+) -> str:
+    """The listeners and access control of a broker the project configures (local stack, compose, tests).
+
+    With ``files`` (after `suitcase init`): devices, the demo fleet and network servers log in on the device
+    listener, where the broker replaces every client id with the account's name, so no account can take over
+    another's session; the ingest service logs in on the service listener, whose password file holds only its
+    account, and keeps the fixed client ids of its persistent sessions there. Without ``files`` the broker is
+    open to anyone (a development stack before `suitcase init`): nothing protects sessions then.
+    ``message_size_limit``: the broker refuses larger payloads (with a PUBACK error to MQTT v5 publishers), so
+    a hostile device cannot push megabytes through to the service (0: no limit).
+    """
+    lines = [f"message_size_limit {message_size_limit}"] if message_size_limit else []
+    if files is None:
+        lines.append("allow_anonymous true")
+        lines += [devices.line()] + ([service.line()] if service is not None else [])
+        return "\n".join(lines) + "\n"
+    if service is None:
+        raise ValueError("a secured broker needs a service listener for the ingest service")
+    lines += [
+        "per_listener_settings true",
+        "# devices, the demo fleet, network servers: the account name is the client id",
+        devices.line(),
+        "allow_anonymous false",
+        f"password_file {files.password}",
+        f"acl_file {files.acl}",
+        "use_username_as_clientid true",
+        "# the ingest service only: its persistent sessions keep their fixed client ids",
+        service.line(),
+        "allow_anonymous false",
+        f"password_file {files.service_password}",
+        f"acl_file {files.service_acl}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def write_atomically(path: Path, text: str, *, mode: int = 0o600) -> None:

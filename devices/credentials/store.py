@@ -18,8 +18,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from devices.credentials.mosquitto import acl_file, hash_password, password_file, write_atomically
-from devices.reading import check_device_id
+from devices.credentials.mosquitto import device_acl, hash_password, password_file, service_acl, write_atomically
+from devices.reading import check_device_id, device_id_problem
 
 _HEADER = "# iot-suitcase device credentials: hashes only. Keep this file private (mode 0600).\n"
 
@@ -92,30 +92,47 @@ class CredentialStore:
         data = {"devices": {d: s.model_dump(mode="json") for d, s in sorted(self.devices.items())}}
         write_atomically(self.path, _HEADER + yaml.safe_dump(data, sort_keys=True), mode=0o600)
 
-    def write_broker_files(
+    def broker_files(
         self,
         *,
-        password_path: Path,
-        acl_path: Path,
         topic_root: str,
         ingest_user: str,
         ingest_password: str,
         publishers: Mapping[str, ServicePublisher] | None = None,
-    ) -> None:
-        """Mosquitto's password file (every device, the ingest service, ``publishers``) and ACL file, atomically.
+    ) -> BrokerFileTexts:
+        """Mosquitto's password and ACL files of both listeners, as text (nothing is written here).
 
-        ``publishers`` are service accounts that write on named topic filters for many devices at once
-        (the demo simulator, a network server's MQTT integration), keyed by user name.
+        ``publishers`` are service accounts that write on named topic filters for many devices at once (the
+        demo simulator, a network server's MQTT integration), keyed by user name. An entry whose device id
+        the broker cannot carry (a store written by an older release) is left out and named in ``skipped``,
+        so it never blocks or alters another device.
         """
-        users = {device: entry.mqtt_password_hash for device, entry in self.devices.items()}
-        services = [(ingest_user, ingest_password), *((user, p.password) for user, p in (publishers or {}).items())]
-        for user, password in services:
-            if user in users:
+        users: dict[str, str] = {}
+        skipped = []
+        for device, entry in sorted(self.devices.items()):
+            if device_id_problem(device) is None:
+                users[device] = entry.mqtt_password_hash
+            else:
+                skipped.append(device)
+        for user, publisher in (publishers or {}).items():
+            if user in users or user == ingest_user:
                 raise ValueError(f"the service user {user!r} cannot also be a device id or another service's user")
-            users[user] = hash_password(password)
-        # 0644: Mosquitto re-reads them as its own unprivileged user on SIGHUP (in docker: another uid).
-        # They hold salted PBKDF2 hashes of random passwords and topic rules, nothing usable in clear.
-        write_atomically(password_path, password_file(users), mode=0o644)
-        writers = {user: list(p.topics) for user, p in (publishers or {}).items()}
-        acl = acl_file(topic_root=topic_root, ingest_user=ingest_user, network_servers=writers)
-        write_atomically(acl_path, acl, mode=0o644)
+            users[user] = hash_password(publisher.password)
+        return BrokerFileTexts(
+            password=password_file(users),
+            acl=device_acl(topic_root=topic_root, publishers={u: p.topics for u, p in (publishers or {}).items()}),
+            service_password=password_file({ingest_user: hash_password(ingest_password)}),
+            service_acl=service_acl(ingest_user=ingest_user),
+            skipped=tuple(skipped),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerFileTexts:
+    """The broker's four files, rendered; ``skipped``: stored devices left out (ids the broker cannot carry)."""
+
+    password: str
+    acl: str
+    service_password: str
+    service_acl: str
+    skipped: tuple[str, ...] = ()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devices.credentials import CredentialStore, acl_file, hash_password, password_file, verify_password
+from devices.credentials import CredentialStore, device_acl, hash_password, password_file, service_acl, verify_password
 
 
 def test_our_verifier_accepts_what_mosquitto_passwd_writes(tmp_path: Path) -> None:
@@ -34,8 +34,8 @@ def test_files_have_mosquittos_shape() -> None:
     assert text.splitlines()[0].startswith("a-dev:$7$")
     with pytest.raises(ValueError, match="cannot be written"):
         password_file({"evil:user": "x"})
-    acl = acl_file(topic_root="suitcase", ingest_user="ingest")
-    assert "user ingest\ntopic read #" in acl
+    acl = device_acl(topic_root="suitcase")
+    assert "user ingest\ntopic read #" in service_acl(ingest_user="ingest")
     assert "pattern write suitcase/%u/#" in acl
 
 

@@ -41,7 +41,7 @@ def test_three_formats_land_in_influxdb_in_canonical_units(
     settings = {
         "mqtt_host": mosquitto.host,
         "mqtt_port": str(mosquitto.port),
-        "mqtt_client_id": unique("ingest-"),
+        "mqtt_client_id": unique("suitcase-ingest-"),
         "topic_root": root,
         "influx_url": influxdb.url,
         "influx_database": influx_db,

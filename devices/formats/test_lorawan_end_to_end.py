@@ -162,7 +162,7 @@ def test_chirpstack_and_tts_uplinks_are_stored_as_canonical_readings(
     settings = {
         "mqtt_host": mosquitto.host,
         "mqtt_port": str(mosquitto.port),
-        "mqtt_client_id": unique("ingest-"),
+        "mqtt_client_id": unique("suitcase-ingest-"),
         "topic_root": unique("lorawan"),
         "influx_url": influxdb.url,
         "influx_database": influx_db,

@@ -45,7 +45,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="register one device",
         description="Registers one device. Kind and reporting interval default to the model's.",
     )
-    add.add_argument("id", metavar="ID", help="the device id: 1-64 of A-Z a-z 0-9 . _ : -")
+    add.add_argument("id", metavar="ID", help="the device id: 1-64 of A-Z a-z 0-9 . _ -, not beginning with suitcase-")
     add.add_argument("--model", required=True, help="'native' or vendor/model (`suitcase codec list`)")
     add.add_argument("--site", required=True, help="where it is: a-z 0-9 - _")
     kinds = ", ".join(sorted(load_catalog().kinds))

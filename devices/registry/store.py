@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError
 
 from devices import codecs
 from devices.codecs import DeviceModel
@@ -38,6 +37,7 @@ from devices.registry.model import (
     make_spec,
     unknown_model_message,
 )
+from devices.settings import RegistrySettings
 
 try:  # libyaml: 3-4 times faster to read and write; the pure-Python classes give the same text
     from yaml import CSafeDumper as _SafeDumper
@@ -53,17 +53,6 @@ HEADER = """\
 # Written by `suitcase devices add/remove/import`; fine to edit by hand, back up, and keep in git.
 # Comments other than this header are not kept. The fields: devices/registry/README.md.
 """
-
-
-class RegistrySettings(BaseSettings):
-    """Where the registry file is: shared by the `suitcase devices` commands and the ingest service."""
-
-    model_config = SettingsConfigDict(env_prefix="SUITCASE_", frozen=True, extra="ignore")
-
-    registry_file: Path = Field(
-        default=Path("var/registry.yaml"),
-        description="The device registry: one YAML file of every device (devices/registry/README.md).",
-    )
 
 
 def default_registry_path() -> Path:

@@ -56,7 +56,7 @@ def test_ids_follow_the_device_id_rule(device_id: str) -> None:
     assert "1-64 characters" in problem
 
 
-@pytest.mark.parametrize("device_id", ["a", "Kit-07", "0004a30b001c0530", "aarhus.c:air_1", "k" * 64])
+@pytest.mark.parametrize("device_id", ["a", "Kit-07", "0004a30b001c0530", "aarhus.c_air-1", "k" * 64])
 def test_valid_ids_are_kept_as_given(device_id: str) -> None:
     assert make_spec(VALID | {"id": device_id}).id == device_id
 

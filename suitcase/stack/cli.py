@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from pydantic_settings import CliSettingsSource
@@ -15,10 +16,11 @@ from suitcase.stack.demo import DemoSettings
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "up",
-        help="run the local stack: Mosquitto and InfluxDB if missing, the ingest service, a demo fleet",
-        description="Starts Mosquitto and InfluxDB from the system packages where nothing listens on the "
-        "configured ports (configs and data under --var-dir), writes Grafana's provisioning tree, runs the "
-        "ingest service with its status page and a small demo fleet, and prints the URLs. Ctrl-C stops all.",
+        help="run the local stack: its own Mosquitto, InfluxDB if missing, the ingest service, a demo fleet",
+        description="Starts its own Mosquitto (refusing if another process holds the port) and InfluxDB from the "
+        "system packages unless one already listens (configs and data under --var-dir), writes Grafana's "
+        "provisioning tree, runs the ingest service with its status page and a small demo fleet, and prints "
+        "the URLs. Ctrl-C stops all.",
     )
     parser.add_argument("--var-dir", type=Path, default=Path("var"), help="where the stack keeps its data")
     parser.add_argument(
@@ -48,7 +50,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace, settings: IngestSettings) -> int:
-    from suitcase.stack.local import StackOptions, run_local_stack, stack_settings  # noqa: PLC0415 (lazy: only where it runs)
+    from suitcase.stack.local import StackError, StackOptions, run_local_stack, stack_settings  # noqa: PLC0415 (lazy: only where it runs)
 
     var_dir: Path = args.var_dir
     settings = stack_settings(settings, var_dir)  # the whole stack keeps its state under --var-dir
@@ -61,5 +63,9 @@ def run(args: argparse.Namespace, settings: IngestSettings) -> int:
             faults=args.demo_faults,
         )
     configure_logging(settings.log_level, settings.log_format)
-    run_local_stack(settings, StackOptions(var_dir, args.grafana_dir or var_dir / "grafana", demo))
+    try:
+        run_local_stack(settings, StackOptions(var_dir, args.grafana_dir or var_dir / "grafana", demo))
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0

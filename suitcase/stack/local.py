@@ -1,9 +1,9 @@
 """The local stack of `scripts/up`: Mosquitto and InfluxDB from the system packages, the ingest service
 with its status page, Grafana's provisioning tree and a demo fleet.
 
-Whatever already listens on the configured ports is used as it is (a system broker, a remote InfluxDB);
-only what is missing is started, as children with configs and data under ``./var/``, and stopped again
-when the stack stops (Ctrl-C).
+The broker is always the stack's own, configured here (a stranger's broker may drop queued messages and
+knows no device account); an InfluxDB that already listens is used as it is. What the stack starts runs as
+children with configs and data under ``./var/`` and stops with the stack (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from devices.credentials import BrokerFiles
 from devices.credentials.settings import SecuritySettings
 from devices.registry import RegistryError
 from ingest.config import InfluxFlavour, IngestSettings
@@ -27,7 +28,7 @@ from suitcase.stack.demo import Broker, DemoError, DemoFleet, DemoSettings, simu
 from suitcase.stack.grafana import ProvisioningTree
 from suitcase.stack.influxdb import InfluxDB
 from suitcase.stack.mosquitto import Mosquitto
-from suitcase.stack.processes import ManagedProcess, port_is_listening
+from suitcase.stack.processes import ManagedProcess, free_port, listening_process, port_is_listening
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ def stack_security(var_dir: Path) -> SecuritySettings:
         credentials_file=var_dir / "credentials.yaml",
         mosquitto_password_file=var_dir / "mosquitto" / "passwd",
         mosquitto_acl_file=var_dir / "mosquitto" / "acl",
+        mosquitto_service_password_file=var_dir / "mosquitto" / "passwd-service",
+        mosquitto_service_acl_file=var_dir / "mosquitto" / "acl-service",
         mosquitto_pid_file=var_dir / "mosquitto" / "mosquitto.pid",
     )
 
@@ -61,21 +64,23 @@ def _unless_set(settings: _Settings, **defaults: Path) -> _Settings:
     return settings.model_copy(update={k: v for k, v in defaults.items() if k not in settings.model_fields_set})
 
 
-def start_missing_services(settings: IngestSettings, var_dir: Path, broker_config: str, stack: ExitStack) -> list[str]:
-    """Start Mosquitto (with ``broker_config``) and InfluxDB where nothing listens yet; return a line per
-    service for the banner."""
-    lines = []
-    if port_is_listening(settings.mqtt_host, settings.mqtt_port):
-        lines.append(f"MQTT broker   mqtt://{settings.mqtt_host}:{settings.mqtt_port} (already running, used as is)")
-    elif settings.mqtt_host in _LOCAL_HOSTS:
-        broker = Mosquitto(
-            var_dir / "mosquitto", port=settings.mqtt_port, host=settings.mqtt_host, extra_config=broker_config
-        )
-        _start(broker, stack)
-        secured = "password and ACL files, no anonymous access" if broker_config else "anonymous access"
-        lines.append(f"MQTT broker   {broker.url} (started, {secured}, data in {broker.data_dir})")
-    else:
-        lines.append(f"MQTT broker   mqtt://{settings.mqtt_host}:{settings.mqtt_port} (not reachable yet)")
+class StackError(RuntimeError):
+    """The local stack cannot start as configured; the message says why and what to do."""
+
+
+def start_services(
+    settings: IngestSettings, var_dir: Path, security: SecuritySettings, stack: ExitStack
+) -> tuple[IngestSettings, list[str]]:
+    """Start the stack's own Mosquitto, and InfluxDB where nothing listens yet; return the ingest service's
+    settings (its broker listener) and a line per service for the banner."""
+    broker = own_broker(settings, var_dir, security)
+    _start(broker, stack)
+    secured = "device accounts, no anonymous access" if broker.files else "anonymous access until `suitcase init`"
+    lines = [
+        f"MQTT broker   {broker.url} for devices ({secured}); the ingest service on 127.0.0.1:{broker.ingest_port}; "
+        f"config and data in {broker.data_dir}"
+    ]
+    settings = settings.model_copy(update={"mqtt_service_port": broker.ingest_port})
 
     influx = urlsplit(settings.influx_url)
     host, port = influx.hostname or "127.0.0.1", influx.port or 8086
@@ -88,17 +93,45 @@ def start_missing_services(settings: IngestSettings, var_dir: Path, broker_confi
         lines.append(f"InfluxDB      {database.url} (started, data in {database.data_dir})")
     else:
         lines.append(f"InfluxDB      {settings.influx_url} (not reachable yet)")
-    return lines
+    return settings, lines
 
 
-def broker_security(security: SecuritySettings) -> str:
-    """Once the broker files exist (`suitcase init`, `suitcase devices credentials`), the broker requires them."""
-    if not security.mosquitto_password_file.exists():
-        return ""
-    return (
-        "allow_anonymous false\n"
-        f"password_file {security.mosquitto_password_file.resolve()}\n"
-        f"acl_file {security.mosquitto_acl_file.resolve()}\n"
+def own_broker(settings: IngestSettings, var_dir: Path, security: SecuritySettings) -> Mosquitto:
+    """The broker the stack configures itself: queues unbounded, payloads capped, and once `suitcase init` has
+    written the broker files, device accounts on the device listener and the ingest account alone on its own.
+
+    The stack never joins a broker it did not configure: a stranger's broker may drop queued messages
+    (Mosquitto's default ``max_queued_messages 1000``) and knows none of the device passwords.
+    """
+    if settings.mqtt_host not in _LOCAL_HOSTS:
+        raise StackError(
+            f"the local stack runs its own broker on this machine, not on {settings.mqtt_host}: for a broker "
+            "elsewhere, run the ingest service alone (`suitcase ingest`) and configure that broker as "
+            "README.md's section on the broker says"
+        )
+    if port_is_listening(settings.mqtt_host, settings.mqtt_port):
+        holder = listening_process(settings.mqtt_port)
+        raise StackError(
+            f"port {settings.mqtt_port} is taken{f' by {holder}' if holder else ''}. The local stack runs a broker "
+            "it configured itself (one that never drops queued messages and knows the device accounts), so it "
+            "does not use another one. Stop that broker (Debian's mosquitto service: `systemctl disable --now "
+            f"mosquitto`), or give the stack another port: `scripts/up --mqtt-port {settings.mqtt_port + 1}`"
+        )
+    files = None
+    if security.mosquitto_password_file.exists():
+        files = BrokerFiles(
+            password=security.mosquitto_password_file.resolve(),
+            acl=security.mosquitto_acl_file.resolve(),
+            service_password=security.mosquitto_service_password_file.resolve(),
+            service_acl=security.mosquitto_service_acl_file.resolve(),
+        )
+    return Mosquitto(
+        var_dir / "mosquitto",
+        port=settings.mqtt_port,
+        host=settings.mqtt_host,
+        service_port=settings.mqtt_service_port or free_port("127.0.0.1"),
+        files=files,
+        message_size_limit=settings.max_payload_bytes,
     )
 
 
@@ -142,11 +175,10 @@ def banner(settings: IngestSettings, services: list[str], extras: list[str], sta
 
 def run_local_stack(settings: IngestSettings, options: StackOptions) -> None:
     security = stack_security(options.var_dir)
-    broker_config = broker_security(security)
     with ExitStack() as stack:
-        services = start_missing_services(settings, options.var_dir, broker_config, stack)
+        settings, services = start_services(settings, options.var_dir, security, stack)
         extras: list[str] = []
-        fleet = _prepare_demo(settings, options, security, bool(broker_config), extras)
+        fleet = _prepare_demo(settings, options, security, security.mosquitto_password_file.exists(), extras)
         tree = ProvisioningTree(settings, options.grafana_dir)
         try:
             summary = tree.export()

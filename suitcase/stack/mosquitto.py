@@ -8,7 +8,8 @@ import string
 from importlib import resources
 from pathlib import Path
 
-from suitcase.stack.processes import ManagedProcess, port_is_listening
+from devices.credentials import BrokerFiles, Listener, listener_config
+from suitcase.stack.processes import ManagedProcess, free_port, port_is_listening
 
 
 class Mosquitto(ManagedProcess):
@@ -21,9 +22,25 @@ class Mosquitto(ManagedProcess):
     name = "mosquitto"
 
     def __init__(
-        self, data_dir: Path, *, port: int | None = None, host: str = "127.0.0.1", extra_config: str = ""
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        service_port: int | None = None,
+        files: BrokerFiles | None = None,
+        message_size_limit: int = 0,
+        extra_config: str = "",
     ) -> None:
+        """``port``: the device listener; ``service_port``: the ingest service's listener on loopback (a free
+        port when ``files`` secure the broker and none is given); ``message_size_limit``: 0 for none (the
+        local stack gives the payload limit); ``extra_config`` goes after the listeners."""
         super().__init__(data_dir, host=host, port=port)
+        if service_port is None and files is not None:
+            service_port = free_port("127.0.0.1")
+        self.service_port = service_port
+        self.files = files
+        self.message_size_limit = message_size_limit
         self.extra_config = extra_config
 
     @property
@@ -42,10 +59,22 @@ class Mosquitto(ManagedProcess):
                 port=self.port,
                 user=getpass.getuser(),
                 data_dir=self.data_dir,
+                listeners=self.listeners(),
                 extra_config=self.extra_config,
             )
         )
         return [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(self.config_path)]
+
+    def listeners(self) -> str:
+        service = None if self.service_port is None else Listener(self.service_port, "127.0.0.1")
+        return listener_config(
+            Listener(self.port, self.host), service, self.files, message_size_limit=self.message_size_limit
+        )
+
+    @property
+    def ingest_port(self) -> int:
+        """Where the ingest service connects: the service listener if there is one."""
+        return self.service_port or self.port
 
     def is_ready(self) -> bool:
         return port_is_listening(self.host, self.port)

@@ -54,6 +54,31 @@ def port_is_listening(host: str, port: int) -> bool:
         return False
 
 
+def listening_process(port: int) -> str | None:
+    """Which process listens on TCP ``port`` ("pid 123: /usr/sbin/mosquitto -c ..."), if /proc tells."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # LISTEN
+                inodes.add(fields[9])
+    for proc in Path("/proc").iterdir() if inodes else ():
+        if not proc.name.isdigit():
+            continue
+        try:
+            links = {os.readlink(fd) for fd in (proc / "fd").iterdir()}
+            if any(f"socket:[{inode}]" in links for inode in inodes):
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                return f"pid {proc.name}: {command}"
+        except OSError:
+            continue
+    return None
+
+
 def http_request(url: str, data: bytes | None = None, *, timeout: float = 30.0) -> tuple[int, bytes]:
     """GET, or POST `data`, to one of our servers; return (status, body). HTTPError on 4xx/5xx.
 

@@ -12,11 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.decode import DecodeOptions, Decoder
+from devices.decode import Decoder
 from devices.errors import DecodeError, RejectCode
 from devices.formats import Message
 from devices.formats.native import NativePayload
 from devices.formats.native.schema import EXAMPLES
+from devices.settings import DecodeSettings
 
 TESTDATA = Path(__file__).parent / "testdata"
 VECTORS = json.loads((TESTDATA / "expected.json").read_text())
@@ -24,12 +25,12 @@ RECEIVED = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 TOPIC = "suitcase/dev-1/up"
 
 
-def decode(payload: bytes, topic: str | None = TOPIC, options: DecodeOptions | None = None) -> list[dict[str, Any]]:
+def decode(payload: bytes, topic: str | None = TOPIC, options: DecodeSettings | None = None) -> list[dict[str, Any]]:
     message = Message(payload=payload, received_at=RECEIVED, topic=topic)
-    return [r.model_dump(mode="json") for r in Decoder(options or DecodeOptions()).decode(message)]
+    return [r.model_dump(mode="json") for r in Decoder(options or DecodeSettings()).decode(message)]
 
 
-def reject(payload: bytes, topic: str | None = TOPIC, options: DecodeOptions | None = None) -> DecodeError:
+def reject(payload: bytes, topic: str | None = TOPIC, options: DecodeSettings | None = None) -> DecodeError:
     with pytest.raises(DecodeError) as caught:
         decode(payload, topic, options)
     return caught.value
@@ -98,7 +99,7 @@ def test_oversized_payload_is_rejected_before_parsing() -> None:
     assert len(payload) > 64 * 1024
     assert reject(payload).code is RejectCode.PAYLOAD_TOO_LARGE
     assert (
-        reject(b'{"readings": {"temperature": 1}}', TOPIC, DecodeOptions(max_payload_bytes=10)).code
+        reject(b'{"readings": {"temperature": 1}}', TOPIC, DecodeSettings(max_payload_bytes=10)).code
         is RejectCode.PAYLOAD_TOO_LARGE
     )
 

@@ -120,4 +120,16 @@ def _device_from_names(device: str) -> str:
             "no device id: publish on <root>/<device>/senml or give the records a base name (bn) "
             "such as 'urn:dev:ow:10e2073a01080063:'",
         )
-    return device
+    return device_id_of_name(device)
+
+
+URN_DEV = "urn:dev:"
+
+
+def device_id_of_name(device: str) -> str:
+    """The device id a SenML device part names. A device URN (RFC 9039: ``urn:dev:ow:10e2073a01080063``)
+    drops its ``urn:dev:`` prefix and writes ``-`` for ``:``, since a device id cannot carry ``:`` (it is the
+    separator of Mosquitto's password file): ``ow-10e2073a01080063``."""
+    if device.lower().startswith(URN_DEV):
+        device = device[len(URN_DEV) :].replace(":", "-")
+    return check_device_id(device)

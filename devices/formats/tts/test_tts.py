@@ -19,11 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devices.codecs import MODELS
-from devices.decode import DecodeOptions, Decoder
+from devices.decode import Decoder
 from devices.errors import DecodeError, RejectCode
 from devices.formats import FORMATS, FormatContext, Message
 from devices.formats.lorawan.testing import BROKEN, COUNTER, acme_codec
 from devices.formats.tts import FORMAT
+from devices.settings import DecodeSettings
 
 TESTDATA = Path(__file__).parent / "testdata"
 VECTORS: dict[str, dict[str, Any]] = json.loads((TESTDATA / "expected.json").read_text())
@@ -35,10 +36,10 @@ DOCS_EUI = "0004a30b001c0530"
 
 def decoder(tmp_path: Path, models: dict[str, str] | None = None) -> Decoder:
     if not models:
-        return Decoder(DecodeOptions())
+        return Decoder(DecodeSettings())
     path = tmp_path / "models.toml"
     path.write_text("[models]\n" + "".join(f'"{key}" = "{value}"\n' for key, value in models.items()))
-    return Decoder(DecodeOptions(device_models_file=path))
+    return Decoder(DecodeSettings(device_models_file=path))
 
 
 def decode(
@@ -402,7 +403,7 @@ messages = st.fixed_dictionaries(
 def test_arbitrary_input_raises_only_decode_error(payload: bytes, topic: str | None, configured: bool) -> None:
     context = FormatContext("suitcase", {"dev1": BROKEN} if configured else {})
     with acme_codec():
-        chooser = Decoder(DecodeOptions())
+        chooser = Decoder(DecodeSettings())
         chooser.context = context
         try:
             readings = chooser.decode(Message(payload, RECEIVED, topic), "tts")
