@@ -94,8 +94,7 @@ def run(settings: IngestSettings) -> int:
     configure_logging(settings.log_level, settings.log_format)
     heap.settle()
     try:
-        asyncio.run(serve(settings))
+        return asyncio.run(serve(settings))
     except RegistryError as error:
         print(f"the registry {settings.registry_file} does not load; fix it first:\n{error}", file=sys.stderr)
         return 2
-    return 0

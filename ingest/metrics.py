@@ -25,6 +25,11 @@ class PipelineCollector(Collector):
             ("suitcase_messages_received", s.received, "Messages received (MQTT and HTTP)."),
             ("suitcase_messages_acked", s.acked, "Messages logged and acknowledged."),
             ("suitcase_messages_duplicate", s.duplicates, "Broker redeliveries recognised and not stored again."),
+            (
+                "suitcase_messages_possible_duplicate",
+                s.possible_duplicates,
+                "Messages stored although they may repeat a stored one (the broker cannot tell; see README).",
+            ),
             ("suitcase_messages_stored", s.stored_messages, "Messages whose readings InfluxDB accepted."),
             ("suitcase_readings_stored", s.stored_readings, "Readings InfluxDB accepted."),
             ("suitcase_influx_write_errors", s.write_errors, "Failed InfluxDB writes (retried)."),
@@ -41,6 +46,8 @@ class PipelineCollector(Collector):
             ("suitcase_messages_held", self._pipeline.held, "Messages received but not yet logged."),
             ("suitcase_influx_ok", int(s.influx_ok), "1 while InfluxDB accepts writes."),
             ("suitcase_wal_full", int(s.log_full), "1 while the log is at its bound (acks paused)."),
+            ("suitcase_wal_writable", int(s.log_error is None), "0 while the log cannot be written (acks paused)."),
+            ("suitcase_progress_writable", int(s.store_error is None), "0 while the checkpoint or rejects store fail."),
             ("suitcase_mqtt_connected", int(self._connected()), "1 while connected to the broker."),
             ("suitcase_influx_write_latency_ms", s.write_latency_ms, "Duration of the latest InfluxDB write."),
         )

@@ -25,6 +25,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.config import IngestSettings
 from ingest.mqttclient import LeanClient
+from ingest.tasks import supervised
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,20 @@ _BACKOFF_MAX_S = 30.0
 class MqttConsumer:
     """Connects, subscribes on every (re)connect, reconnects with backoff, hands messages to a callback."""
 
-    def __init__(self, settings: IngestSettings, topics: list[str], on_message: MessageHandler) -> None:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        topics: list[str],
+        on_message: MessageHandler,
+        *,
+        on_connect: Callable[[int], None] = lambda generation: None,
+        on_pong: Callable[[object], None] = lambda token: None,
+    ) -> None:
         self._settings = settings
         self._topics = [f"$share/{settings.mqtt_share_group}/{t}" if settings.mqtt_share_group else t for t in topics]
         self._on_message = on_message
+        self._on_connect = on_connect
+        self._on_pong = on_pong
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._lost = asyncio.Event()
@@ -83,6 +94,7 @@ class MqttConsumer:
         client.on_socket_close = self._socket_close
         client.on_socket_register_write = self._register_write
         client.on_socket_unregister_write = self._unregister_write
+        client.on_pingresp = self._handle_pong
         return client
 
     # --- socket plumbing: paho tells us which socket to watch, the event loop calls paho back ------------
@@ -153,6 +165,7 @@ class MqttConsumer:
             self._lost.set()
             return
         self.generation += 1
+        self._on_connect(self.generation)
         # Retained messages only when the subscription is new: a reconnect that finds its session would
         # otherwise take every retained message in again, as a new message with a new receive time.
         options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
@@ -177,6 +190,9 @@ class MqttConsumer:
     def _handle_message(self, client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
         self._on_message(message)
 
+    def _handle_pong(self, token: object) -> None:
+        self._on_pong(token)
+
     # --- public API ---------------------------------------------------------------------------------------
     def ack(self, mid: int, qos: int, generation: int) -> None:
         """PUBACK a message, unless it came over an earlier connection (the broker will redeliver it).
@@ -200,6 +216,11 @@ class MqttConsumer:
         if mids and self._acks_generation == self.generation and self._connected.is_set():
             self._client.ack_many(mids)
 
+    def ping(self, token: object) -> None:
+        """A PINGREQ after the acks sent so far; its PINGRESP brings ``token`` back to ``on_pong``."""
+        if self._connected.is_set():
+            self._client.ping(token)
+
     def stop_reading(self) -> None:
         """Take no more messages (shutdown): acks can still go out."""
         self._reading = False
@@ -211,10 +232,14 @@ class MqttConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep a connection up until ``stop`` is set; then disconnect cleanly."""
-        misc = asyncio.create_task(self._misc_loop())
+        failed: list[BaseException | None] = []
+        misc = supervised(self._misc_loop(), "mqtt keepalive", lambda _why, error: failed.append(error))
+        misc.add_done_callback(lambda _task: self._lost.set())
         backoff = _BACKOFF_START_S
         try:
             while not stop.is_set():
+                if failed:  # the keepalive loop died: this consumer cannot keep a connection, say so
+                    raise RuntimeError("the MQTT keepalive loop ended") from failed[0]
                 self._lost.clear()
                 try:
                     await self._loop.run_in_executor(None, self._connect)

@@ -16,6 +16,8 @@ that and nothing else:
   topic matcher builds a self-referencing closure per message, garbage only the cycle collector frees.
 - ``ack_many`` queues the PUBACKs of a whole group commit as one write (paho sends one packet per
   ``send`` and asks the event loop to watch for writability once per packet).
+- ``ping`` sends a PINGREQ whose PINGRESP is reported (paho's own keepalive pings are told apart), so the
+  service learns that the broker has processed its acks (redelivery.py).
 
 ``test_mqttclient.py`` proves messages and acks equal paho's with hypothesis; the MQTT tests run on a
 real Mosquitto (acks in order, redeliveries with DUP, Receive Maximum, reconnects).
@@ -24,6 +26,8 @@ real Mosquitto (acks in order, redeliveries with DUP, Receive Maximum, reconnect
 from __future__ import annotations
 
 import struct
+from collections import deque
+from collections.abc import Callable
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
@@ -43,6 +47,33 @@ class LeanClient(paho.Client):
     _buffer = b""
     _offset = 0
     _filtered = False  # whether message_callback_add was ever called
+    _pings: deque[object] | None = None  # a token per PINGREQ out (None: paho's keepalive), oldest first
+    _ping_token: object = None
+    on_pingresp: Callable[[object], None] | None = None
+
+    def ping(self, token: object) -> None:
+        """Send a PINGREQ now; ``on_pingresp(token)`` is called with its PINGRESP. The broker processes a
+        connection's packets in order, so the PINGRESP proves it processed everything sent before."""
+        self._ping_token = token
+        try:
+            self._send_pingreq()
+        finally:
+            self._ping_token = None
+
+    def _send_pingreq(self) -> MQTTErrorCode:
+        rc = super()._send_pingreq()
+        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            if self._pings is None:
+                self._pings = deque()
+            self._pings.append(self._ping_token)
+        return rc
+
+    def _handle_pingresp(self) -> MQTTErrorCode:
+        rc = super()._handle_pingresp()
+        token = self._pings.popleft() if self._pings else None
+        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and token is not None and self.on_pingresp is not None:
+            self.on_pingresp(token)
+        return rc
 
     def buffered(self) -> bool:
         """Whether received bytes wait in the buffer (``loop_read`` again: the socket will not say so)."""
@@ -130,9 +161,10 @@ class LeanClient(paho.Client):
         return buffer[offset:end]
 
     def _sock_close(self) -> None:
-        # bytes of a closed connection must never be read as the start of the next one
+        # bytes of a closed connection must never be read as the start of the next one; nor its pings answered
         self._buffer = b""
         self._offset = 0
+        self._pings = None
         super()._sock_close()
 
     def _handle_publish(self) -> MQTTErrorCode:

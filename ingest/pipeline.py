@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 import time
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,7 +42,18 @@ from ingest.points import (
     uplink_line,
 )
 from ingest.recent import Batch, RecentRecords, record_text
-from ingest.records import POINTS, REJECT, Record, Reject, decode_record, message_key, points_record, reject_record
+from ingest.records import (
+    POINTS,
+    REJECT,
+    Record,
+    Reject,
+    decode_record,
+    mark_record,
+    message_key,
+    points_record,
+    reject_record,
+)
+from ingest.redelivery import Redeliveries, Verdict
 from ingest.rejects import RejectStore
 from ingest.status import StatusBoard
 from ingest.wal import Position, WriteAheadLog
@@ -52,6 +64,8 @@ Ack = Callable[[int, int, int], None]  # (mid, qos, connection generation)
 
 _RETRY_START_S = 0.2
 _RETRY_MAX_S = 30.0
+_LOG_RETRY_MAX_S = 5.0  # a disk that is full again has room once someone frees it: look often
+_MARK_LINGER_S = 0.1
 _STATUS_INTERVAL_S = 2.0
 _FIGURES_EVERY = 5  # status intervals between two suitcase_pipeline points (10 s)
 
@@ -61,7 +75,8 @@ class Stats:
     """Counters for the status log line, tests and metrics."""
 
     received: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # broker redeliveries recognised, acknowledged and not stored again
+    possible_duplicates: int = 0  # stored, though they may repeat a stored message (see redelivery.py)
     logged: int = 0
     acked: int = 0
     stored_messages: int = 0
@@ -71,6 +86,9 @@ class Stats:
     batches: int = 0
     influx_ok: bool = True
     log_full: bool = False
+    log_error: str | None = None  # the log cannot be written (disk full, I/O error, read-only)
+    store_error: str | None = None  # the drainer cannot note its progress (checkpoint, rejects store)
+    log_damage: list[str] = field(default_factory=list)  # what opening the log found damaged
     write_latency_ms: float = 0.0
 
 
@@ -91,6 +109,7 @@ class Entry:
     committed: asyncio.Future[None] | None = None
     cancelled: bool = False
     taken: bool = False  # in a group the committer is writing: too late to cancel
+    key: bytes = b""  # (topic, payload, packet id), for redelivery recognition
 
 
 class ReceiveClock:
@@ -136,7 +155,7 @@ class Pipeline:
         self._worker = tag_value(worker)
         self._directory = directory or DeviceDirectory(None, UnknownDevices.ACCEPT)
         self.board = board or StatusBoard()
-        self._keys: OrderedDict[bytes, None] = OrderedDict()
+        self.redeliveries = Redeliveries(recent_limit=remember_keys)
         # line protocol of logged records not yet drained: a few batches' worth, so memory stays bounded
         self._recent = RecentRecords(limit=4 * batch_size)
         self._fifo: deque[Entry] = deque()
@@ -146,25 +165,39 @@ class Pipeline:
         self._idle = asyncio.Event()
         self._clock = ReceiveClock()
         self._last_reject: Reject | None = None
+        self._mark_written = Position(0, 0)
         # Disk and SQLite work runs here, off the event loop; close() waits for it before files are closed.
         self._io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="suitcase-io")
         self.ack: Ack = lambda mid, qos, generation: None
         self.flush_acks: Callable[[], None] = lambda: None  # sends the group's acks (one write for all)
+        # a PINGREQ; ``pong`` gets the position back with its PINGRESP, which confirms the acks before it
+        self.ping: Callable[[Position], None] = lambda position: None
         self.stats = Stats()
 
     def open(self) -> None:
-        """Recover the log and the keys of its newest records (to recognise redeliveries after a crash)."""
-        for key in self._wal.open():
-            self._remember(key)
+        """Recover the log, and which of its messages a broker redelivery may still repeat."""
+        recovery = self._wal.open()
+        self.redeliveries.recover(recovery.records, recovery.mark)
+        self._mark_written = recovery.mark or Position(0, 0)
+        self._wal.release(self.redeliveries.released)
+        self.stats.log_damage = [str(damage) for damage in recovery.damaged]
         if self._wal.backlog_records:
             log.info(
                 "replaying the write-ahead log records=%d bytes=%d", self._wal.backlog_records, self._wal.backlog_bytes
             )
 
-    def _remember(self, key: bytes) -> None:
-        self._keys[key] = None
-        if len(self._keys) > self._remember_keys:
-            self._keys.popitem(last=False)
+    # --- the broker connection ----------------------------------------------------------------------------
+    def connected(self, generation: int) -> None:
+        self.redeliveries.connected(generation)
+
+    def pong(self, through: Position) -> None:
+        """The broker answered our PINGREQ: every ack sent before ``through`` was processed."""
+        again = self.redeliveries.pong(through)
+        if again is not None:
+            self.ping(again)
+        self._wal.release(self.redeliveries.released)
+        if self.redeliveries.mark_due is not None:
+            self._incoming.set()  # the committer writes the mark (with the next group, or alone)
 
     # --- intake -------------------------------------------------------------------------------------------
     def submit(
@@ -173,13 +206,20 @@ class Pipeline:
         """Handle one message as it arrives (synchronous: runs inside the MQTT read callback)."""
         self.stats.received += 1
         key = message_key(topic, payload, mid)
-        if dup and key in self._keys:
+        redeliveries = self.redeliveries
+        if qos:
+            redeliveries.arrived(generation, dup)
+        verdict = redeliveries.classify(key, dup)
+        if verdict is Verdict.REDELIVERY:
             self.stats.duplicates += 1
             entry = Entry(mid, qos, generation, None)
         else:
+            if verdict is Verdict.POSSIBLE_DUPLICATE:
+                self.stats.possible_duplicates += 1
             self._last_reject = None
-            entry = Entry(mid, qos, generation, self._record(key, topic, payload), self._last_reject)
-            self._remember(key)
+            entry = Entry(mid, qos, generation, self._record(key, topic, payload), self._last_reject, key=key)
+            if qos:
+                redeliveries.accepted(key, generation)
         self._fifo.append(entry)
         self._incoming.set()
         return entry
@@ -229,15 +269,16 @@ class Pipeline:
         """
         entry = self.submit(topic, payload)
         entry.committed = asyncio.get_running_loop().create_future()
-        try:
-            await asyncio.wait_for(asyncio.shield(entry.committed), timeout)
-        except TimeoutError:
-            if entry.taken:
-                await entry.committed
-            elif not entry.committed.done():
-                entry.cancelled = True
-                raise
-        return entry
+        while True:
+            try:
+                await asyncio.wait_for(asyncio.shield(entry.committed), timeout)
+            except TimeoutError:
+                if entry.taken:
+                    continue  # being written; a failed write hands it back (taken False) and we give up then
+                if not entry.committed.done():
+                    entry.cancelled = True
+                    raise
+            return entry
 
     @property
     def held(self) -> int:
@@ -246,10 +287,14 @@ class Pipeline:
 
     # --- committer ----------------------------------------------------------------------------------------
     async def run_committer(self) -> None:
+        delay = _RETRY_START_S
         while True:
             if not self._fifo:
                 self._idle.set()
                 self._incoming.clear()
+                if self.redeliveries.mark_due is not None and not self.stats.log_error:
+                    await self._write_mark_when_quiet()
+                    continue
                 await self._incoming.wait()
                 continue
             self._idle.clear()
@@ -269,17 +314,78 @@ class Pipeline:
             if self.stats.log_full:
                 log.info("write-ahead log has room again: acknowledging")
             self.stats.log_full = False
-            records = [entry.record for entry in group if entry.record is not None]
-            rejects = [(r.key, r.reject) for r in map(decode_record, filter(_is_reject, records)) if r.reject]
-            await asyncio.get_running_loop().run_in_executor(self._io, self._persist, records, rejects)
-            for entry in group:
-                self.ack(entry.mid, entry.qos, entry.generation)
-                if entry.committed is not None and not entry.committed.done():
-                    entry.committed.set_result(None)
-            self.flush_acks()
-            self.stats.logged += len(records)
-            self.stats.acked += len(group)
-            self._logged.set()
+            try:
+                await self._commit(group)
+            except OSError as error:
+                for entry in group:
+                    entry.taken = False
+                self._fifo.extendleft(reversed(group))  # in order, first again; the broker holds them all
+                self._log_failed(error)
+                self._idle.set()  # nothing is being written: a shutdown need not wait for it
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _LOG_RETRY_MAX_S)
+                continue
+            delay = _RETRY_START_S
+            if self.stats.log_error is not None:
+                log.info("the write-ahead log can be written again: acknowledging")
+                self.stats.log_error = None
+
+    async def _commit(self, group: list[Entry]) -> None:
+        """Log a group (with a mark that is due), acknowledge it in arrival order, tell the HTTP waiters."""
+        records = [entry.record for entry in group if entry.record is not None]
+        mark = self.redeliveries.mark_due
+        if mark is not None and mark > self._mark_written:
+            records.insert(0, mark_record(mark.segment, mark.offset))
+        rejects = [(r.key, r.reject) for r in map(decode_record, filter(_is_reject, records)) if r.reject]
+        start = self._wal.end
+        end = await asyncio.get_running_loop().run_in_executor(self._io, self._persist, records, rejects)
+        if mark is not None and mark > self._mark_written:
+            self._mark_written = mark
+            self.redeliveries.mark_written(mark)
+        self.redeliveries.logged(start, end, [(e.key, e.generation) for e in group if e.qos and e.record])
+        for entry in group:
+            self.ack(entry.mid, entry.qos, entry.generation)
+            if entry.committed is not None and not entry.committed.done():
+                entry.committed.set_result(None)
+        self.flush_acks()
+        if any(entry.qos for entry in group):
+            ping = self.redeliveries.acks_sent(end)
+            if ping is not None:
+                self.ping(ping)
+        self._wal.release(self.redeliveries.released)
+        self.stats.logged += len(records)
+        self.stats.acked += len(group)
+        self._logged.set()
+
+    async def _write_mark_when_quiet(self) -> None:
+        """A due mark goes with the next group; if none comes soon, alone (one small append)."""
+        try:
+            await asyncio.wait_for(self._incoming.wait(), _MARK_LINGER_S)
+            return
+        except TimeoutError:
+            pass
+        mark = self.redeliveries.mark_due
+        if mark is None or mark <= self._mark_written:
+            self.redeliveries.mark_due = None
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._io, self._wal.append_mark, mark)
+        except OSError as error:
+            self._log_failed(error)
+            return
+        self._mark_written = mark
+        self.redeliveries.mark_written(mark)
+        self._logged.set()  # the drainer reads past it, so the backlog empties
+
+    def _log_failed(self, error: OSError) -> None:
+        if self.stats.log_error is None:
+            log.error(
+                "the write-ahead log cannot be written: not acknowledging (the broker keeps the messages), "
+                "retrying until it can error=%s data_dir=%s",
+                error,
+                self._wal.directory,
+            )
+        self.stats.log_error = f"{error.strerror or error} (errno {error.errno})"
 
     def _take_group(self) -> list[Entry]:
         room = self._max_bytes - self._wal.backlog_bytes
@@ -302,35 +408,57 @@ class Pipeline:
             size += grow
         return group
 
-    def _persist(self, records: list[bytes], rejects: list[tuple[bytes, Reject]]) -> None:
-        self._wal.append(records)
-        self._rejects.add(rejects)  # visible at once; after a crash the drainer adds them again, idempotently
+    def _persist(self, records: list[bytes], rejects: list[tuple[bytes, Reject]]) -> Position:
+        end = self._wal.append(records)
+        try:  # visible at once; the drainer adds them again (idempotently) before the log lets them go
+            self._rejects.add(rejects)
+        except (OSError, sqlite3.Error) as error:
+            log.warning("rejects not stored yet (the drainer tries again) error=%s", error)
+        return end
 
     async def wait_committed(self) -> None:
-        """Until every message taken in is logged and acked, or the committer waits for room in the log."""
-        while self._fifo and not self.stats.log_full:
+        """Until every message taken in is logged and acked, or the committer waits for room in the log or
+        for a disk it cannot write."""
+        while self._fifo and not self.stats.log_full and self.stats.log_error is None:
             self._idle.clear()
             await self._idle.wait()
 
     # --- drainer ------------------------------------------------------------------------------------------
     async def run_drainer(self) -> None:
         last_write = 0.0
+        delay = _RETRY_START_S
+        loop = asyncio.get_running_loop()
         while True:
             self._logged.clear()
             if self._wal.backlog_records < self._batch_size:
                 linger = self._interval - (time.monotonic() - last_write)
                 if linger > 0:
                     await asyncio.sleep(linger)
-            records, position = await asyncio.get_running_loop().run_in_executor(
-                self._io, self._wal.read, self._batch_size
-            )
-            if not records:
-                await self._logged.wait()
+            try:
+                records, position = await loop.run_in_executor(self._io, self._wal.read, self._batch_size)
+                if not records:
+                    await self._logged.wait()
+                    continue
+                last_write = time.monotonic()
+                batch = self._recent.batch(records)
+                rejects = batch.rejects + await self._store_until_accepted(batch)
+                await loop.run_in_executor(self._io, self._finish, rejects, position, len(records))
+            except (OSError, sqlite3.Error) as error:
+                self._wal.rewind()  # InfluxDB has the points already: writing them again changes nothing
+                if self.stats.store_error is None:
+                    log.error(
+                        "cannot note what InfluxDB has stored (log checkpoint or rejects store): retrying; "
+                        "the log keeps everything meanwhile error=%s",
+                        error,
+                    )
+                self.stats.store_error = str(error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _LOG_RETRY_MAX_S)
                 continue
-            last_write = time.monotonic()
-            batch = self._recent.batch(records)
-            rejects = batch.rejects + await self._store_until_accepted(batch)
-            await asyncio.get_running_loop().run_in_executor(self._io, self._finish, rejects, position, len(records))
+            if self.stats.store_error is not None:
+                log.info("the drainer notes its progress again")
+                self.stats.store_error = None
+            delay = _RETRY_START_S
             self._space.set()
 
     def _finish(self, rejects: list[tuple[bytes, Reject]], position: Position, records: int) -> None:
@@ -446,10 +574,12 @@ class Pipeline:
     def status_line(self) -> str:
         s = self.stats
         return (
-            f"received={s.received} acked={s.acked} duplicates={s.duplicates} held={len(self._fifo)} "
+            f"received={s.received} acked={s.acked} duplicates={s.duplicates} "
+            f"possible_duplicates={s.possible_duplicates} held={len(self._fifo)} "
             f"backlog_records={self._wal.backlog_records} backlog_bytes={self._wal.backlog_bytes} "
             f"stored_readings={s.stored_readings} rejected={sum(s.rejected.values())} "
-            f"influx={'ok' if s.influx_ok else 'failing'} log_full={s.log_full}"
+            f"influx={'ok' if s.influx_ok else 'failing'} log_full={s.log_full} "
+            f"log_writable={s.log_error is None}"
         )
 
 

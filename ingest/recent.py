@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.records import POINTS, Record, Reject, decode_record
+from ingest.records import MARK, POINTS, Record, Reject, decode_record
 
 
 def record_text(record: Record) -> str:
@@ -55,6 +55,8 @@ class RecentRecords:
         messages = readings = 0
         rejects: list[tuple[bytes, Reject]] = []
         for body in bodies:
+            if body[0] == MARK:
+                continue  # the log's own note, not a message
             kept = self._kept.pop(body, None)
             if kept is None:
                 record = decode_record(body)

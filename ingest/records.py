@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
+from typing import TypeVar
 
 KEY_BYTES = 16
 POINTS = 1
 REJECT = 2
+MARK = 3  # not a message: the log's note of how far redelivery recognition is no longer needed
 
 # kind | key | receive time (us since epoch) | topic length | payload length
 _HEAD = struct.Struct(f"<B{KEY_BYTES}sqHI")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+P = TypeVar("P")
 
 
 def message_key(topic: str, payload: bytes, mid: int) -> bytes:
@@ -89,6 +93,29 @@ def reject_record(key: bytes, reject: Reject, bookkeeping: list[str]) -> bytes:
 
 def record_key(body: bytes) -> bytes:
     return body[1 : 1 + KEY_BYTES]
+
+
+_MARK = struct.Struct("<BQQ")
+
+
+def mark_record(segment: int, offset: int) -> bytes:
+    return _MARK.pack(MARK, segment, offset)
+
+
+def mark_position(body: bytes, position: Callable[[int, int], P]) -> P:
+    _kind, segment, offset = _MARK.unpack(body)
+    return position(segment, offset)
+
+
+def well_formed(body: bytes) -> bool:
+    """Whether a body's lengths agree with its size (a cheap check before its CRC, when resyncing)."""
+    if body[0] == MARK:
+        return len(body) == _MARK.size
+    if len(body) < _HEAD.size:
+        return False
+    _kind, _key, _micros, topic_length, payload_length = _HEAD.unpack_from(body)
+    tail: int = len(body) - _HEAD.size - topic_length - payload_length
+    return tail >= (_READINGS.size if body[0] == POINTS else 2)
 
 
 def decode_record(body: bytes) -> Record:

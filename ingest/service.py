@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Coroutine
+from typing import Any
 
 import paho.mqtt.client as paho
 from aiohttp import web
@@ -20,7 +22,8 @@ from ingest.mqtt import MqttConsumer
 from ingest.pipeline import Pipeline
 from ingest.ratelimit import RateLimiter
 from ingest.rejects import RejectStore
-from ingest.wal import WriteAheadLog
+from ingest.tasks import supervised
+from ingest.wal import Position, WriteAheadLog
 from ingest.web import StatusPages
 
 log = logging.getLogger(__name__)
@@ -36,9 +39,7 @@ class IngestService:
         self.writer = make_writer(settings)
         # The broker can redeliver at most Receive Maximum unacknowledged messages: remember twice that many.
         remember = 2 * settings.mqtt_receive_maximum
-        self.wal = WriteAheadLog(
-            settings.data_dir / "wal", segment_bytes=settings.wal_segment_bytes, keep_records=remember
-        )
+        self.wal = WriteAheadLog(settings.data_dir / "wal", segment_bytes=settings.wal_segment_bytes)
         self.rejects = RejectStore(settings.data_dir / "rejects.sqlite3", max_rows=settings.rejects_max_rows)
         self.pipeline = Pipeline(
             self.decoder,
@@ -65,6 +66,7 @@ class IngestService:
         )
         self.http_runner: web.AppRunner | None = None
         self.pages: StatusPages | None = None
+        self.failure: str | None = None  # a background task that ended unexpectedly: not ready, exit 1
 
     def _on_message(self, message: paho.MQTTMessage) -> None:
         consumer = self.consumer
@@ -74,8 +76,29 @@ class IngestService:
             message.topic, payload, mid=message.mid, qos=message.qos, dup=bool(message.dup), generation=generation
         )
 
+    def _pong(self, token: object) -> None:
+        if isinstance(token, Position):
+            self.pipeline.pong(token)
+
     def stop(self) -> None:
         self.stop_event.set()
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failure is not None else 0
+
+    def _task_failed(self, reason: str, error: BaseException | None) -> None:
+        """A background task ended while the service runs: a bug or a fault nothing handles. Say so, stop
+        cleanly, exit 1, and let the supervisor (systemd, compose) restart it: the log and the broker's
+        session bring back everything that was not stored yet."""
+        if self.stop_event.is_set():
+            return
+        self.failure = reason
+        log.error("background task stopped unexpectedly; stopping the service reason=%s", reason, exc_info=error)
+        self.stop()
+
+    def _task(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        return supervised(coroutine, name, self._task_failed)
 
     async def run(self) -> None:
         registry = self.directory.load()
@@ -88,20 +111,27 @@ class IngestService:
         )
         self.pipeline.open()
         await self.writer.start()
-        self.consumer = MqttConsumer(self.settings, self.decoder.topic_filters(), self._on_message)
+        self.consumer = MqttConsumer(
+            self.settings,
+            self.decoder.topic_filters(),
+            self._on_message,
+            on_connect=self.pipeline.connected,
+            on_pong=self._pong,
+        )
         self.pipeline.ack = self.consumer.ack
         self.pipeline.flush_acks = self.consumer.flush_acks
+        self.pipeline.ping = self.consumer.ping
         workers = [
-            asyncio.create_task(self.pipeline.run_committer()),
-            asyncio.create_task(self.pipeline.run_drainer()),
-            asyncio.create_task(self.pipeline.run_status()),
-            asyncio.create_task(self.directory.run_reloader(self.decoder)),
+            self._task(self.pipeline.run_committer(), "committer"),
+            self._task(self.pipeline.run_drainer(), "drainer"),
+            self._task(self.pipeline.run_status(), "status"),
+            self._task(self.directory.run_reloader(self.decoder), "registry reloader"),
         ]
-        consuming = asyncio.create_task(self.consumer.run(self.stop_event))
+        consuming = self._task(self.consumer.run(self.stop_event), "mqtt consumer")
         if self.settings.http_enabled:
             await self._serve_http()
             assert self.pages is not None
-            workers.append(asyncio.create_task(self.pages.run_sampler()))
+            workers.append(self._task(self.pages.run_sampler(), "status sampler"))
         log.info(
             "ingest service started influx=%s flavour=%s data_dir=%s",
             self.settings.influx_url,
@@ -126,11 +156,11 @@ class IngestService:
             log.warning("gave up logging; the broker keeps the unacknowledged messages held=%d", self.pipeline.held)
         for task in workers:
             task.cancel()
-        for task in workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # a task that failed was logged when it did (supervised); here only its end is awaited
+        await asyncio.gather(*workers, return_exceptions=True)
         self.stop_event.set()
-        await consuming
+        with contextlib.suppress(Exception):  # a failure of its own was logged when it happened
+            await consuming
         if self.http_runner is not None:
             await self.http_runner.cleanup()
         await self.pipeline.close()
@@ -143,7 +173,14 @@ class IngestService:
         assert self.consumer is not None
         consumer = self.consumer
         app = self.http.app()
-        self.pages = StatusPages(self.pipeline, self.directory, self.rejects, self.wal, lambda: consumer.connected)
+        self.pages = StatusPages(
+            self.pipeline,
+            self.directory,
+            self.rejects,
+            self.wal,
+            lambda: consumer.connected,
+            failure=lambda: self.failure,
+        )
         self.pages.add_routes(app)
         self.http_runner = web.AppRunner(app, access_log=None)
         await self.http_runner.setup()
@@ -153,10 +190,11 @@ class IngestService:
             log.info("http server listening host=%s port=%s", address[0], address[1])
 
 
-async def serve(settings: IngestSettings) -> None:
-    """Run the service until SIGTERM or SIGINT."""
+async def serve(settings: IngestSettings) -> int:
+    """Run the service until SIGTERM or SIGINT; the exit status (1 after a background task failed)."""
     service = IngestService(settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, service.stop)
     await service.run()
+    return service.exit_code

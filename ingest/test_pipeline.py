@@ -16,7 +16,7 @@ from ingest.influx import V1Writer
 from ingest.pipeline import Pipeline
 from ingest.records import Reject
 from ingest.rejects import RejectStore
-from ingest.wal import WriteAheadLog
+from ingest.wal import Position, WriteAheadLog
 from suitcase.stack import InfluxDB
 
 PAYLOAD = b'{"readings": {"temperature": 21.5}}'
@@ -105,9 +105,9 @@ async def test_an_http_message_the_committer_already_took_is_waited_for_not_answ
     pipeline, _ = await make_pipeline(tmp_path, influxdb, influx_db)
     persist = pipeline._persist
 
-    def slow_persist(records: list[bytes], rejects: list[tuple[bytes, Reject]]) -> None:
+    def slow_persist(records: list[bytes], rejects: list[tuple[bytes, Reject]]) -> Position:
         time.sleep(0.3)  # an fsync that outlasts the HTTP handler's wait
-        persist(records, rejects)
+        return persist(records, rejects)
 
     monkeypatch.setattr(pipeline, "_persist", slow_persist)
     committer = asyncio.create_task(pipeline.run_committer())

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import calendar
+import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from unittest.mock import patch
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,21 +29,25 @@ def record(n: int) -> bytes:
 def test_records_read_back_in_order_and_survive_reopening(tmp_path: Path) -> None:
     wal = WriteAheadLog(tmp_path, segment_bytes=1000)
     wal.open()
-    wal.append(record(n) for n in range(30))
+    for n in range(30):
+        wal.append([record(n)])
     assert wal.backlog_records == 30
     wal.close()
     again = WriteAheadLog(tmp_path, segment_bytes=1000)
-    keys = again.open()
+    recovery = again.open()
     assert len(list(tmp_path.glob("*.seg"))) > 1, "small segments must have rotated"
-    assert keys == [record_key(record(n)) for n in range(30)]
+    assert [logged.key for logged in recovery.records] == [record_key(record(n)) for n in range(30)]
+    assert not recovery.damaged
+    assert not recovery.torn_tail
     bodies, _position = again.read(100)
     assert [decode_record(b).lines for b in bodies] == [[f"m v={n}"] for n in range(30)]
 
 
 def test_commit_truncates_and_backlog_counts_only_what_is_left(tmp_path: Path) -> None:
-    wal = WriteAheadLog(tmp_path, segment_bytes=1000, keep_records=5)
+    wal = WriteAheadLog(tmp_path, segment_bytes=1000)
     wal.open()
-    wal.append(record(n) for n in range(40))
+    for n in range(40):
+        wal.append([record(n)])
     first, position = wal.read(25)
     wal.commit(position, len(first))
     assert wal.backlog_records == 15
@@ -50,12 +56,15 @@ def test_commit_truncates_and_backlog_counts_only_what_is_left(tmp_path: Path) -
     wal.commit(end, len(rest))
     assert (wal.backlog_records, wal.backlog_bytes) == (0, 0)
     wal.close()
-    reopened = WriteAheadLog(tmp_path, segment_bytes=1000, keep_records=5)
-    keys = reopened.open()
+    reopened = WriteAheadLog(tmp_path, segment_bytes=1000)
+    recovery = reopened.open()
     assert reopened.backlog_records == 0, "the checkpoint must survive a restart"
     assert reopened.read(100)[0] == []
-    assert keys[-5:] == [record_key(record(n)) for n in range(35, 40)], "the newest keys are kept for dedupe"
-    assert len(list(tmp_path.glob("*.seg"))) < 10, "written segments beyond the kept keys are deleted"
+    assert recovery.records[-1].key == record_key(record(39))
+    segments = len(list(tmp_path.glob("*.seg")))
+    assert segments > 1, "segments that redelivery recognition may still need are kept"
+    reopened.release(reopened.end)
+    assert len(list(tmp_path.glob("*.seg"))) == 1, "drained and released: only the tail segment is left"
 
 
 def test_a_torn_tail_is_cut_off_and_appending_goes_on(tmp_path: Path) -> None:
@@ -68,13 +77,15 @@ def test_a_torn_tail_is_cut_off_and_appending_goes_on(tmp_path: Path) -> None:
     with segment.open("ab") as handle:  # a crash in the middle of writing the next group
         handle.write(b"\x40\x00\x00\x00\x12\x34")
     again = WriteAheadLog(tmp_path)
-    assert len(again.open()) == 2
+    recovery = again.open()
+    assert len(recovery.records) == 2
+    assert recovery.torn_tail == 6
     assert segment.stat().st_size == whole
     again.append([record(3)])
     assert [decode_record(b).lines[0] for b in again.read(10)[0]] == ["m v=1", "m v=2", "m v=3"]
 
 
-def test_a_corrupt_record_ends_the_valid_log(tmp_path: Path) -> None:
+def test_a_bad_last_record_is_a_torn_tail(tmp_path: Path) -> None:
     wal = WriteAheadLog(tmp_path)
     wal.open()
     wal.append([record(1), record(2), record(3)])
@@ -84,7 +95,10 @@ def test_a_corrupt_record_ends_the_valid_log(tmp_path: Path) -> None:
     data[-3] ^= 0xFF  # a flipped bit in the last record fails its CRC
     segment.write_bytes(bytes(data))
     again = WriteAheadLog(tmp_path)
-    assert len(again.open()) == 2
+    recovery = again.open()
+    assert len(recovery.records) == 2
+    assert recovery.torn_tail > 0
+    assert not recovery.damaged
     assert again.backlog_records == 2
 
 
@@ -128,3 +142,87 @@ def test_reading_in_chunks_returns_every_record_once_in_order(
         wal.close()
     assert got == bodies
     assert wal.backlog_records == 0
+
+
+# --- #13 point 4: the log's own integrity --------------------------------------------------------------------
+
+
+def three_segments(directory: Path) -> list[Path]:
+    wal = WriteAheadLog(directory, segment_bytes=300)
+    wal.open()
+    for n in range(18):
+        wal.append([record(n)])
+    wal.close()
+    segments = sorted(directory.glob("*.seg"))
+    assert len(segments) >= 3
+    return segments
+
+
+def test_damage_in_a_middle_segment_is_reported_and_the_records_after_it_are_recovered(tmp_path: Path) -> None:
+    segments = three_segments(tmp_path)
+    middle = segments[1]
+    data = bytearray(middle.read_bytes())
+    data[20] ^= 0xFF  # inside the first record's body: its CRC fails
+    middle.write_bytes(bytes(data))
+    wal = WriteAheadLog(tmp_path, segment_bytes=300)
+    recovery = wal.open()
+    assert len(recovery.damaged) == 1
+    damage = recovery.damaged[0]
+    assert (damage.segment, damage.offset) == (int(middle.stem), 0)
+    assert damage.saved_to is not None
+    assert damage.saved_to.read_bytes() == bytes(data[: damage.length])
+    values = [decode_record(b).lines[0] for b in wal.read(100)[0]]
+    lost = {f"m v={n}" for n in range(18)} - set(values)
+    assert len(lost) == 1, "exactly the damaged record is missing"
+    assert values[-1] == "m v=17", "every record after the damage is recovered"
+    assert wal.backlog_records == 17
+    assert not recovery.torn_tail
+
+
+def test_a_damaged_length_field_does_not_swallow_the_records_after_it(tmp_path: Path) -> None:
+    segments = three_segments(tmp_path)
+    data = bytearray(segments[0].read_bytes())
+    data[0:4] = (10**6).to_bytes(4, "little")  # the first record claims to be a megabyte long
+    segments[0].write_bytes(bytes(data))
+    wal = WriteAheadLog(tmp_path, segment_bytes=300)
+    recovery = wal.open()
+    assert [d.segment for d in recovery.damaged] == [int(segments[0].stem)]
+    assert len(wal.read(100)[0]) == 17
+
+
+def test_an_empty_or_half_checkpoint_replays_the_log_instead_of_refusing(tmp_path: Path) -> None:
+    wal = WriteAheadLog(tmp_path, segment_bytes=300)
+    wal.open()
+    for n in range(10):
+        wal.append([record(n)])
+    bodies, position = wal.read(6)
+    wal.commit(position, len(bodies))
+    wal.close()
+    checkpoint = tmp_path / "checkpoint"
+    assert not list(tmp_path.glob("*.tmp")), "written through a temporary file that is renamed"
+    for broken in ("", "1 "):
+        checkpoint.write_text(broken)
+        again = WriteAheadLog(tmp_path, segment_bytes=300)
+        recovery = again.open()
+        assert recovery.checkpoint_unreadable
+        assert len(again.read(100)[0]) == 10, "everything is replayed: InfluxDB overwrites what it has"
+        again.close()
+
+
+def test_a_failed_write_leaves_the_log_as_it_was_and_the_next_one_works(tmp_path: Path) -> None:
+    wal = WriteAheadLog(tmp_path)
+    wal.open()
+    wal.append([record(1)])
+    size = next(tmp_path.glob("*.seg")).stat().st_size
+    for errno in (28, 5, 30):  # ENOSPC, EIO, EROFS
+        with (
+            patch("ingest.wal.os.fsync", side_effect=OSError(errno, os.strerror(errno))),
+            pytest.raises(OSError, match=os.strerror(errno)),
+        ):
+            wal.append([record(2), record(3)])
+        assert next(tmp_path.glob("*.seg")).stat().st_size == size, "nothing of the failed group stays"
+        assert wal.backlog_records == 1
+    wal.append([record(2)])
+    wal.close()
+    again = WriteAheadLog(tmp_path)
+    assert [r.key for r in again.open().records] == [record_key(record(1)), record_key(record(2))]

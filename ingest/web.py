@@ -50,8 +50,11 @@ class StatusPages:
         rejects: RejectStore,
         wal: WriteAheadLog,
         connected: Callable[[], bool],
+        *,
+        failure: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._pipeline = pipeline
+        self._failure = failure
         self._directory = directory
         self._rejects = rejects
         self._wal = wal
@@ -83,13 +86,37 @@ class StatusPages:
             "stored_per_second": round(self.rate.per_second, 1),
             "rejected": sum(s.rejected.values()),
             "duplicates": s.duplicates,
+            "possible_duplicates": s.possible_duplicates,
             "backlog_records": self._wal.backlog_records,
             "backlog_bytes": self._wal.backlog_bytes,
             "held": self._pipeline.held,
             "influx_reachable": s.influx_ok,
             "log_full": s.log_full,
+            "log_writable": s.log_error is None,
             "mqtt_connected": self._connected(),
         }
+
+    def problems(self) -> list[str]:
+        """Why the service is not ready, in words; empty when it is."""
+        s = self._pipeline.stats
+        problems = []
+        failure = self._failure()
+        if failure is not None:
+            problems.append(f"the service is stopping after an internal failure: {failure}")
+        if not self._connected():
+            problems.append("not connected to the MQTT broker")
+        if not s.influx_ok:
+            problems.append("InfluxDB does not accept writes")
+        if s.log_error is not None:
+            problems.append(
+                f"the write-ahead log cannot be written ({s.log_error}): not acknowledging, the broker keeps the "
+                "messages until the disk takes writes again"
+            )
+        if s.log_full:
+            problems.append("the write-ahead log is at its bound")
+        if s.store_error is not None:
+            problems.append(f"the service cannot note what InfluxDB has stored ({s.store_error})")
+        return problems
 
     async def _latest_rejects(
         self, limit: int, device: str | None = None, reason: str | None = None
@@ -132,14 +159,7 @@ class StatusPages:
         return web.json_response({"alive": True})
 
     async def readyz(self, _request: web.Request) -> web.Response:
-        figures = self.pipeline_figures()
-        problems = []
-        if not figures["mqtt_connected"]:
-            problems.append("not connected to the MQTT broker")
-        if not figures["influx_reachable"]:
-            problems.append("InfluxDB does not accept writes")
-        if figures["log_full"]:
-            problems.append("the write-ahead log is at its bound")
+        problems = self.problems()
         return web.json_response({"ready": not problems, "problems": problems}, status=503 if problems else 200)
 
     async def metrics(self, _request: web.Request) -> web.Response:
@@ -154,6 +174,7 @@ class StatusPages:
         body = "".join(
             [
                 _HEAD,
+                _problems_section(self.problems(), self._pipeline.stats.log_damage),
                 _pipeline_section(self.pipeline_figures()),
                 _devices_section(devices),
                 _strangers_section(board.strangers()),
@@ -191,8 +212,9 @@ def _pipeline_section(figures: dict[str, object]) -> str:
         "influx_reachable": "InfluxDB reachable",
         "mqtt_connected": "broker connected",
         "log_full": "log full",
+        "log_writable": "log writable",
     }
-    good_when = {"influx_reachable": True, "mqtt_connected": True, "log_full": False}
+    good_when = {"influx_reachable": True, "mqtt_connected": True, "log_full": False, "log_writable": True}
     cells = []
     for key, label in labels.items():
         value = figures[key]
@@ -202,6 +224,12 @@ def _pipeline_section(figures: dict[str, object]) -> str:
             shown = f"<b>{_e(value)}</b>"
         cells.append(f'<div class="figure" id="fig-{key}">{_e(label)}{shown}</div>')
     return f'<h2>Pipeline</h2><div class="figures">{"".join(cells)}</div>'
+
+
+def _problems_section(problems: list[str], damage: list[str]) -> str:
+    items = [f'<li class="silent">{_e(problem)}</li>' for problem in problems]
+    items += [f'<li class="late">write-ahead log damage found at start-up: {_e(found)}</li>' for found in damage]
+    return f'<h2>Problems</h2><ul id="problems">{"".join(items)}</ul>' if items else ""
 
 
 def _ago(moment: object) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -297,3 +298,34 @@ def test_a_retained_message_is_stored_once_across_reconnects(
 
 def sessions_found(ingest: IngestProcess) -> int:
     return ingest.log().count("session_present=True")
+
+
+def test_new_messages_are_never_dropped_as_redeliveries_after_a_broker_crash(
+    tmp_path: Path, mosquitto_factory: Callable[..., Mosquitto], influxdb: InfluxDB, influx_db: str
+) -> None:
+    """#13 point 3: a broker that crashed before saving its state hands out packet ids it had used already."""
+    broker = mosquitto_factory(autosave_interval_s=3600)  # a kill -9 loses everything since start
+    root = unique("reuse")
+    same = [(f"{root}/dev-1/up", b'{"readings": {"co2": 612}}')] * 300  # identical, no device timestamp
+    settings = ingest_settings(broker, influxdb, influx_db, root, mqtt_client_id="suitcase-ingest-reuse")
+    ingest = IngestProcess(tmp_path / "ingest.log", settings).start()
+    try:
+        publish_all(broker.host, broker.port, same)
+        wait_for_all(influxdb, influx_db, 300)
+        broker.kill()
+        broker.start()
+        wait_until(lambda: ingest.log().count("connected to broker") >= 2, 30, "the service to reconnect")
+        assert ingest.proc is not None
+        ingest.proc.send_signal(signal.SIGSTOP)  # paused: the broker's sends wait in its socket
+        publish_all(broker.host, broker.port, same)
+        time.sleep(1)
+        ingest.kill()  # dies with them unacknowledged: the broker sends them again, DUP set, reused ids
+        ingest.start()
+        wait_until(lambda: influxdb.count(influx_db) >= 600, 60, "600 points")
+        time.sleep(1)
+    finally:
+        ingest.terminate()
+    assert influxdb.count(influx_db) == 600, "every new message is stored, none taken for a redelivery"
+    final = dict(re.findall(r"(\w+)=(\S+)", ingest.log().rsplit("stopped ", 1)[1]))
+    assert final["duplicates"] == "0"
+    assert int(final["possible_duplicates"]) == 300, "counted as possible duplicates, as the README says"

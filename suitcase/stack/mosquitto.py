@@ -30,17 +30,20 @@ class Mosquitto(ManagedProcess):
         service_port: int | None = None,
         files: BrokerFiles | None = None,
         message_size_limit: int = 0,
+        autosave_interval_s: int = 1,
         extra_config: str = "",
     ) -> None:
         """``port``: the device listener; ``service_port``: the ingest service's listener on loopback (a free
         port when ``files`` secure the broker and none is given); ``message_size_limit``: 0 for none (the
-        local stack gives the payload limit); ``extra_config`` goes after the listeners."""
+        local stack gives the payload limit); ``autosave_interval_s``: how often the broker saves its state (a
+        kill -9 loses what changed since); ``extra_config`` goes after the listeners."""
         super().__init__(data_dir, host=host, port=port)
         if service_port is None and files is not None:
             service_port = free_port("127.0.0.1")
         self.service_port = service_port
         self.files = files
         self.message_size_limit = message_size_limit
+        self.autosave_interval_s = autosave_interval_s
         self.extra_config = extra_config
 
     @property
@@ -60,6 +63,7 @@ class Mosquitto(ManagedProcess):
                 user=getpass.getuser(),
                 data_dir=self.data_dir,
                 listeners=self.listeners(),
+                autosave_interval=self.autosave_interval_s,
                 extra_config=self.extra_config,
             )
         )

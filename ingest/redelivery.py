@@ -1,0 +1,143 @@
+"""Which broker redeliveries repeat a message the log already holds, and which only look like one.
+
+The broker redelivers an unacknowledged QoS 1 message with the DUP flag and its packet id, so a DUP message
+whose (topic, payload, packet id) matches a logged one is a repeat. But a packet id is free again once the
+broker has processed the acknowledgement, and a broker that crashed and restored an older snapshot hands
+out packet ids it had used already: a new message with the same topic and payload then carries a logged
+message's key. So a logged message stays *eligible* (recognised as a redelivery) only while the broker may
+not yet have processed its acknowledgement:
+
+- after a group's acks are sent, the service sends a PINGREQ; the PINGRESP proves the broker processed
+  every ack before it (one connection is processed in order), and those messages stop being eligible;
+- after a reconnect the broker first resends every unacknowledged message; the first message without DUP
+  ends that, and messages of earlier connections stop being eligible;
+- the log notes both (``MARK`` records), so after a restart only messages logged after the last mark are.
+
+A DUP message that matches a message that is no longer eligible is stored again (at-least-once) and
+counted as a possible duplicate: the protocol cannot tell. A message is never dropped on a guess.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from ingest.wal import Logged, Position
+
+
+class Verdict(Enum):
+    NEW = "new"
+    REDELIVERY = "redelivery"  # a repeat of a logged message: acknowledge, do not store again
+    POSSIBLE_DUPLICATE = "possible_duplicate"  # store it, count it
+
+
+@dataclass(slots=True)
+class _Group:
+    start: Position
+    end: Position
+    generation: int  # the newest connection generation among its messages
+    keys: list[bytes]
+
+
+class Redeliveries:
+    """The eligible keys in log order, what the broker has confirmed, and the marks the log still needs."""
+
+    def __init__(self, recent_limit: int) -> None:
+        self._eligible: dict[bytes, int] = {}  # key -> generation it arrived on
+        self._groups: deque[_Group] = deque()
+        self._recent: OrderedDict[bytes, None] = OrderedDict()  # no longer eligible, for counting only
+        self._recent_limit = recent_limit
+        self._acked: Position | None = None  # acks sent for records up to here, not yet covered by a ping
+        self._ping: Position | None = None  # our PINGREQ is out for acks up to here
+        self._prefix_open: set[int] = set()  # connections still in their redelivery prefix
+        self.mark_due: Position | None = None  # a mark the log should write
+        self.released = Position(0, 0)  # records before this need no recognition (their segments may go)
+
+    def recover(self, records: list[Logged], mark: Position | None) -> None:
+        """After a restart: messages logged after the last mark are eligible, the others recent."""
+        boundary = mark or Position(0, 0)
+        start = boundary
+        for record in records:
+            if record.end <= boundary:
+                self._forget(record.key)
+            else:
+                self._eligible[record.key] = 0
+                self._groups.append(_Group(start, record.end, 0, [record.key]))
+            start = max(start, record.end)
+        self.released = self._groups[0].start if self._groups else start
+
+    def __len__(self) -> int:
+        return len(self._eligible)
+
+    # --- intake -----------------------------------------------------------------------------------------
+    def classify(self, key: bytes, dup: bool) -> Verdict:
+        if not dup:
+            return Verdict.NEW
+        if key in self._eligible:
+            return Verdict.REDELIVERY
+        if key in self._recent:
+            return Verdict.POSSIBLE_DUPLICATE
+        return Verdict.NEW  # sent before a crash but never logged: this is the first copy the log sees
+
+    def accepted(self, key: bytes, generation: int) -> None:
+        """A message taken in over a connection (QoS 1 or 2): eligible from now until confirmed."""
+        self._eligible[key] = generation
+
+    def arrived(self, generation: int, dup: bool) -> None:
+        """Every message from the broker: the first without DUP ends its connection's redelivery prefix."""
+        if not dup and generation in self._prefix_open:
+            self._prefix_open.discard(generation)
+            self._expire(lambda group: group.generation < generation)
+
+    def connected(self, generation: int) -> None:
+        """A new connection: a ping of the old one will never be answered."""
+        self._prefix_open = {generation}
+        self._ping = None
+        self._acked = None
+
+    # --- committer --------------------------------------------------------------------------------------
+    def logged(self, start: Position, end: Position, keys: list[tuple[bytes, int]]) -> None:
+        """A group of messages from the broker is in the log between ``start`` and ``end``."""
+        if keys:
+            self._groups.append(_Group(start, end, max(g for _k, g in keys), [k for k, _g in keys]))
+        elif not self._groups:
+            self.released = end
+
+    def acks_sent(self, end: Position) -> Position | None:
+        """Acks went out for every record before ``end``. Returns the position to send a PINGREQ for now,
+        or None while one is out (the next goes when it is answered)."""
+        if self._ping is not None:
+            self._acked = end
+            return None
+        self._ping = end
+        return end
+
+    def pong(self, through: Position) -> Position | None:
+        """The broker answered the PINGREQ sent after the acks before ``through``: the broker processed
+        them. Returns the position to send the next PINGREQ for, if acks went out since."""
+        self._expire(lambda group: group.end <= through)
+        self._ping, self._acked = self._acked, None
+        return self._ping
+
+    def mark_written(self, position: Position) -> None:
+        if self.mark_due is not None and self.mark_due <= position:
+            self.mark_due = None
+
+    def _expire(self, done: Callable[[_Group], bool]) -> None:
+        last = None
+        while self._groups and done(self._groups[0]):
+            group = self._groups.popleft()
+            for key in group.keys:
+                if self._eligible.pop(key, None) is not None:
+                    self._forget(key)
+            last = group.end
+        if last is not None:
+            self.mark_due = max(self.mark_due or last, last)
+            self.released = self._groups[0].start if self._groups else last
+
+    def _forget(self, key: bytes) -> None:
+        self._recent[key] = None
+        if len(self._recent) > self._recent_limit:
+            self._recent.popitem(last=False)
