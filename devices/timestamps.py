@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime, timedelta
 
 from devices.errors import DecodeError, RejectCode
@@ -27,15 +28,26 @@ def parse_timestamp(raw: str | float) -> datetime:
     return _EPOCH + timedelta(seconds=seconds)
 
 
+# RFC 3339 section 5.6 date-time (T, t or a space between date and time; 't'/'z' lower case allowed):
+# Python's fromisoformat alone also takes forms RFC 3339 does not have, e.g. 10:00:030 read as 10:00:03.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})?")
+
+
 def _parse_rfc3339(raw: str) -> datetime:
+    match = _RFC3339.fullmatch(raw)
+    if match is None:
+        raise DecodeError(RejectCode.BAD_TIME, f"time {raw[:64]!r} is not RFC 3339 (e.g. 2026-11-22T10:00:00Z)")
+    fraction, offset = match.group(1), match.group(2)
+    if offset is None:
+        raise DecodeError(RejectCode.BAD_TIME, f"time {raw[:64]!r} has no UTC offset; add Z or +01:00")
+    digits = (fraction or "")[:6]  # Python keeps microseconds; finer digits are cut, not rounded
+    text = f"{raw[:10]}T{raw[11:19]}" + (f".{digits}" if digits else "") + ("+00:00" if offset in "Zz" else offset)
     try:
-        moment = datetime.fromisoformat(raw)
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise DecodeError(
             RejectCode.BAD_TIME, f"time {raw[:64]!r} is not RFC 3339 (e.g. 2026-11-22T10:00:00Z)"
         ) from None
-    if moment.tzinfo is None:
-        raise DecodeError(RejectCode.BAD_TIME, f"time {raw[:64]!r} has no UTC offset; add Z or +01:00")
     return moment.astimezone(UTC)
 
 

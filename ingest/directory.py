@@ -55,6 +55,10 @@ class DeviceDirectory:
     def registry(self) -> Registry:
         return self._registry
 
+    def known(self, device_id: str) -> bool:
+        """Registered (or quarantined by the register policy): kept whole on the status board."""
+        return device_id in self._registry or device_id in self._quarantined
+
     def admit(self, device_id: str) -> tuple[RejectCode, str] | None:
         """None if readings of ``device_id`` may be stored, else the reject code and reason."""
         if device_id in self._registry or device_id in self._quarantined or self._policy is UnknownDevices.ACCEPT:

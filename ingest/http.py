@@ -6,8 +6,11 @@
 - ``POST /v1/sensor-community``: what the airrohr firmware's "send to own API" setting posts: basic auth
   (user = device id ``esp8266-<chipid>``, password = its API key), ``X-Sensor: esp8266-<chipid>``.
 
-202 once the message is durably logged; 400 (kept as a reject), 401, 403, 404, 413, 415, 429, 503, each
-with a JSON body ``{"error": code, "reason": text}``.
+202 once the message is durably logged; 400 (kept as a reject), 401 (no key, a wrong key, another
+device's key or an unknown device: one answer, so nobody learns which devices exist), 403 (X-Sensor names
+another device), 409 (its Idempotency-Key is being logged), 413, 415, 429, 503, each with a JSON body
+``{"error": code, "reason": text}``. With ``Idempotency-Key`` a retried request gets the first answer again
+(``Idempotent-Replayed: true``) and its message is stored once.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from devices.credentials import CredentialStore
 from devices.formats import FormatContext, PayloadFormat
 from devices.reading import DEVICE_ID_PATTERN
 from ingest.directory import DeviceDirectory
+from ingest.idempotency import PENDING, Answer
 from ingest.pipeline import Pipeline
 from ingest.ratelimit import RateLimiter
+from ingest.records import idempotency_key
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,7 @@ JSON = "application/json"
 SENML = "application/senml+json"
 _COMMIT_TIMEOUT_S = 10.0
 _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
+_BASIC = 'Basic realm="iot-suitcase"'
 
 
 def _error(status: type[web.HTTPException], code: str, reason: str, **headers: str) -> web.HTTPException:
@@ -91,7 +97,6 @@ class HttpIngest:
 
     async def post_readings(self, request: web.Request) -> web.Response:
         device_id = request.match_info["device_id"]
-        self._known(device_id)
         key = _bearer(request) or request.headers.get("X-API-Key")
         if not key:
             raise _error(
@@ -100,7 +105,7 @@ class HttpIngest:
                 "send the device's API key: Authorization: Bearer <key>",
                 **{"WWW-Authenticate": "Bearer"},
             )
-        self._authorise(device_id, key)
+        self._authorise(device_id, key, "Bearer")
         content_type = request.content_type
         if content_type not in (JSON, SENML):
             raise _error(
@@ -110,7 +115,7 @@ class HttpIngest:
             )
         body = await self._body(request)
         fmt = "senml" if content_type == SENML else "sensor_community" if b'"sensordatavalues"' in body else "native"
-        return await self._ingest(device_id, fmt, body)
+        return await self._ingest(request, device_id, fmt, body)
 
     async def post_sensor_community(self, request: web.Request) -> web.Response:
         sensor = request.headers.get("X-Sensor", "")
@@ -120,33 +125,26 @@ class HttpIngest:
                 web.HTTPUnauthorized,
                 "unauthorized",
                 "set the firmware's basic auth: user = device id (esp8266-<chipid>), password = API key",
-                **{"WWW-Authenticate": 'Basic realm="iot-suitcase"'},
+                **{"WWW-Authenticate": _BASIC},
             )
+        self._authorise(user, password, _BASIC)
         if sensor and sensor != user:
-            raise _error(web.HTTPForbidden, "forbidden", f"X-Sensor {sensor!r} is not the authenticated {user!r}")
-        self._known(user)
-        self._authorise(user, password)
+            raise _error(web.HTTPForbidden, "forbidden", f"X-Sensor {sensor[:64]!r} is not the authenticated {user!r}")
         if request.content_type != JSON:
             raise _error(web.HTTPUnsupportedMediaType, "unsupported_media_type", f"send {JSON}")
-        return await self._ingest(user, "sensor_community", await self._body(request))
+        return await self._ingest(request, user, "sensor_community", await self._body(request))
 
-    def _known(self, device_id: str) -> None:
-        if not _DEVICE_ID.match(device_id) or device_id not in self._directory.registry:
-            raise _error(
-                web.HTTPNotFound,
-                "unknown_device",
-                f"device {device_id[:64]!r} is not in the registry: `suitcase devices add` it first",
-            )
-
-    def _authorise(self, device_id: str, key: str) -> None:
-        store = self._credentials.current()
-        if store.check_api_key(device_id, key):
+    def _authorise(self, device_id: str, key: str, scheme: str) -> None:
+        """One answer for an unknown device, a wrong key and another device's key: 401, saying nothing of
+        which devices exist or whose key it was."""
+        known = _DEVICE_ID.match(device_id) is not None and device_id in self._directory.registry
+        if known and self._credentials.current().check_api_key(device_id, key):
             return
-        owner = next((other for other in store.devices if store.check_api_key(other, key)), None)
-        if owner is not None:
-            raise _error(web.HTTPForbidden, "forbidden", f"this API key belongs to another device, not {device_id}")
         raise _error(
-            web.HTTPUnauthorized, "unauthorized", f"wrong API key for {device_id}", **{"WWW-Authenticate": "Bearer"}
+            web.HTTPUnauthorized,
+            "unauthorized",
+            "unknown device or wrong API key: check the device id and the key `suitcase devices credentials` issued",
+            **{"WWW-Authenticate": scheme},
         )
 
     async def _body(self, request: web.Request) -> bytes:
@@ -174,18 +172,57 @@ class HttpIngest:
                 **{"Retry-After": str(max(1, round(retry)))},
             )
 
-    async def _ingest(self, device_id: str, fmt: str, body: bytes) -> web.Response:
+    async def _ingest(self, request: web.Request, device_id: str, fmt: str, body: bytes) -> web.Response:
         self._throttle(device_id)
+        idempotency = _idempotency(request, device_id)
+        if idempotency is not None:
+            answered = self._pipeline.idempotency.get(idempotency)
+            if answered is PENDING:
+                raise _error(
+                    web.HTTPConflict,
+                    "in_progress",
+                    "a request with this Idempotency-Key is being logged; retry in a moment",
+                    **{"Retry-After": "1"},
+                )
+            if answered is not None:
+                return web.Response(
+                    status=answered.status,
+                    text=answered.body,
+                    content_type=JSON,
+                    headers={"Idempotent-Replayed": "true"},
+                )
         topic = self._formats[fmt].topic_filters(self._context)[0].replace("+", device_id, 1)
         try:
-            entry = await self._pipeline.submit_and_wait(topic, body, _COMMIT_TIMEOUT_S)
+            entry = await self._pipeline.submit_and_wait(topic, body, _COMMIT_TIMEOUT_S, idempotency=idempotency)
         except TimeoutError:
             raise _error(
-                web.HTTPServiceUnavailable, "busy", "the write-ahead log is full; retry later", **{"Retry-After": "30"}
+                web.HTTPServiceUnavailable,
+                "busy",
+                "the write-ahead log cannot take it now; retry later",
+                **{"Retry-After": "30"},
             ) from None
         if entry.reject is not None:
-            raise _error(web.HTTPBadRequest, entry.reject.code, entry.reject.reason)
-        return web.json_response({"accepted": True}, status=202)
+            answer = Answer(400, json.dumps({"error": entry.reject.code, "reason": entry.reject.reason}))
+        else:
+            answer = Answer(202, json.dumps({"accepted": True}))
+        if idempotency is not None:
+            self._pipeline.idempotency.put(idempotency, answer)
+        return web.Response(status=answer.status, text=answer.body, content_type=JSON)
+
+
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def _idempotency(request: web.Request, device_id: str) -> bytes | None:
+    """The log key of a request's ``Idempotency-Key`` (1-255 visible ASCII characters), if it sent one."""
+    value = request.headers.get("Idempotency-Key")
+    if value is None:
+        return None
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
+        raise _error(
+            web.HTTPBadRequest, "bad_idempotency_key", "Idempotency-Key: 1 to 255 visible ASCII characters, no spaces"
+        )
+    return idempotency_key(device_id, value)
 
 
 def _bearer(request: web.Request) -> str | None:

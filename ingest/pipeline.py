@@ -16,6 +16,8 @@ Three stages, each with one job:
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import random
 import sqlite3
@@ -23,13 +25,14 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from devices.decode import Decoder
 from devices.errors import DecodeError, RejectCode
 from devices.formats import Message
 from ingest.directory import DeviceDirectory, UnknownDevices
+from ingest.idempotency import KEPT_S, PENDING, Answer, IdempotencyKeys
 from ingest.influx import InfluxWriter, WriteError
 from ingest.lineprotocol import format_float
 from ingest.points import (
@@ -43,11 +46,14 @@ from ingest.points import (
 )
 from ingest.recent import Batch, RecentRecords, record_text
 from ingest.records import (
+    MARK,
     POINTS,
     REJECT,
     Record,
     Reject,
     decode_record,
+    is_idempotent,
+    kind_of,
     mark_record,
     message_key,
     points_record,
@@ -154,8 +160,9 @@ class Pipeline:
         self._remember_keys = remember_keys
         self._worker = tag_value(worker)
         self._directory = directory or DeviceDirectory(None, UnknownDevices.ACCEPT)
-        self.board = board or StatusBoard()
+        self.board = board or StatusBoard(self._directory.known)
         self.redeliveries = Redeliveries(recent_limit=remember_keys)
+        self.idempotency = IdempotencyKeys()
         # line protocol of logged records not yet drained: a few batches' worth, so memory stays bounded
         self._recent = RecentRecords(limit=4 * batch_size)
         self._fifo: deque[Entry] = deque()
@@ -181,6 +188,11 @@ class Pipeline:
         self._mark_written = recovery.mark or Position(0, 0)
         self._wal.release(self.redeliveries.released)
         self.stats.log_damage = [str(damage) for damage in recovery.damaged]
+        for key, at, status, body in self._rejects.answers_since(time.time() - KEPT_S):
+            self.idempotency.put(key, Answer(status, body), at)
+        for logged in recovery.records:  # logged, not yet drained (else answered): the drainer settles them
+            if logged.idempotent and self.idempotency.get(logged.key) is None:
+                self.idempotency.put(logged.key, PENDING)
         if self._wal.backlog_records:
             log.info(
                 "replaying the write-ahead log records=%d bytes=%d", self._wal.backlog_records, self._wal.backlog_bytes
@@ -201,11 +213,21 @@ class Pipeline:
 
     # --- intake -------------------------------------------------------------------------------------------
     def submit(
-        self, topic: str, payload: bytes, *, mid: int = 0, qos: int = 0, dup: bool = False, generation: int = 0
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        mid: int = 0,
+        qos: int = 0,
+        dup: bool = False,
+        generation: int = 0,
+        idempotency: bytes | None = None,
     ) -> Entry:
-        """Handle one message as it arrives (synchronous: runs inside the MQTT read callback)."""
+        """Handle one message as it arrives (synchronous: runs inside the MQTT read callback).
+
+        ``idempotency``: the log key of an HTTP message sent with an Idempotency-Key (records.py)."""
         self.stats.received += 1
-        key = message_key(topic, payload, mid)
+        key = message_key(topic, payload, mid) if idempotency is None else idempotency
         redeliveries = self.redeliveries
         if qos:
             redeliveries.arrived(generation, dup)
@@ -217,14 +239,17 @@ class Pipeline:
             if verdict is Verdict.POSSIBLE_DUPLICATE:
                 self.stats.possible_duplicates += 1
             self._last_reject = None
-            entry = Entry(mid, qos, generation, self._record(key, topic, payload), self._last_reject, key=key)
+            record = self._record(key, topic, payload, idempotent=idempotency is not None)
+            entry = Entry(mid, qos, generation, record, self._last_reject, key=key)
+            if idempotency is not None:
+                self.idempotency.put(key, PENDING)
             if qos:
                 redeliveries.accepted(key, generation)
         self._fifo.append(entry)
         self._incoming.set()
         return entry
 
-    def _record(self, key: bytes, topic: str, payload: bytes) -> bytes:
+    def _record(self, key: bytes, topic: str, payload: bytes, *, idempotent: bool = False) -> bytes:
         received_at = self._clock.now()
         message = Message(payload=payload, received_at=received_at, topic=topic)
         try:
@@ -232,42 +257,48 @@ class Pipeline:
             refusal = self._directory.admit(outcome.device_id)
             if refusal is not None:
                 code, reason = refusal
-                return self._reject(key, Reject(topic, payload, received_at, outcome.device_id, code, reason))
+                reject = Reject(topic, payload, received_at, outcome.device_id, code, reason)
+                return self._reject(key, reject, idempotent=idempotent)
             tags = self._directory.tags(outcome.device_id)
             lines = reading_lines(outcome.readings, tags)
         except DecodeError as error:
-            return self._reject(key, Reject(topic, payload, received_at, error.device_id, error.code, error.reason))
+            reject = Reject(topic, payload, received_at, error.device_id, error.code, error.reason)
+            return self._reject(key, reject, idempotent=idempotent)
         except Exception as error:  # a bug in a decoder must cost one message, never the service
             log.exception("decoder crashed topic=%s", topic)
             reason = f"internal decoder error: {error!r}"
-            return self._reject(key, Reject(topic, payload, received_at, None, RejectCode.UNKNOWN_FORMAT, reason))
+            reject = Reject(topic, payload, received_at, None, RejectCode.UNKNOWN_FORMAT, reason)
+            return self._reject(key, reject, idempotent=idempotent)
         self.board.stored(outcome, received_at)
         site = self._directory.site(outcome.device_id)
         uplink = uplink_line(
             outcome.device_id, site, outcome.format, readings=len(lines), size=len(payload), time=time_ns(received_at)
         )
-        body = points_record(key, topic, payload, received_at, lines, bookkeeping=[uplink])
+        body = points_record(key, topic, payload, received_at, lines, bookkeeping=[uplink], idempotent=idempotent)
         self._recent.add(body, "\n".join([*lines, uplink]), len(lines))
         return body
 
-    def _reject(self, key: bytes, reject: Reject) -> bytes:
+    def _reject(self, key: bytes, reject: Reject, *, idempotent: bool = False) -> bytes:
+        if len(reject.payload) > self._decoder.options.max_payload_bytes:
+            reject = bounded(reject)
         self._last_reject = reject
         self.board.rejected(reject)
         self.stats.rejected[reject.code] += 1
         log_reject(reject)
         site = self._directory.site(reject.device_id)
-        return reject_record(
-            key, reject, [reject_line(reject.code, reject.device_id, site, time_ns(reject.received_at))]
-        )
+        bookkeeping = [reject_line(reject.code, reject.device_id, site, time_ns(reject.received_at))]
+        return reject_record(key, reject, bookkeeping, idempotent=idempotent)
 
-    async def submit_and_wait(self, topic: str, payload: bytes, timeout: float) -> Entry:
+    async def submit_and_wait(
+        self, topic: str, payload: bytes, timeout: float, *, idempotency: bytes | None = None
+    ) -> Entry:
         """Submit a message that has no broker behind it (HTTP) and wait until it is durably logged.
 
         Raises ``TimeoutError`` if the log has no room in time; the message is then dropped before it is
         logged (the caller answers 503 and the client retries), never stored twice. One that the committer
         has already taken is being logged: that one is waited for, since its retry would be a duplicate.
         """
-        entry = self.submit(topic, payload)
+        entry = self.submit(topic, payload, idempotency=idempotency)
         entry.committed = asyncio.get_running_loop().create_future()
         while True:
             try:
@@ -277,6 +308,8 @@ class Pipeline:
                     continue  # being written; a failed write hands it back (taken False) and we give up then
                 if not entry.committed.done():
                     entry.cancelled = True
+                    if idempotency is not None:
+                        self.idempotency.forget(idempotency)
                     raise
             return entry
 
@@ -442,7 +475,7 @@ class Pipeline:
                 last_write = time.monotonic()
                 batch = self._recent.batch(records)
                 rejects = batch.rejects + await self._store_until_accepted(batch)
-                await loop.run_in_executor(self._io, self._finish, rejects, position, len(records))
+                await loop.run_in_executor(self._io, self._finish, batch, rejects, position)
             except (OSError, sqlite3.Error) as error:
                 self._wal.rewind()  # InfluxDB has the points already: writing them again changes nothing
                 if self.stats.store_error is None:
@@ -461,9 +494,13 @@ class Pipeline:
             delay = _RETRY_START_S
             self._space.set()
 
-    def _finish(self, rejects: list[tuple[bytes, Reject]], position: Position, records: int) -> None:
+    def _finish(self, batch: Batch, rejects: list[tuple[bytes, Reject]], position: Position) -> None:
         self._rejects.add(rejects)
-        self._wal.commit(position, records)
+        answers = [answer_of(decode_record(body)) for body in batch.bodies if is_idempotent(body)]
+        self._rejects.remember_answers(answers, KEPT_S)
+        self._wal.commit(position, len(batch.bodies))
+        for key, at, status, body in answers:
+            self.idempotency.put(key, Answer(status, body), at)
 
     async def _store_until_accepted(self, batch: Batch) -> list[tuple[bytes, Reject]]:
         delay = _RETRY_START_S
@@ -487,7 +524,10 @@ class Pipeline:
     async def _write_batch(self, batch: Batch) -> list[tuple[bytes, Reject]]:
         """Write the batch in one request; on a 400 split its records (decoded from the log) as below."""
         return await self._write(
-            batch.text, batch.messages, batch.readings, lambda: [decode_record(body) for body in batch.bodies]
+            batch.text,
+            batch.messages,
+            batch.readings,
+            lambda: [decode_record(body) for body in batch.bodies if body[0] != MARK],
         )
 
     async def _write_or_split(self, records: list[Record]) -> list[tuple[bytes, Reject]]:
@@ -583,6 +623,18 @@ class Pipeline:
         )
 
 
+REJECT_PREFIX_BYTES = 1024
+
+
+def bounded(reject: Reject) -> Reject:
+    """An oversized payload's reject keeps its first KiB, its size and its hash: enough to recognise it,
+    never megabytes per message in the log and the rejects store."""
+    payload = reject.payload
+    digest = hashlib.sha256(payload).hexdigest()
+    note = f" (kept: the first {REJECT_PREFIX_BYTES} of {len(payload)} bytes; sha256 {digest})"
+    return replace(reject, payload=payload[:REJECT_PREFIX_BYTES], reason=reject.reason + note)
+
+
 def log_reject(reject: Reject) -> None:
     """Every reject in the log with its device and reason; as separate fields in JSON logs."""
     log.warning(
@@ -602,8 +654,17 @@ def log_reject(reject: Reject) -> None:
     )
 
 
+def answer_of(record: Record) -> tuple[bytes, float, int, str]:
+    """What HTTP answered for a logged message: (key, time, status, JSON body)."""
+    at = record.received_at.timestamp()
+    if record.reject is None:
+        return record.key, at, 202, json.dumps({"accepted": True})
+    body = json.dumps({"error": record.reject.code, "reason": record.reject.reason}, ensure_ascii=False)
+    return record.key, at, 400, body
+
+
 def _is_reject(record: bytes) -> bool:
-    return record[0] == REJECT
+    return kind_of(record) == REJECT
 
 
 def _device_of(line: str) -> str | None:

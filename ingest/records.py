@@ -20,6 +20,7 @@ KEY_BYTES = 16
 POINTS = 1
 REJECT = 2
 MARK = 3  # not a message: the log's note of how far redelivery recognition is no longer needed
+IDEMPOTENT = 0x80  # flag on POINTS/REJECT: an HTTP message whose key is its client's Idempotency-Key
 
 # kind | key | receive time (us since epoch) | topic length | payload length
 _HEAD = struct.Struct(f"<B{KEY_BYTES}sqHI")
@@ -63,6 +64,19 @@ class Record:
     bookkeeping: list[str]
 
 
+def kind_of(body: bytes) -> int:
+    return body[0] & ~IDEMPOTENT
+
+
+def is_idempotent(body: bytes) -> bool:
+    return bool(body[0] & IDEMPOTENT)
+
+
+def idempotency_key(device_id: str, client_key: str) -> bytes:
+    """The log key of an HTTP message sent with ``Idempotency-Key``: the same for every retry of it."""
+    return blake2b(b"idempotency\0" + device_id.encode() + b"\0" + client_key.encode(), digest_size=KEY_BYTES).digest()
+
+
 def _micros(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1)
 
@@ -77,18 +91,27 @@ _READINGS = struct.Struct("<H")
 
 
 def points_record(
-    key: bytes, topic: str, payload: bytes, received_at: datetime, lines: list[str], *, bookkeeping: list[str]
+    key: bytes,
+    topic: str,
+    payload: bytes,
+    received_at: datetime,
+    lines: list[str],
+    *,
+    bookkeeping: list[str],
+    idempotent: bool = False,
 ) -> bytes:
     # reading lines, then bookkeeping lines; line protocol lines never contain a newline
     tail = _READINGS.pack(len(lines)) + "\n".join(lines + bookkeeping).encode()
-    return _encode(POINTS, key, topic=topic, payload=payload, received_at=received_at, tail=tail)
+    kind = POINTS | (IDEMPOTENT if idempotent else 0)
+    return _encode(kind, key, topic=topic, payload=payload, received_at=received_at, tail=tail)
 
 
-def reject_record(key: bytes, reject: Reject, bookkeeping: list[str]) -> bytes:
+def reject_record(key: bytes, reject: Reject, bookkeeping: list[str], *, idempotent: bool = False) -> bytes:
     detail = json.dumps(
         {"device": reject.device_id, "code": reject.code, "reason": reject.reason, "bookkeeping": bookkeeping}
     ).encode()
-    return _encode(REJECT, key, topic=reject.topic, payload=reject.payload, received_at=reject.received_at, tail=detail)
+    kind = REJECT | (IDEMPOTENT if idempotent else 0)
+    return _encode(kind, key, topic=reject.topic, payload=reject.payload, received_at=reject.received_at, tail=detail)
 
 
 def record_key(body: bytes) -> bytes:
@@ -111,15 +134,18 @@ def well_formed(body: bytes) -> bool:
     """Whether a body's lengths agree with its size (a cheap check before its CRC, when resyncing)."""
     if body[0] == MARK:
         return len(body) == _MARK.size
+    if kind_of(body) not in (POINTS, REJECT):
+        return False
     if len(body) < _HEAD.size:
         return False
     _kind, _key, _micros, topic_length, payload_length = _HEAD.unpack_from(body)
     tail: int = len(body) - _HEAD.size - topic_length - payload_length
-    return tail >= (_READINGS.size if body[0] == POINTS else 2)
+    return tail >= (_READINGS.size if kind_of(body) == POINTS else 2)
 
 
 def decode_record(body: bytes) -> Record:
-    kind, key, micros, topic_length, payload_length = _HEAD.unpack_from(body)
+    flagged, key, micros, topic_length, payload_length = _HEAD.unpack_from(body)
+    kind = flagged & ~IDEMPOTENT
     start = _HEAD.size
     topic = body[start : start + topic_length].decode("utf-8", "surrogateescape")
     payload = body[start + topic_length : start + topic_length + payload_length]

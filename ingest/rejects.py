@@ -7,6 +7,7 @@ apart from the bounded table, so they keep counting after old rejects are pruned
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -31,6 +32,12 @@ CREATE TABLE IF NOT EXISTS rejects (
 CREATE INDEX IF NOT EXISTS rejects_by_device ON rejects (device, id);
 CREATE INDEX IF NOT EXISTS rejects_by_code ON rejects (code, id);
 CREATE TABLE IF NOT EXISTS reject_counts (code TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key BLOB PRIMARY KEY,
+    at REAL NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
 """
 
 
@@ -107,6 +114,22 @@ class RejectStore:
         """Rejects per reason code since the store was created (not bounded by pruning)."""
         with self._lock:
             return dict(self._db.execute("SELECT code, count FROM reject_counts ORDER BY code").fetchall())
+
+    def remember_answers(self, answers: Iterable[tuple[bytes, float, int, str]], keep_s: float) -> None:
+        """HTTP answers by Idempotency-Key (key, time, status, JSON body); those older than ``keep_s`` go."""
+        answers = list(answers)
+        if not answers:
+            return
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO idempotency (key, at, status, body) VALUES (?, ?, ?, ?)", answers
+            )
+            self._db.execute("DELETE FROM idempotency WHERE at < ?", (max(a[1] for a in answers) - keep_s,))
+
+    def answers_since(self, since: float) -> builtins.list[tuple[bytes, float, int, str]]:
+        with self._lock:
+            rows = self._db.execute("SELECT key, at, status, body FROM idempotency WHERE at >= ?", (since,)).fetchall()
+        return [(bytes(key), at, status, body) for key, at, status, body in rows]
 
     def close(self) -> None:
         self._db.close()

@@ -6,8 +6,11 @@ arrives, and if not, why (the rejects store has the reasons).
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from devices.decode import Outcome
 from devices.errors import RejectCode
@@ -16,7 +19,8 @@ from ingest.records import Reject
 
 LATE_AFTER = 1.5  # intervals without a message: late
 SILENT_AFTER = 3.0  # intervals without a message: silent (as the Grafana alert)
-_KNOCKING_KEPT = 200
+STRANGERS_KEPT = 200  # unregistered devices remembered (newest first): memory stays bounded whatever arrives
+_V = TypeVar("_V")
 
 
 @dataclass(slots=True)
@@ -46,17 +50,41 @@ class Knock:
 
 
 class StatusBoard:
-    """In-memory view of devices and strangers, kept up to date by the pipeline's intake."""
+    """In-memory view of devices and strangers, kept up to date by the pipeline's intake.
 
-    def __init__(self) -> None:
+    Registered devices are kept whole (the registry bounds them); devices that are not registered are kept
+    in bounded least-recently-seen tables of ``limit`` ids each and otherwise only counted, so a flood of
+    made-up device ids costs a fixed amount of memory.
+    """
+
+    def __init__(self, registered: Callable[[str], bool] = lambda device_id: True, limit: int = STRANGERS_KEPT) -> None:
+        self._registered = registered
+        self._limit = limit
         self.seen: dict[str, Seen] = {}
-        self.knocking: dict[str, Knock] = {}
         self.last_reject: dict[str, Reject] = {}
+        self._stranger_seen: OrderedDict[str, Seen] = OrderedDict()
+        self._stranger_rejects: OrderedDict[str, Reject] = OrderedDict()
+        self.knocking: OrderedDict[str, Knock] = OrderedDict()
+        self.unknown_messages = 0  # messages of devices not in the registry (unknown_device rejects)
+        self.strangers_forgotten = 0  # unregistered ids pushed out of the bounded tables
+
+    def _keep(self, table: OrderedDict[str, _V], key: str, value: _V) -> None:
+        table[key] = value
+        table.move_to_end(key)
+        if len(table) > self._limit:
+            table.popitem(last=False)
+            self.strangers_forgotten += 1
 
     def stored(self, outcome: Outcome, received_at: datetime) -> None:
-        seen = self.seen.get(outcome.device_id)
+        device_id = outcome.device_id
+        registered = self._registered(device_id)
+        seen = self.seen.get(device_id) if registered else self._stranger_seen.get(device_id)
         if seen is None:
-            seen = self.seen[outcome.device_id] = Seen(received_at, outcome.format)
+            seen = Seen(received_at, outcome.format)
+            if registered:
+                self.seen[device_id] = seen
+        if not registered:
+            self._keep(self._stranger_seen, device_id, seen)
         seen.last_seen, seen.format = received_at, outcome.format
         seen.messages += 1
         latest = seen.latest
@@ -68,31 +96,37 @@ class StatusBoard:
                 kept.value, kept.unit, kept.time = reading.value, reading.unit, reading.time
 
     def rejected(self, reject: Reject) -> None:
-        if reject.device_id is None:
+        device_id = reject.device_id
+        if device_id is None:
             return
         if reject.code != RejectCode.UNKNOWN_DEVICE:
-            self.last_reject[reject.device_id] = reject
+            if self._registered(device_id):
+                self.last_reject[device_id] = reject
+            else:
+                self._keep(self._stranger_rejects, device_id, reject)
             return
-        knock = self.knocking.get(reject.device_id)
+        self.unknown_messages += 1
+        knock = self.knocking.get(device_id)
         if knock is None:
-            if len(self.knocking) >= _KNOCKING_KEPT:
-                oldest = min(self.knocking.values(), key=lambda k: k.last_seen)
-                del self.knocking[oldest.device_id]
-            self.knocking[reject.device_id] = Knock(
-                reject.device_id, reject.topic, reject.received_at, reject.received_at
-            )
-        else:
-            knock.last_seen, knock.topic = reject.received_at, reject.topic
-            knock.messages += 1
+            knock = Knock(device_id, reject.topic, reject.received_at, reject.received_at, messages=0)
+        knock.last_seen, knock.topic = reject.received_at, reject.topic
+        knock.messages += 1
+        self._keep(self.knocking, device_id, knock)
 
     def devices(self, registry: Registry, now: datetime | None = None) -> list[dict[str, object]]:
         """Every registered device (and every device seen), with its state against its expected interval."""
         now = now or datetime.now(UTC)
         rows = []
-        ids = sorted({device.id for device in registry.devices} | set(self.seen) | set(self.last_reject))
+        ids = sorted(
+            {device.id for device in registry.devices}
+            | set(self.seen)
+            | set(self.last_reject)
+            | set(self._stranger_seen)
+            | set(self._stranger_rejects)
+        )
         for device_id in ids:
             device = registry.get(device_id)
-            seen = self.seen.get(device_id)
+            seen = self.seen.get(device_id) or self._stranger_seen.get(device_id)
             interval = device.interval_s if device is not None else None
             rows.append(
                 {
@@ -107,7 +141,9 @@ class StatusBoard:
                     "state": _state(seen, interval, now),
                     "format": seen.format if seen else None,
                     "messages": seen.messages if seen else 0,
-                    "last_reject": _last_reject(self.last_reject.get(device_id), seen),
+                    "last_reject": _last_reject(
+                        self.last_reject.get(device_id) or self._stranger_rejects.get(device_id), seen
+                    ),
                     "latest": {
                         q: {"value": v.value, "unit": v.unit, "time": v.time.isoformat()}
                         for q, v in sorted(seen.latest.items())
@@ -127,7 +163,7 @@ class StatusBoard:
                 "last_seen": k.last_seen.isoformat(),
                 "messages": k.messages,
             }
-            for k in sorted(self.knocking.values(), key=lambda k: k.last_seen, reverse=True)
+            for k in reversed(self.knocking.values())
         ]
 
 

@@ -129,3 +129,25 @@ async def test_an_http_message_not_yet_taken_is_dropped_on_timeout(
         await pipeline.submit_and_wait("t/dev-4/up", PAYLOAD, timeout=0.05)
     await run_until(pipeline, lambda: pipeline.held == 0)
     assert pipeline.stats.logged == 0, "the client was told 503 and retries: this copy must not be logged"
+
+
+async def test_a_refused_point_is_split_out_of_a_batch_that_holds_a_mark(
+    tmp_path: Path, influxdb: InfluxDB, influx_db: str
+) -> None:
+    wal = WriteAheadLog(tmp_path / "wal")
+    wal.open()
+    wal.append_mark(Position(0, 0))  # the log's own note lies in the backlog the drainer reads next
+    wal.close()
+    influxdb.write(influx_db, "co2,device=legacy value=400i")  # co2's field made an integer by someone else
+    pipeline, acked = await make_pipeline(tmp_path, influxdb, influx_db)
+    pipeline.submit("t/dev-5/up", b'{"readings": {"co2": 612}}', mid=1, qos=1)
+    pipeline.submit("t/dev-5/up", PAYLOAD, mid=2, qos=1)
+    committer = asyncio.create_task(pipeline.run_committer())
+    try:
+        while acked != [1, 2]:  # logged behind the mark before the drainer reads: one batch holds all three
+            await asyncio.sleep(0.01)
+    finally:
+        committer.cancel()
+        await asyncio.gather(committer, return_exceptions=True)
+    await run_until(pipeline, lambda: pipeline.stats.rejected["unwritable"] == 1 and influxdb.count(influx_db) == 2)
+    assert influxdb.points(influx_db, "temperature")[0]["value"] == 21.5

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.records import MARK, POINTS, REJECT, mark_position, mark_record, record_key, well_formed
+from ingest.records import MARK, is_idempotent, mark_position, mark_record, record_key, well_formed
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class Logged:
 
     key: bytes
     end: Position
+    idempotent: bool = False  # an HTTP message with an Idempotency-Key
 
 
 @dataclass(slots=True)
@@ -150,7 +151,7 @@ class WriteAheadLog:
                 if body[0] == MARK:
                     recovery.mark = mark_position(body, Position)
                 else:
-                    recovery.records.append(Logged(record_key(body), position))
+                    recovery.records.append(Logged(record_key(body), position, is_idempotent(body)))
                 offset = end
                 ends.append(end)
                 count += 1
@@ -401,7 +402,7 @@ def _record_end(data: bytes, offset: int) -> int | None:
     if length == 0 or length > _MAX_RECORD or end > len(data):
         return None
     body = data[offset + _HEADER.size : end]
-    if body[0] not in (POINTS, REJECT, MARK) or not well_formed(body) or zlib.crc32(body) != crc:
+    if not well_formed(body) or zlib.crc32(body) != crc:
         return None
     return end
 

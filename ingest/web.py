@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,13 @@ from ingest.rejects import RejectStore, StoredReject
 from ingest.wal import WriteAheadLog
 
 _REJECTS_SHOWN = 25
+_REJECTS_LISTED = 1000
+_QUERY_VALUE_CHARS = 200
+
+
+def _bad_request(reason: str) -> web.HTTPBadRequest:
+    body = json.dumps({"error": "bad_request", "reason": reason})
+    return web.HTTPBadRequest(text=body, content_type="application/json")
 
 
 @dataclass
@@ -131,13 +139,21 @@ class StatusPages:
             {
                 "devices": board.devices(self._directory.registry),
                 "unknown_devices": board.strangers(),
+                "unknown_device_messages": board.unknown_messages,
+                "unknown_devices_not_listed": board.strangers_forgotten,
                 "pipeline": self.pipeline_figures(),
             }
         )
 
     async def api_rejects(self, request: web.Request) -> web.Response:
-        limit = min(int(request.query.get("limit", "100")), 1000)
-        found = await self._latest_rejects(limit, request.query.get("device"), request.query.get("reason"))
+        query = request.query
+        limit = query.get("limit", "100")
+        if not limit.isdecimal() or not 1 <= int(limit) <= _REJECTS_LISTED:
+            raise _bad_request(f"limit must be a whole number from 1 to {_REJECTS_LISTED}")
+        for name in ("device", "reason"):
+            if len(query.get(name, "")) > _QUERY_VALUE_CHARS:
+                raise _bad_request(f"{name} is longer than {_QUERY_VALUE_CHARS} characters")
+        found = await self._latest_rejects(int(limit), query.get("device"), query.get("reason"))
         return web.json_response(
             {
                 "rejects": [

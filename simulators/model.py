@@ -42,7 +42,7 @@ OUTCOMES: dict[FaultKind, str] = {
     FaultKind.WRONG_TYPE: "rejected: wrong_type",
     FaultKind.OUT_OF_RANGE: "rejected: out_of_range",
     FaultKind.UNKNOWN_QUANTITY: "rejected: unknown_quantity",
-    FaultKind.UNKNOWN_DEVICE: "rejected: unknown_device (with SUITCASE_UNKNOWN_DEVICES=reject; over HTTP: 404)",
+    FaultKind.UNKNOWN_DEVICE: "rejected: unknown_device (with SUITCASE_UNKNOWN_DEVICES=reject; over HTTP: 401)",
     FaultKind.DUPLICATE: "no reject, no extra reading: the copy overwrites the same points",
     FaultKind.LATE: "stored with its old timestamp",
     FaultKind.FUTURE: "rejected: time_in_future (more than SUITCASE_FUTURE_TOLERANCE_S ahead)",

@@ -17,7 +17,7 @@ from typing import Any
 
 from simulators.model import OUTCOMES, REJECT_CODES, FaultKind, Outgoing, SimDevice
 
-HTTP_UNKNOWN_DEVICE = "refused with HTTP 404 unknown_device (not in the registry), not kept as a reject"
+HTTP_UNKNOWN_DEVICE = "refused with HTTP 401 (not in the registry: answered as a wrong key), not kept as a reject"
 
 
 @dataclass(slots=True)

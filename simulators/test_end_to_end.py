@@ -240,7 +240,7 @@ def test_a_fleet_over_http_is_accepted_rejected_and_refused_as_the_summary_says(
     assert http["failed"] == 0
     assert http["rejected"] == summary["expected_rejects"]
     assert sum(http["rejected"].values()) > 0
-    assert http["refused"] == ({"404": summary["expected_http_refusals"]} if summary["expected_http_refusals"] else {})
+    assert http["refused"] == ({"401": summary["expected_http_refusals"]} if summary["expected_http_refusals"] else {})
     assert summary["acknowledged"] == summary["messages_sent"] - summary["expected_http_refusals"]
     assert len((tmp_path / "keys.jsonl").read_text().splitlines()) == 24
     rejects = rejects_list(tmp_path / "ingest-data")

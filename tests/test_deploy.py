@@ -175,7 +175,7 @@ def test_dockerfile_commands_work_in_a_fresh_virtualenv(
         "SUITCASE_REGISTRY_FILE": str(tmp_path / "registry.yaml"),
         "SUITCASE_HTTP_PORT": str(port),
         "SUITCASE_MQTT_PORT": str(mosquitto.port),
-        "SUITCASE_MQTT_CLIENT_ID": unique("docker-"),
+        "SUITCASE_MQTT_CLIENT_ID": unique("suitcase-ingest-docker-"),
         "SUITCASE_INFLUX_URL": influxdb.url,
         "SUITCASE_INFLUX_DATABASE": influx_db,
     }

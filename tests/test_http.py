@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -44,6 +45,14 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str,
 
 @pytest.fixture
 def service(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str):  # type: ignore[no-untyped-def]
+    ingest, keys = start_service(tmp_path, mosquitto, influxdb, influx_db, rate_per_s=0.2, burst=3)
+    yield ingest, keys
+    assert ingest.terminate() == 0
+
+
+def start_service(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str, *, rate_per_s: float, burst: int
+) -> tuple[IngestProcess, dict[str, IssuedCredentials]]:
     registry = RegistryFile(tmp_path / "registry.yaml")
     with registry.edit() as devices:
         devices.add(make_spec({"id": "kit-1", "model": "native", "site": "dokk1"}))
@@ -62,13 +71,11 @@ def service(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db:
         "registry_file": str(tmp_path / "registry.yaml"),
         "unknown_devices": "reject",
         "credentials_file": str(tmp_path / "credentials.yaml"),
-        "http_rate_per_s": "0.2",
-        "http_burst": "3",
+        "http_rate_per_s": str(rate_per_s),
+        "http_burst": str(burst),
         "max_payload_bytes": "4096",
     }
-    ingest = IngestProcess(tmp_path / "ingest.log", settings).start()
-    yield ingest, keys
-    assert ingest.terminate() == 0
+    return IngestProcess(tmp_path / "ingest.log", settings).start(), keys
 
 
 def test_http_status_codes(
@@ -86,10 +93,11 @@ def test_http_status_codes(
     assert (status, body["error"]) == (401, "unauthorized")
     status, body = post(url, NATIVE, {"Content-Type": "application/json"})
     assert (status, body["error"]) == (401, "unauthorized")
-    status, body = post(url, NATIVE, {**bearer, "Authorization": f"Bearer {keys['kit-2'].api_key}"})
-    assert (status, body["error"]) == (403, "forbidden"), "kit-2's key cannot write as kit-1"
-    status, body = post(f"{ingest.http_url}/v1/devices/kit-404/readings", NATIVE, bearer)
-    assert (status, body["error"]) == (404, "unknown_device")
+    # another device's key and an unknown device get the same answer as a wrong key (#13 point 10):
+    # nobody learns which ids exist or whose a key is
+    wrong_key = post(url, NATIVE, {**bearer, "Authorization": "Bearer not-the-key"})
+    assert post(url, NATIVE, {**bearer, "Authorization": f"Bearer {keys['kit-2'].api_key}"}) == wrong_key
+    assert post(f"{ingest.http_url}/v1/devices/kit-404/readings", NATIVE, bearer) == wrong_key
     status, body = post(url, b"{" + b" " * 5000 + b"}", bearer)
     assert (status, body["error"]) == (413, "payload_too_large")
     status, body = post(url, NATIVE, {**bearer, "Content-Type": "text/plain"})
@@ -121,3 +129,34 @@ def test_sensor_community_firmware_post_is_stored_in_canonical_units(
         post(f"{ingest.http_url}/v1/sensor-community", AIRROHR, {**headers, "Authorization": f"Basic {wrong}"})[0]
         == 401
     )
+
+
+def test_a_retried_post_with_an_idempotency_key_is_stored_once_and_answered_the_same(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str
+) -> None:
+    """#13 point 10: a client whose 202 was lost retries; the message is stored once."""
+    ingest, keys = start_service(tmp_path, mosquitto, influxdb, influx_db, rate_per_s=100, burst=100)
+    url = f"{ingest.http_url}/v1/devices/kit-1/readings"
+    headers = {"Content-Type": "application/json", "X-API-Key": keys["kit-1"].api_key, "Idempotency-Key": "m-0001"}
+    stamped = b'{"readings": {"co2": 612}}'  # no device time: a second copy would be a second point
+    first = post(url, stamped, headers)
+    again = post(url, stamped, headers)
+    assert first == again == (202, {"accepted": True})
+    rejected = post(url, b'{"readings": {"co2": -5}}', {**headers, "Idempotency-Key": "m-0002"})
+    assert rejected[0] == 400
+    assert post(url, b'{"readings": {"co2": -5}}', {**headers, "Idempotency-Key": "m-0002"}) == rejected
+    other = post(url, stamped, {**headers, "Idempotency-Key": "m-0003"})
+    assert other == (202, {"accepted": True}), "another key is another message"
+    assert post(url, stamped, {**headers, "Idempotency-Key": "has space"})[0] == 400
+    wait_until(lambda: influxdb.count(influx_db, "co2") >= 2, 20, "the readings")
+    time.sleep(1)
+    assert influxdb.count(influx_db, "co2") == 2
+    # after a restart (the log drained, the answers in the service's store) a retry is still recognised
+    ingest.terminate()
+    ingest.start()
+    try:
+        assert post(f"{ingest.http_url}/v1/devices/kit-1/readings", stamped, headers) == first
+        time.sleep(1)
+    finally:
+        ingest.terminate()
+    assert influxdb.count(influx_db, "co2") == 2

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from suitcase.stack import InfluxDB, Mosquitto, free_port, port_is_listening
+from tests.fleet import expected, fleet, observed
 from tests.helpers import publish_all, wait_until
 
 REPO = Path(__file__).parent.parent
@@ -76,7 +77,7 @@ def test_up_starts_broker_and_database_ingests_and_stops_on_ctrl_c(tmp_path: Pat
     try:
         wait_until(lambda: all(s in log_path.read_text() for s in UP), 60, "the local stack to come up")
         banner = log_path.read_text()
-        assert f"mqtt://127.0.0.1:{mqtt_port} (started" in banner
+        assert f"mqtt://127.0.0.1:{mqtt_port} for devices" in banner
         assert f"{influx_url} (started" in banner
         assert "mosquitto_pub" in banner
         publish_all("127.0.0.1", mqtt_port, [("suitcase/demo-1/up", b'{"readings": {"temperature": 21.5}}')])
@@ -93,44 +94,94 @@ def test_up_starts_broker_and_database_ingests_and_stops_on_ctrl_c(tmp_path: Pat
     assert not port_is_listening("127.0.0.1", influx_port), "InfluxDB must stop with the stack"
 
 
-def test_up_uses_services_that_already_run(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB) -> None:
+def up_command(tmp_path: Path, mqtt_port: int, influx_url: str, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "suitcase",
+        "up",
+        "--var-dir",
+        str(tmp_path / "var"),
+        "--mqtt-port",
+        str(mqtt_port),
+        "--influx-url",
+        influx_url,
+        "--http-port",
+        "0",
+        "--no-demo",
+        *extra,
+    ]
+
+
+def test_up_refuses_a_broker_it_did_not_configure(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB) -> None:
+    """#13 point 8: a broker the stack did not configure may drop queued messages; it is not used."""
+    result = subprocess.run(
+        up_command(tmp_path, mosquitto.port, influxdb.url), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert f"port {mosquitto.port} is taken by pid {mosquitto.pid}" in result.stderr, result.stderr
+    assert f"--mqtt-port {mosquitto.port + 1}" in result.stderr, "it says how to fix it"
+    assert "systemctl disable --now mosquitto" in result.stderr
+    assert mosquitto.running, "the other broker is left alone"
+
+
+def test_up_uses_an_influxdb_that_already_runs(tmp_path: Path, influxdb: InfluxDB) -> None:
     log_path = tmp_path / "up.log"
+    command = up_command(tmp_path, free_port(), influxdb.url, "--influx-database", "up_reuse")
     with log_path.open("wb") as log:
-        up = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "suitcase",
-                "up",
-                "--var-dir",
-                str(tmp_path / "var"),
-                "--mqtt-port",
-                str(mosquitto.port),
-                "--influx-url",
-                influxdb.url,
-                "--mqtt-client-id",
-                "up-reuse-test",
-                "--influx-database",
-                "up_reuse",
-                "--http-port",
-                "0",
-                "--no-demo",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        up = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: all(s in log_path.read_text() for s in UP), 60, "the local stack to come up")
     finally:
         up.send_signal(signal.SIGINT)
         code = up.wait(timeout=20)
     assert code == 0
-    banner = log_path.read_text()
-    assert "(already running, used as is)" in banner
-    assert not (tmp_path / "var" / "mosquitto").exists()
-    assert mosquitto.running, "services the stack did not start are left alone"
+    assert f"{influxdb.url} (already running, used as is)" in log_path.read_text()
     assert influxdb.running
     assert "up_reuse" in influxdb.databases()
+
+
+def test_the_stacks_broker_keeps_every_queued_message_while_ingest_cannot_take_them(
+    tmp_path: Path, influxdb: InfluxDB, influx_db: str
+) -> None:
+    """#13 point 8's reproduction: 1,500 QoS 1 messages queued for the ingest session all arrive."""
+    mqtt_port = free_port()
+    log_path = tmp_path / "up.log"
+    with log_path.open("wb") as log:
+        up = subprocess.Popen(
+            up_command(
+                tmp_path,
+                mqtt_port,
+                influxdb.url,
+                "--influx-database",
+                influx_db,
+                "--unknown-devices",
+                "accept",
+                "--mqtt-keepalive-s",
+                "5",
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    messages = fleet("suitcase", devices=5, per_device=300)
+    want = expected(messages)
+    try:
+        wait_until(lambda: all(s in log_path.read_text() for s in UP), 60, "the local stack to come up")
+        # the ingest service stops answering; its broker keeps running, drops the connection after 1.5
+        # keepalives and queues for the session: Mosquitto's default max_queued_messages 1000 would drop 500
+        up.send_signal(signal.SIGSTOP)
+        broker_log = tmp_path / "var" / "mosquitto" / "mosquitto.log"
+        wait_until(lambda: "exceeded timeout" in broker_log.read_text(), 30, "the broker to drop the stopped client")
+        publish_all("127.0.0.1", mqtt_port, [(m.topic, m.payload) for m in messages])
+        up.send_signal(signal.SIGCONT)
+        wait_until(lambda: influxdb.count(influx_db) >= sum(want.values()), 60, "1,500 messages")
+        time.sleep(0.5)
+    finally:
+        up.send_signal(signal.SIGCONT)
+        up.send_signal(signal.SIGINT)
+        code = up.wait(timeout=20)
+    assert code == 0
+    assert observed(influxdb, influx_db, want) == want
 
 
 def get_json(url: str) -> dict[str, Any]:

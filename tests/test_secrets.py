@@ -46,10 +46,13 @@ def test_init_writes_fresh_secrets_each_time(tmp_path: Path) -> None:
         assert value.lower() not in KNOWN_DEFAULTS
         assert len(value) >= 24
     assert stat.S_IMODE((tmp_path / "a.env").stat().st_mode) == 0o600
+    service = (tmp_path / "var" / "mosquitto" / "passwd-service").read_text()
+    assert service.startswith("suitcase-ingest:$7$"), "init writes the service listener's password file"
+    assert service.count("\n") == 1, "which holds the ingest account alone"
     passwd = (tmp_path / "var" / "mosquitto" / "passwd").read_text()
-    assert passwd.startswith("suitcase-ingest:$7$"), "init also writes the broker's password file"
-    assert second["SUITCASE_MQTT_PASSWORD"] not in passwd
-    assert "\nsuitcase-simulator:$7$" in passwd, "and the demo fleet's broker user"
+    assert "suitcase-ingest" not in passwd, "the device listener does not know the ingest account"
+    assert second["SUITCASE_MQTT_PASSWORD"] not in passwd + service
+    assert passwd.startswith("suitcase-simulator:$7$"), "the demo fleet's broker user is a device-listener user"
 
 
 def test_broker_files_follow_the_env_file(tmp_path: Path) -> None:
@@ -67,7 +70,8 @@ def test_broker_files_follow_the_env_file(tmp_path: Path) -> None:
     )
     assert "suitcase-simulator" not in acl.read_text(), "no simulator password, no simulator user"
     assert "suitcase-simulator" not in (tmp_path / "var" / "mosquitto" / "passwd").read_text()
-    assert "user suitcase-ingest\ntopic read #" in acl.read_text()
+    assert "suitcase-ingest" not in acl.read_text(), "the ingest account is not a device-listener account"
+    assert "user suitcase-ingest\ntopic read #" in (acl.parent / "acl-service").read_text()
 
 
 def test_init_does_not_overwrite_without_force(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from devices.errors import DecodeError, RejectCode
+from devices.formats.unique_keys import check_unique_keys, count_keys
 
 _JSON_KINDS = {
     str: "a string",
@@ -67,6 +68,7 @@ def parse_object(payload: bytes, what: str) -> JsonObject:
         raise DecodeError(RejectCode.MALFORMED_JSON, f"payload is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise DecodeError(RejectCode.WRONG_TYPE, f"payload: expected a JSON object ({what}), got {json_kind(data)}")
+    check_unique_keys(payload, count_keys(data))
     return JsonObject(data, "")
 
 

@@ -8,6 +8,7 @@ from pydantic_core import ErrorDetails
 from devices.errors import DecodeError, RejectCode
 from devices.formats.base import Decoded, FormatContext, Message, RawReading
 from devices.formats.native.schema import NativePayload, ValueWithUnit
+from devices.formats.unique_keys import check_unique_keys
 from devices.reading import check_device_id
 from devices.timestamps import parse_timestamp
 
@@ -59,6 +60,11 @@ class NativeFormat:
             payload = NativePayload.model_validate_json(message.payload)
         except ValidationError as error:
             raise _decode_error(error, topic_device) from None
+        try:
+            check_unique_keys(message.payload, _keys(payload))
+        except DecodeError as error:
+            error.device_id = topic_device or payload.device
+            raise
         device_id = _device_id(topic_device, payload.device)
         readings = [
             RawReading(quantity, value.value, value.unit)
@@ -72,6 +78,11 @@ class NativeFormat:
             error.device_id = device_id
             raise
         return Decoded(device_id=device_id, readings=readings, time=time)
+
+
+def _keys(payload: NativePayload) -> int:
+    nested = sum(len(value.model_fields_set) for value in payload.readings.values() if isinstance(value, ValueWithUnit))
+    return len(payload.model_fields_set) + len(payload.readings) + nested
 
 
 def _device_id(topic_device: str | None, payload_device: str | None) -> str:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic_core import from_json
 
 from devices.errors import DecodeError, RejectCode
+from devices.formats.unique_keys import check_unique_keys, count_keys
 
 # RFC 8428 4.5.3: a time below 2**28 s is relative to "now"; at or above it, seconds since the epoch.
 RELATIVE_BELOW = 2.0**28
@@ -71,6 +72,7 @@ def load_pack(payload: bytes) -> list[object]:
         raise DecodeError(RejectCode.MALFORMED_JSON, f"payload is not valid JSON: {error}") from None
     if not isinstance(pack, list):
         raise DecodeError(RejectCode.WRONG_TYPE, f"a SenML pack is a JSON array of records, got {json_type(pack)}")
+    check_unique_keys(payload, count_keys(pack))
     if not pack:
         raise DecodeError(RejectCode.NO_READINGS, "the SenML pack is empty: send at least one record")
     return pack

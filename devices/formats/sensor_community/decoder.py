@@ -16,6 +16,7 @@ from pydantic_core import from_json
 from devices.errors import DecodeError, RejectCode
 from devices.formats.base import Decoded, FormatContext, Message, RawReading
 from devices.formats.sensor_community.value_types import IGNORED, RANK, VALUE_TYPES
+from devices.formats.unique_keys import check_unique_keys, count_keys
 from devices.reading import check_device_id
 
 TOPIC_LEVEL = "airrohr"
@@ -71,6 +72,7 @@ def _load(payload: bytes) -> dict[str, object]:
         raise DecodeError(RejectCode.MALFORMED_JSON, f"payload is not valid JSON: {error}") from None
     if not isinstance(body, dict):
         raise DecodeError(RejectCode.WRONG_TYPE, f"payload: expected a JSON object, got {_json_type(body)}")
+    check_unique_keys(payload, count_keys(body))
     unknown = sorted(set(body) - TOP_LEVEL_FIELDS)
     if unknown:
         raise DecodeError(

@@ -1,0 +1,60 @@
+"""Input that parsers would take silently and wrongly is rejected (#13 point 10)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from devices.decode import Decoder
+from devices.errors import DecodeError, RejectCode
+from devices.formats import Message
+from devices.timestamps import parse_timestamp
+
+NOW = datetime.now(UTC)
+
+
+def reject(topic: str, payload: bytes) -> DecodeError:
+    with pytest.raises(DecodeError) as caught:
+        Decoder().decode(Message(payload, NOW, topic))
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [
+        ("suitcase/kit-1/up", b'{"readings": {"co2": 400, "co2": 9000}}'),
+        ("suitcase/kit-1/up", b'{"readings": {"co2": 400}, "readings": {"co2": 9000}}'),
+        ("suitcase/kit-1/up", b'{"readings": {"co2": {"value": 4, "value": 9, "unit": "ppm"}}}'),
+        ("suitcase/kit-1/senml", b'[{"n": "temperature", "v": 1, "v": 2}]'),
+        ("suitcase/esp8266-1/airrohr", b'{"esp8266id": "1", "esp8266id": "2", "sensordatavalues": []}'),
+        ("application/1/device/0101010101010101/event/up", b'{"deviceInfo": {"devEui": "a", "devEui": "b"}}'),
+    ],
+)
+def test_a_repeated_json_key_is_rejected_not_taken_last_wins(topic: str, payload: bytes) -> None:
+    error = reject(topic, payload)
+    assert error.code is RejectCode.MALFORMED_JSON
+    assert "repeats the key" in error.reason
+
+
+def test_a_colon_inside_a_string_is_not_taken_for_a_repeated_key() -> None:
+    readings = Decoder().decode(
+        Message(b'{"readings": {"co2": {"value": 400, "unit": "ppm"}}, "device": "kit-1"}', NOW, "suitcase/kit-1/up")
+    )
+    assert [r.value for r in readings] == [400.0]
+    error = reject("suitcase/kit-1/up", b'{"readings": {"co2": {"value": 1, "unit": "\\":x"}}}')
+    assert error.code is RejectCode.UNKNOWN_UNIT, "a string with a quote-colon inside still decodes normally"
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-11-01T10:00:030Z", "2026-11-01T10:00Z", "2026-11-01T1:00:00Z", "20261101T100000Z", "2026-11-01"]
+)
+def test_times_that_are_not_rfc_3339_are_rejected(text: str) -> None:
+    with pytest.raises(DecodeError) as caught:
+        parse_timestamp(text)
+    assert caught.value.code is RejectCode.BAD_TIME
+
+
+def test_rfc_3339_forms_are_read_exactly() -> None:
+    assert parse_timestamp("2026-11-01t10:00:03.123456789z") == datetime(2026, 11, 1, 10, 0, 3, 123456, tzinfo=UTC)
+    assert parse_timestamp("2026-11-01 11:00:03+01:00") == datetime(2026, 11, 1, 10, 0, 3, tzinfo=UTC)
