@@ -3,13 +3,13 @@ FROM python:3.11-slim
 
 RUN useradd --create-home --uid 10001 suitcase
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY devices ./devices
 COPY ingest ./ingest
 COPY dashboards ./dashboards
 COPY simulators ./simulators
 COPY suitcase ./suitcase
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir -c requirements.lock .
 
 USER suitcase
 # The write-ahead log and rejects store live on a volume; the registry and credentials come from ./var.

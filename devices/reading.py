@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -89,3 +90,13 @@ def checked_reading(device_id: str, time: datetime, quantity: str, value: float,
     _set(reading, "__pydantic_extra__", None)
     _set(reading, "__pydantic_private__", None)
     return reading
+
+
+@dataclass(frozen=True, slots=True)
+class RawReading:
+    """A value as the device stated it: not yet converted, range-checked or timed."""
+
+    quantity: str
+    value: float
+    unit: str | None = None
+    time: datetime | None = None

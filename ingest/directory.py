@@ -14,8 +14,7 @@ from enum import StrEnum
 from devices.decode import Decoder
 from devices.errors import RejectCode
 from devices.registry import QUARANTINE_SITE, Registry, RegistryError, RegistryFile
-from ingest.lineprotocol import LineProtocolError, escape_key, escape_tag_value
-from ingest.points import DEVICE_TAG, UNKNOWN
+from ingest.points import DEVICE_TAG, UNKNOWN, tag_set
 
 log = logging.getLogger(__name__)
 
@@ -112,13 +111,9 @@ class DeviceDirectory:
             for key, value in device.tags.items():  # one value per device: no extra series cardinality
                 if key not in _RESERVED_TAGS:
                     tags[key] = value
-        parts = []
-        for key, value in sorted(tags.items()):
-            try:
-                parts.append(f"{escape_key(key)}={escape_tag_value(value)}")
-            except LineProtocolError as error:
-                log.warning("tag left out device=%s tag=%s error=%s", device_id, key, error)
-        return ",".join(parts)
+        return tag_set(
+            tags, lambda key, error: log.warning("tag left out device=%s tag=%s error=%s", device_id, key, error)
+        )
 
     async def run_reloader(self, decoder: Decoder) -> None:
         """Pick up registry changes without a restart; a bad edit is logged and the old registry kept."""

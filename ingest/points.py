@@ -6,10 +6,11 @@ neither ever needs escaping; tag values from elsewhere go through the line-proto
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from devices.reading import Reading
-from ingest.lineprotocol import LineProtocolError, escape_tag_value, format_float
+from ingest.lineprotocol import LineProtocolError, escape_key, escape_tag_value, format_float
 
 DEVICE_TAG = "device"
 VALUE_FIELD = "value"
@@ -26,6 +27,18 @@ _MICROSECOND = timedelta(microseconds=1)
 def time_ns(moment: datetime) -> int:
     """Exact nanoseconds since the epoch, in integers (float timestamps would round the microseconds)."""
     return (moment - _EPOCH) // _MICROSECOND * 1000
+
+
+def tag_set(tags: Mapping[str, str], left_out: Callable[[str, LineProtocolError], None]) -> str:
+    """A device's tag set as ``reading_line`` takes it: escaped, sorted by key as InfluxDB stores it; a tag
+    line protocol cannot carry is left out and reported to ``left_out``."""
+    parts = []
+    for key, value in sorted(tags.items()):
+        try:
+            parts.append(f"{escape_key(key)}={escape_tag_value(value)}")
+        except LineProtocolError as error:
+            left_out(key, error)
+    return ",".join(parts)
 
 
 def reading_line(reading: Reading, tags: str | None = None, stamp: int | None = None) -> str:

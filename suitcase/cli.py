@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 import dashboards.cli
 import devices.cli
+import devices.credentials.cli
 import devices.registry.cli
 import ingest.cli
 import simulators.cli
@@ -26,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     devices.cli.register(commands)
-    devices.registry.cli.register(commands)
+    group = devices.registry.cli.register(commands)  # credentials build on the registry, not the reverse
+    devices.credentials.cli.add_command(group.subcommands, group.common, group.guarded)
     ingest.cli.register(commands)
     suitcase.stack.cli.register(commands)
     suitcase.init.register(commands)

@@ -160,7 +160,7 @@ def test_dockerfile_commands_work_in_a_fresh_virtualenv(
     environment.create(tmp_path / "venv")
     bin_dir = tmp_path / "venv" / "bin"
     runs = [argument for kind, argument in instructions if kind == "RUN" and argument.startswith("pip ")]
-    assert runs == ["pip install --no-cache-dir ."]
+    assert runs == ["pip install --no-cache-dir -c requirements.lock ."], "the image installs the locked versions"
     for command in runs:
         subprocess.run(
             [str(bin_dir / "python"), "-m", *command.split()], cwd=app, check=True, timeout=600, capture_output=True

@@ -9,7 +9,7 @@ from importlib import import_module
 
 from devices.codecs.base import Codec, CodecError, DeviceModel, load_models
 from devices.errors import DecodeError, RejectCode
-from devices.formats.base import RawReading
+from devices.reading import RawReading
 
 VENDOR_PACKAGES: tuple[str, ...] = (
     # one line per vendor folder under devices/codecs/, e.g. "elsys",

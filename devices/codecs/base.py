@@ -17,7 +17,7 @@ from importlib.resources import files
 from typing import Protocol
 
 from devices.errors import DecodeError, RejectCode
-from devices.formats.base import RawReading
+from devices.reading import RawReading
 
 
 class CodecError(DecodeError):

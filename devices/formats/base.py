@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from devices.reading import RawReading
+
+__all__ = ["Decoded", "FormatContext", "Message", "PayloadFormat", "RawReading"]
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -20,16 +24,6 @@ class Message:
     payload: bytes
     received_at: datetime
     topic: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RawReading:
-    """A value as the device stated it: not yet converted, range-checked or timed."""
-
-    quantity: str
-    value: float
-    unit: str | None = None
-    time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,12 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from devices.catalog import load_catalog
-from devices.credentials.cli import add_command as add_credentials_command
 from devices.registry.importer import export_csv, import_csv
 from devices.registry.model import Device, RegistryError, make_spec
 from devices.registry.store import RegistryFile, dump_yaml
@@ -23,7 +23,16 @@ from devices.registry.store import RegistryFile, dump_yaml
 Handler = Callable[[argparse.Namespace], int]
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+@dataclass(frozen=True, slots=True)
+class DeviceCommands:
+    """The `suitcase devices` group, for commands that build on the registry (credentials) to join."""
+
+    subcommands: argparse._SubParsersAction[argparse.ArgumentParser]
+    common: argparse.ArgumentParser
+    guarded: Callable[[Handler], Handler]
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> DeviceCommands:
     parser = commands.add_parser(
         "devices",
         help="the device registry: add, list, show, remove, import, export, credentials",
@@ -88,7 +97,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     export.add_argument("--format", choices=["csv", "yaml"], default="csv", help="csv (re-importable) or yaml")
     export.set_defaults(handler=_guarded(run_export))
 
-    add_credentials_command(subcommands, common, _guarded)
+    return DeviceCommands(subcommands, common, _guarded)
 
 
 def _tag(text: str) -> tuple[str, str]:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from devices.codecs.base import CodecError, DeviceModel, load_models
 from devices.codecs.decentlab.protocol import build_frame, parse_frame
 from devices.codecs.decentlab.sensors import SENSORS, Sensor
-from devices.formats.base import RawReading
+from devices.reading import RawReading
 
 ENCODED_DEVICE_ID = 0  # the device's own 2-byte id is not a reading; encoded frames carry 0
 

@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 from devices.codecs.base import CodecError, DeviceModel, load_models
 from devices.codecs.dragino import ldds75, lds02
-from devices.formats.base import RawReading
+from devices.reading import RawReading
 
 Decode = Callable[[int, bytes], list[RawReading]]
 Encode = Callable[[int, Mapping[str, float]], bytes]

@@ -18,7 +18,7 @@ from devices.codecs.dragino.frame import (
     integer_in,
     reject_unknown,
 )
-from devices.formats.base import RawReading
+from devices.reading import RawReading
 
 MODEL = "dragino/ldds75"
 FPORT = 2

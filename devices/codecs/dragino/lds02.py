@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from devices.codecs.base import CodecError
 from devices.codecs.dragino.frame import battery_volts, battery_word, check_frame, integer_in, reject_unknown, required
-from devices.formats.base import RawReading
+from devices.reading import RawReading
 
 MODEL = "dragino/lds02"
 FPORT = 10

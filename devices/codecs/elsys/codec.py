@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from devices.codecs.base import CodecError, DeviceModel, load_models
 from devices.codecs.elsys.payload import TYPES, Record, build, parse
-from devices.formats.base import RawReading
+from devices.reading import RawReading
 
 VENDOR = "elsys"
 MAX_FPORT = 223  # 224 is the LoRaWAN test port, 225..255 are reserved, 0 carries MAC commands only

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from devices.codecs.base import CodecError, DeviceModel, load_models
 from devices.codecs.milesight_iot import layouts
 from devices.codecs.milesight_iot.slots import Slot
-from devices.formats.base import RawReading
+from devices.reading import RawReading
 
 VENDOR = "milesight-iot"
 _HEADER = 2  # channel id, channel type

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from devices.codecs.base import CodecError
 from devices.codecs.milesight_iot.channels import Channel
-from devices.formats.base import RawReading
+from devices.reading import RawReading
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from devices.codecs.base import CodecError, DeviceModel, load_models
 from devices.codecs.sensative.reports import HISTORY_BIT, REPORTS
-from devices.formats.base import RawReading
+from devices.reading import RawReading
 
 MODEL = "sensative/strips"
 FPORT = 1  # current reports; fPort 2 carries history reports, dated relative to the time of reception

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from devices.formats.base import RawReading
+from devices.reading import RawReading
 
 HISTORY_BIT = 0x80
 

@@ -1,0 +1,100 @@
+"""The dependency contract, read from the imports of every product module (tests excluded).
+
+- ``devices`` is the core: it imports none of the other packages.
+- ``ingest``, ``dashboards`` and ``simulators`` stand on ``devices`` and never on each other.
+- ``suitcase`` is the application that wires them all (the CLI and the local stack).
+- Inside ``devices``, subpackages depend one way: no cycle among them; codecs know nothing of the payload
+  formats that carry them, and the registry nothing of the credentials built on it.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ("devices", "ingest", "dashboards", "simulators", "suitcase")
+MAY_IMPORT = {
+    "devices": {"devices"},
+    "ingest": {"devices", "ingest"},
+    "dashboards": {"devices", "dashboards"},
+    "simulators": {"devices", "simulators"},
+    "suitcase": set(PACKAGES),
+}
+
+
+def product_modules() -> dict[str, Path]:
+    modules = {}
+    for package in PACKAGES:
+        for path in (REPO / package).rglob("*.py"):
+            if path.name.startswith("test_") or path.name == "conftest.py":
+                continue
+            parts = path.relative_to(REPO).with_suffix("").parts
+            modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def imports_of(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return {name for name in found if name.split(".")[0] in PACKAGES}
+
+
+GRAPH = {module: imports_of(path) for module, path in product_modules().items()}
+
+
+def test_top_level_packages_depend_one_way() -> None:
+    wrong = [
+        f"{module} imports {target}"
+        for module, targets in GRAPH.items()
+        for target in targets
+        if target.split(".")[0] not in MAY_IMPORT[module.split(".")[0]]
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def subpackage(module: str, root: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == root and len(parts) > 2 else None  # devices.x.y -> x; devices.y -> None
+
+
+def test_subpackages_of_devices_have_no_cycle() -> None:
+    edges: dict[str, set[str]] = defaultdict(set)
+    for module, targets in GRAPH.items():
+        source = subpackage(module, "devices")
+        for target in targets:
+            into = subpackage(target, "devices") or (target.split(".")[1] if target.count(".") == 1 else None)
+            if source and into and into != source and (REPO / "devices" / into).is_dir():
+                edges[source].add(into)
+    assert "formats" not in edges["codecs"], "codecs must not know the formats that carry them"
+    assert "credentials" not in edges["registry"], "the registry must not know the credentials built on it"
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(node: str) -> None:
+        assert node not in visiting, f"import cycle: {' -> '.join([*visiting[visiting.index(node) :], node])}"
+        if node in done:
+            return
+        visiting.append(node)
+        for nxt in sorted(edges[node]):
+            visit(nxt)
+        visiting.pop()
+        done.add(node)
+
+    for node in sorted(edges):
+        visit(node)
+
+
+def test_product_code_imports_no_test_module() -> None:
+    wrong = [
+        f"{module} imports {target}"
+        for module, targets in GRAPH.items()
+        for target in targets
+        if any(part.startswith("test_") for part in target.split("."))
+    ]
+    assert not wrong, "\n".join(wrong)
