@@ -14,8 +14,8 @@ from pydantic_settings import CliSettingsSource
 from devices.registry import RegistryError
 from ingest import heap
 from ingest.config import IngestSettings
-from ingest.logs import configure_logging
-from ingest.rejects import RejectStore, StoredReject
+from ingest.operations.logs import configure_logging
+from ingest.sink.rejects import RejectStore, StoredReject
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -19,7 +19,7 @@ from devices.settings import (
     IngestAccountSettings,
     RegistrySettings,
 )
-from ingest.directory import UnknownDevices
+from ingest.intake.directory import UnknownDevices
 
 __all__ = ["InfluxFlavour", "IngestSettings", "LogFormat"]
 

@@ -31,11 +31,11 @@ from datetime import UTC, datetime, timedelta
 from devices.decode import Decoder
 from devices.errors import DecodeError, RejectCode
 from devices.formats import Message
-from ingest.directory import DeviceDirectory, UnknownDevices
-from ingest.idempotency import KEPT_S, PENDING, Answer, IdempotencyKeys
-from ingest.influx import InfluxWriter, WriteError
-from ingest.lineprotocol import format_float
-from ingest.points import (
+from ingest.intake.directory import DeviceDirectory, UnknownDevices
+from ingest.operations.status import StatusBoard
+from ingest.sink.influx import InfluxWriter, WriteError
+from ingest.sink.lineprotocol import format_float
+from ingest.sink.points import (
     DEVICE_TAG,
     PIPELINE,
     reading_lines,
@@ -44,8 +44,11 @@ from ingest.points import (
     time_ns,
     uplink_line,
 )
-from ingest.recent import Batch, RecentRecords, record_text
-from ingest.records import (
+from ingest.sink.recent import Batch, RecentRecords, record_text
+from ingest.sink.rejects import RejectStore
+from ingest.wal.idempotency import KEPT_S, PENDING, Answer, IdempotencyKeys
+from ingest.wal.log import Position, WriteAheadLog
+from ingest.wal.records import (
     MARK,
     POINTS,
     REJECT,
@@ -59,10 +62,7 @@ from ingest.records import (
     points_record,
     reject_record,
 )
-from ingest.redelivery import Redeliveries, Verdict
-from ingest.rejects import RejectStore
-from ingest.status import StatusBoard
-from ingest.wal import Position, WriteAheadLog
+from ingest.wal.redelivery import Redeliveries, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ _RETRY_START_S = 0.2
 _RETRY_MAX_S = 30.0
 _LOG_RETRY_MAX_S = 5.0  # a disk that is full again has room once someone frees it: look often
 _MARK_LINGER_S = 0.1
+_MARK_BYTES = len(mark_record(0, 0)) + 8  # with the log's framing, as _take_group counts records
 _STATUS_INTERVAL_S = 2.0
 _FIGURES_EVERY = 5  # status intervals between two suitcase_pipeline points (10 s)
 
@@ -325,7 +326,7 @@ class Pipeline:
             if not self._fifo:
                 self._idle.set()
                 self._incoming.clear()
-                if self.redeliveries.mark_due is not None and not self.stats.log_error:
+                if self._mark_bytes() and not self.stats.log_error and self._mark_fits():
                     await self._write_mark_when_quiet()
                     continue
                 await self._incoming.wait()
@@ -401,6 +402,8 @@ class Pipeline:
         if mark is None or mark <= self._mark_written:
             self.redeliveries.mark_due = None
             return
+        if not self._mark_fits():
+            return  # the log is at its bound: the mark waits for the next group, when there is room
         try:
             await asyncio.get_running_loop().run_in_executor(self._io, self._wal.append_mark, mark)
         except OSError as error:
@@ -420,8 +423,16 @@ class Pipeline:
             )
         self.stats.log_error = f"{error.strerror or error} (errno {error.errno})"
 
+    def _mark_bytes(self) -> int:
+        """Room a due mark takes in the log (it goes first in the next group), so marks keep to the bound too."""
+        mark = self.redeliveries.mark_due
+        return _MARK_BYTES if mark is not None and mark > self._mark_written else 0
+
+    def _mark_fits(self) -> bool:
+        return self._wal.backlog_bytes + _MARK_BYTES <= self._max_bytes
+
     def _take_group(self) -> list[Entry]:
-        room = self._max_bytes - self._wal.backlog_bytes
+        room = self._max_bytes - self._wal.backlog_bytes - self._mark_bytes()
         group: list[Entry] = []
         size = 0
         while self._fifo:

@@ -15,16 +15,16 @@ from aiohttp import web
 from devices.decode import Decoder
 from devices.registry import RegistryFile
 from ingest.config import IngestSettings
-from ingest.directory import DeviceDirectory
-from ingest.http import Credentials, HttpIngest
-from ingest.influx import make_writer
-from ingest.mqtt import MqttConsumer
+from ingest.intake.directory import DeviceDirectory
+from ingest.operations.web import StatusPages
 from ingest.pipeline import Pipeline
-from ingest.ratelimit import RateLimiter
-from ingest.rejects import RejectStore
+from ingest.sink.influx import make_writer
+from ingest.sink.rejects import RejectStore
+from ingest.sources.http import Credentials, HttpIngest
+from ingest.sources.mqtt import MqttConsumer
+from ingest.sources.ratelimit import RateLimiter
 from ingest.tasks import supervised
-from ingest.wal import Position, WriteAheadLog
-from ingest.web import StatusPages
+from ingest.wal.log import Position, WriteAheadLog
 
 log = logging.getLogger(__name__)
 

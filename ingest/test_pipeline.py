@@ -12,17 +12,20 @@ import pytest
 from devices.decode import Decoder
 from devices.settings import DecodeSettings
 from ingest.config import IngestSettings
-from ingest.influx import V1Writer
 from ingest.pipeline import Pipeline
-from ingest.records import Reject
-from ingest.rejects import RejectStore
-from ingest.wal import Position, WriteAheadLog
+from ingest.sink.influx import V1Writer
+from ingest.sink.rejects import RejectStore
+from ingest.wal.log import Position, WriteAheadLog
+from ingest.wal.records import Reject
 from suitcase.stack import InfluxDB
 
 PAYLOAD = b'{"readings": {"temperature": 21.5}}'
 
 
-async def make_pipeline(data: Path, influxdb: InfluxDB, db: str) -> tuple[Pipeline, list[int]]:
+async def make_pipeline(
+    data: Path, influxdb: InfluxDB, db: str, *, wal_max_bytes: int = 1 << 20
+) -> tuple[Pipeline, list[int]]:
+    data.mkdir(parents=True, exist_ok=True)
     settings = IngestSettings(influx_url=influxdb.url, influx_database=db, data_dir=data)
     writer = V1Writer(settings)
     await writer.start()
@@ -33,7 +36,7 @@ async def make_pipeline(data: Path, influxdb: InfluxDB, db: str) -> tuple[Pipeli
         RejectStore(data / "rejects.sqlite3"),
         batch_size=100,
         batch_interval_s=0.01,
-        wal_max_bytes=1 << 20,
+        wal_max_bytes=wal_max_bytes,
         remember_keys=1000,
     )
     acked: list[int] = []
@@ -151,3 +154,26 @@ async def test_a_refused_point_is_split_out_of_a_batch_that_holds_a_mark(
         await asyncio.gather(committer, return_exceptions=True)
     await run_until(pipeline, lambda: pipeline.stats.rejected["unwritable"] == 1 and influxdb.count(influx_db) == 2)
     assert influxdb.points(influx_db, "temperature")[0]["value"] == 21.5
+
+
+async def test_a_due_mark_keeps_to_the_logs_size_bound(tmp_path: Path, influxdb: InfluxDB, influx_db: str) -> None:
+    probe, _ = await make_pipeline(tmp_path / "probe", influxdb, influx_db)
+    record = probe.submit("t/dev-6/up", PAYLOAD, mid=1, qos=1).record
+    await probe.close()
+    assert record is not None
+    bound = 10 * (len(record) + 8) + 10  # ten records fit, and 10 bytes: less than a mark's room
+    pipeline, acked = await make_pipeline(tmp_path / "real", influxdb, influx_db, wal_max_bytes=bound)
+    pipeline.redeliveries.mark_due = Position(0, 1)  # the broker confirmed acks: a mark goes with the next group
+    for mid in range(1, 101):
+        pipeline.submit("t/dev-6/up", PAYLOAD, mid=mid, qos=1)
+    committer = asyncio.create_task(pipeline.run_committer())  # no drainer: the log fills up
+    try:
+        while not pipeline.stats.log_full:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # time for a mark written alone, too
+    finally:
+        committer.cancel()
+        await asyncio.gather(committer, return_exceptions=True)
+        await pipeline.close()
+    assert len(acked) < 100
+    assert pipeline._wal.backlog_bytes <= bound, "the log keeps to its bound, marks included"

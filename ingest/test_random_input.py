@@ -19,11 +19,11 @@ from devices.errors import DecodeError
 from devices.formats import Message
 from devices.settings import DecodeSettings
 from ingest.config import IngestSettings
-from ingest.influx import V1Writer
 from ingest.pipeline import Pipeline
-from ingest.records import POINTS, REJECT, decode_record
-from ingest.rejects import RejectStore
-from ingest.wal import WriteAheadLog
+from ingest.sink.influx import V1Writer
+from ingest.sink.rejects import RejectStore
+from ingest.wal.log import WriteAheadLog
+from ingest.wal.records import POINTS, REJECT, decode_record
 
 EUI = "0102030405060708"
 TOPICS = [

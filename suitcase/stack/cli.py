@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic_settings import CliSettingsSource
 
 from ingest.config import IngestSettings
-from ingest.logs import configure_logging
+from ingest.operations.logs import configure_logging
 from suitcase.stack.demo import DemoSettings
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ingest.records import Reject
+from ingest.wal.records import Reject
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rejects (

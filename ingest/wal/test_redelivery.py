@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ingest.redelivery import Redeliveries, Verdict
-from ingest.wal import Logged, Position
+from ingest.wal.log import Logged, Position
+from ingest.wal.redelivery import Redeliveries, Verdict
 
 
 def at(offset: int) -> Position:

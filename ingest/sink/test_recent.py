@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.recent import RecentRecords, record_text
-from ingest.records import KEY_BYTES, POINTS, Record, Reject, decode_record, points_record, reject_record
+from ingest.sink.recent import RecentRecords, record_text
+from ingest.wal.records import KEY_BYTES, POINTS, Record, Reject, decode_record, points_record, reject_record
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # line protocol lines are never empty and never hold a newline

@@ -15,7 +15,7 @@ from typing import TypeVar
 from devices.decode import Outcome
 from devices.errors import RejectCode
 from devices.registry import Registry
-from ingest.records import Reject
+from ingest.wal.records import Reject
 
 LATE_AFTER = 1.5  # intervals without a message: late
 SILENT_AFTER = 3.0  # intervals without a message: silent (as the Grafana alert)

@@ -14,7 +14,7 @@ from enum import StrEnum
 from devices.decode import Decoder
 from devices.errors import RejectCode
 from devices.registry import QUARANTINE_SITE, Registry, RegistryError, RegistryFile
-from ingest.points import DEVICE_TAG, UNKNOWN, tag_set
+from ingest.sink.points import DEVICE_TAG, UNKNOWN, tag_set
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from ingest.pipeline import Pipeline
-from ingest.wal import WriteAheadLog
+from ingest.wal.log import WriteAheadLog
 
 
 class PipelineCollector(Collector):

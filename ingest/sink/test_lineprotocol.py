@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from influxdb_client.client.write import point as _point_module
 
-from ingest import lineprotocol
-from ingest.lineprotocol import (
+from ingest.sink import lineprotocol
+from ingest.sink.lineprotocol import (
     LineProtocolError,
     escape_key,
     escape_measurement,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.records import MARK, POINTS, Record, Reject, decode_record
+from ingest.wal.records import MARK, POINTS, Record, Reject, decode_record
 
 
 def record_text(record: Record) -> str:

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from ingest.directory import DeviceDirectory
-from ingest.metrics import PipelineCollector
+from ingest.intake.directory import DeviceDirectory
+from ingest.operations.metrics import PipelineCollector
 from ingest.pipeline import Pipeline
-from ingest.rejects import RejectStore, StoredReject
-from ingest.wal import WriteAheadLog
+from ingest.sink.rejects import RejectStore, StoredReject
+from ingest.wal.log import WriteAheadLog
 
 _REJECTS_SHOWN = 25
 _REJECTS_LISTED = 1000

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from devices.reading import Reading
-from ingest.lineprotocol import LineProtocolError, escape_key, escape_tag_value, format_float
+from ingest.sink.lineprotocol import LineProtocolError, escape_key, escape_tag_value, format_float
 
 DEVICE_TAG = "device"
 VALUE_FIELD = "value"

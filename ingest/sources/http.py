@@ -27,11 +27,11 @@ from aiohttp import web
 from devices.credentials import CredentialStore
 from devices.formats import FormatContext, PayloadFormat
 from devices.reading import DEVICE_ID_PATTERN
-from ingest.directory import DeviceDirectory
-from ingest.idempotency import PENDING, Answer
+from ingest.intake.directory import DeviceDirectory
 from ingest.pipeline import Pipeline
-from ingest.ratelimit import RateLimiter
-from ingest.records import idempotency_key
+from ingest.sources.ratelimit import RateLimiter
+from ingest.wal.idempotency import PENDING, Answer
+from ingest.wal.records import idempotency_key
 
 log = logging.getLogger(__name__)
 

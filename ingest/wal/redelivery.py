@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from ingest.wal import Logged, Position
+from ingest.wal.log import Logged, Position
 
 
 class Verdict(Enum):

@@ -24,7 +24,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.config import IngestSettings
-from ingest.mqttclient import LeanClient
+from ingest.sources.mqttclient import LeanClient
 from ingest.tasks import supervised
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""What the service knows about devices when it decodes and validates a message."""

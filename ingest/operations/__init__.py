@@ -1,0 +1,1 @@
+"""What staff and operators see: status board, /metrics, the status pages, logs."""

@@ -1,0 +1,1 @@
+"""Where records go: line protocol, InfluxDB writers, the rejects store."""

@@ -1,0 +1,1 @@
+"""Where messages come from: MQTT (with its lean reader) and HTTP."""
