@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from devices.decode import Decoder
 from devices.errors import DecodeError, RejectCode
 from devices.formats import Message
+from devices.formats.unique_keys import check_unique_keys, count_keys
 from devices.timestamps import parse_timestamp
 
 NOW = datetime.now(UTC)
@@ -58,3 +62,41 @@ def test_times_that_are_not_rfc_3339_are_rejected(text: str) -> None:
 def test_rfc_3339_forms_are_read_exactly() -> None:
     assert parse_timestamp("2026-11-01t10:00:03.123456789z") == datetime(2026, 11, 1, 10, 0, 3, 123456, tzinfo=UTC)
     assert parse_timestamp("2026-11-01 11:00:03+01:00") == datetime(2026, 11, 1, 10, 0, 3, tzinfo=UTC)
+
+
+# JSON objects written as pairs, so keys may repeat; strings may hold '":' to tempt the fast path.
+_strings = st.text(alphabet=st.sampled_from('ab":\\ '), max_size=4)
+_json_text = st.recursive(
+    st.one_of(st.integers(-5, 5).map(str), _strings.map(json.dumps)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda items: "[" + ",".join(items) + "]"),
+        st.lists(st.tuples(_strings.map(json.dumps), inner), max_size=3).map(
+            lambda pairs: "{" + ", ".join(f"{key} : {value}" for key, value in pairs) + "}"
+        ),
+    ),
+    max_leaves=8,
+)
+
+
+def _repeats_a_key(text: str) -> bool:
+    def unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        if len({key for key, _ in pairs}) < len(pairs):
+            raise KeyError("repeated")
+        return dict(pairs)
+
+    try:
+        json.loads(text, object_pairs_hook=unique)
+    except KeyError:
+        return True
+    return False
+
+
+@given(_json_text)
+def test_the_fast_repeated_key_check_equals_a_full_parse_with_a_pairs_hook(text: str) -> None:
+    payload = text.encode()
+    try:
+        check_unique_keys(payload, count_keys(json.loads(payload)))
+    except DecodeError:
+        assert _repeats_a_key(text)
+    else:
+        assert not _repeats_a_key(text)
