@@ -235,7 +235,8 @@ class Pipeline:
         verdict = redeliveries.classify(key, dup)
         if verdict is Verdict.REDELIVERY:
             self.stats.duplicates += 1
-            entry = Entry(mid, qos, generation, None)
+            redeliveries.redelivered(key, generation)
+            entry = Entry(mid, qos, generation, None, key=key)
         else:
             if verdict is Verdict.POSSIBLE_DUPLICATE:
                 self.stats.possible_duplicates += 1
@@ -245,7 +246,7 @@ class Pipeline:
             if idempotency is not None:
                 self.idempotency.put(key, PENDING)
             if qos:
-                redeliveries.accepted(key, generation)
+                redeliveries.accepted(key)
         self._fifo.append(entry)
         self._incoming.set()
         return entry
@@ -379,6 +380,8 @@ class Pipeline:
         self.redeliveries.logged(start, end, [(e.key, e.generation) for e in group if e.qos and e.record])
         for entry in group:
             self.ack(entry.mid, entry.qos, entry.generation)
+            if entry.record is None and entry.qos:
+                self.redeliveries.resend_acked(entry.key, end)
             if entry.committed is not None and not entry.committed.done():
                 entry.committed.set_result(None)
         self.flush_acks()
@@ -433,6 +436,7 @@ class Pipeline:
 
     def _take_group(self) -> list[Entry]:
         room = self._max_bytes - self._wal.backlog_bytes - self._mark_bytes()
+        one_segment = self._wal.segment_bytes - self._mark_bytes()  # a group fits one log segment
         group: list[Entry] = []
         size = 0
         while self._fifo:
@@ -445,6 +449,8 @@ class Pipeline:
             grow = len(record) + 8 if record is not None else 0
             # an empty log takes a record whatever its size, so one large record can never block forever
             if size + grow > room and (group or self._wal.backlog_bytes > 0):
+                break
+            if group and size + grow > one_segment:
                 break
             taken = self._fifo.popleft()
             taken.taken = True

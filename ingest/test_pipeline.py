@@ -23,7 +23,7 @@ PAYLOAD = b'{"readings": {"temperature": 21.5}}'
 
 
 async def make_pipeline(
-    data: Path, influxdb: InfluxDB, db: str, *, wal_max_bytes: int = 1 << 20
+    data: Path, influxdb: InfluxDB, db: str, *, wal_max_bytes: int = 1 << 20, segment_bytes: int = 16 << 20
 ) -> tuple[Pipeline, list[int]]:
     data.mkdir(parents=True, exist_ok=True)
     settings = IngestSettings(influx_url=influxdb.url, influx_database=db, data_dir=data)
@@ -32,7 +32,7 @@ async def make_pipeline(
     pipeline = Pipeline(
         Decoder(DecodeSettings(topic_root="t")),
         writer,
-        WriteAheadLog(data / "wal"),
+        WriteAheadLog(data / "wal", segment_bytes=segment_bytes),
         RejectStore(data / "rejects.sqlite3"),
         batch_size=100,
         batch_interval_s=0.01,
@@ -78,6 +78,29 @@ async def test_a_redelivery_after_a_crash_is_acked_not_stored_again(
     assert second.stats.duplicates == 2
     assert second.stats.logged == 1
     assert sorted(p["value"] for p in influxdb.points(influx_db, "temperature")) == [21.5, 21.5, 22.0]
+
+
+async def test_a_resend_is_recognised_again_after_a_second_crash_before_its_ack_was_processed(
+    tmp_path: Path, influxdb: InfluxDB, influx_db: str
+) -> None:
+    first, acked = await make_pipeline(tmp_path, influxdb, influx_db)
+    first.submit("t/dev-8/up", PAYLOAD, mid=7, qos=1)
+    await run_until(first, lambda: acked == [7] and influxdb.count(influx_db) == 1)
+
+    # Killed before the broker processed the ack: the next process gets a resend, then new messages.
+    second, acked = await make_pipeline(tmp_path, influxdb, influx_db)
+    second.connected(1)
+    second.submit("t/dev-8/up", PAYLOAD, mid=7, qos=1, dup=True, generation=1)
+    second.submit("t/dev-8/up", b'{"readings": {"temperature": 23}}', mid=8, qos=1, generation=1)
+    await run_until(second, lambda: acked == [7, 8] and influxdb.count(influx_db) == 2)
+
+    # Killed again before the broker processed the resend's ack: it resends once more.
+    third, acked = await make_pipeline(tmp_path, influxdb, influx_db)
+    third.connected(1)
+    third.submit("t/dev-8/up", PAYLOAD, mid=7, qos=1, dup=True, generation=1)
+    await run_until(third, lambda: acked == [7])
+    assert (third.stats.duplicates, third.stats.possible_duplicates) == (1, 0)
+    assert influxdb.count(influx_db) == 2, "the timestamp-less message is stored once"
 
 
 async def test_a_dup_flag_alone_is_not_enough_to_drop_a_message(
@@ -154,6 +177,19 @@ async def test_a_refused_point_is_split_out_of_a_batch_that_holds_a_mark(
         await asyncio.gather(committer, return_exceptions=True)
     await run_until(pipeline, lambda: pipeline.stats.rejected["unwritable"] == 1 and influxdb.count(influx_db) == 2)
     assert influxdb.points(influx_db, "temperature")[0]["value"] == 21.5
+
+
+async def test_a_burst_is_logged_in_groups_that_each_fit_one_segment(
+    tmp_path: Path, influxdb: InfluxDB, influx_db: str
+) -> None:
+    pipeline, acked = await make_pipeline(tmp_path, influxdb, influx_db, segment_bytes=4096)
+    for mid in range(1, 201):  # all waiting before the committer runs: one burst
+        pipeline.submit("t/dev-7/up", PAYLOAD, mid=mid, qos=1)
+    await run_until(pipeline, lambda: len(acked) == 200 and pipeline._wal.backlog_records == 0)
+    await pipeline.close()
+    sizes = [path.stat().st_size for path in (tmp_path / "wal").glob("*.seg")]
+    assert len(sizes) > 1, "a burst rotates segments instead of overfilling one"
+    assert max(sizes) <= 4096
 
 
 async def test_a_due_mark_keeps_to_the_logs_size_bound(tmp_path: Path, influxdb: InfluxDB, influx_db: str) -> None:

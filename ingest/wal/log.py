@@ -235,9 +235,10 @@ class WriteAheadLog:
             count += 1
         if not count:
             return self.end
-        if self._segments[-1].size >= self._segment_bytes:
-            self._rotate()
         data = b"".join(chunks)
+        size = self._segments[-1].size
+        if size and size + len(data) > self._segment_bytes:
+            self._rotate()  # a segment outgrows its size only by a group larger than a whole segment
         fd = self._tail_fd()
         tail = self._segments[-1]
         try:
@@ -310,6 +311,11 @@ class WriteAheadLog:
     @property
     def backlog_records(self) -> int:
         return self._backlog_records
+
+    @property
+    def segment_bytes(self) -> int:
+        """Size a segment is rotated at (a larger single append gets a segment of its own)."""
+        return self._segment_bytes
 
     @property
     def segments(self) -> int:

@@ -11,7 +11,10 @@ not yet have processed its acknowledgement:
   every ack before it (one connection is processed in order), and those messages stop being eligible;
 - after a reconnect the broker first resends every unacknowledged message; the first message without DUP
   ends that, and messages of earlier connections stop being eligible;
-- the log notes both (``MARK`` records), so after a restart only messages logged after the last mark are.
+- a resend is itself unacknowledged until its own ack is confirmed: a message the broker resent on this
+  connection stays eligible until a PINGRESP confirms the ack sent for the resend (a kill before the
+  broker processed that ack brings one more resend, on the next connection or after a restart);
+- the log notes all this (``MARK`` records), so after a restart only messages logged after the last mark are.
 
 A DUP message that matches a message that is no longer eligible is stored again (at-least-once) and
 counted as a possible duplicate: the protocol cannot tell. A message is never dropped on a guess.
@@ -37,15 +40,18 @@ class Verdict(Enum):
 class _Group:
     start: Position
     end: Position
-    generation: int  # the newest connection generation among its messages
+    generation: int  # the newest connection generation among its messages and their resends
     keys: list[bytes]
+    acked_at: Position  # the log's end when the last ack for one of its messages went out
+    open: int = 0  # resends of its messages whose ack has not gone out yet
 
 
 class Redeliveries:
     """The eligible keys in log order, what the broker has confirmed, and the marks the log still needs."""
 
     def __init__(self, recent_limit: int) -> None:
-        self._eligible: dict[bytes, int] = {}  # key -> generation it arrived on
+        self._eligible: dict[bytes, _Group | None] = {}  # key -> its group in the log (None: not logged yet)
+        self._open_unlogged: dict[bytes, int] = {}  # resends of messages not logged yet, awaiting their ack
         self._groups: deque[_Group] = deque()
         self._recent: OrderedDict[bytes, None] = OrderedDict()  # no longer eligible, for counting only
         self._recent_limit = recent_limit
@@ -63,8 +69,9 @@ class Redeliveries:
             if record.end <= boundary:
                 self._forget(record.key)
             else:
-                self._eligible[record.key] = 0
-                self._groups.append(_Group(start, record.end, 0, [record.key]))
+                group = _Group(start, record.end, 0, [record.key], record.end)
+                self._eligible[record.key] = group
+                self._groups.append(group)
             start = max(start, record.end)
         self.released = self._groups[0].start if self._groups else start
 
@@ -81,15 +88,31 @@ class Redeliveries:
             return Verdict.POSSIBLE_DUPLICATE
         return Verdict.NEW  # sent before a crash but never logged: this is the first copy the log sees
 
-    def accepted(self, key: bytes, generation: int) -> None:
+    def accepted(self, key: bytes) -> None:
         """A message taken in over a connection (QoS 1 or 2): eligible from now until confirmed."""
-        self._eligible[key] = generation
+        self._eligible[key] = None
+
+    def redelivered(self, key: bytes, generation: int) -> None:
+        """A recognised resend on ``generation``: its message stays eligible until the resend's ack is confirmed."""
+        group = self._eligible.get(key)
+        if group is None:
+            self._open_unlogged[key] = self._open_unlogged.get(key, 0) + 1
+        else:
+            group.open += 1
+            group.generation = max(group.generation, generation)
+
+    def resend_acked(self, key: bytes, at: Position) -> None:
+        """The ack for a resend went out (or was dropped with its connection) when the log ended at ``at``."""
+        group = self._eligible.get(key)
+        if group is not None and group.open:
+            group.open -= 1
+            group.acked_at = max(group.acked_at, at)
 
     def arrived(self, generation: int, dup: bool) -> None:
         """Every message from the broker: the first without DUP ends its connection's redelivery prefix."""
         if not dup and generation in self._prefix_open:
             self._prefix_open.discard(generation)
-            self._expire(lambda group: group.generation < generation)
+            self._expire(lambda group: not group.open and group.generation < generation)
 
     def connected(self, generation: int) -> None:
         """A new connection: a ping of the old one will never be answered."""
@@ -101,7 +124,12 @@ class Redeliveries:
     def logged(self, start: Position, end: Position, keys: list[tuple[bytes, int]]) -> None:
         """A group of messages from the broker is in the log between ``start`` and ``end``."""
         if keys:
-            self._groups.append(_Group(start, end, max(g for _k, g in keys), [k for k, _g in keys]))
+            group = _Group(start, end, max(g for _k, g in keys), [k for k, _g in keys], end)
+            for key, _generation in keys:
+                if key in self._eligible:
+                    self._eligible[key] = group
+                group.open += self._open_unlogged.pop(key, 0)
+            self._groups.append(group)
         elif not self._groups:
             self.released = end
 
@@ -117,7 +145,7 @@ class Redeliveries:
     def pong(self, through: Position) -> Position | None:
         """The broker answered the PINGREQ sent after the acks before ``through``: the broker processed
         them. Returns the position to send the next PINGREQ for, if acks went out since."""
-        self._expire(lambda group: group.end <= through)
+        self._expire(lambda group: not group.open and group.acked_at <= through)
         self._ping, self._acked = self._acked, None
         return self._ping
 
@@ -130,7 +158,8 @@ class Redeliveries:
         while self._groups and done(self._groups[0]):
             group = self._groups.popleft()
             for key in group.keys:
-                if self._eligible.pop(key, None) is not None:
+                if self._eligible.get(key) is group:  # not a later message that carries the same key
+                    del self._eligible[key]
                     self._forget(key)
             last = group.end
         if last is not None:

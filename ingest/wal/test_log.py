@@ -43,6 +43,19 @@ def test_records_read_back_in_order_and_survive_reopening(tmp_path: Path) -> Non
     assert [decode_record(b).lines for b in bodies] == [[f"m v={n}"] for n in range(30)]
 
 
+def test_a_segment_outgrows_its_size_only_by_a_group_larger_than_a_segment(tmp_path: Path) -> None:
+    wal = WriteAheadLog(tmp_path, segment_bytes=1000)
+    wal.open()
+    for size in (1, 3, 7, 2, 9, 1, 5):  # groups of several records, as under load
+        wal.append([record(n) for n in range(size)])
+    big = [record(n) for n in range(30)]
+    wal.append(big)  # a single group larger than a whole segment
+    wal.close()
+    sizes = sorted(path.stat().st_size for path in tmp_path.glob("*.seg"))
+    assert sizes[-1] == sum(len(body) + 8 for body in big) > 1000, "such a group gets a segment of its own"
+    assert all(size <= 1000 for size in sizes[:-1]), sizes
+
+
 def test_commit_truncates_and_backlog_counts_only_what_is_left(tmp_path: Path) -> None:
     wal = WriteAheadLog(tmp_path, segment_bytes=1000)
     wal.open()

@@ -14,7 +14,7 @@ def test_a_repeat_is_recognised_until_a_pingresp_confirms_the_ack() -> None:
     seen = Redeliveries(recent_limit=10)
     seen.connected(1)
     seen.arrived(1, dup=False)
-    seen.accepted(b"k1", 1)
+    seen.accepted(b"k1")
     seen.logged(at(0), at(10), [(b"k1", 1)])
     assert seen.classify(b"k1", dup=True) is Verdict.REDELIVERY
     assert seen.classify(b"k1", dup=False) is Verdict.NEW, "without DUP it is never a repeat"
@@ -30,7 +30,7 @@ def test_one_ping_at_a_time_and_the_next_covers_what_was_acked_meanwhile() -> No
     seen = Redeliveries(recent_limit=10)
     seen.connected(1)
     for n, key in enumerate((b"a", b"b", b"c")):
-        seen.accepted(key, 1)
+        seen.accepted(key)
         seen.logged(at(n * 10), at(n * 10 + 10), [(key, 1)])
     assert seen.acks_sent(at(10)) == at(10)
     assert seen.acks_sent(at(20)) is None
@@ -44,14 +44,70 @@ def test_one_ping_at_a_time_and_the_next_covers_what_was_acked_meanwhile() -> No
 def test_a_new_connection_ends_the_recognition_of_older_ones_at_its_first_new_message() -> None:
     seen = Redeliveries(recent_limit=10)
     seen.connected(1)
-    seen.accepted(b"old", 1)
-    seen.logged(at(0), at(10), [(b"old", 1)])
-    seen.acks_sent(at(10))  # the connection drops before the PINGRESP
+    seen.accepted(b"acked")
+    seen.logged(at(0), at(10), [(b"acked", 1)])
+    seen.accepted(b"old")
+    seen.logged(at(10), at(20), [(b"old", 1)])
+    seen.acks_sent(at(20))  # the connection drops before the PINGRESP
     seen.connected(2)
     seen.arrived(2, dup=True)
     assert seen.classify(b"old", dup=True) is Verdict.REDELIVERY, "the broker's resend after a reconnect"
-    seen.arrived(2, dup=False)  # the resends are over
+    seen.redelivered(b"old", 2)
+    seen.arrived(2, dup=False)  # the resends are over: the broker had processed the ack of "acked"
+    assert seen.classify(b"acked", dup=True) is Verdict.POSSIBLE_DUPLICATE
+    assert seen.classify(b"old", dup=True) is Verdict.REDELIVERY, "its resend's ack is not confirmed yet"
+    assert seen.mark_due == at(10)
+    seen.resend_acked(b"old", at(20))
+    assert seen.acks_sent(at(20)) == at(20)
+    seen.pong(at(20))
     assert seen.classify(b"old", dup=True) is Verdict.POSSIBLE_DUPLICATE
+
+
+def test_a_resend_after_a_restart_stays_recognised_until_its_own_ack_is_confirmed() -> None:
+    seen = Redeliveries(recent_limit=10)
+    seen.recover([Logged(b"logged", at(10))], mark=None)
+    seen.connected(1)
+    seen.arrived(1, dup=True)
+    assert seen.classify(b"logged", dup=True) is Verdict.REDELIVERY
+    seen.redelivered(b"logged", 1)
+    seen.arrived(1, dup=False)  # new messages follow the resends
+    assert seen.mark_due is None, "a mark now would end the recognition of a resend whose ack may be lost"
+    seen.accepted(b"new")
+    seen.logged(at(10), at(20), [(b"new", 1)])
+    seen.resend_acked(b"logged", at(20))
+    ping = seen.acks_sent(at(20))
+    assert ping is not None
+    seen.pong(ping)
+    assert seen.classify(b"logged", dup=True) is Verdict.POSSIBLE_DUPLICATE
+    assert seen.mark_due == at(20)
+
+
+def test_a_pingresp_for_earlier_acks_does_not_confirm_a_resend_still_waiting_for_its_ack() -> None:
+    seen = Redeliveries(recent_limit=10)
+    seen.connected(1)
+    seen.accepted(b"m")
+    seen.logged(at(0), at(10), [(b"m", 1)])
+    seen.connected(2)  # the ack of "m" was dropped with connection 1
+    seen.arrived(2, dup=True)
+    seen.redelivered(b"m", 2)
+    seen.accepted(b"other")
+    seen.logged(at(10), at(20), [(b"other", 2)])
+    assert seen.acks_sent(at(20)) == at(20)
+    seen.pong(at(20))  # answers acks sent before the resend of "m" was acknowledged
+    assert seen.classify(b"m", dup=True) is Verdict.REDELIVERY
+
+
+def test_a_later_message_with_the_same_key_stays_eligible_when_the_earlier_one_is_confirmed() -> None:
+    seen = Redeliveries(recent_limit=10)
+    seen.connected(1)
+    seen.accepted(b"same")
+    seen.logged(at(0), at(10), [(b"same", 1)])
+    ping = seen.acks_sent(at(10))
+    seen.accepted(b"same")  # the packet id came round again with the same topic and payload
+    seen.logged(at(10), at(20), [(b"same", 1)])
+    assert ping is not None
+    seen.pong(ping)
+    assert seen.classify(b"same", dup=True) is Verdict.REDELIVERY
 
 
 def test_after_a_restart_only_messages_after_the_last_mark_are_recognised() -> None:
@@ -67,7 +123,7 @@ def test_memory_of_confirmed_keys_is_bounded() -> None:
     seen.connected(1)
     for n in range(10):
         key = bytes([n])
-        seen.accepted(key, 1)
+        seen.accepted(key)
         seen.logged(at(n), at(n + 1), [(key, 1)])
     seen.acks_sent(at(10))
     seen.pong(at(10))
