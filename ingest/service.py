@@ -41,11 +41,19 @@ class IngestService:
         remember = 2 * settings.mqtt_receive_maximum
         self.wal = WriteAheadLog(settings.data_dir / "wal", segment_bytes=settings.wal_segment_bytes)
         self.rejects = RejectStore(settings.data_dir / "rejects.sqlite3", max_rows=settings.rejects_max_rows)
+        self.consumer = MqttConsumer(
+            settings,
+            self.decoder.topic_filters,
+            self._on_message,
+            on_connect=self._connected,
+            on_pong=self._pong,
+        )
         self.pipeline = Pipeline(
             self.decoder,
             self.writer,
             self.wal,
             self.rejects,
+            broker=self.consumer,
             batch_size=settings.batch_size,
             batch_interval_s=settings.batch_interval_s,
             wal_max_bytes=settings.wal_max_bytes,
@@ -54,13 +62,13 @@ class IngestService:
             directory=self.directory,
         )
         self.stop_event = asyncio.Event()
-        self.consumer: MqttConsumer | None = None
         self.http = HttpIngest(
-            self.pipeline,
-            self.directory,
-            Credentials(settings.credentials_file),
-            self.decoder.formats,
-            self.decoder.context,
+            self.pipeline.intake,
+            self.pipeline.idempotency,
+            directory=self.directory,
+            credentials=Credentials(settings.credentials_file),
+            formats=self.decoder.formats,
+            context=self.decoder.context,
             max_bytes=settings.max_payload_bytes,
             limiter=RateLimiter(settings.http_rate_per_s, settings.http_burst),
         )
@@ -69,12 +77,18 @@ class IngestService:
         self.failure: str | None = None  # a background task that ended unexpectedly: not ready, exit 1
 
     def _on_message(self, message: paho.MQTTMessage) -> None:
-        consumer = self.consumer
-        generation = consumer.generation if consumer else 0
         payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload)
         self.pipeline.submit(
-            message.topic, payload, mid=message.mid, qos=message.qos, dup=bool(message.dup), generation=generation
+            message.topic,
+            payload,
+            mid=message.mid,
+            qos=message.qos,
+            dup=bool(message.dup),
+            generation=self.consumer.generation,
         )
+
+    def _connected(self, generation: int) -> None:
+        self.pipeline.connected(generation)
 
     def _pong(self, token: object) -> None:
         if isinstance(token, Position):
@@ -111,16 +125,6 @@ class IngestService:
         )
         self.pipeline.open()
         await self.writer.start()
-        self.consumer = MqttConsumer(
-            self.settings,
-            self.decoder.topic_filters(),
-            self._on_message,
-            on_connect=self.pipeline.connected,
-            on_pong=self._pong,
-        )
-        self.pipeline.ack = self.consumer.ack
-        self.pipeline.flush_acks = self.consumer.flush_acks
-        self.pipeline.ping = self.consumer.ping
         workers = [
             self._task(self.pipeline.run_committer(), "committer"),
             self._task(self.pipeline.run_drainer(), "drainer"),
@@ -145,7 +149,6 @@ class IngestService:
 
     async def _shutdown(self, workers: list[asyncio.Task[None]], consuming: asyncio.Task[None]) -> None:
         """Stop taking messages, log and ack what was taken, disconnect; the log keeps what InfluxDB lacks."""
-        assert self.consumer is not None
         log.info("stopping held=%d backlog_records=%d", self.pipeline.held, self.wal.backlog_records)
         self.consumer.stop_reading()
         if self.http_runner is not None:
@@ -170,14 +173,13 @@ class IngestService:
         log.info("stopped %s", self.pipeline.status_line())
 
     async def _serve_http(self) -> None:
-        assert self.consumer is not None
         consumer = self.consumer
         app = self.http.app()
         self.pages = StatusPages(
             self.pipeline,
+            self.pipeline.board,
             self.directory,
             self.rejects,
-            self.wal,
             lambda: consumer.connected,
             failure=lambda: self.failure,
         )

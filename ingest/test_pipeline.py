@@ -15,11 +15,22 @@ from ingest.config import IngestSettings
 from ingest.pipeline import Pipeline
 from ingest.sink.influx import V1Writer
 from ingest.sink.rejects import RejectStore
+from ingest.wal.committer import NoBroker
 from ingest.wal.log import Position, WriteAheadLog
 from ingest.wal.records import Reject
 from suitcase.stack import InfluxDB
 
 PAYLOAD = b'{"readings": {"temperature": 21.5}}'
+
+
+class AckRecorder(NoBroker):
+    """The broker side of the committer, as a list of the packet ids it acknowledged."""
+
+    def __init__(self, acked: list[int]) -> None:
+        self.acked = acked
+
+    def ack(self, mid: int, qos: int, generation: int) -> None:
+        self.acked.append(mid)
 
 
 async def make_pipeline(
@@ -29,6 +40,7 @@ async def make_pipeline(
     settings = IngestSettings(influx_url=influxdb.url, influx_database=db, data_dir=data)
     writer = V1Writer(settings)
     await writer.start()
+    acked: list[int] = []
     pipeline = Pipeline(
         Decoder(DecodeSettings(topic_root="t")),
         writer,
@@ -38,9 +50,8 @@ async def make_pipeline(
         batch_interval_s=0.01,
         wal_max_bytes=wal_max_bytes,
         remember_keys=1000,
+        broker=AckRecorder(acked),
     )
-    acked: list[int] = []
-    pipeline.ack = lambda mid, _qos, _generation: acked.append(mid)
     pipeline.open()
     return pipeline, acked
 
@@ -75,8 +86,8 @@ async def test_a_redelivery_after_a_crash_is_acked_not_stored_again(
     # A new message that happens to have the same payload is not a redelivery: no DUP flag.
     second.submit("t/dev-1/up", PAYLOAD, mid=9, qos=1)
     await run_until(second, lambda: acked_again == [7, 8, 9] and influxdb.count(influx_db) == 3)
-    assert second.stats.duplicates == 2
-    assert second.stats.logged == 1
+    assert second.figures().duplicates == 2
+    assert second.figures().logged == 1
     assert sorted(p["value"] for p in influxdb.points(influx_db, "temperature")) == [21.5, 21.5, 22.0]
 
 
@@ -99,7 +110,7 @@ async def test_a_resend_is_recognised_again_after_a_second_crash_before_its_ack_
     third.connected(1)
     third.submit("t/dev-8/up", PAYLOAD, mid=7, qos=1, dup=True, generation=1)
     await run_until(third, lambda: acked == [7])
-    assert (third.stats.duplicates, third.stats.possible_duplicates) == (1, 0)
+    assert (third.figures().duplicates, third.figures().possible_duplicates) == (1, 0)
     assert influxdb.count(influx_db) == 2, "the timestamp-less message is stored once"
 
 
@@ -110,7 +121,7 @@ async def test_a_dup_flag_alone_is_not_enough_to_drop_a_message(
     # Sent before a crash but never logged: the broker's redelivery is the first copy this log sees.
     pipeline.submit("t/dev-2/up", PAYLOAD, mid=3, qos=1, dup=True)
     await run_until(pipeline, lambda: acked == [3] and influxdb.count(influx_db) == 1)
-    assert pipeline.stats.duplicates == 0
+    assert pipeline.figures().duplicates == 0
 
 
 async def test_acks_follow_arrival_order_across_rejects_and_points(
@@ -122,25 +133,25 @@ async def test_acks_follow_arrival_order_across_rejects_and_points(
         pipeline.submit(f"t/dev-{mid % 4}/up", payload, mid=mid, qos=1)
     await run_until(pipeline, lambda: len(acked) == 40)
     assert acked == list(range(1, 41))
-    assert pipeline.stats.rejected["malformed_json"] == 13
+    assert pipeline.figures().rejected["malformed_json"] == 13
 
 
 async def test_an_http_message_the_committer_already_took_is_waited_for_not_answered_503(
     tmp_path: Path, influxdb: InfluxDB, influx_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pipeline, _ = await make_pipeline(tmp_path, influxdb, influx_db)
-    persist = pipeline._persist
+    persist = pipeline.committer._persist
 
     def slow_persist(records: list[bytes], rejects: list[tuple[bytes, Reject]]) -> Position:
         time.sleep(0.3)  # an fsync that outlasts the HTTP handler's wait
         return persist(records, rejects)
 
-    monkeypatch.setattr(pipeline, "_persist", slow_persist)
+    monkeypatch.setattr(pipeline.committer, "_persist", slow_persist)
     committer = asyncio.create_task(pipeline.run_committer())
     try:
         entry = await pipeline.submit_and_wait("t/dev-3/up", PAYLOAD, timeout=0.05)
         assert entry.taken, "the committer had taken it when the wait timed out"
-        assert pipeline.stats.logged == 1, "answered only once logged: a retry would be a duplicate"
+        assert pipeline.figures().logged == 1, "answered only once logged: a retry would be a duplicate"
     finally:
         committer.cancel()
         await asyncio.gather(committer, return_exceptions=True)
@@ -154,7 +165,7 @@ async def test_an_http_message_not_yet_taken_is_dropped_on_timeout(
     with pytest.raises(TimeoutError):  # no committer runs: the log takes nothing
         await pipeline.submit_and_wait("t/dev-4/up", PAYLOAD, timeout=0.05)
     await run_until(pipeline, lambda: pipeline.held == 0)
-    assert pipeline.stats.logged == 0, "the client was told 503 and retries: this copy must not be logged"
+    assert pipeline.figures().logged == 0, "the client was told 503 and retries: this copy must not be logged"
 
 
 async def test_a_refused_point_is_split_out_of_a_batch_that_holds_a_mark(
@@ -175,7 +186,7 @@ async def test_a_refused_point_is_split_out_of_a_batch_that_holds_a_mark(
     finally:
         committer.cancel()
         await asyncio.gather(committer, return_exceptions=True)
-    await run_until(pipeline, lambda: pipeline.stats.rejected["unwritable"] == 1 and influxdb.count(influx_db) == 2)
+    await run_until(pipeline, lambda: pipeline.figures().rejected["unwritable"] == 1 and influxdb.count(influx_db) == 2)
     assert influxdb.points(influx_db, "temperature")[0]["value"] == 21.5
 
 
@@ -185,7 +196,7 @@ async def test_a_burst_is_logged_in_groups_that_each_fit_one_segment(
     pipeline, acked = await make_pipeline(tmp_path, influxdb, influx_db, segment_bytes=4096)
     for mid in range(1, 201):  # all waiting before the committer runs: one burst
         pipeline.submit("t/dev-7/up", PAYLOAD, mid=mid, qos=1)
-    await run_until(pipeline, lambda: len(acked) == 200 and pipeline._wal.backlog_records == 0)
+    await run_until(pipeline, lambda: len(acked) == 200 and pipeline.figures().backlog_records == 0)
     await pipeline.close()
     sizes = [path.stat().st_size for path in (tmp_path / "wal").glob("*.seg")]
     assert len(sizes) > 1, "a burst rotates segments instead of overfilling one"
@@ -204,7 +215,7 @@ async def test_a_due_mark_keeps_to_the_logs_size_bound(tmp_path: Path, influxdb:
         pipeline.submit("t/dev-6/up", PAYLOAD, mid=mid, qos=1)
     committer = asyncio.create_task(pipeline.run_committer())  # no drainer: the log fills up
     try:
-        while not pipeline.stats.log_full:
+        while not pipeline.figures().log_full:
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.3)  # time for a mark written alone, too
     finally:
@@ -212,4 +223,4 @@ async def test_a_due_mark_keeps_to_the_logs_size_bound(tmp_path: Path, influxdb:
         await asyncio.gather(committer, return_exceptions=True)
         await pipeline.close()
     assert len(acked) < 100
-    assert pipeline._wal.backlog_bytes <= bound, "the log keeps to its bound, marks included"
+    assert pipeline.figures().backlog_bytes <= bound, "the log keeps to its bound, marks included"

@@ -5,6 +5,8 @@
 - ``suitcase`` is the application that wires them all (the CLI and the local stack).
 - Inside ``devices``, subpackages depend one way: no cycle among them; codecs know nothing of the payload
   formats that carry them, and the registry nothing of the credentials built on it.
+- Inside ``ingest``, subpackages stand in layers (``INGEST_LAYERS``), and none imports the modules that join
+  them (the pipeline, the service, the CLI).
 """
 
 from __future__ import annotations
@@ -63,16 +65,19 @@ def subpackage(module: str, root: str) -> str | None:
     return parts[1] if parts[0] == root and len(parts) > 2 else None  # devices.x.y -> x; devices.y -> None
 
 
-def test_subpackages_of_devices_have_no_cycle() -> None:
+def subpackage_edges(root: str) -> dict[str, set[str]]:
+    """Which subpackages of ``root`` import which others (``root.x.y`` importing ``root.z`` or ``root.z.w``)."""
     edges: dict[str, set[str]] = defaultdict(set)
     for module, targets in GRAPH.items():
-        source = subpackage(module, "devices")
+        source = subpackage(module, root)
         for target in targets:
-            into = subpackage(target, "devices") or (target.split(".")[1] if target.count(".") == 1 else None)
-            if source and into and into != source and (REPO / "devices" / into).is_dir():
+            into = subpackage(target, root) or (target.split(".")[1] if target.count(".") == 1 else None)
+            if source and into and into != source and (REPO / root / into).is_dir():
                 edges[source].add(into)
-    assert "formats" not in edges["codecs"], "codecs must not know the formats that carry them"
-    assert "credentials" not in edges["registry"], "the registry must not know the credentials built on it"
+    return edges
+
+
+def assert_no_cycle(edges: dict[str, set[str]]) -> None:
     visiting: list[str] = []
     done: set[str] = set()
 
@@ -88,6 +93,39 @@ def test_subpackages_of_devices_have_no_cycle() -> None:
 
     for node in sorted(edges):
         visit(node)
+
+
+def test_subpackages_of_devices_have_no_cycle() -> None:
+    edges = subpackage_edges("devices")
+    assert "formats" not in edges["codecs"], "codecs must not know the formats that carry them"
+    assert "credentials" not in edges["registry"], "the registry must not know the credentials built on it"
+    assert_no_cycle(edges)
+
+
+# The subpackages of ingest from top to bottom: each may import only those below it. A message passes
+# sources -> intake -> wal (the committer logs it) -> sink (the drainer reads the log into InfluxDB); the sink
+# reads the log's records, so it stands on wal; operations shows them all.
+INGEST_LAYERS = ("operations", "sources", "intake", "sink", "wal")
+INGEST_COMPOSITION = {"ingest.pipeline", "ingest.service", "ingest.cli"}  # join the stages; none imports these
+
+
+def test_ingest_subpackages_depend_one_way() -> None:
+    edges = subpackage_edges("ingest")
+    assert set(edges) | {n for targets in edges.values() for n in targets} <= set(INGEST_LAYERS)
+    upward = [
+        f"ingest.{source} imports ingest.{target}"
+        for source, targets in edges.items()
+        for target in targets
+        if INGEST_LAYERS.index(target) < INGEST_LAYERS.index(source)
+    ]
+    upward += [
+        f"{module} imports {target}"
+        for module, targets in GRAPH.items()
+        if subpackage(module, "ingest")
+        for target in targets
+        if target in INGEST_COMPOSITION
+    ]
+    assert not upward, "\n".join(upward)
 
 
 def test_product_code_imports_no_test_module() -> None:

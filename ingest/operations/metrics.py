@@ -7,20 +7,18 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ingest.pipeline import Pipeline
-from ingest.wal.log import WriteAheadLog
+from ingest.operations.figures import FigureSource
 
 
 class PipelineCollector(Collector):
-    """Counters and gauges straight from ``Pipeline.stats``: one source of truth, nothing counted twice."""
+    """Counters and gauges straight from the pipeline's figures: one source of truth, nothing counted twice."""
 
-    def __init__(self, pipeline: Pipeline, wal: WriteAheadLog, connected: Callable[[], bool]) -> None:
+    def __init__(self, pipeline: FigureSource, connected: Callable[[], bool]) -> None:
         self._pipeline = pipeline
-        self._wal = wal
         self._connected = connected
 
     def collect(self) -> Iterator[Metric]:
-        s = self._pipeline.stats
+        s = self._pipeline.figures()
         counters: tuple[tuple[str, float, str], ...] = (
             ("suitcase_messages_received", s.received, "Messages received (MQTT and HTTP)."),
             ("suitcase_messages_acked", s.acked, "Messages logged and acknowledged."),
@@ -41,9 +39,9 @@ class PipelineCollector(Collector):
             rejected.add_metric([str(reason)], count)
         yield rejected
         gauges: tuple[tuple[str, float, str], ...] = (
-            ("suitcase_wal_backlog_records", self._wal.backlog_records, "Log records not yet in InfluxDB."),
-            ("suitcase_wal_backlog_bytes", self._wal.backlog_bytes, "Log bytes not yet in InfluxDB."),
-            ("suitcase_messages_held", self._pipeline.held, "Messages received but not yet logged."),
+            ("suitcase_wal_backlog_records", s.backlog_records, "Log records not yet in InfluxDB."),
+            ("suitcase_wal_backlog_bytes", s.backlog_bytes, "Log bytes not yet in InfluxDB."),
+            ("suitcase_messages_held", s.held, "Messages received but not yet logged."),
             ("suitcase_influx_ok", int(s.influx_ok), "1 while InfluxDB accepts writes."),
             ("suitcase_wal_full", int(s.log_full), "1 while the log is at its bound (acks paused)."),
             ("suitcase_wal_writable", int(s.log_error is None), "0 while the log cannot be written (acks paused)."),

@@ -20,10 +20,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ingest.intake.directory import DeviceDirectory
+from ingest.operations.figures import FigureSource
 from ingest.operations.metrics import PipelineCollector
-from ingest.pipeline import Pipeline
+from ingest.operations.status import StatusBoard
 from ingest.sink.rejects import RejectStore, StoredReject
-from ingest.wal.log import WriteAheadLog
 
 _REJECTS_SHOWN = 25
 _REJECTS_LISTED = 1000
@@ -53,10 +53,10 @@ class Rate:
 class StatusPages:
     def __init__(
         self,
-        pipeline: Pipeline,
+        pipeline: FigureSource,
+        board: StatusBoard,
         directory: DeviceDirectory,
         rejects: RejectStore,
-        wal: WriteAheadLog,
         connected: Callable[[], bool],
         *,
         failure: Callable[[], str | None] = lambda: None,
@@ -65,11 +65,11 @@ class StatusPages:
         self._failure = failure
         self._directory = directory
         self._rejects = rejects
-        self._wal = wal
+        self._board = board
         self._connected = connected
         self.rate = Rate()
         self._metrics = CollectorRegistry(auto_describe=True)
-        self._metrics.register(PipelineCollector(pipeline, wal, connected))
+        self._metrics.register(PipelineCollector(pipeline, connected))
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self.page)
@@ -81,12 +81,12 @@ class StatusPages:
 
     async def run_sampler(self) -> None:
         while True:
-            self.rate.sample(self._pipeline.stats.stored_readings)
+            self.rate.sample(self._pipeline.figures().stored_readings)
             await asyncio.sleep(5)
 
     # --- data ---------------------------------------------------------------------------------------------
     def pipeline_figures(self) -> dict[str, object]:
-        s = self._pipeline.stats
+        s = self._pipeline.figures()
         return {
             "received": s.received,
             "acked": s.acked,
@@ -95,9 +95,9 @@ class StatusPages:
             "rejected": sum(s.rejected.values()),
             "duplicates": s.duplicates,
             "possible_duplicates": s.possible_duplicates,
-            "backlog_records": self._wal.backlog_records,
-            "backlog_bytes": self._wal.backlog_bytes,
-            "held": self._pipeline.held,
+            "backlog_records": s.backlog_records,
+            "backlog_bytes": s.backlog_bytes,
+            "held": s.held,
             "influx_reachable": s.influx_ok,
             "log_full": s.log_full,
             "log_writable": s.log_error is None,
@@ -106,7 +106,7 @@ class StatusPages:
 
     def problems(self) -> list[str]:
         """Why the service is not ready, in words; empty when it is."""
-        s = self._pipeline.stats
+        s = self._pipeline.figures()
         problems = []
         failure = self._failure()
         if failure is not None:
@@ -134,7 +134,7 @@ class StatusPages:
 
     # --- JSON ---------------------------------------------------------------------------------------------
     async def api_devices(self, _request: web.Request) -> web.Response:
-        board = self._pipeline.board
+        board = self._board
         return web.json_response(
             {
                 "devices": board.devices(self._directory.registry),
@@ -184,13 +184,13 @@ class StatusPages:
 
     # --- HTML ---------------------------------------------------------------------------------------------
     async def page(self, _request: web.Request) -> web.Response:
-        board = self._pipeline.board
+        board = self._board
         devices = board.devices(self._directory.registry)
         rejects = await self._latest_rejects(_REJECTS_SHOWN)
         body = "".join(
             [
                 _HEAD,
-                _problems_section(self.problems(), self._pipeline.stats.log_damage),
+                _problems_section(self.problems(), self._pipeline.figures().log_damage),
                 _pipeline_section(self.pipeline_figures()),
                 _devices_section(devices),
                 _strangers_section(board.strangers()),

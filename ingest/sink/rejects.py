@@ -8,10 +8,12 @@ apart from the bounded table, so they keep counting after old rejects are pruned
 from __future__ import annotations
 
 import builtins
+import hashlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -144,3 +146,35 @@ class _Transaction:
 
     def __exit__(self, kind: type[BaseException] | None, *_rest: object) -> None:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+REJECT_PREFIX_BYTES = 1024
+_log = logging.getLogger(__name__)
+
+
+def bounded(reject: Reject) -> Reject:
+    """An oversized payload's reject keeps its first KiB, its size and its hash: enough to recognise it,
+    never megabytes per message in the log and the rejects store."""
+    payload = reject.payload
+    digest = hashlib.sha256(payload).hexdigest()
+    note = f" (kept: the first {REJECT_PREFIX_BYTES} of {len(payload)} bytes; sha256 {digest})"
+    return replace(reject, payload=payload[:REJECT_PREFIX_BYTES], reason=reject.reason + note)
+
+
+def log_reject(reject: Reject) -> None:
+    """Every reject in the service's log with its device and reason; as separate fields in JSON logs."""
+    _log.warning(
+        "rejected message code=%s device=%s topic=%r reason=%r payload=%r",
+        reject.code,
+        reject.device_id or "-",
+        reject.topic,
+        reject.reason,
+        reject.payload[:200],
+        extra={
+            "event": "reject",
+            "code": str(reject.code),
+            "device": reject.device_id,
+            "topic": reject.topic,
+            "reason": reject.reason,
+        },
+    )

@@ -28,9 +28,9 @@ from devices.credentials import CredentialStore
 from devices.formats import FormatContext, PayloadFormat
 from devices.reading import DEVICE_ID_PATTERN
 from ingest.intake.directory import DeviceDirectory
-from ingest.pipeline import Pipeline
+from ingest.intake.intake import Intake
 from ingest.sources.ratelimit import RateLimiter
-from ingest.wal.idempotency import PENDING, Answer
+from ingest.wal.idempotency import PENDING, Answer, IdempotencyKeys
 from ingest.wal.records import idempotency_key
 
 log = logging.getLogger(__name__)
@@ -68,20 +68,22 @@ class Credentials:
 
 
 class HttpIngest:
-    """The aiohttp application; every accepted body goes through ``Pipeline.submit_and_wait``."""
+    """The aiohttp application; every accepted body goes through ``Intake.submit_and_wait``."""
 
     def __init__(
         self,
-        pipeline: Pipeline,
+        intake: Intake,
+        idempotency: IdempotencyKeys,
+        *,
         directory: DeviceDirectory,
         credentials: Credentials,
         formats: dict[str, PayloadFormat],
         context: FormatContext,
-        *,
         max_bytes: int,
         limiter: RateLimiter,
     ) -> None:
-        self._pipeline = pipeline
+        self._intake = intake
+        self._idempotency = idempotency
         self._directory = directory
         self._credentials = credentials
         self._formats = formats
@@ -176,7 +178,7 @@ class HttpIngest:
         self._throttle(device_id)
         idempotency = _idempotency(request, device_id)
         if idempotency is not None:
-            answered = self._pipeline.idempotency.get(idempotency)
+            answered = self._idempotency.get(idempotency)
             if answered is PENDING:
                 raise _error(
                     web.HTTPConflict,
@@ -193,7 +195,7 @@ class HttpIngest:
                 )
         topic = self._formats[fmt].topic_filters(self._context)[0].replace("+", device_id, 1)
         try:
-            entry = await self._pipeline.submit_and_wait(topic, body, _COMMIT_TIMEOUT_S, idempotency=idempotency)
+            entry = await self._intake.submit_and_wait(topic, body, _COMMIT_TIMEOUT_S, idempotency=idempotency)
         except TimeoutError:
             raise _error(
                 web.HTTPServiceUnavailable,
@@ -206,7 +208,7 @@ class HttpIngest:
         else:
             answer = Answer(202, json.dumps({"accepted": True}))
         if idempotency is not None:
-            self._pipeline.idempotency.put(idempotency, answer)
+            self._idempotency.put(idempotency, answer)
         return web.Response(status=answer.status, text=answer.body, content_type=JSON)
 
 

@@ -43,19 +43,19 @@ class MqttConsumer:
     def __init__(
         self,
         settings: IngestSettings,
-        topics: list[str],
+        topics: Callable[[], list[str]],
         on_message: MessageHandler,
         *,
         on_connect: Callable[[int], None] = lambda generation: None,
         on_pong: Callable[[object], None] = lambda token: None,
     ) -> None:
         self._settings = settings
-        self._topics = [f"$share/{settings.mqtt_share_group}/{t}" if settings.mqtt_share_group else t for t in topics]
+        self._topics = topics  # asked on every connect: device models the registry added bring their topics
         self._on_message = on_message
         self._on_connect = on_connect
         self._on_pong = on_pong
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
+        self._loop: asyncio.AbstractEventLoop  # the loop ``run`` runs on; paho's callbacks come back to it
+        self._loop_thread = 0
         self._lost = asyncio.Event()
         self._connected = asyncio.Event()
         self._reading = True
@@ -169,13 +169,15 @@ class MqttConsumer:
         # Retained messages only when the subscription is new: a reconnect that finds its session would
         # otherwise take every retained message in again, as a new message with a new receive time.
         options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
-        client.subscribe([(topic, options) for topic in self._topics])
+        share = self._settings.mqtt_share_group
+        topics = [f"$share/{share}/{topic}" if share else topic for topic in self._topics()]
+        client.subscribe([(topic, options) for topic in topics])
         log.info(
             "connected to broker host=%s port=%s session_present=%s topics=%s",
             self._settings.mqtt_host,
             self._settings.service_port,
             flags.session_present,
-            ",".join(self._topics),
+            ",".join(topics),
         )
         self._connected.set()
 
@@ -232,6 +234,8 @@ class MqttConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep a connection up until ``stop`` is set; then disconnect cleanly."""
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         failed: list[BaseException | None] = []
         misc = supervised(self._misc_loop(), "mqtt keepalive", lambda _why, error: failed.append(error))
         misc.add_done_callback(lambda _task: self._lost.set())

@@ -1,0 +1,182 @@
+"""The first stage: a message becomes a log record (its points, or a reject with its reason), or is
+recognised as a broker redelivery of a message the log already holds; then it waits for the committer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from devices.decode import Decoder, Outcome
+from devices.errors import DecodeError, RejectCode
+from devices.formats import Message
+from ingest.intake.directory import DeviceDirectory
+from ingest.sink.points import reading_lines, reject_line, time_ns, uplink_line
+from ingest.sink.recent import RecentRecords
+from ingest.sink.rejects import bounded, log_reject
+from ingest.wal.idempotency import PENDING, IdempotencyKeys
+from ingest.wal.records import Reject, message_key, points_record, reject_record
+from ingest.wal.redelivery import Redeliveries, Verdict
+from ingest.wal.waiting import Entry, Waiting
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class IntakeFigures:
+    received: int = 0
+    duplicates: int = 0  # broker redeliveries recognised, acknowledged and not stored again
+    possible_duplicates: int = 0  # stored, though they may repeat a stored message (see redelivery.py)
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+class Watcher(Protocol):
+    """Who is told of each message as it is taken in (the status board staff look at)."""
+
+    def stored(self, outcome: Outcome, received_at: datetime, /) -> None: ...
+
+    def rejected(self, reject: Reject, /) -> None: ...
+
+
+class ReceiveClock:
+    """Receive times that strictly increase, so two messages never share a timestamp (and a point)."""
+
+    def __init__(self) -> None:
+        self._last = datetime.min.replace(tzinfo=UTC)
+
+    def now(self) -> datetime:
+        moment = datetime.now(UTC)
+        if moment <= self._last:
+            moment = self._last + timedelta(microseconds=1)
+        self._last = moment
+        return moment
+
+
+class Intake:
+    """Decodes, validates and records each message as it arrives, and queues it for the committer."""
+
+    def __init__(
+        self,
+        decoder: Decoder,
+        directory: DeviceDirectory,
+        board: Watcher,
+        *,
+        redeliveries: Redeliveries,
+        idempotency: IdempotencyKeys,
+        recent: RecentRecords,
+        waiting: Waiting,
+    ) -> None:
+        self._decoder = decoder
+        self._directory = directory
+        self._board = board
+        self._redeliveries = redeliveries
+        self._idempotency = idempotency
+        self._recent = recent
+        self._waiting = waiting
+        self._clock = ReceiveClock()
+        self.figures = IntakeFigures()
+
+    def submit(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        mid: int = 0,
+        qos: int = 0,
+        dup: bool = False,
+        generation: int = 0,
+        idempotency: bytes | None = None,
+    ) -> Entry:
+        """Handle one message as it arrives (synchronous: runs inside the MQTT read callback).
+
+        ``idempotency``: the log key of an HTTP message sent with an Idempotency-Key (records.py)."""
+        self.figures.received += 1
+        key = message_key(topic, payload, mid) if idempotency is None else idempotency
+        redeliveries = self._redeliveries
+        if qos:
+            redeliveries.arrived(generation, dup)
+        verdict = redeliveries.classify(key, dup)
+        if verdict is Verdict.REDELIVERY:
+            self.figures.duplicates += 1
+            redeliveries.redelivered(key, generation)
+            entry = Entry(mid, qos, generation, None, key=key)
+        else:
+            if verdict is Verdict.POSSIBLE_DUPLICATE:
+                self.figures.possible_duplicates += 1
+            record, reject = self._record(key, topic, payload, idempotent=idempotency is not None)
+            entry = Entry(mid, qos, generation, record, reject, key=key)
+            if idempotency is not None:
+                self._idempotency.put(key, PENDING)
+            if qos:
+                redeliveries.accepted(key)
+        self._waiting.put(entry)
+        return entry
+
+    def _record(self, key: bytes, topic: str, payload: bytes, *, idempotent: bool) -> tuple[bytes, Reject | None]:
+        """The message's log record, and its reject when it has one."""
+        received_at = self._clock.now()
+        message = Message(payload=payload, received_at=received_at, topic=topic)
+        try:
+            outcome = self._decoder.decode_message(message)
+            refusal = self._directory.admit(outcome.device_id)
+            if refusal is not None:
+                code, reason = refusal
+                reject = Reject(topic, payload, received_at, outcome.device_id, code, reason)
+                return self._reject(key, reject, idempotent=idempotent)
+            tags = self._directory.tags(outcome.device_id)
+            lines = reading_lines(outcome.readings, tags)
+        except DecodeError as error:
+            reject = Reject(topic, payload, received_at, error.device_id, error.code, error.reason)
+            return self._reject(key, reject, idempotent=idempotent)
+        except Exception as error:  # a bug in a decoder must cost one message, never the service
+            log.exception("decoder crashed topic=%s", topic)
+            reason = f"internal decoder error: {error!r}"
+            reject = Reject(topic, payload, received_at, None, RejectCode.UNKNOWN_FORMAT, reason)
+            return self._reject(key, reject, idempotent=idempotent)
+        self._board.stored(outcome, received_at)
+        site = self._directory.site(outcome.device_id)
+        uplink = uplink_line(
+            outcome.device_id, site, outcome.format, readings=len(lines), size=len(payload), time=time_ns(received_at)
+        )
+        body = points_record(key, topic, payload, received_at, lines, bookkeeping=[uplink], idempotent=idempotent)
+        self._recent.add(body, "\n".join([*lines, uplink]), len(lines))
+        return body, None
+
+    def _reject(self, key: bytes, reject: Reject, *, idempotent: bool) -> tuple[bytes, Reject]:
+        if len(reject.payload) > self._decoder.options.max_payload_bytes:
+            reject = bounded(reject)
+        self._board.rejected(reject)
+        self.figures.rejected[reject.code] += 1
+        log_reject(reject)
+        site = self._directory.site(reject.device_id)
+        bookkeeping = [reject_line(reject.code, reject.device_id, site, time_ns(reject.received_at))]
+        return reject_record(key, reject, bookkeeping, idempotent=idempotent), reject
+
+    async def submit_and_wait(
+        self, topic: str, payload: bytes, timeout: float, *, idempotency: bytes | None = None
+    ) -> Entry:
+        """Submit a message that has no broker behind it (HTTP) and wait until it is durably logged.
+
+        Raises ``TimeoutError`` if the log has no room in time; the message is then dropped before it is
+        logged (the caller answers 503 and the client retries), never stored twice. One that the committer
+        has already taken is being logged: that one is waited for, since its retry would be a duplicate.
+        """
+        entry = self.submit(topic, payload, idempotency=idempotency)
+        entry.committed = asyncio.get_running_loop().create_future()
+        while True:
+            try:
+                await asyncio.wait_for(asyncio.shield(entry.committed), timeout)
+            except TimeoutError:
+                if entry.taken:
+                    continue  # being written; a failed write hands it back (taken False) and we give up then
+                if not entry.committed.done():
+                    entry.cancelled = True
+                    if entry.record is not None:
+                        self._recent.forget(entry.record)
+                    if idempotency is not None:
+                        self._idempotency.forget(idempotency)
+                    raise
+            return entry
