@@ -102,7 +102,7 @@ class Pipeline:
             logged=self.drainer.wake,
         )
         self.submit = self.intake.submit
-        self.submit_and_wait = self.intake.submit_and_wait
+        self.submit_request = self.intake.submit_request
         self.pong = self.committer.pong
         self.connected = self.redeliveries.connected
 

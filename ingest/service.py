@@ -67,8 +67,6 @@ class IngestService:
             self.pipeline.idempotency,
             directory=self.directory,
             credentials=Credentials(settings.credentials_file),
-            formats=self.decoder.formats,
-            context=self.decoder.context,
             max_bytes=settings.max_payload_bytes,
             limiter=RateLimiter(settings.http_rate_per_s, settings.http_burst),
         )

@@ -12,6 +12,7 @@ import pytest
 from devices.decode import Decoder
 from devices.settings import DecodeSettings
 from ingest.config import IngestSettings
+from ingest.intake.intake import DeviceRequest
 from ingest.pipeline import Pipeline
 from ingest.sink.influx import V1Writer
 from ingest.sink.rejects import RejectStore
@@ -31,6 +32,10 @@ class AckRecorder(NoBroker):
 
     def ack(self, mid: int, qos: int, generation: int) -> None:
         self.acked.append(mid)
+
+
+def http_message(device: str) -> DeviceRequest:
+    return DeviceRequest(device, "native", f"POST /v1/devices/{device}/readings", PAYLOAD)
 
 
 async def make_pipeline(
@@ -149,7 +154,7 @@ async def test_an_http_message_the_committer_already_took_is_waited_for_not_answ
     monkeypatch.setattr(pipeline.committer, "_persist", slow_persist)
     committer = asyncio.create_task(pipeline.run_committer())
     try:
-        entry = await pipeline.submit_and_wait("t/dev-3/up", PAYLOAD, timeout=0.05)
+        entry = await pipeline.submit_request(http_message("dev-3"), timeout=0.05)
         assert entry.taken, "the committer had taken it when the wait timed out"
         assert pipeline.figures().logged == 1, "answered only once logged: a retry would be a duplicate"
     finally:
@@ -163,7 +168,7 @@ async def test_an_http_message_not_yet_taken_is_dropped_on_timeout(
 ) -> None:
     pipeline, _ = await make_pipeline(tmp_path, influxdb, influx_db)
     with pytest.raises(TimeoutError):  # no committer runs: the log takes nothing
-        await pipeline.submit_and_wait("t/dev-4/up", PAYLOAD, timeout=0.05)
+        await pipeline.submit_request(http_message("dev-4"), timeout=0.05)
     await run_until(pipeline, lambda: pipeline.held == 0)
     assert pipeline.figures().logged == 0, "the client was told 503 and retries: this copy must not be logged"
 

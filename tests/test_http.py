@@ -104,6 +104,15 @@ def test_http_status_codes(
     assert (status, body["error"]) == (415, "unsupported_media_type")
     status, body = post(url, b'{"readings": {"humidity": 140}}', bearer)
     assert (status, body["error"]) == (400, "out_of_range"), "a rejected body is a 400 with its reason"
+    status, body = post(url, b'{"device": "kit-2", "readings": {"humidity": 40}}', bearer)
+    assert (status, body["error"]) == (400, "device_mismatch"), "kit-1's key cannot post readings for kit-2"
+    with urllib.request.urlopen(f"{ingest.http_url}/api/rejects?device=kit-1", timeout=15) as response:
+        kept = json.load(response)["rejects"]
+    # an HTTP message keeps how it came, not an MQTT topic it never had
+    assert {(r["reason"], r["topic"]) for r in kept} == {
+        ("out_of_range", "POST /v1/devices/kit-1/readings"),
+        ("device_mismatch", "POST /v1/devices/kit-1/readings"),
+    }
 
     # kit-2's burst is 3 at 0.2 requests per second: the 4th request in a row is refused
     kit2 = {"Content-Type": "application/json", "X-API-Key": keys["kit-2"].api_key}

@@ -19,11 +19,15 @@ __all__ = ["Decoded", "FormatContext", "Message", "PayloadFormat", "RawReading"]
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A payload as it arrived, with its MQTT topic when there is one."""
+    """A payload as it arrived: with its MQTT topic, or with the device an HTTP request authenticated as.
+
+    ``sender`` is what a topic's device level is for MQTT: the device the transport vouches for, which a
+    payload naming another device must not contradict."""
 
     payload: bytes
     received_at: datetime
     topic: str | None = None
+    sender: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

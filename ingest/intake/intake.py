@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from devices.decode import Decoder, Outcome
+from devices.decode import AUTO, Decoder, Outcome
 from devices.errors import DecodeError, RejectCode
 from devices.formats import Message
 from ingest.intake.directory import DeviceDirectory
@@ -31,6 +31,17 @@ class IntakeFigures:
     duplicates: int = 0  # broker redeliveries recognised, acknowledged and not stored again
     possible_duplicates: int = 0  # stored, though they may repeat a stored message (see redelivery.py)
     rejected: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRequest:
+    """A message a device sent over HTTP: who sent it (the transport authenticated it), in which format."""
+
+    device_id: str
+    format: str
+    origin: str  # how it came, e.g. "POST /v1/devices/<id>/readings": kept where an MQTT message keeps its topic
+    payload: bytes
+    idempotency: bytes | None = None  # the log key of its Idempotency-Key (records.py), if it sent one
 
 
 class Watcher(Protocol):
@@ -80,21 +91,11 @@ class Intake:
         self.figures = IntakeFigures()
 
     def submit(
-        self,
-        topic: str,
-        payload: bytes,
-        *,
-        mid: int = 0,
-        qos: int = 0,
-        dup: bool = False,
-        generation: int = 0,
-        idempotency: bytes | None = None,
+        self, topic: str, payload: bytes, *, mid: int = 0, qos: int = 0, dup: bool = False, generation: int = 0
     ) -> Entry:
-        """Handle one message as it arrives (synchronous: runs inside the MQTT read callback).
-
-        ``idempotency``: the log key of an HTTP message sent with an Idempotency-Key (records.py)."""
+        """Handle one MQTT message as it arrives (synchronous: runs inside the MQTT read callback)."""
         self.figures.received += 1
-        key = message_key(topic, payload, mid) if idempotency is None else idempotency
+        key = message_key(topic, payload, mid)
         redeliveries = self._redeliveries
         if qos:
             redeliveries.arrived(generation, dup)
@@ -106,42 +107,56 @@ class Intake:
         else:
             if verdict is Verdict.POSSIBLE_DUPLICATE:
                 self.figures.possible_duplicates += 1
-            record, reject = self._record(key, topic, payload, idempotent=idempotency is not None)
+            message = Message(payload=payload, received_at=self._clock.now(), topic=topic)
+            record, reject = self._record(key, topic, message, AUTO, idempotent=False)
             entry = Entry(mid, qos, generation, record, reject, key=key)
-            if idempotency is not None:
-                self._idempotency.put(key, PENDING)
             if qos:
                 redeliveries.accepted(key)
         self._waiting.put(entry)
         return entry
 
-    def _record(self, key: bytes, topic: str, payload: bytes, *, idempotent: bool) -> tuple[bytes, Reject | None]:
+    def _submit_request(self, request: DeviceRequest) -> Entry:
+        self.figures.received += 1
+        key = request.idempotency
+        idempotent = key is not None
+        if key is None:
+            key = message_key(request.origin, request.payload, 0)
+        message = Message(payload=request.payload, received_at=self._clock.now(), sender=request.device_id)
+        record, reject = self._record(key, request.origin, message, request.format, idempotent=idempotent)
+        entry = Entry(0, 0, 0, record, reject, key=key)
+        if request.idempotency is not None:
+            self._idempotency.put(key, PENDING)
+        self._waiting.put(entry)
+        return entry
+
+    def _record(
+        self, key: bytes, origin: str, message: Message, fmt: str, *, idempotent: bool
+    ) -> tuple[bytes, Reject | None]:
         """The message's log record, and its reject when it has one."""
-        received_at = self._clock.now()
-        message = Message(payload=payload, received_at=received_at, topic=topic)
+        payload, received_at = message.payload, message.received_at
         try:
-            outcome = self._decoder.decode_message(message)
+            outcome = self._decoder.decode_message(message, fmt)
             refusal = self._directory.admit(outcome.device_id)
             if refusal is not None:
                 code, reason = refusal
-                reject = Reject(topic, payload, received_at, outcome.device_id, code, reason)
+                reject = Reject(origin, payload, received_at, outcome.device_id, code, reason)
                 return self._reject(key, reject, idempotent=idempotent)
             tags = self._directory.tags(outcome.device_id)
             lines = reading_lines(outcome.readings, tags)
         except DecodeError as error:
-            reject = Reject(topic, payload, received_at, error.device_id, error.code, error.reason)
+            reject = Reject(origin, payload, received_at, error.device_id, error.code, error.reason)
             return self._reject(key, reject, idempotent=idempotent)
         except Exception as error:  # a bug in a decoder must cost one message, never the service
-            log.exception("decoder crashed topic=%s", topic)
+            log.exception("decoder crashed origin=%s", origin)
             reason = f"internal decoder error: {error!r}"
-            reject = Reject(topic, payload, received_at, None, RejectCode.UNKNOWN_FORMAT, reason)
+            reject = Reject(origin, payload, received_at, None, RejectCode.UNKNOWN_FORMAT, reason)
             return self._reject(key, reject, idempotent=idempotent)
         self._board.stored(outcome, received_at)
         site = self._directory.site(outcome.device_id)
         uplink = uplink_line(
             outcome.device_id, site, outcome.format, readings=len(lines), size=len(payload), time=time_ns(received_at)
         )
-        body = points_record(key, topic, payload, received_at, lines, bookkeeping=[uplink], idempotent=idempotent)
+        body = points_record(key, origin, payload, received_at, lines, bookkeeping=[uplink], idempotent=idempotent)
         self._recent.add(body, "\n".join([*lines, uplink]), len(lines))
         return body, None
 
@@ -155,16 +170,14 @@ class Intake:
         bookkeeping = [reject_line(reject.code, reject.device_id, site, time_ns(reject.received_at))]
         return reject_record(key, reject, bookkeeping, idempotent=idempotent), reject
 
-    async def submit_and_wait(
-        self, topic: str, payload: bytes, timeout: float, *, idempotency: bytes | None = None
-    ) -> Entry:
-        """Submit a message that has no broker behind it (HTTP) and wait until it is durably logged.
+    async def submit_request(self, request: DeviceRequest, timeout: float) -> Entry:
+        """Take in a message that has no broker behind it (HTTP) and wait until it is durably logged.
 
         Raises ``TimeoutError`` if the log has no room in time; the message is then dropped before it is
         logged (the caller answers 503 and the client retries), never stored twice. One that the committer
         has already taken is being logged: that one is waited for, since its retry would be a duplicate.
         """
-        entry = self.submit(topic, payload, idempotency=idempotency)
+        entry = self._submit_request(request)
         entry.committed = asyncio.get_running_loop().create_future()
         while True:
             try:
@@ -176,7 +189,7 @@ class Intake:
                     entry.cancelled = True
                     if entry.record is not None:
                         self._recent.forget(entry.record)
-                    if idempotency is not None:
-                        self._idempotency.forget(idempotency)
+                    if request.idempotency is not None:
+                        self._idempotency.forget(request.idempotency)
                     raise
             return entry

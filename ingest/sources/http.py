@@ -25,10 +25,9 @@ from pathlib import Path
 from aiohttp import web
 
 from devices.credentials import CredentialStore
-from devices.formats import FormatContext, PayloadFormat
 from devices.reading import DEVICE_ID_PATTERN
 from ingest.intake.directory import DeviceDirectory
-from ingest.intake.intake import Intake
+from ingest.intake.intake import DeviceRequest, Intake
 from ingest.sources.ratelimit import RateLimiter
 from ingest.wal.idempotency import PENDING, Answer, IdempotencyKeys
 from ingest.wal.records import idempotency_key
@@ -68,7 +67,7 @@ class Credentials:
 
 
 class HttpIngest:
-    """The aiohttp application; every accepted body goes through ``Intake.submit_and_wait``."""
+    """The aiohttp application; every accepted body goes through ``Intake.submit_request``."""
 
     def __init__(
         self,
@@ -77,8 +76,6 @@ class HttpIngest:
         *,
         directory: DeviceDirectory,
         credentials: Credentials,
-        formats: dict[str, PayloadFormat],
-        context: FormatContext,
         max_bytes: int,
         limiter: RateLimiter,
     ) -> None:
@@ -86,8 +83,6 @@ class HttpIngest:
         self._idempotency = idempotency
         self._directory = directory
         self._credentials = credentials
-        self._formats = formats
-        self._context = context
         self._max_bytes = max_bytes
         self._limiter = limiter
 
@@ -193,9 +188,9 @@ class HttpIngest:
                     content_type=JSON,
                     headers={"Idempotent-Replayed": "true"},
                 )
-        topic = self._formats[fmt].topic_filters(self._context)[0].replace("+", device_id, 1)
+        message = DeviceRequest(device_id, fmt, f"{request.method} {request.path}", body, idempotency)
         try:
-            entry = await self._intake.submit_and_wait(topic, body, _COMMIT_TIMEOUT_S, idempotency=idempotency)
+            entry = await self._intake.submit_request(message, _COMMIT_TIMEOUT_S)
         except TimeoutError:
             raise _error(
                 web.HTTPServiceUnavailable,

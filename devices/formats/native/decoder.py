@@ -54,7 +54,9 @@ class NativeFormat:
 
     def decode(self, message: Message, context: FormatContext) -> Decoded:
         topic_device = None
-        if message.topic is not None:
+        if message.sender is not None:
+            topic_device = check_device_id(message.sender)
+        elif message.topic is not None:
             topic_device = check_device_id(message.topic.split("/")[1])
         try:
             payload = NativePayload.model_validate_json(message.payload)

@@ -40,7 +40,9 @@ class SenmlFormat:
 
     def decode(self, message: Message, context: FormatContext) -> Decoded:
         topic_device = None
-        if message.topic is not None and self.matches_topic(message.topic, context):
+        if message.sender is not None:
+            topic_device = check_device_id(message.sender)
+        elif message.topic is not None and self.matches_topic(message.topic, context):
             topic_device = check_device_id(message.topic.split("/")[1])
         try:
             records = resolve(load_pack(message.payload), now=message.received_at)
