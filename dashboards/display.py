@@ -1,14 +1,15 @@
-"""How each catalog quantity is shown: Grafana's unit id for its canonical unit, and how readings combine.
+"""How each catalog quantity is drawn: Grafana's unit id for its canonical unit, and the InfluxQL function
+for how its readings combine (which the catalog entry names).
 
-The catalog says what a quantity *is* (unit, range, decimals); this says how a dashboard draws it. Both
-tables are checked against the catalog by the tests, so a quantity or unit added there without a line
-here fails loudly instead of showing up as a bare number.
+The unit table is checked against the catalog's units by the tests, so a unit added there without a line
+here fails loudly instead of showing up as a bare number; a new quantity in a known unit needs nothing here.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+from devices.catalog import load_catalog
 from devices.catalog.catalog import Quantity
 
 # Catalog canonical unit -> Grafana unit id (Grafana's `valueFormats`; `suffix:` is Grafana's custom-unit syntax).
@@ -53,19 +54,6 @@ class Aggregate(StrEnum):
     LAST = "last"  # meter readings: the newest value is the reading
 
 
-_AGGREGATES: dict[str, Aggregate] = {
-    "motion": Aggregate.SUM,
-    "people_count": Aggregate.SUM,
-    "bike_count": Aggregate.SUM,
-    "door_openings": Aggregate.SUM,
-    "rain": Aggregate.SUM,
-    "occupancy": Aggregate.MAX,
-    "door_open": Aggregate.MAX,
-    "water_leak": Aggregate.MAX,
-    "energy": Aggregate.LAST,
-}
-
-
 def aggregate(quantity: str) -> Aggregate:
-    """How readings of ``quantity`` combine within a time bucket (mean unless the quantity says otherwise)."""
-    return _AGGREGATES.get(quantity, Aggregate.MEAN)
+    """How readings of ``quantity`` combine within a time bucket, as its catalog entry says."""
+    return Aggregate(load_catalog().quantities[quantity].aggregate)

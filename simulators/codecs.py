@@ -17,45 +17,12 @@ from devices.catalog import load_catalog
 from devices.catalog.units import conversion
 from devices.codecs import MODELS, CodecError, DeviceModel, codec_for
 
-# Typical values, each also valid when a codec reads it in its own unit (3.6 "mV" still encodes).
-TYPICAL: dict[str, float] = {
-    "temperature": 21.5,
-    "humidity": 45.0,
-    "pressure": 1013.0,
-    "co2": 600.0,
-    "tvoc": 200.0,
-    "pm1": 7.0,
-    "pm2_5": 10.0,
-    "pm4": 11.0,
-    "pm10": 15.0,
-    "no2": 20.0,
-    "o3": 60.0,
-    "noise_laeq": 55.0,
-    "noise_lamax": 70.0,
-    "illuminance": 300.0,
-    "motion": 3.0,
-    "people_count": 5.0,
-    "bike_count": 5.0,
-    "occupancy": 1.0,
-    "door_openings": 2.0,
-    "door_open": 1.0,
-    "distance": 1000.0,
-    "fill_level": 50.0,
-    "water_level": 1.5,
-    "water_leak_level": 10.0,
-    "water_leak": 0.0,
-    "battery": 90.0,
-    "battery_voltage": 3.6,
-    "rssi": -90.0,
-    "snr": 5.0,
-    "wind_speed": 4.0,
-    "wind_direction": 250.0,
-    "rain": 0.5,
-    "voltage": 230.0,
-    "current": 5.0,
-    "power": 1000.0,
-    "energy": 1000.0,
-}
+
+def typical(quantity: str) -> float:
+    """The catalog's typical value: also valid when a codec reads it in its own unit (3.6 "mV" still encodes)."""
+    return load_catalog().quantities[quantity].typical
+
+
 _RETRIES = 3
 
 
@@ -106,7 +73,7 @@ class ModelEncoder:
         self.model = model
         self._codec = codec_for(model.id)
         self.units: dict[str, str | None] = {}
-        probe = self._round_trip({q: TYPICAL[q] for q in model.quantities})
+        probe = self._round_trip({q: typical(q) for q in model.quantities})
         missing = sorted(set(model.quantities) - set(probe.stated))
         if missing:
             raise EncodingError(f"{model.id}: typical values of {missing} do not come back from the codec")
@@ -165,7 +132,7 @@ class ModelEncoder:
     def _find_over_range_quantity(self) -> str | None:
         catalog = load_catalog()
         for quantity in self.model.quantities:
-            values = {q: TYPICAL[q] for q in self.model.quantities} | {quantity: above_range(quantity)}
+            values = {q: typical(q) for q in self.model.quantities} | {quantity: above_range(quantity)}
             try:
                 uplink = self._round_trip(values)
             except (CodecError, EncodingError):

@@ -20,7 +20,6 @@ from simulators.signals.noise import mix, text_key
 
 DEFAULT_NATIVE_INTERVAL_S = 300.0
 AIRROHR_INTERVAL_S = 145.0  # the airrohr firmware's default measuring interval
-INDOOR_QUANTITIES = frozenset({"co2", "tvoc", "occupancy", "motion", "door_openings", "door_open", "water_leak_level"})
 # Organisationally unique identifiers (the first bytes of a vendor's DevEUIs), so EUIs look like the vendor's.
 _EUI_PREFIX = {
     "elsys": "a81758fffe",
@@ -178,7 +177,8 @@ def _device(
     lat, lon = geo.place_device(centre, *keys)
     quantities = candidate.quantities[fmt]
     lorawan = candidate.model != NATIVE
-    indoor = candidate.kind != "weather" and bool(INDOOR_QUANTITIES & set(quantities))
+    catalog = load_catalog().quantities
+    indoor = candidate.kind != "weather" and any(catalog[quantity].indoor for quantity in quantities)
     gateway_km = geo.gateways_in_reach(lat, lon)[0][2]
     context = Context(
         seed=mix(*keys),

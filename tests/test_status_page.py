@@ -89,9 +89,9 @@ def test_status_page_shows_a_fresh_reading_and_a_reject_in_chromium(
     dom = chromium(tmp_path, "--dump-dom", f"{running.http_url}/")
     assert 'id="device-kit-7"' in dom
     row = dom.split('id="device-kit-7"', 1)[1].split("</tr>", 1)[0]
-    assert "co2 734.0 ppm" in row, "the device that just published shows its latest value"
+    assert "Carbon dioxide concentration</span> 734 ppm" in row, "the device that just published shows its latest value"
     assert ">ok<" in row
-    assert "81.0 %" in row, "and its battery"
+    assert "81 %" in row, "and its battery, at the catalog's decimals"
     assert "out_of_range" in dom, "the rejected message shows with its reason"
     kit8 = dom.split('id="device-kit-8"', 1)[1].split("</tr>", 1)[0]
     assert "rejected: out_of_range" in kit8, "a device whose data does not arrive says why in its own row"

@@ -6,7 +6,7 @@ import math
 import tomllib
 from functools import cache
 from importlib.resources import files
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,6 +28,11 @@ class Quantity(BaseModel):
     max: float
     decimals: int = Field(ge=0, le=6)
     description: str
+    description_da: str
+    typical: float
+    typical_range: tuple[float, float]
+    indoor: bool = False
+    aggregate: Literal["mean", "sum", "max", "last"] = "mean"
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -37,7 +42,16 @@ class Quantity(BaseModel):
             raise ValueError(f"{self.name}: canonical unit {self.unit!r} is not in dimension {self.dimension}")
         if not self.min < self.max:
             raise ValueError(f"{self.name}: min {self.min} must be below max {self.max}")
+        low, high = self.typical_range
+        if not self.min <= low < high <= self.max:
+            raise ValueError(f"{self.name}: typical_range [{low}, {high}] must be a range inside [min, max]")
+        if not low <= self.typical <= high:
+            raise ValueError(f"{self.name}: typical {self.typical} must lie in typical_range")
         return self
+
+    def label(self, language: str = "en") -> str:
+        """The quantity's name for people, in Danish ("da") or English."""
+        return self.description_da if language == "da" else self.description
 
     @property
     def accepted_units(self) -> list[str]:
@@ -115,7 +129,12 @@ def parse_catalog(text: str) -> Catalog:
     return Catalog(quantities, kinds)
 
 
+def catalog_text() -> str:
+    """The TOML of the catalog shipped with the package (devices/catalog/quantities.toml)."""
+    return files("devices.catalog").joinpath("quantities.toml").read_text(encoding="utf-8")
+
+
 @cache
 def load_catalog() -> Catalog:
-    """The catalog shipped with the package (devices/catalog/quantities.toml), loaded once."""
-    return parse_catalog(files("devices.catalog").joinpath("quantities.toml").read_text(encoding="utf-8"))
+    """The catalog, loaded once per process."""
+    return parse_catalog(catalog_text())

@@ -190,7 +190,14 @@ def test_canonical_value_converts_checks_and_refuses_to_guess() -> None:
 
 
 def test_a_broken_catalog_file_is_refused() -> None:
+    entry = 'dimension="length"\nmin=0\nmax=1\ndecimals=0\ndescription="x"\ndescription_da="x"\ntypical=0.5\n'
     with pytest.raises(ValueError, match="canonical unit"):
-        parse_catalog('[quantities.x]\nunit="furlong"\ndimension="length"\nmin=0\nmax=1\ndecimals=0\ndescription="x"')
+        parse_catalog(f'[quantities.x]\nunit="furlong"\n{entry}typical_range=[0, 1]')
+    with pytest.raises(ValueError, match="must be a range inside"):
+        parse_catalog(f'[quantities.x]\nunit="m"\n{entry}typical_range=[0, 2]')
+    with pytest.raises(ValueError, match="must lie in typical_range"):
+        parse_catalog(f'[quantities.x]\nunit="m"\n{entry}typical_range=[0, 0.25]')
+    with pytest.raises(ValueError, match="typical_range"):
+        parse_catalog(f'[quantities.x]\nunit="m"\n{entry}')  # a quantity says all it needs, or is refused
     with pytest.raises(ValueError, match="unknown quantities"):
         parse_catalog('[kinds.k]\ntitle="K"\nquantities=["nope"]')

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from devices.catalog import load_catalog
 from ingest.intake.directory import DeviceDirectory
 from ingest.operations.figures import FigureSource
 from ingest.operations.metrics import PipelineCollector
@@ -259,8 +260,20 @@ def _ago(moment: object) -> str:
 
 
 def _value(latest: dict[str, dict[str, object]], quantity: str) -> str:
+    """A latest value as the catalog says to show it: its decimals, its unit (``1003.8 hPa``)."""
     reading = latest.get(quantity)
-    return "" if reading is None else f"{_e(reading['value'])} {_e(reading['unit'])}"
+    if reading is None:
+        return ""
+    found = load_catalog().quantities.get(quantity)
+    value = reading["value"]
+    if found is not None and isinstance(value, float):
+        value = f"{value:.{found.decimals}f}"
+    return f"{_e(value)} {_e(reading['unit'])}"
+
+
+def _label(quantity: str) -> str:
+    found = load_catalog().quantities.get(quantity)
+    return found.label() if found is not None else quantity
 
 
 def _devices_section(devices: list[dict[str, object]]) -> str:
@@ -268,7 +281,9 @@ def _devices_section(devices: list[dict[str, object]]) -> str:
     for d in devices:
         latest: dict[str, dict[str, object]] = d["latest"]  # type: ignore[assignment]
         values = ", ".join(
-            f"{_e(q)} {_value(latest, q)}" for q in latest if q not in ("battery", "battery_voltage", "rssi", "snr")
+            f'<span title="{_e(q)}">{_e(_label(q))}</span> {_value(latest, q)}'
+            for q in latest
+            if q not in ("battery", "battery_voltage", "rssi", "snr")
         )
         battery = _value(latest, "battery") or _value(latest, "battery_voltage")
         rejected: dict[str, str] | None = d["last_reject"]  # type: ignore[assignment]

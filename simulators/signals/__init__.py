@@ -10,6 +10,7 @@
 | ``battery`` | battery, battery_voltage (slow decay) |
 | ``radio`` | rssi, snr (by distance) |
 | ``energy`` | voltage, current, power, energy |
+| ``generic`` | any other catalog quantity, from its catalog entry (typical value and range, how it aggregates) |
 
 Every signal is a pure function of (device context, time, seconds since the previous message), so a
 seed gives the same fleet on every run, and each stays inside its quantity's catalog range.
@@ -23,6 +24,7 @@ from devices.catalog import load_catalog
 from simulators.signals import battery, climate, energy, occupancy, radio, traffic, waste, water
 from simulators.signals.calendar import Moment, moment
 from simulators.signals.context import Context, Radio, Signal
+from simulators.signals.generic import signal_for
 
 SIGNALS: dict[str, Signal] = {
     "temperature": climate.temperature,
@@ -69,9 +71,15 @@ def sample(ctx: Context, quantities: Iterable[str], t: float, dt: float) -> dict
     quantities_by_name = load_catalog().quantities
     at = moment(t)
     return {
-        name: round(SIGNALS[name](ctx, at, dt), quantities_by_name[name].decimals) + 0.0  # + 0.0: no -0.0
+        name: round(signal(name)(ctx, at, dt), quantities_by_name[name].decimals) + 0.0  # + 0.0: no -0.0
         for name in quantities
     }
 
 
-__all__ = ["SIGNALS", "Context", "Moment", "Radio", "Signal", "moment", "sample"]
+def signal(name: str) -> Signal:
+    """The quantity's own model, or the generic one its catalog entry gives."""
+    found = SIGNALS.get(name)
+    return found if found is not None else signal_for(load_catalog().quantities[name])
+
+
+__all__ = ["SIGNALS", "Context", "Moment", "Radio", "Signal", "moment", "sample", "signal"]
