@@ -65,6 +65,7 @@ class IngestService:
         self.http = HttpIngest(
             self.pipeline.intake,
             self.pipeline.idempotency,
+            formats=self.decoder.formats,
             directory=self.directory,
             credentials=Credentials(settings.credentials_file),
             max_bytes=settings.max_payload_bytes,

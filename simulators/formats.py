@@ -97,7 +97,6 @@ class Format(Protocol):
     name: str
     timestamped: bool
     faults: frozenset[FaultKind]
-    http: bool  # the HTTP ingestion API takes it
 
     def quantities(self, model: str, wanted: Sequence[str]) -> tuple[str, ...]:
         """Of ``wanted``, what a device of ``model`` can send in this format (empty: incompatible)."""
@@ -125,7 +124,6 @@ class Native:
     name = NATIVE
     timestamped = True
     faults = _ALL_FAULTS
-    http = True
 
     def quantities(self, model: str, wanted: Sequence[str]) -> tuple[str, ...]:
         return tuple(wanted) if model == NATIVE else ()
@@ -185,7 +183,6 @@ class Senml:
     name = "senml"
     timestamped = True
     faults = _ALL_FAULTS
-    http = True
 
     def quantities(self, model: str, wanted: Sequence[str]) -> tuple[str, ...]:
         return tuple(wanted) if model == NATIVE else ()
@@ -226,7 +223,6 @@ class SingleValue:
     name = "single_value"
     timestamped = False
     faults = _ALL_FAULTS - _NO_TIME_FAULTS - {FaultKind.MALFORMED_JSON, FaultKind.UNKNOWN_QUANTITY}
-    http = False
 
     def quantities(self, model: str, wanted: Sequence[str]) -> tuple[str, ...]:
         return tuple(wanted) if model == NATIVE else ()
@@ -275,7 +271,6 @@ class SensorCommunity:
     name = "sensor_community"
     timestamped = False
     faults = _ALL_FAULTS - _NO_TIME_FAULTS
-    http = True
 
     def quantities(self, model: str, wanted: Sequence[str]) -> tuple[str, ...]:
         if model != NATIVE:
@@ -380,7 +375,6 @@ class ChirpStack:
     name = "chirpstack"
     timestamped = True
     faults = _ALL_FAULTS - {FaultKind.UNKNOWN_QUANTITY}
-    http = False
 
     def quantities(self, model: str, wanted: Sequence[str]) -> tuple[str, ...]:
         return () if model == NATIVE else tuple(wanted)
@@ -456,7 +450,6 @@ class TheThingsStack:
     name = "tts"
     timestamped = True
     faults = _ALL_FAULTS - {FaultKind.UNKNOWN_QUANTITY}
-    http = False
 
     def quantities(self, model: str, wanted: Sequence[str]) -> tuple[str, ...]:
         return () if model == NATIVE else tuple(wanted)

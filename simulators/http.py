@@ -22,15 +22,12 @@ from pathlib import Path
 
 import aiohttp
 
+from devices.formats import FORMATS as PAYLOAD_FORMATS
 from simulators.formats import FORMATS
 from simulators.model import Outgoing
 
-HTTP_FORMATS = tuple(name for name, fmt in FORMATS.items() if fmt.http)  # native, senml, sensor_community
-_CONTENT_TYPES = {
-    "native": "application/json",
-    "senml": "application/senml+json",
-    "sensor_community": "application/json",
-}
+# the formats a device may POST (native, senml, sensor_community), each with its own Content-Type
+HTTP_FORMATS = tuple(name for name in FORMATS if PAYLOAD_FORMATS[name].content_types)
 _ACCEPTED, _REJECTED, _TOO_MANY, _BUSY = 202, 400, 429, 503
 
 
@@ -101,13 +98,13 @@ def request_for(message: Outgoing, url: str, api_key: str) -> tuple[str, dict[st
     if device.format == "sensor_community":
         basic = base64.b64encode(f"{device.id}:{api_key}".encode()).decode()
         headers = {
-            "Content-Type": _CONTENT_TYPES[device.format],
+            "Content-Type": PAYLOAD_FORMATS[device.format].content_types[0],
             "X-Sensor": device.id,
             "X-PIN": _pin(message),
             "Authorization": f"Basic {basic}",
         }
         return f"{url}/v1/sensor-community", headers
-    headers = {"Content-Type": _CONTENT_TYPES[device.format], "Authorization": f"Bearer {api_key}"}
+    headers = {"Content-Type": PAYLOAD_FORMATS[device.format].content_types[0], "Authorization": f"Bearer {api_key}"}
     return f"{url}/v1/devices/{device.id}/readings", headers
 
 

@@ -102,6 +102,12 @@ def test_http_status_codes(
     assert (status, body["error"]) == (413, "payload_too_large")
     status, body = post(url, NATIVE, {**bearer, "Content-Type": "text/plain"})
     assert (status, body["error"]) == (415, "unsupported_media_type")
+    assert "application/json (native, sensor_community) or application/senml+json (senml)" in body["reason"]
+    station = "esp8266-15011808"  # its own rate limit: kit-1's burst is spent below
+    senml = f'[{{"bn": "{station}:", "n": "temperature", "u": "Cel", "v": 19.5}}]'.encode()
+    headers = {"Content-Type": "application/senml+json", "Authorization": f"Bearer {keys[station].api_key}"}
+    senml_url = f"{ingest.http_url}/v1/devices/{station}/readings"
+    assert post(senml_url, senml, headers) == (202, {"accepted": True}), "SenML goes by its own Content-Type"
     status, body = post(url, b'{"readings": {"humidity": 140}}', bearer)
     assert (status, body["error"]) == (400, "out_of_range"), "a rejected body is a 400 with its reason"
     status, body = post(url, b'{"device": "kit-2", "readings": {"humidity": 40}}', bearer)

@@ -54,6 +54,7 @@ class PayloadFormat(Protocol):
 
     name: str
     summary: str
+    content_types: tuple[str, ...]  # what a device may POST it as over HTTP (none: MQTT only)
 
     def topic_filters(self, context: FormatContext) -> list[str]:
         """MQTT subscriptions that receive this format."""

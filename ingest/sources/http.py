@@ -20,11 +20,13 @@ import binascii
 import json
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
 
 from devices.credentials import CredentialStore
+from devices.formats import PayloadFormat
 from devices.reading import DEVICE_ID_PATTERN
 from ingest.intake.directory import DeviceDirectory
 from ingest.intake.intake import DeviceRequest, Intake
@@ -35,7 +37,6 @@ from ingest.wal.records import idempotency_key
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
-SENML = "application/senml+json"
 _COMMIT_TIMEOUT_S = 10.0
 _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
 _BASIC = 'Basic realm="iot-suitcase"'
@@ -74,12 +75,14 @@ class HttpIngest:
         intake: Intake,
         idempotency: IdempotencyKeys,
         *,
+        formats: Mapping[str, PayloadFormat],
         directory: DeviceDirectory,
         credentials: Credentials,
         max_bytes: int,
         limiter: RateLimiter,
     ) -> None:
         self._intake = intake
+        self._formats = formats
         self._idempotency = idempotency
         self._directory = directory
         self._credentials = credentials
@@ -103,16 +106,25 @@ class HttpIngest:
                 **{"WWW-Authenticate": "Bearer"},
             )
         self._authorise(device_id, key, "Bearer")
-        content_type = request.content_type
-        if content_type not in (JSON, SENML):
+        candidates = [fmt for fmt in self._formats.values() if request.content_type in fmt.content_types]
+        if not candidates:
             raise _error(
                 web.HTTPUnsupportedMediaType,
                 "unsupported_media_type",
-                f"Content-Type {content_type!r}: send {JSON} (native, sensor.community) or {SENML}",
+                f"Content-Type {request.content_type[:80]!r}: send {self._accepted()}",
             )
         body = await self._body(request)
-        fmt = "senml" if content_type == SENML else "sensor_community" if b'"sensordatavalues"' in body else "native"
-        return await self._ingest(request, device_id, fmt, body)
+        # formats sharing a Content-Type (native and sensor.community JSON) are told apart by their payload
+        fmt = next((fmt for fmt in candidates if fmt.sniff(body)), candidates[0])
+        return await self._ingest(request, device_id, fmt.name, body)
+
+    def _accepted(self) -> str:
+        """Every Content-Type a device may post, with the formats it carries."""
+        by_type: dict[str, list[str]] = {}
+        for fmt in self._formats.values():
+            for content_type in fmt.content_types:
+                by_type.setdefault(content_type, []).append(fmt.name)
+        return " or ".join(f"{content_type} ({', '.join(names)})" for content_type, names in by_type.items())
 
     async def post_sensor_community(self, request: web.Request) -> web.Response:
         sensor = request.headers.get("X-Sensor", "")
@@ -127,8 +139,9 @@ class HttpIngest:
         self._authorise(user, password, _BASIC)
         if sensor and sensor != user:
             raise _error(web.HTTPForbidden, "forbidden", f"X-Sensor {sensor[:64]!r} is not the authenticated {user!r}")
-        if request.content_type != JSON:
-            raise _error(web.HTTPUnsupportedMediaType, "unsupported_media_type", f"send {JSON}")
+        accepted = self._formats["sensor_community"].content_types
+        if request.content_type not in accepted:
+            raise _error(web.HTTPUnsupportedMediaType, "unsupported_media_type", f"send {' or '.join(accepted)}")
         return await self._ingest(request, user, "sensor_community", await self._body(request))
 
     def _authorise(self, device_id: str, key: str, scheme: str) -> None:

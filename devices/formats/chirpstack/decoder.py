@@ -44,6 +44,7 @@ class ChirpStackFormat:
 
     name = "chirpstack"
     summary = "ChirpStack v4 uplink events (JSON) on application/<application id>/device/<DevEUI>/event/up"
+    content_types: tuple[str, ...] = ()
 
     def topic_filters(self, context: FormatContext) -> list[str]:
         return [TOPIC_FILTER]

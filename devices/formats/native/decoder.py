@@ -41,6 +41,7 @@ class NativeFormat:
 
     name = "native"
     summary = "iot-suitcase native JSON on <root>/<device>/up"
+    content_types: tuple[str, ...] = ("application/json",)
 
     def topic_filters(self, context: FormatContext) -> list[str]:
         return [f"{context.topic_root}/+/{UPLINK_LEVEL}"]

@@ -27,6 +27,7 @@ class SenmlFormat:
 
     name = "senml"
     summary = "SenML JSON (RFC 8428) on <root>/<device>/senml"
+    content_types: tuple[str, ...] = ("application/senml+json",)
 
     def topic_filters(self, context: FormatContext) -> list[str]:
         return [f"{context.topic_root}/+/{TOPIC_LEVEL}"]

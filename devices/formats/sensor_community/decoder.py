@@ -35,6 +35,7 @@ class SensorCommunityFormat:
 
     name = "sensor_community"
     summary = "sensor.community airrohr JSON on <root>/<device>/airrohr"
+    content_types: tuple[str, ...] = ("application/json",)
 
     def topic_filters(self, context: FormatContext) -> list[str]:
         return [f"{context.topic_root}/+/{TOPIC_LEVEL}"]

@@ -27,6 +27,7 @@ class SingleValueFormat:
 
     name = "single_value"
     summary = "a bare number on <root>/<device>/<quantity>[/<unit>]"
+    content_types: tuple[str, ...] = ()
 
     def topic_filters(self, context: FormatContext) -> list[str]:
         # One filter per quantity rather than <root>/+/+: overlapping subscriptions would let the broker

@@ -35,6 +35,7 @@ class TheThingsStackFormat:
 
     name = "tts"
     summary = "The Things Stack v3 uplinks (JSON) on v3/<application id>[@<tenant>]/devices/<device id>/up"
+    content_types: tuple[str, ...] = ()
 
     def topic_filters(self, context: FormatContext) -> list[str]:
         return [TOPIC_FILTER]
