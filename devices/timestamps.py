@@ -65,3 +65,15 @@ def check_window(moment: datetime, now: datetime, future_tolerance: timedelta) -
             f"the server's clock ({now.isoformat()})",
         )
     return moment
+
+
+def format_rfc3339(moment: datetime) -> str:
+    """RFC 3339 in UTC with 'Z', as devices write it: milliseconds, or microseconds when the time has them."""
+    moment = moment.astimezone(UTC)
+    spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def epoch_seconds(moment: datetime) -> float:
+    """Seconds since the epoch, from exact microseconds (one rounding, as SenML's ``bt`` is read back)."""
+    return ((moment - _EPOCH) // timedelta(microseconds=1)) / 1_000_000

@@ -16,22 +16,24 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from devices.catalog import load_catalog
+from devices.formats.base import Encoded, FormatContext, Sent
 from devices.formats.lorawan.fields import load_fields
-from devices.formats.sensor_community.value_types import PRECEDENCE
+from devices.formats.native import encoder as native_encoder
+from devices.formats.senml import encoder as senml_encoder
+from devices.formats.sensor_community import encoder as sensor_community_encoder
+from devices.formats.single_value import encoder as single_value_encoder
+from devices.timestamps import format_rfc3339
 from simulators import geo
 from simulators.codecs import above_range, encoder, from_canonical
 from simulators.model import NATIVE, FaultKind, SimDevice, Topics
 from simulators.signals import noise
 from simulators.signals.radio import lora_reception
-
-Sent = tuple[str, float, str | None]  # quantity, value as sent, unit as sent (None: canonical)
 
 UNKNOWN_QUANTITY = "uv_index"  # a quantity a newer firmware might send; not in the catalog
 _ALL_FAULTS = frozenset(FaultKind)
@@ -49,26 +51,16 @@ class Report:
     counter: int  # the device's uplink number (LoRaWAN fCnt)
 
 
-@dataclass(frozen=True, slots=True)
-class Draft:
-    """One message before serialisation."""
+Draft = Encoded  # one message before serialisation, as the format's own encoder made it
 
-    topic: str
-    body: Any  # a JSON value, or str for bare-text payloads
-    sent: tuple[Sent, ...]
-    json: bool = True
 
-    def payload(self) -> bytes:
-        if not self.json:
-            return str(self.body).encode()
-        return json.dumps(self.body, separators=(",", ":")).encode()
+def device_time(stamp_us: int) -> datetime:
+    return datetime.fromtimestamp(stamp_us // 1_000_000, UTC).replace(microsecond=stamp_us % 1_000_000)
 
 
 def rfc3339(stamp_us: int) -> str:
     """RFC 3339 in UTC with 'Z': milliseconds, or microseconds when the time has them."""
-    moment = datetime.fromtimestamp(stamp_us // 1_000_000, UTC).replace(microsecond=stamp_us % 1_000_000)
-    spec = "milliseconds" if stamp_us % 1000 == 0 else "microseconds"
-    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+    return format_rfc3339(device_time(stamp_us))
 
 
 def _number_text(value: float, decimals: int) -> str:
@@ -129,18 +121,12 @@ class Native:
         return tuple(wanted) if model == NATIVE else ()
 
     def drafts(self, report: Report, topics: Topics) -> list[Draft]:
-        readings: dict[str, Any] = {}
-        sent: list[Sent] = []
-        for quantity, value in report.values.items():
-            if quantity == "battery_voltage":
-                millivolts = round(value * 1000.0)
-                readings[quantity] = {"value": millivolts, "unit": "mV"}
-                sent.append((quantity, float(millivolts), "mV"))
-            else:
-                readings[quantity] = value
-                sent.append((quantity, value, None))
-        body = {"time": rfc3339(report.stamp_us), "readings": readings}
-        return [Draft(f"{topics.root}/{report.device.id}/up", body, tuple(sent))]
+        readings: dict[str, tuple[float, str | None]] = {
+            quantity: (round(value * 1000.0), "mV") if quantity == "battery_voltage" else (value, None)
+            for quantity, value in report.values.items()
+        }
+        context = FormatContext(topic_root=topics.root)
+        return [native_encoder.encode(report.device.id, readings, device_time(report.stamp_us), context)]
 
     def over_range(self, report: Report, topics: Topics) -> list[Draft]:
         return self.drafts(_replace_first(report), topics)
@@ -157,26 +143,6 @@ class Native:
         return replace(draft, body=body)
 
 
-# SenML units (RFC 8428 registry) for the quantities that have one; the rest go without (canonical unit).
-# Never "%": in SenML it is a ratio of 0..1.
-SENML_UNITS: dict[str, tuple[str, float]] = {
-    "temperature": ("Cel", 1.0),
-    "humidity": ("%RH", 1.0),
-    "pressure": ("Pa", 100.0),
-    "illuminance": ("lx", 1.0),
-    "battery": ("%EL", 1.0),
-    "battery_voltage": ("V", 1.0),
-    "voltage": ("V", 1.0),
-    "current": ("A", 1.0),
-    "power": ("W", 1.0),
-    "distance": ("m", 0.001),
-    "water_level": ("m", 1.0),
-    "wind_speed": ("m/s", 1.0),
-    "co2": ("ppm", 1.0),
-    "rssi": ("dBm", 1.0),
-}
-
-
 class Senml:
     """``<root>/<device>/senml``: a SenML pack with a base name and base time, SenML units where they exist."""
 
@@ -188,24 +154,8 @@ class Senml:
         return tuple(wanted) if model == NATIVE else ()
 
     def drafts(self, report: Report, topics: Topics) -> list[Draft]:
-        catalog = load_catalog()
-        records: list[dict[str, Any]] = []
-        sent: list[Sent] = []
-        for quantity, value in report.values.items():
-            record: dict[str, Any] = {"n": quantity}
-            unit = SENML_UNITS.get(quantity)
-            if unit is None:
-                record["v"] = value
-                sent.append((quantity, value, None))
-            else:
-                decimals = max(0, catalog.quantity(quantity).decimals - round(math.log10(unit[1])))
-                converted = round(value * unit[1], decimals)
-                record |= {"u": unit[0], "v": converted}
-                sent.append((quantity, converted, unit[0]))
-            records.append(record)
-        base = {"bn": f"{report.device.id}:", "bt": report.stamp_us / 1_000_000}
-        records[0] = base | records[0]
-        return [Draft(f"{topics.root}/{report.device.id}/senml", records, tuple(sent))]
+        context = FormatContext(topic_root=topics.root)
+        return [senml_encoder.encode(report.device.id, report.values, device_time(report.stamp_us), context)]
 
     def over_range(self, report: Report, topics: Topics) -> list[Draft]:
         return self.drafts(_replace_first(report), topics)
@@ -229,15 +179,16 @@ class SingleValue:
 
     def drafts(self, report: Report, topics: Topics) -> list[Draft]:
         catalog = load_catalog()
+        context = FormatContext(topic_root=topics.root)
         drafts = []
         for quantity, value in report.values.items():
-            base = f"{topics.root}/{report.device.id}/{quantity}"
-            if quantity == "pressure":
-                pascal = round(value * 100.0)
-                drafts.append(Draft(f"{base}/Pa", str(pascal), ((quantity, float(pascal), "Pa"),), json=False))
+            if quantity == "pressure":  # in Pa, as many sensors send it
+                drafts.append(
+                    single_value_encoder.encode(report.device.id, quantity, str(round(value * 100.0)), "Pa", context)
+                )
             else:
                 text = _number_text(value, catalog.quantity(quantity).decimals)
-                drafts.append(Draft(base, text, ((quantity, float(text), None),), json=False))
+                drafts.append(single_value_encoder.encode(report.device.id, quantity, text, None, context))
         return drafts
 
     def over_range(self, report: Report, topics: Topics) -> list[Draft]:
@@ -250,18 +201,6 @@ class SingleValue:
         raise ValueError("single_value cannot carry an unknown quantity")
 
 
-# value_type per quantity: an SDS011 for PM10/PM2.5, an SPS30 when PM1/PM4 are wanted too, a BME280, a DNMS.
-_SDS = {"pm10": "SDS_P1", "pm2_5": "SDS_P2"}
-_SPS30 = {"pm1": "SPS30_P0", "pm2_5": "SPS30_P2", "pm4": "SPS30_P4", "pm10": "SPS30_P1"}
-_OTHERS = {
-    "temperature": "BME280_temperature",
-    "humidity": "BME280_humidity",
-    "pressure": "BME280_pressure",
-    "noise_laeq": "DNMS_noise_LAeq",
-    "noise_lamax": "DNMS_noise_LA_max",
-    "rssi": "signal",
-}
-_AIRROHR_VERSION = "NRZ-2020-133"
 UNKNOWN_VALUE_TYPE = "SCD30_co2"  # a fork's sensor that the platform's table does not know
 
 
@@ -275,31 +214,18 @@ class SensorCommunity:
     def quantities(self, model: str, wanted: Sequence[str]) -> tuple[str, ...]:
         if model != NATIVE:
             return ()
-        supported = set(PRECEDENCE)
-        chosen = tuple(q for q in wanted if q in supported)
+        chosen = tuple(q for q in wanted if q in sensor_community_encoder.QUANTITIES)
         return (*chosen, "rssi") if chosen and "rssi" not in chosen else chosen
 
     def drafts(self, report: Report, topics: Topics) -> list[Draft]:
-        names = _SPS30 if {"pm1", "pm4"} & set(report.values) else _SDS
-        entries: list[dict[str, str]] = []
-        sent: list[Sent] = []
-        for quantity, value in report.values.items():
-            value_type = names.get(quantity) or _OTHERS[quantity]
-            if quantity == "pressure":
-                text = _number_text(value * 100.0, 2)
-                sent.append((quantity, float(text), "Pa"))
-            else:
-                text = _number_text(value, 2 if quantity != "rssi" else 0)
-                sent.append((quantity, float(text), None))
-            entries.append({"value_type": value_type, "value": text})
-        entries += [
-            {"value_type": "samples", "value": str(600_000 + report.counter % 10_000)},
-            {"value_type": "min_micro", "value": "28"},
-            {"value_type": "max_micro", "value": str(20_000 + report.counter % 5_000)},
-            {"value_type": "interval", "value": "145000"},
-        ]
-        body = {"esp8266id": report.device.chip_id, "software_version": _AIRROHR_VERSION, "sensordatavalues": entries}
-        return [Draft(f"{topics.root}/{report.device.id}/airrohr", body, tuple(sent))]
+        diagnostics = {
+            "samples": 600_000 + report.counter % 10_000,
+            "min_micro": 28,
+            "max_micro": 20_000 + report.counter % 5_000,
+            "interval": 145_000,
+        }
+        context = FormatContext(topic_root=topics.root)
+        return [sensor_community_encoder.encode(report.device.id, report.values, context, diagnostics=diagnostics)]
 
     def over_range(self, report: Report, topics: Topics) -> list[Draft]:
         return self.drafts(_replace_first(report), topics)

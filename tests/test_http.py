@@ -102,7 +102,7 @@ def test_http_status_codes(
     assert (status, body["error"]) == (413, "payload_too_large")
     status, body = post(url, NATIVE, {**bearer, "Content-Type": "text/plain"})
     assert (status, body["error"]) == (415, "unsupported_media_type")
-    assert "application/json (native, sensor_community) or application/senml+json (senml)" in body["reason"]
+    assert "application/json (native, sensor_community) or application/senml+json (senml)" in str(body["reason"])
     station = "esp8266-15011808"  # its own rate limit: kit-1's burst is spent below
     senml = f'[{{"bn": "{station}:", "n": "temperature", "u": "Cel", "v": 19.5}}]'.encode()
     headers = {"Content-Type": "application/senml+json", "Authorization": f"Bearer {keys[station].api_key}"}

@@ -2,19 +2,20 @@
 
 A format only understands its envelope; the shared pipeline (devices/decode.py) does the rest once for
 all formats: catalog lookup, unit conversion, range checks, timestamps. So adding a format means one
-folder with its decoder, README, test vectors and tests, plus one line in devices/formats/__init__.py.
+folder with its decoder, encoder, README, test vectors and tests, plus one line in devices/formats/__init__.py.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from devices.reading import RawReading
 
-__all__ = ["Decoded", "FormatContext", "Message", "PayloadFormat", "RawReading"]
+__all__ = ["Decoded", "Encoded", "FormatContext", "Message", "PayloadFormat", "RawReading", "Sent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +72,22 @@ class PayloadFormat(Protocol):
     def decode(self, message: Message, context: FormatContext) -> Decoded:
         """Decode or raise ``DecodeError`` with a specific code; never any other exception."""
         ...
+
+
+Sent = tuple[str, float, str | None]  # quantity, value as stated in the message, unit as stated (None: canonical)
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """One message as a device or network server sends it in a format (what a format's encoder makes):
+    its topic, its body (a JSON value, or the text of a bare-text payload), and each reading as stated."""
+
+    topic: str
+    body: Any
+    sent: tuple[Sent, ...]
+    json: bool = True
+
+    def payload(self) -> bytes:
+        if not self.json:
+            return str(self.body).encode()
+        return json.dumps(self.body, separators=(",", ":")).encode()
