@@ -71,27 +71,6 @@ class Reading(BaseModel):
         return self.model_dump_json()
 
 
-_FIELDS = set(Reading.model_fields)
-_set = object.__setattr__
-
-
-def checked_reading(device_id: str, time: datetime, quantity: str, value: float, unit: str) -> Reading:
-    """A ``Reading`` from fields the caller has already checked, about three times as fast as
-    ``Reading.model_construct`` (the decode hot path builds one per reading).
-
-    It fills exactly the attributes ``model_construct`` fills; ``test_reading.py`` proves the result equal
-    to ``Reading.model_validate`` of the same fields with hypothesis.
-    """
-    reading = Reading.__new__(Reading)
-    _set(
-        reading, "__dict__", {"device_id": device_id, "time": time, "quantity": quantity, "value": value, "unit": unit}
-    )
-    _set(reading, "__pydantic_fields_set__", _FIELDS.copy())
-    _set(reading, "__pydantic_extra__", None)
-    _set(reading, "__pydantic_private__", None)
-    return reading
-
-
 @dataclass(frozen=True, slots=True)
 class RawReading:
     """A value as the device stated it: not yet converted, range-checked or timed."""

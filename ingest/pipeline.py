@@ -24,7 +24,6 @@ from ingest.sink.drainer import Drainer
 from ingest.sink.influx import InfluxWriter, WriteError
 from ingest.sink.lineprotocol import format_float
 from ingest.sink.points import PIPELINE, tag_value
-from ingest.sink.recent import RecentRecords
 from ingest.sink.rejects import RejectStore
 from ingest.wal.committer import Acknowledger, Committer, NoBroker
 from ingest.wal.idempotency import KEPT_S, PENDING, Answer, IdempotencyKeys
@@ -65,8 +64,6 @@ class Pipeline:
         self.board = board or StatusBoard(directory.known)
         self.redeliveries = Redeliveries(recent_limit=remember_keys)
         self.idempotency = IdempotencyKeys()
-        # line protocol of logged records not yet drained: a few batches' worth, so memory stays bounded
-        recent = RecentRecords(limit=4 * batch_size)
         waiting = Waiting()
         self._waiting = waiting
         # Disk and SQLite work runs here, off the event loop; close() waits for it before files are closed.
@@ -77,14 +74,12 @@ class Pipeline:
             self.board,
             redeliveries=self.redeliveries,
             idempotency=self.idempotency,
-            recent=recent,
             waiting=waiting,
         )
         self.drainer = Drainer(
             wal,
             writer,
             rejects=rejects,
-            recent=recent,
             idempotency=self.idempotency,
             io=self._io,
             batch_size=batch_size,

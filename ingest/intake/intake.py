@@ -15,7 +15,6 @@ from devices.errors import DecodeError, RejectCode
 from devices.formats import Message
 from ingest.intake.directory import DeviceDirectory
 from ingest.sink.points import reading_lines, reject_line, time_ns, uplink_line
-from ingest.sink.recent import RecentRecords
 from ingest.sink.rejects import bounded, log_reject
 from ingest.wal.idempotency import PENDING, IdempotencyKeys
 from ingest.wal.records import Reject, message_key, points_record, reject_record
@@ -77,7 +76,6 @@ class Intake:
         *,
         redeliveries: Redeliveries,
         idempotency: IdempotencyKeys,
-        recent: RecentRecords,
         waiting: Waiting,
     ) -> None:
         self._decoder = decoder
@@ -85,7 +83,6 @@ class Intake:
         self._board = board
         self._redeliveries = redeliveries
         self._idempotency = idempotency
-        self._recent = recent
         self._waiting = waiting
         self._clock = ReceiveClock()
         self.figures = IntakeFigures()
@@ -157,7 +154,6 @@ class Intake:
             outcome.device_id, site, outcome.format, readings=len(lines), size=len(payload), time=time_ns(received_at)
         )
         body = points_record(key, origin, payload, received_at, lines, bookkeeping=[uplink], idempotent=idempotent)
-        self._recent.add(body, "\n".join([*lines, uplink]), len(lines))
         return body, None
 
     def _reject(self, key: bytes, reject: Reject, *, idempotent: bool) -> tuple[bytes, Reject]:
@@ -187,8 +183,6 @@ class Intake:
                     continue  # being written; a failed write hands it back (taken False) and we give up then
                 if not entry.committed.done():
                     entry.cancelled = True
-                    if entry.record is not None:
-                        self._recent.forget(entry.record)
                     if request.idempotency is not None:
                         self._idempotency.forget(request.idempotency)
                     raise

@@ -19,9 +19,9 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from devices.errors import RejectCode
+from ingest.sink.batch import Batch, batch_of, record_text
 from ingest.sink.influx import InfluxWriter, WriteError
 from ingest.sink.points import DEVICE_TAG
-from ingest.sink.recent import Batch, RecentRecords, record_text
 from ingest.sink.rejects import RejectStore, log_reject
 from ingest.wal.idempotency import KEPT_S, Answer, IdempotencyKeys
 from ingest.wal.log import Position, WriteAheadLog
@@ -55,7 +55,6 @@ class Drainer:
         writer: InfluxWriter,
         *,
         rejects: RejectStore,
-        recent: RecentRecords,
         idempotency: IdempotencyKeys,
         io: Executor,
         batch_size: int,
@@ -65,7 +64,6 @@ class Drainer:
         self._wal = wal
         self._writer = writer
         self._rejects = rejects
-        self._recent = recent
         self._idempotency = idempotency
         self._io = io
         self._batch_size = batch_size
@@ -95,7 +93,7 @@ class Drainer:
                     await self._logged.wait()
                     continue
                 last_write = time.monotonic()
-                batch = self._recent.batch(records)
+                batch = batch_of(records)
                 rejects = batch.rejects + await self._store_until_accepted(batch)
                 await loop.run_in_executor(self._io, self._finish, batch, rejects, position)
             except (OSError, sqlite3.Error) as error:

@@ -10,8 +10,6 @@ that and nothing else:
 - ``_handle_publish`` parses a QoS 1 PUBLISH whose property section is empty (what Mosquitto sends unless
   a publisher set properties) into the ``MQTTMessage`` paho builds, with ``properties`` None instead of an
   empty ``Properties``; every other packet (QoS 0 and 2, properties present, MQTT 3) takes paho's path.
-- ``loop_read`` takes such a PUBLISH straight from the buffer when it lies there whole, without paho's
-  per-packet state machine; anything else (a partial packet, another packet type) is paho's to read.
 - ``_handle_on_message`` calls ``on_message`` directly while no per-topic callback was added: paho's
   topic matcher builds a self-referencing closure per message, garbage only the cycle collector frees.
 - ``ack_many`` queues the PUBACKs of a whole group commit as one write (paho sends one packet per
@@ -105,42 +103,6 @@ class LeanClient(paho.Client):
                     self._easy_log(paho.MQTT_LOG_ERR, "Caught exception in on_message: %s", error)
                     if not self.suppress_exceptions:
                         raise
-
-    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        message = self._buffered_publish() if self._in_packet["command"] == 0 else None
-        if message is None:
-            return super().loop_read(max_packets)
-        return self._deliver(message)
-
-    def _buffered_publish(self) -> paho.MQTTMessage | None:
-        """A whole property-less QoS 1 PUBLISH at the head of the buffer, taken out of it; else None."""
-        buffer, offset = self._buffer, self._offset
-        if (
-            offset >= len(buffer)
-            or buffer[offset] & 0xF0 != paho.PUBLISH
-            or not self._manual_ack
-            or self._protocol != MQTTProtocolVersion.MQTTv5
-            or self._sock is None
-        ):
-            return None
-        length = shift = 0
-        start = offset + 1
-        while True:  # remaining length: up to 4 bytes, 7 bits each, low bits first
-            if start >= len(buffer) or start > offset + 4:
-                return None  # not all here yet, or malformed: paho reads (and judges) it
-            byte = buffer[start]
-            start += 1
-            length |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
-        end = start + length
-        if end > len(buffer):
-            return None
-        message = read_publish(buffer[offset], buffer[start:end])
-        if message is not None:
-            self._offset = end
-        return message
 
     def _sock_recv(self, bufsize: int) -> bytes:
         offset = self._offset

@@ -1,4 +1,4 @@
-"""A batch built from kept texts is exactly the batch built by decoding the log's bytes."""
+"""A batch is exactly the records the log holds, as one write; a record round-trips through its bytes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.sink.recent import RecentRecords, record_text
+from ingest.sink.batch import batch_of, record_text
 from ingest.wal.records import KEY_BYTES, POINTS, Record, Reject, decode_record, points_record, reject_record
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -47,28 +47,16 @@ def _body(record: Record) -> bytes:
     )
 
 
-@given(st.lists(st.tuples(points | rejects, st.booleans()), max_size=12))
-def test_a_batch_from_kept_texts_equals_the_batch_from_the_log(
-    items: list[tuple[Record | tuple[bytes, Reject, list[str]], bool]],
-) -> None:
-    recent = RecentRecords(limit=100)
-    bodies = []
-    for item, keep in items:
-        if isinstance(item, Record):
-            body = _body(item)
-            if keep:  # what the intake keeps
-                recent.add(body, "\n".join([*item.lines, *item.bookkeeping]), len(item.lines))
-        else:
-            body = reject_record(*item)
-        bodies.append(body)
+@given(st.lists(points | rejects, max_size=12))
+def test_a_batch_is_the_records_of_the_log_as_one_write(items: list[Record | tuple[bytes, Reject, list[str]]]) -> None:
+    bodies = [_body(item) if isinstance(item, Record) else reject_record(*item) for item in items]
     decoded = [decode_record(body) for body in bodies]
-    batch = recent.batch(bodies)
+    batch = batch_of(bodies)
     assert batch.bodies == bodies
     assert batch.text == "\n".join(line for record in decoded for line in (*record.lines, *record.bookkeeping))
     assert batch.messages == sum(1 for record in decoded if record.kind == POINTS)
     assert batch.readings == sum(len(record.lines) for record in decoded)
     assert batch.rejects == [(record.key, record.reject) for record in decoded if record.reject is not None]
-    assert len(recent) == 0  # every kept text handed out once
 
 
 @given(points)
@@ -80,18 +68,3 @@ def test_a_kept_record_round_trips_through_its_bytes(record: Record) -> None:
 def test_received_now_round_trips() -> None:
     record = Record(POINTS, b"k" * KEY_BYTES, "t/d/up", b"{}", datetime.now(UTC), ["m v=1 1"], None, ["u n=1 1"])
     assert decode_record(_body(record)) == record
-
-
-def test_the_cache_is_bounded_and_forgets_on_request() -> None:
-    recent = RecentRecords(limit=2)
-    kept = [Record(POINTS, bytes([n]) * KEY_BYTES, "t", b"", EPOCH, [f"m v={n}"], None, []) for n in range(3)]
-    bodies = [_body(record) for record in kept]
-    for body, record in zip(bodies, kept, strict=True):
-        recent.add(body, record_text(record), len(record.lines))
-    assert len(recent) == 2
-    recent.forget(bodies[0])
-    assert len(recent) == 1
-    batch = recent.batch(bodies)
-    assert batch.text == "m v=0\nm v=1\nm v=2"
-    assert (batch.messages, batch.readings, batch.rejects) == (3, 3, [])
-    assert len(recent) == 0
