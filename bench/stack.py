@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from bench.fleet import Shard
-from suitcase.stack import InfluxDB, Mosquitto
+from suitcase.servers import InfluxDB, Mosquitto
 
 DATABASE = "bench"
 _REPO = Path(__file__).resolve().parent.parent

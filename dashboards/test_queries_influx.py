@@ -20,7 +20,7 @@ from dashboards.macros import ALL, Variable, interpolate, panel_interval_ms, par
 from dashboards.provisioning import MIN_INTERVAL, Bundle, to_json
 from devices.catalog import load_catalog
 from devices.registry import QUARANTINE_SITE, Registry
-from suitcase.stack import InfluxDB
+from suitcase.servers import InfluxDB
 
 STEP = timedelta(minutes=5)
 HOURS = 6

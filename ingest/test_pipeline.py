@@ -19,7 +19,7 @@ from ingest.sink.rejects import RejectStore
 from ingest.wal.committer import NoBroker
 from ingest.wal.log import Position, WriteAheadLog
 from ingest.wal.records import Reject
-from suitcase.stack import InfluxDB
+from suitcase.servers import InfluxDB
 
 PAYLOAD = b'{"readings": {"temperature": 21.5}}'
 

@@ -10,7 +10,7 @@ import pytest
 
 from ingest.config import IngestSettings
 from ingest.service import IngestService
-from suitcase.stack import InfluxDB, Mosquitto
+from suitcase.servers import InfluxDB, Mosquitto
 
 
 @pytest.mark.parametrize("task", ["run_status", "run_drainer"])

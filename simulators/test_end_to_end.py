@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from suitcase.stack import InfluxDB, Mosquitto
+from suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, unique, wait_until
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from suitcase.stack import InfluxDB
+from suitcase.servers import InfluxDB
 from tests.helpers import unique
 
 Key = tuple[str, str, float, int | None]

@@ -5,6 +5,9 @@
 - ``suitcase`` is the application that wires them all (the CLI and the local stack).
 - Inside ``devices``, subpackages depend one way: no cycle among them; codecs know nothing of the payload
   formats that carry them, and the registry nothing of the credentials built on it.
+- ``suitcase.servers`` (the Mosquitto, InfluxDB and VictoriaMetrics processes that the test fixtures, the
+  benchmark and the local stack start) knows nothing of the local stack, the CLI or the services; test
+  infrastructure (``conftest.py``, ``tests/helpers.py``) needs no product internals beyond it.
 - Inside ``ingest``, subpackages stand in layers (``INGEST_LAYERS``), and none imports the modules that join
   them (the pipeline, the service, the CLI).
 """
@@ -135,4 +138,24 @@ def test_product_code_imports_no_test_module() -> None:
         for target in targets
         if any(part.startswith("test_") for part in target.split("."))
     ]
+    assert not wrong, "\n".join(wrong)
+
+
+TEST_INFRASTRUCTURE = (REPO / "conftest.py", REPO / "tests" / "helpers.py")
+
+
+def test_the_server_processes_stand_apart_from_the_product_stack() -> None:
+    wrong = [
+        f"{module} imports {target}"
+        for module, targets in GRAPH.items()
+        if module.startswith("suitcase.servers")
+        for target in targets
+        if not target.startswith(("suitcase.servers", "devices.credentials"))
+    ]
+    for path in TEST_INFRASTRUCTURE:
+        wrong += [
+            f"{path.name} imports {target}"
+            for target in imports_of(path)
+            if target.startswith("suitcase") and not target.startswith("suitcase.servers")
+        ]
     assert not wrong, "\n".join(wrong)

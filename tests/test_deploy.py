@@ -22,7 +22,7 @@ import yaml
 from devices.credentials import BrokerFiles, Listener, listener_config
 from ingest.config import IngestSettings
 from suitcase.cli import build_parser
-from suitcase.stack import InfluxDB, Mosquitto, free_port
+from suitcase.servers import InfluxDB, Mosquitto, free_port
 from tests.helpers import unique, wait_until
 
 REPO = Path(__file__).parent.parent

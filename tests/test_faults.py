@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from suitcase.stack import InfluxDB, Mosquitto
+from suitcase.servers import InfluxDB, Mosquitto
 from tests.fleet import StreamPublisher, expected, fleet, observed
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 

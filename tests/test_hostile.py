@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from devices.credentials.settings import SecuritySettings
 from ingest.config import IngestSettings
 from ingest.operations.status import STRANGERS_KEPT
-from suitcase.stack import InfluxDB, Mosquitto, free_port
+from suitcase.servers import InfluxDB, Mosquitto, free_port
 from suitcase.stack.local import own_broker
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 

@@ -13,7 +13,7 @@ import pytest
 
 from devices.credentials import CredentialStore, IssuedCredentials
 from devices.registry import RegistryFile, make_spec
-from suitcase.stack import InfluxDB, Mosquitto
+from suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, unique, wait_until
 
 NATIVE = b'{"readings": {"temperature": 21.5, "humidity": 40}}'

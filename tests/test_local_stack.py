@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from suitcase.stack import InfluxDB, Mosquitto, free_port, port_is_listening
+from suitcase.servers import InfluxDB, Mosquitto, free_port, port_is_listening
 from tests.fleet import expected, fleet, observed
 from tests.helpers import publish_all, wait_until
 

@@ -20,7 +20,7 @@ from ingest.config import IngestSettings
 from ingest.service import IngestService
 from simulators.fleet import FleetSpec, build_fleet
 from simulators.signals import sample
-from suitcase.stack import InfluxDB, Mosquitto
+from suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import publish_all
 
 # Only a catalog entry: no signal model, no dashboard table line, no simulator table, no status page code.

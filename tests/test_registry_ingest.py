@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from devices.registry import RegistryFile
-from suitcase.stack import InfluxDB, Mosquitto
+from suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
 

@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from devices.credentials import BrokerFiles, CredentialStore
 from devices.credentials.cli import simulator_topics
 from devices.credentials.store import ServicePublisher
-from suitcase.stack import InfluxDB, Mosquitto
+from suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, unique, wait_until
 
 ROOT = "suitcase"

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from devices.registry import RegistryFile, make_spec
-from suitcase.stack import InfluxDB, Mosquitto
+from suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
 OUTPUT = Path(__file__).parent.parent / "test-output"

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from devices.codecs import MODELS
-from suitcase.stack import InfluxDB, Mosquitto
+from suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
 ELSYS = "elsys/ers-co2"

@@ -1,17 +1,3 @@
-"""Real service processes (Mosquitto, InfluxDB 1.x, VictoriaMetrics) for tests and `suitcase up`."""
+"""The product's local stack (`suitcase up`): its own broker, InfluxDB and Grafana config, the demo fleet.
 
-from suitcase.stack.influxdb import InfluxDB, QueryError
-from suitcase.stack.mosquitto import Mosquitto
-from suitcase.stack.processes import ManagedProcess, ServiceError, free_port, port_is_listening
-from suitcase.stack.victoriametrics import VictoriaMetrics
-
-__all__ = [
-    "InfluxDB",
-    "ManagedProcess",
-    "Mosquitto",
-    "QueryError",
-    "ServiceError",
-    "VictoriaMetrics",
-    "free_port",
-    "port_is_listening",
-]
+The server processes themselves are ``suitcase.servers``, which the test fixtures use as well."""

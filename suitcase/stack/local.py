@@ -24,11 +24,11 @@ from devices.credentials.settings import SecuritySettings
 from devices.registry import RegistryError
 from ingest.config import InfluxFlavour, IngestSettings
 from ingest.service import IngestService
+from suitcase.servers.influxdb import InfluxDB
+from suitcase.servers.mosquitto import Mosquitto
+from suitcase.servers.processes import ManagedProcess, free_port, listening_process, port_is_listening
 from suitcase.stack.demo import Broker, DemoError, DemoFleet, DemoSettings, simulator_environment
 from suitcase.stack.grafana import ProvisioningTree
-from suitcase.stack.influxdb import InfluxDB
-from suitcase.stack.mosquitto import Mosquitto
-from suitcase.stack.processes import ManagedProcess, free_port, listening_process, port_is_listening
 
 log = logging.getLogger(__name__)
 

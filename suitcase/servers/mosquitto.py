@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from devices.credentials import BrokerFiles, Listener, listener_config
-from suitcase.stack.processes import ManagedProcess, free_port, port_is_listening
+from suitcase.servers.processes import ManagedProcess, free_port, port_is_listening
 
 
 class Mosquitto(ManagedProcess):
@@ -55,7 +55,7 @@ class Mosquitto(ManagedProcess):
         return self.data_dir / "mosquitto.conf"
 
     def command(self) -> list[str]:
-        template = resources.files("suitcase.stack").joinpath("mosquitto.conf").read_text()
+        template = resources.files("suitcase.servers").joinpath("mosquitto.conf").read_text()
         self.config_path.write_text(
             string.Template(template).substitute(
                 host=self.host,
