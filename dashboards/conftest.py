@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from dashboards.fake_grafana import FakeGrafana
 from dashboards.provisioning import Bundle, build_bundle
 from dashboards.settings import DashboardSettings
+from dashboards.testing_grafana import FakeGrafana
 from devices.registry import Registry, make_spec
 
 BEARER = "fake-grafana-bearer"  # what the fake Grafana accepts; not a credential anywhere

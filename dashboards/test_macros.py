@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dashboards.influxql import quote_ident, quote_string, regex_any_of
-from dashboards.macros import (
+from dashboards.testing_macros import (
     ALL,
     Variable,
     format_interval,

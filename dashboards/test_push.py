@@ -1,4 +1,4 @@
-"""`push` against the FAKE Grafana (dashboards/fake_grafana.py): by uid, idempotent, following the registry."""
+"""`push` against the FAKE Grafana (dashboards/testing_grafana.py): by uid, idempotent, following the registry."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from dashboards.conftest import BEARER, make_registry
-from dashboards.fake_grafana import FakeGrafana
 from dashboards.generate import FOLDER_UID, HEALTH_UID, OVERVIEW_UID
 from dashboards.provisioning import build_bundle
 from dashboards.push import contains, duration_s, push
 from dashboards.settings import DashboardSettings
+from dashboards.testing_grafana import FakeGrafana
 from devices.registry import Registry, RegistryFile, make_spec
 from suitcase.cli import main
 

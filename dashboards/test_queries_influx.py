@@ -16,8 +16,8 @@ import pytest
 
 from dashboards.conftest import SILENT
 from dashboards.generate import HEALTH_UID, OVERVIEW_UID, PIPELINE_UID
-from dashboards.macros import ALL, Variable, interpolate, panel_interval_ms, parse_duration_ms
 from dashboards.provisioning import MIN_INTERVAL, Bundle, to_json
+from dashboards.testing_macros import ALL, Variable, interpolate, panel_interval_ms, parse_duration_ms
 from devices.catalog import load_catalog
 from devices.registry import QUARANTINE_SITE, Registry
 from suitcase.servers import InfluxDB

@@ -33,7 +33,7 @@ def product_modules() -> dict[str, Path]:
     modules = {}
     for package in PACKAGES:
         for path in (REPO / package).rglob("*.py"):
-            if path.name.startswith("test_") or path.name == "conftest.py":
+            if path.name.startswith(("test_", "testing")) or path.name == "conftest.py":  # tests, test support
                 continue
             parts = path.relative_to(REPO).with_suffix("").parts
             modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
@@ -136,7 +136,7 @@ def test_product_code_imports_no_test_module() -> None:
         f"{module} imports {target}"
         for module, targets in GRAPH.items()
         for target in targets
-        if any(part.startswith("test_") for part in target.split("."))
+        if any(part.startswith(("test_", "testing")) for part in target.split("."))
     ]
     assert not wrong, "\n".join(wrong)
 
