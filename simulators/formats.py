@@ -14,7 +14,6 @@ a draft; each format says which faults it can carry:
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,11 +22,14 @@ from typing import Any, Protocol
 
 from devices.catalog import load_catalog
 from devices.formats.base import Encoded, FormatContext, Sent
+from devices.formats.chirpstack import encoder as chirpstack_encoder
 from devices.formats.lorawan.fields import load_fields
+from devices.formats.lorawan.transmission import Heard, Transmission
 from devices.formats.native import encoder as native_encoder
 from devices.formats.senml import encoder as senml_encoder
 from devices.formats.sensor_community import encoder as sensor_community_encoder
 from devices.formats.single_value import encoder as single_value_encoder
+from devices.formats.tts import encoder as tts_encoder
 from devices.timestamps import format_rfc3339
 from simulators import geo
 from simulators.codecs import above_range, encoder, from_canonical
@@ -272,6 +274,45 @@ def _radio_sent(heard: list[tuple[geo.Place, float, float]], rssi_override: floa
     return [("rssi", rssi, "dBm"), ("snr", heard[0][2], "dB")]
 
 
+def _transmission(report: Report, *, over_range: bool, context: bool) -> tuple[Transmission, tuple[Sent, ...]]:
+    """The uplink as the network server saw it, and the readings it states (the codec's, then the radio's).
+
+    A frame meant to go over range that the codec cannot push there goes with an impossible RSSI instead."""
+    device = report.device
+    assert device.dev_eui is not None
+    payload, fport, stated, hit = _lorawan_uplink(report, over_range=over_range)
+    heard = _receptions(report)
+    rssi_override = 75.0 if over_range and not hit else None
+    keys = (device.context.seed, report.counter)
+    receptions = tuple(
+        Heard(
+            gateway=gateway.name,
+            rssi=int(rssi if index or rssi_override is None else rssi_override),
+            snr=snr,
+            latitude=gateway.lat,
+            longitude=gateway.lon,
+            token=noise.mix(*keys, index) % 4_294_967_296,
+            context=noise.mix(*keys, index).to_bytes(8, "big")[:4] if context else b"",
+        )
+        for index, (gateway, rssi, snr) in enumerate(heard)
+    )
+    uplink = Transmission(
+        device_id=device.id,
+        dev_eui=device.dev_eui,
+        dev_addr=_hex(*keys, 3, digits=8),
+        model=device.model,
+        fport=fport,
+        fcnt=report.counter,
+        payload=payload,
+        time=device_time(report.stamp_us),
+        heard=receptions,
+        spreading_factor=_spreading_factor(heard[0][1]),
+        frequency_hz=868_100_000 + 200_000 * (report.counter % 3),
+        tags={"site": device.site},
+    )
+    return uplink, (*stated, *_radio_sent(heard, rssi_override))
+
+
 def _spreading_factor(rssi: float) -> int:
     """What ADR would settle on for this signal strength (EU868)."""
     for limit, factor in ((-95.0, 7), (-105.0, 8), (-110.0, 9), (-115.0, 10), (-120.0, 11)):
@@ -306,57 +347,20 @@ class ChirpStack:
         return () if model == NATIVE else tuple(wanted)
 
     def drafts(self, report: Report, topics: Topics, *, over_range: bool = False) -> list[Draft]:
-        device = report.device
-        assert device.dev_eui is not None
-        payload, fport, stated, hit = _lorawan_uplink(report, over_range=over_range)
-        heard = _receptions(report)
-        rssi_override = 75.0 if over_range and not hit else None
-        factor = _spreading_factor(heard[0][1])
-        keys = (device.context.seed, report.counter)
-        body: dict[str, Any] = {
-            "deduplicationId": _uuid(*keys, 1),
-            "time": rfc3339(report.stamp_us),
-            "deviceInfo": {
-                "tenantId": _uuid(noise.text_key("iot-suitcase"), 4),
-                "tenantName": "iot-suitcase",
-                "applicationId": topics.chirpstack_application,
-                "applicationName": "suitcase-sim",
-                "deviceProfileId": _uuid(noise.text_key(device.model), 2),
-                "deviceProfileName": device.model,
-                "deviceName": device.id,
-                "devEui": device.dev_eui,
-                "tags": {"site": device.site},
-            },
-            "devAddr": _hex(*keys, 3, digits=8),
-            "adr": True,
-            "dr": 12 - factor,
-            "fCnt": report.counter,
-            "fPort": fport,
-            "confirmed": False,
-            "data": base64.b64encode(payload).decode(),
-            "rxInfo": [
-                {
-                    "gatewayId": gateway.name,
-                    "uplinkId": noise.mix(*keys, index) % 4_294_967_296,
-                    "rssi": int(rssi if index or rssi_override is None else rssi_override),
-                    "snr": snr,
-                    "channel": report.counter % 8,
-                    "location": {"latitude": gateway.lat, "longitude": gateway.lon},
-                    "context": base64.b64encode(noise.mix(*keys, index).to_bytes(8, "big")[:4]).decode(),
-                    "metadata": {"region_config_id": "eu868", "region_common_name": "EU868"},
-                    "crcStatus": "CRC_OK",
-                }
-                for index, (gateway, rssi, snr) in enumerate(heard)
-            ],
-            "txInfo": {
-                "frequency": 868_100_000 + 200_000 * (report.counter % 3),
-                "modulation": {"lora": {"bandwidth": 125_000, "spreadingFactor": factor, "codeRate": "CR_4_5"}},
-            },
-        }
-        if device.ghost:
-            body["object"] = _ghost_object(report)
-        topic = f"application/{topics.chirpstack_application}/device/{device.dev_eui}/event/up"
-        return [Draft(topic, body, (*stated, *_radio_sent(heard, rssi_override)))]
+        uplink, sent = _transmission(report, over_range=over_range, context=True)
+        keys = (report.device.context.seed, report.counter)
+        message = chirpstack_encoder.encode(
+            uplink,
+            application_id=topics.chirpstack_application,
+            application_name="suitcase-sim",
+            tenant_id=_uuid(noise.text_key("iot-suitcase"), 4),
+            tenant_name="iot-suitcase",
+            deduplication_id=_uuid(*keys, 1),
+            device_profile_id=_uuid(noise.text_key(uplink.model), 2),
+            decoded=_ghost_object(report) if report.device.ghost else None,
+            sent=sent,
+        )
+        return [message]
 
     def over_range(self, report: Report, topics: Topics) -> list[Draft]:
         return self.drafts(report, topics, over_range=True)
@@ -381,54 +385,8 @@ class TheThingsStack:
         return () if model == NATIVE else tuple(wanted)
 
     def drafts(self, report: Report, topics: Topics, *, over_range: bool = False) -> list[Draft]:
-        device = report.device
-        assert device.dev_eui is not None
-        payload, fport, stated, hit = _lorawan_uplink(report, over_range=over_range)
-        heard = _receptions(report)
-        rssi_override = 75.0 if over_range and not hit else None
-        factor = _spreading_factor(heard[0][1])
-        keys = (device.context.seed, report.counter)
-        received = rfc3339(report.stamp_us)
-        brand, model_id = device.model.split("/", 1)
-        message = {
-            "f_port": fport,
-            "f_cnt": report.counter,
-            "frm_payload": base64.b64encode(payload).decode(),
-            "rx_metadata": [
-                {
-                    "gateway_ids": {"gateway_id": f"eui-{gateway.name}", "eui": gateway.name.upper()},
-                    "time": received,
-                    "timestamp": noise.mix(*keys, index) % 4_294_967_296,
-                    "rssi": int(rssi if index or rssi_override is None else rssi_override),
-                    "channel_rssi": int(rssi if index or rssi_override is None else rssi_override),
-                    "snr": snr,
-                    "location": {"latitude": gateway.lat, "longitude": gateway.lon, "source": "SOURCE_REGISTRY"},
-                    "received_at": received,
-                }
-                for index, (gateway, rssi, snr) in enumerate(heard)
-            ],
-            "settings": {
-                "data_rate": {"lora": {"bandwidth": 125_000, "spreading_factor": factor, "coding_rate": "4/5"}},
-                "frequency": str(868_100_000 + 200_000 * (report.counter % 3)),
-            },
-            "received_at": received,
-            "confirmed": False,
-            "consumed_airtime": f"{0.0412 * 2 ** (factor - 7):.6f}s",
-            "version_ids": {"brand_id": brand, "model_id": model_id, "band_id": "EU_863_870"},
-            "network_ids": {"net_id": "000013", "tenant_id": topics.tts_tenant, "cluster_id": "eu1"},
-        }
-        body = {
-            "end_device_ids": {
-                "device_id": device.id,
-                "application_ids": {"application_id": topics.tts_application},
-                "dev_eui": device.dev_eui.upper(),
-                "dev_addr": _hex(*keys, 3, digits=8).upper(),
-            },
-            "received_at": received,
-            "uplink_message": message,
-        }
-        topic = f"v3/{topics.tts_application}@{topics.tts_tenant}/devices/{device.id}/up"
-        return [Draft(topic, body, (*stated, *_radio_sent(heard, rssi_override)))]
+        uplink, sent = _transmission(report, over_range=over_range, context=False)
+        return [tts_encoder.encode(uplink, application_id=topics.tts_application, tenant=topics.tts_tenant, sent=sent)]
 
     def over_range(self, report: Report, topics: Topics) -> list[Draft]:
         return self.drafts(report, topics, over_range=True)

@@ -12,10 +12,13 @@ from devices.catalog import load_catalog
 from devices.decode import Decoder
 from devices.formats import FormatContext, Message
 from devices.formats.base import Encoded
+from devices.formats.chirpstack import encoder as chirpstack
+from devices.formats.lorawan.transmission import Heard, Transmission
 from devices.formats.native import encoder as native
 from devices.formats.senml import encoder as senml
 from devices.formats.sensor_community import encoder as sensor_community
 from devices.formats.single_value import encoder as single_value
+from devices.formats.tts import encoder as tts
 from devices.settings import DecodeSettings
 
 CONTEXT = FormatContext(topic_root="suitcase")
@@ -72,3 +75,47 @@ def test_single_value(quantity: str, data: st.DataObject) -> None:
     message = single_value.encode("kit-1", quantity, f"{value:.{CATALOG[quantity].decimals}f}", None, CONTEXT)
     assert decoded(message) == {quantity: value}
     assert decoded(single_value.encode("kit-1", "pressure", "101325", "Pa", CONTEXT)) == {"pressure": 1013.25}
+
+
+# An Elsys ERS frame from the vendor's own examples (devices/codecs/elsys/testdata/ttn-examples.json).
+ERS = Transmission(
+    device_id="ers-1",
+    dev_eui="a81758fffe0312ab",
+    dev_addr="26011bda",
+    model="elsys/ers",
+    fport=1,
+    fcnt=7,
+    payload=bytes.fromhex("0100E202290400270506"),
+    time=WHEN,
+    heard=(
+        Heard("b827ebfffe6e4a1c", -97, 7.25, 56.15, 10.2, 1234),
+        Heard("b827ebfffe6e4a1d", -110, -3.5, 56.16, 10.21, 99, b"\x01\x02\x03\x04"),
+    ),
+    spreading_factor=8,
+    frequency_hz=868_300_000,
+)
+ERS_READINGS = {"temperature": 22.6, "humidity": 41.0, "illuminance": 39.0, "motion": 6.0, "rssi": -97.0, "snr": 7.25}
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        chirpstack.encode(
+            ERS,
+            application_id="app-1",
+            application_name="sensors",
+            tenant_id="t-1",
+            tenant_name="city",
+            deduplication_id="d-1",
+            device_profile_id="p-1",
+        ),
+        tts.encode(ERS, application_id="sensors", tenant="city"),
+    ],
+    ids=["chirpstack", "tts"],
+)
+def test_network_server_envelopes(message: Encoded) -> None:
+    decoder = Decoder(DecodeSettings())
+    decoder.add_device_models({ERS.dev_eui: ERS.model})  # ChirpStack names no model; the registry does
+    outcome = decoder.decode_message(Message(message.payload(), WHEN, topic=message.topic))
+    assert outcome.device_id in {ERS.device_id, ERS.dev_eui}
+    assert {reading.quantity: reading.value for reading in outcome.readings} == ERS_READINGS
