@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+from devices.formats.chirpstack import encoder as chirpstack
+from devices.formats.lorawan.transmission import Heard, Transmission
 from devices.registry import RegistryFile
 from suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
@@ -86,3 +89,47 @@ def test_register_policy_puts_strangers_in_quarantine(
     assert (point["device"], point["site"]) == ("stranger-7", "quarantine")
     registered = RegistryFile(tmp_path / "registry.yaml").load().require("stranger-7")
     assert registered.site == "quarantine"
+
+
+def test_a_device_is_accepted_from_the_moment_its_registration_returns(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str
+) -> None:
+    """#15 point 6: no reload window. The first message right after `suitcase devices add` is stored, for a
+    native device and for a LoRaWAN device whose codec comes with its registration (by DevEUI)."""
+    registry = tmp_path / "registry.yaml"
+    root = unique("first")
+    ingest = start(tmp_path, mosquitto, influxdb, influx_db, root=root, policy="reject")
+    eui = "a81758fffe09f1e2"
+    uplink = Transmission(
+        device_id="ers-9",
+        dev_eui=eui,
+        dev_addr="26011bdb",
+        model="elsys/ers",
+        fport=1,
+        fcnt=1,
+        payload=bytes.fromhex("0100E202290400270506"),  # Elsys' own ERS example: 22.6 degC, 41 %, 39 lux, 6
+        time=datetime.now(UTC),
+        heard=(Heard("b827ebfffe6e4a1c", -97, 7.25, 56.15, 10.2, 1),),
+        spreading_factor=8,
+        frequency_hz=868_100_000,
+    )
+    event = chirpstack.encode(
+        uplink,
+        application_id=unique("app-"),
+        application_name="sensors",
+        tenant_id="t",
+        tenant_name="city",
+        deduplication_id="d",
+        device_profile_id="p",
+    )
+    try:
+        devices_cli(registry, "add", "kit-9", "--model", "native", "--site", "dokk1")
+        publish_all(mosquitto.host, mosquitto.port, [(f"{root}/kit-9/up", b'{"readings": {"temperature": 19.5}}')])
+        devices_cli(registry, "add", "ers-9", "--model", "elsys/ers", "--site", "dokk1", "--dev-eui", eui)
+        publish_all(mosquitto.host, mosquitto.port, [(event.topic, event.payload())])
+        wait_until(lambda: influxdb.count(influx_db) >= 2, 20, "both first readings")
+    finally:
+        assert ingest.terminate() == 0
+    assert "code=" not in ingest.log(), "no first message was rejected"
+    assert [p["value"] for p in influxdb.points(influx_db, "temperature") if p["device"] == "kit-9"] == [19.5]
+    assert [p["value"] for p in influxdb.points(influx_db, "temperature") if p["device"] == "ers-9"] == [22.6]

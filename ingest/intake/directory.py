@@ -115,6 +115,26 @@ class DeviceDirectory:
             tags, lambda key, error: log.warning("tag left out device=%s tag=%s error=%s", device_id, key, error)
         )
 
+    def refresh(self, decoder: Decoder) -> bool:
+        """Reload now if the registry file changed (one stat when it did not): a device registered a moment
+        ago is known from its first message, not from the next poll. True if it reloaded."""
+        if self._file is None:
+            return False
+        try:
+            registry = self._file.reload_if_changed()
+        except RegistryError as error:
+            log.error("registry not reloaded, keeping the previous one error=%s", error)
+            return False
+        if registry is None:
+            return False
+        self._reloaded(registry, decoder)
+        return True
+
+    def _reloaded(self, registry: Registry, decoder: Decoder) -> None:
+        self._apply(registry)
+        decoder.add_device_models(registry.device_models())
+        log.info("registry reloaded devices=%d sites=%d", len(registry), len(registry.sites))
+
     async def run_reloader(self, decoder: Decoder) -> None:
         """Pick up registry changes without a restart; a bad edit is logged and the old registry kept."""
         loop = asyncio.get_running_loop()
@@ -126,6 +146,4 @@ class DeviceDirectory:
                 log.error("registry not reloaded, keeping the previous one error=%s", error)
                 continue
             if registry is not None:
-                self._apply(registry)
-                decoder.add_device_models(registry.device_models())
-                log.info("registry reloaded devices=%d sites=%d", len(registry), len(registry.sites))
+                self._reloaded(registry, decoder)

@@ -132,8 +132,7 @@ class Intake:
         """The message's log record, and its reject when it has one."""
         payload, received_at = message.payload, message.received_at
         try:
-            outcome = self._decoder.decode_message(message, fmt)
-            refusal = self._directory.admit(outcome.device_id)
+            outcome, refusal = self._admitted(message, fmt)
             if refusal is not None:
                 code, reason = refusal
                 reject = Reject(origin, payload, received_at, outcome.device_id, code, reason)
@@ -155,6 +154,21 @@ class Intake:
         )
         body = points_record(key, origin, payload, received_at, lines, bookkeeping=[uplink], idempotent=idempotent)
         return body, None
+
+    def _admitted(self, message: Message, fmt: str) -> tuple[Outcome, tuple[RejectCode, str] | None]:
+        """The decoded message and its refusal, if any. A device nobody knows (or a LoRaWAN device without a
+        codec) may have been registered a moment ago: the registry is looked at again first (one stat)."""
+        try:
+            outcome = self._decoder.decode_message(message, fmt)
+        except DecodeError as error:
+            if error.code != RejectCode.NO_CODEC or not self._directory.refresh(self._decoder):
+                raise
+            outcome = self._decoder.decode_message(message, fmt)
+        refusal = self._directory.admit(outcome.device_id)
+        if refusal is not None and refusal[0] is RejectCode.UNKNOWN_DEVICE and self._directory.refresh(self._decoder):
+            outcome = self._decoder.decode_message(message, fmt)  # its model may have come with it
+            refusal = self._directory.admit(outcome.device_id)
+        return outcome, refusal
 
     def _reject(self, key: bytes, reject: Reject, *, idempotent: bool) -> tuple[bytes, Reject]:
         if len(reject.payload) > self._decoder.options.max_payload_bytes:
