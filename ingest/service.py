@@ -181,6 +181,7 @@ class IngestService:
             self.rejects,
             lambda: consumer.connected,
             failure=lambda: self.failure,
+            refusals=self.http.refusals,
         )
         self.pages.add_routes(app)
         self.http_runner = web.AppRunner(app, access_log=None)

@@ -125,6 +125,27 @@ def test_http_status_codes(
     codes = [post(f"{ingest.http_url}/v1/devices/kit-2/readings", NATIVE, kit2)[0] for _ in range(4)]
     assert codes == [202, 202, 202, 429]
 
+    # every refusal is counted and sampled where staff look (#15 point 7); a browser's favicon is not one
+    status, body = post(f"{ingest.http_url}/v1/nowhere", NATIVE, bearer)
+    assert (status, body["error"]) == (404, "not_found")
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(f"{ingest.http_url}/favicon.ico", timeout=15)
+    with urllib.request.urlopen(f"{ingest.http_url}/api/refused", timeout=15) as response:
+        refused = json.load(response)
+    assert refused["counts"] == {"401": 5, "404": 1, "413": 1, "415": 1, "429": 1}
+    newest = refused["latest"][0]
+    assert (newest["status"], newest["path"]) == (404, "/v1/nowhere")
+    unknown = next(r for r in refused["latest"] if r["device"] == "kit-404")
+    assert (unknown["status"], unknown["what_to_do"].split(":")[0]) == (401, "unknown device or wrong API key")
+    with urllib.request.urlopen(f"{ingest.http_url}/metrics", timeout=15) as response:
+        assert 'suitcase_http_refused_total{status="401"} 5.0' in response.read().decode()
+    with urllib.request.urlopen(f"{ingest.http_url}/", timeout=15) as response:
+        page = response.read().decode()
+    assert "kit-404" in page.split("HTTP requests refused", 1)[1]
+    log = ingest.log()
+    assert log.count("refused an HTTP request status=401 device=kit-1 ") == 1, "logged once, counted four times"
+    assert "refused an HTTP request status=401 device=kit-404 " in log
+
 
 def test_sensor_community_firmware_post_is_stored_in_canonical_units(
     service: tuple[IngestProcess, dict[str, IssuedCredentials]], influxdb: InfluxDB, influx_db: str

@@ -8,6 +8,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from ingest.operations.figures import FigureSource
+from ingest.sources.refusals import RefusedRequests
 
 
 class PipelineCollector(Collector):
@@ -51,3 +52,20 @@ class PipelineCollector(Collector):
         )
         for name, value, text in gauges:
             yield GaugeMetricFamily(name, text, value=value)
+
+
+class RefusalCollector(Collector):
+    """HTTP requests refused, per status (the samples are on the status page and ``/api/refused``)."""
+
+    def __init__(self, refusals: RefusedRequests) -> None:
+        self._refusals = refusals
+
+    def collect(self) -> Iterator[Metric]:
+        refused = CounterMetricFamily(
+            "suitcase_http_refused",
+            "HTTP requests refused, by status (401, 403, 404, 413, 415, 429).",
+            labels=["status"],
+        )
+        for status, count in sorted(self._refusals.counts.items()):
+            refused.add_metric([str(status)], count)
+        yield refused

@@ -22,9 +22,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from devices.catalog import load_catalog
 from ingest.intake.directory import DeviceDirectory
 from ingest.operations.figures import FigureSource
-from ingest.operations.metrics import PipelineCollector
+from ingest.operations.metrics import PipelineCollector, RefusalCollector
 from ingest.operations.status import StatusBoard
 from ingest.sink.rejects import RejectStore, StoredReject
+from ingest.sources.refusals import RefusedRequests
 
 _REJECTS_SHOWN = 25
 _REJECTS_LISTED = 1000
@@ -61,6 +62,7 @@ class StatusPages:
         connected: Callable[[], bool],
         *,
         failure: Callable[[], str | None] = lambda: None,
+        refusals: RefusedRequests | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._failure = failure
@@ -71,11 +73,14 @@ class StatusPages:
         self.rate = Rate()
         self._metrics = CollectorRegistry(auto_describe=True)
         self._metrics.register(PipelineCollector(pipeline, connected))
+        self._refusals = refusals or RefusedRequests()
+        self._metrics.register(RefusalCollector(self._refusals))
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self.page)
         app.router.add_get("/api/devices", self.api_devices)
         app.router.add_get("/api/rejects", self.api_rejects)
+        app.router.add_get("/api/refused", self.api_refused)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.metrics)
@@ -172,6 +177,25 @@ class StatusPages:
             }
         )
 
+    async def api_refused(self, _request: web.Request) -> web.Response:
+        """HTTP requests the service refused: counts per status and the newest samples."""
+        return web.json_response(
+            {
+                "counts": {str(status): count for status, count in sorted(self._refusals.counts.items())},
+                "latest": [
+                    {
+                        "at": datetime.fromtimestamp(r.at, UTC).isoformat(),
+                        "status": r.status,
+                        "device": r.device,
+                        "path": r.path,
+                        "remote": r.remote,
+                        "what_to_do": r.what_to_do,
+                    }
+                    for r in self._refusals.latest()
+                ],
+            }
+        )
+
     async def healthz(self, _request: web.Request) -> web.Response:
         return web.json_response({"alive": True})
 
@@ -195,6 +219,7 @@ class StatusPages:
                 _pipeline_section(self.pipeline_figures()),
                 _devices_section(devices),
                 _strangers_section(board.strangers()),
+                _refusals_section(self._refusals),
                 _rejects_section(rejects),
                 "</main></body></html>",
             ]
@@ -313,6 +338,23 @@ def _strangers_section(strangers: list[dict[str, object]]) -> str:
         "<h2>Unknown devices knocking</h2><p>Not in the registry: add them with "
         "<code>suitcase devices add ID --model ... --site ...</code></p>"
         f"<table><tr><th>device</th><th>topic</th><th>last seen</th><th>messages</th></tr>{rows}</table>"
+    )
+
+
+def _refusals_section(refusals: RefusedRequests) -> str:
+    if not refusals.counts:
+        return "<h2>HTTP requests refused</h2><p>none</p>"
+    counts = ", ".join(f"{status}: {count}" for status, count in sorted(refusals.counts.items()))
+    rows = "".join(
+        f'<tr class="refused"><td title="{_e(datetime.fromtimestamp(r.at, UTC).isoformat())}">'
+        f"{_ago(datetime.fromtimestamp(r.at, UTC).isoformat())}</td><td>{_e(r.device)}</td>"
+        f"<td><b>{r.status}</b><br>{_e(r.what_to_do)}</td><td><code>{_e(r.path)}</code></td><td>{_e(r.remote)}</td></tr>"
+        for r in refusals.latest()[:_REJECTS_SHOWN]
+    )
+    return (
+        f"<h2>HTTP requests refused</h2><p>Counted since the service started: {_e(counts)}. The newest:</p>"
+        "<table><tr><th>when</th><th>device</th><th>status, what to do</th><th>path</th><th>from</th></tr>"
+        f"{rows}</table>"
     )
 
 

@@ -8,9 +8,10 @@
 
 202 once the message is durably logged; 400 (kept as a reject), 401 (no key, a wrong key, another
 device's key or an unknown device: one answer, so nobody learns which devices exist), 403 (X-Sensor names
-another device), 409 (its Idempotency-Key is being logged), 413, 415, 429, 503, each with a JSON body
-``{"error": code, "reason": text}``. With ``Idempotency-Key`` a retried request gets the first answer again
-(``Idempotent-Replayed: true``) and its message is stored once.
+another device), 404 (no such address), 409 (its Idempotency-Key is being logged), 413, 415, 429, 503, each
+with a JSON body ``{"error": code, "reason": text}``. Refusals (401, 403, 404, 413, 415, 429) are counted and
+sampled for the status page, ``/api/refused`` and ``/metrics`` (refusals.py). With ``Idempotency-Key`` a
+retried request gets the first answer again (``Idempotent-Replayed: true``) and its message is stored once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from devices.credentials import CredentialStore
 from devices.formats import PayloadFormat
@@ -31,6 +33,7 @@ from devices.reading import DEVICE_ID_PATTERN
 from ingest.intake.directory import DeviceDirectory
 from ingest.intake.intake import DeviceRequest, Intake
 from ingest.sources.ratelimit import RateLimiter
+from ingest.sources.refusals import WHAT_TO_DO, RefusedRequests
 from ingest.wal.idempotency import PENDING, Answer, IdempotencyKeys
 from ingest.wal.records import idempotency_key
 
@@ -88,12 +91,28 @@ class HttpIngest:
         self._credentials = credentials
         self._max_bytes = max_bytes
         self._limiter = limiter
+        self.refusals = RefusedRequests()
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self._max_bytes + 1)
+        app = web.Application(client_max_size=self._max_bytes + 1, middlewares=[self._note_refusals])
         app.router.add_post("/v1/devices/{device_id}/readings", self.post_readings)
         app.router.add_post("/v1/sensor-community", self.post_sensor_community)
         return app
+
+    @web.middleware
+    async def _note_refusals(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Every refused request is counted and sampled (refusals.py), whichever handler refused it."""
+        try:
+            return await handler(request)
+        except web.HTTPException as refused:
+            # a browser's /favicon.ico is not a device: only posts and the device API count as a 404
+            if refused.status not in WHAT_TO_DO or (refused.status == 404 and not _device_request(request)):
+                raise
+            device = request.match_info.get("device_id") or request.headers.get("X-Sensor")
+            self.refusals.refused(refused.status, device, request.path, request.remote)
+            if refused.status == 404:  # a device gets the same JSON answer as for every other refusal
+                raise _error(web.HTTPNotFound, "not_found", WHAT_TO_DO[404]) from None
+            raise
 
     async def post_readings(self, request: web.Request) -> web.Response:
         device_id = request.match_info["device_id"]
@@ -218,6 +237,10 @@ class HttpIngest:
         if idempotency is not None:
             self._idempotency.put(idempotency, answer)
         return web.Response(status=answer.status, text=answer.body, content_type=JSON)
+
+
+def _device_request(request: web.Request) -> bool:
+    return request.method == "POST" or request.path.startswith("/v1/")
 
 
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
