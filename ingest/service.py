@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 from collections.abc import Coroutine
 from typing import Any
 
@@ -16,6 +17,7 @@ from devices.decode import Decoder
 from devices.registry import RegistryFile
 from ingest.config import IngestSettings
 from ingest.intake.directory import DeviceDirectory
+from ingest.operations.remembered import RememberedDevices
 from ingest.operations.web import StatusPages
 from ingest.pipeline import Pipeline
 from ingest.sink.influx import make_writer
@@ -41,6 +43,7 @@ class IngestService:
         remember = 2 * settings.mqtt_receive_maximum
         self.wal = WriteAheadLog(settings.data_dir / "wal", segment_bytes=settings.wal_segment_bytes)
         self.rejects = RejectStore(settings.data_dir / "rejects.sqlite3", max_rows=settings.rejects_max_rows)
+        self.remembered = RememberedDevices(settings.data_dir / "devices.sqlite3")
         self.consumer = MqttConsumer(
             settings,
             self.decoder.topic_filters,
@@ -123,12 +126,17 @@ class IngestService:
             self.settings.unknown_devices,
         )
         self.pipeline.open()
+        # what staff saw before a restart: last seen, latest values, each device's latest reject
+        self.pipeline.board.restore(
+            self.remembered.load(), self.rejects.latest_per_device(device.id for device in registry.devices)
+        )
         await self.writer.start()
         workers = [
             self._task(self.pipeline.run_committer(), "committer"),
             self._task(self.pipeline.run_drainer(), "drainer"),
             self._task(self.pipeline.run_status(), "status"),
             self._task(self.directory.run_reloader(self.decoder), "registry reloader"),
+            self._task(self.remembered.run(self.pipeline.board.take_changed), "device state keeper"),
         ]
         consuming = self._task(self.consumer.run(self.stop_event), "mqtt consumer")
         if self.settings.http_enabled:
@@ -169,6 +177,11 @@ class IngestService:
         await self.writer.close()
         self.wal.close()
         self.rejects.close()
+        try:
+            self.remembered.save(self.pipeline.board.take_changed())
+        except (OSError, sqlite3.Error) as error:
+            log.warning("device states not saved at shutdown error=%s", error)
+        self.remembered.close()
         log.info("stopped %s", self.pipeline.status_line())
 
     async def _serve_http(self) -> None:

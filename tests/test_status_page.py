@@ -145,3 +145,29 @@ def test_health_and_api(running: IngestProcess, mosquitto: Mosquitto) -> None:
     devices = json.loads(get(f"{running.http_url}/api/devices")[1])
     assert [d["id"] for d in devices["devices"]] == ["kit-7", "kit-8"]
     assert devices["devices"][0]["state"] == "never"
+
+
+def test_what_the_status_page_showed_comes_back_after_a_restart(
+    mosquitto: Mosquitto, running: IngestProcess, influxdb: InfluxDB, influx_db: str
+) -> None:
+    """#15 point 4: last seen, latest values, each device's latest reject and the reject count survive."""
+    publish_all(
+        mosquitto.host,
+        mosquitto.port,
+        [
+            ("suitcase/kit-7/up", b'{"readings": {"co2": 734, "battery": 81}}'),
+            ("suitcase/kit-8/up", b'{"readings": {"humidity": 140}}'),
+        ],
+    )
+    wait_until(lambda: influxdb.count(influx_db) >= 2, 20, "kit-7's readings")
+    before = json.loads(get(f"{running.http_url}/api/devices")[1])["devices"]
+    assert running.terminate() == 0
+    running.start()
+    after = json.loads(get(f"{running.http_url}/api/devices")[1])["devices"]
+    kit7, kit8 = after
+    assert (kit7["id"], kit7["last_seen"], kit7["latest"]) == ("kit-7", before[0]["last_seen"], before[0]["latest"])
+    assert kit7["latest"]["co2"]["value"] == 734
+    assert (kit7["state"], kit7["messages"]) == ("ok", 1)
+    assert kit8["last_reject"]["reason"] == "out_of_range", "why kit-8's data does not arrive, still"
+    page = get(f"{running.http_url}/")[1].decode()
+    assert 'id="fig-rejects_kept">rejects kept (all time)<b>1</b>' in page

@@ -7,7 +7,7 @@ arrives, and if not, why (the rejects store has the reasons).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -15,6 +15,7 @@ from typing import TypeVar
 from devices.decode import Outcome
 from devices.errors import RejectCode
 from devices.registry import Registry
+from ingest.operations.remembered import DeviceState
 from ingest.wal.records import Reject
 
 LATE_AFTER = 1.5  # intervals without a message: late
@@ -65,6 +66,7 @@ class StatusBoard:
         self._stranger_seen: OrderedDict[str, Seen] = OrderedDict()
         self._stranger_rejects: OrderedDict[str, Reject] = OrderedDict()
         self.knocking: OrderedDict[str, Knock] = OrderedDict()
+        self.changed: set[str] = set()  # registered devices stored since the last ``take_changed``
         self.unknown_messages = 0  # messages of devices not in the registry (unknown_device rejects)
         self.strangers_forgotten = 0  # unregistered ids pushed out of the bounded tables
 
@@ -83,7 +85,9 @@ class StatusBoard:
             seen = Seen(received_at, outcome.format)
             if registered:
                 self.seen[device_id] = seen
-        if not registered:
+        if registered:
+            self.changed.add(device_id)
+        else:
             self._keep(self._stranger_seen, device_id, seen)
         seen.last_seen, seen.format = received_at, outcome.format
         seen.messages += 1
@@ -94,6 +98,31 @@ class StatusBoard:
                 latest[reading.quantity] = Latest(reading.value, reading.unit, reading.time)
             else:  # updated in place: one object per device and quantity, not one per reading
                 kept.value, kept.unit, kept.time = reading.value, reading.unit, reading.time
+
+    def take_changed(self) -> list[DeviceState]:
+        """The state of each registered device stored since the last call (to be kept on disk)."""
+        changed, self.changed = self.changed, set()
+        return [self._state_of(device_id) for device_id in sorted(changed) if device_id in self.seen]
+
+    def everything(self) -> list[DeviceState]:
+        return [self._state_of(device_id) for device_id in sorted(self.seen)]
+
+    def _state_of(self, device_id: str) -> DeviceState:
+        seen = self.seen[device_id]
+        latest = {q: (v.value, v.unit, v.time) for q, v in seen.latest.items()}
+        return DeviceState(device_id, seen.last_seen, seen.format, seen.messages, latest)
+
+    def restore(self, states: Iterable[DeviceState], rejects: dict[str, Reject]) -> None:
+        """What was known before a restart: registered devices only, and never over newer news."""
+        for state in states:
+            if not self._registered(state.device) or state.device in self.seen:
+                continue
+            seen = Seen(state.last_seen, state.format, state.messages)
+            seen.latest = {q: Latest(v, unit, at) for q, (v, unit, at) in state.latest.items()}
+            self.seen[state.device] = seen
+        for device_id, reject in rejects.items():
+            if self._registered(device_id):
+                self.last_reject.setdefault(device_id, reject)
 
     def rejected(self, reject: Reject) -> None:
         device_id = reject.device_id

@@ -99,6 +99,7 @@ class StatusPages:
             "stored_readings": s.stored_readings,
             "stored_per_second": round(self.rate.per_second, 1),
             "rejected": sum(s.rejected.values()),
+            "rejects_kept": sum(self._rejects.counts().values()),  # since the store began: survives restarts
             "duplicates": s.duplicates,
             "possible_duplicates": s.possible_duplicates,
             "backlog_records": s.backlog_records,
@@ -249,7 +250,8 @@ def _pipeline_section(figures: dict[str, object]) -> str:
         "stored_per_second": "readings stored / s",
         "stored_readings": "readings stored",
         "received": "messages",
-        "rejected": "rejected",
+        "rejected": "rejected since start",
+        "rejects_kept": "rejects kept (all time)",
         "backlog_records": "log backlog",
         "influx_reachable": "InfluxDB reachable",
         "mqtt_connected": "broker connected",

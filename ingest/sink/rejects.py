@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from devices.errors import RejectCode
 from ingest.wal.records import Reject
 
 _SCHEMA = """
@@ -111,6 +112,22 @@ class RejectStore:
             StoredReject(row[0], datetime.fromisoformat(row[1]), row[2], row[3], row[4], row[5], bytes(row[6]))
             for row in rows
         ]
+
+    def latest_per_device(self, devices: Iterable[str]) -> dict[str, Reject]:
+        """Each of ``devices``' newest reject that is not ``unknown_device`` (what the status page shows
+        as why its data does not arrive), from the store, so it is shown again after a restart."""
+        wanted = set(devices)
+        found: dict[str, Reject] = {}
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT device, received_at, topic, code, reason, payload FROM rejects WHERE id IN "
+                "(SELECT MAX(id) FROM rejects WHERE device IS NOT NULL AND code != ? GROUP BY device)",
+                (RejectCode.UNKNOWN_DEVICE,),
+            ).fetchall()
+        for device, at, topic, code, reason, payload in rows:
+            if device in wanted:
+                found[device] = Reject(topic, bytes(payload), datetime.fromisoformat(at), device, code, reason)
+        return found
 
     def counts(self) -> dict[str, int]:
         """Rejects per reason code since the store was created (not bounded by pruning)."""
