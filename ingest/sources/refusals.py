@@ -2,7 +2,9 @@
 
 Staff need to see that a sensor posts with a wrong key or to a wrong address; a flood of such requests must
 cost neither memory nor disk. So every refusal is counted per status, the newest ``kept`` are kept as
-samples, and the service's log gets the first refusal of each (status, device) per ``log_every_s``.
+samples, and the service's log gets the first refusal of each (status, device) per ``log_every_s``, at most
+``log_lines`` lines per ``log_every_s`` in all (a flood of made-up device ids is one flood, not a line each);
+the next line says how many went unlogged.
 """
 
 from __future__ import annotations
@@ -41,12 +43,16 @@ class Refusal:
 class RefusedRequests:
     """Counts per status, the newest samples, and a sparse log (see the module docstring)."""
 
-    def __init__(self, *, kept: int = 50, log_every_s: float = 60.0, log_keys: int = 1000) -> None:
+    def __init__(self, *, kept: int = 50, log_every_s: float = 60.0, log_keys: int = 1000, log_lines: int = 20) -> None:
         self.counts: Counter[int] = Counter()
         self._samples: deque[Refusal] = deque(maxlen=kept)
         self._log_every_s = log_every_s
         self._logged: OrderedDict[tuple[int, str], float] = OrderedDict()
         self._log_keys = log_keys
+        self._log_lines = log_lines
+        self._window_start = 0.0
+        self._window_lines = 0
+        self._unlogged = 0
 
     def refused(self, status: int, device: str | None, path: str, remote: str | None) -> None:
         now = time.time()
@@ -57,19 +63,27 @@ class RefusedRequests:
         last = self._logged.get(key)
         if last is not None and now - last < self._log_every_s:
             return
+        if now - self._window_start >= self._log_every_s:
+            self._window_start, self._window_lines = now, 0
+        if self._window_lines >= self._log_lines:
+            self._unlogged += 1
+            return
+        self._window_lines += 1
         self._logged[key] = now
         self._logged.move_to_end(key)
         while len(self._logged) > self._log_keys:
             self._logged.popitem(last=False)
+        unlogged, self._unlogged = self._unlogged, 0
         log.warning(
             "refused an HTTP request status=%d device=%s path=%r remote=%s what_to_do=%r "
-            "(the first per status and device each %d s; all are counted)",
+            "(the first per status and device each %d s; all are counted) unlogged_before=%d",
             status,
             refusal.device,
             refusal.path,
             refusal.remote,
             refusal.what_to_do,
             int(self._log_every_s),
+            unlogged,
             extra={"event": "http_refused", "status": status, "device": refusal.device},
         )
 
