@@ -13,6 +13,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,11 +43,20 @@ class DeviceState:
 
 
 class RememberedDevices:
+    """The file of device states. One that cannot be read is set aside (logged), never a reason not to start:
+    it only holds what the status page showed."""
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = _open(path)
+        except sqlite3.DatabaseError as error:
+            aside = path.with_name(f"{path.name}.unreadable-{int(time.time())}")
+            path.rename(aside)
+            log.error(
+                "device states unreadable, set aside; the status page starts empty error=%s moved_to=%s", error, aside
+            )
+            self._db = _open(path)
         self._lock = threading.Lock()
 
     def save(self, states: Iterable[DeviceState]) -> None:
@@ -111,6 +121,18 @@ class RememberedDevices:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA)
+        db.execute("SELECT COUNT(*) FROM devices").fetchone()
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return db
 
 
 def _latest(text: str) -> dict[str, tuple[float, str, datetime]]:
