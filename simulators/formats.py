@@ -30,7 +30,6 @@ from devices.formats.senml import encoder as senml_encoder
 from devices.formats.sensor_community import encoder as sensor_community_encoder
 from devices.formats.single_value import encoder as single_value_encoder
 from devices.formats.tts import encoder as tts_encoder
-from devices.timestamps import format_rfc3339
 from simulators import geo
 from simulators.codecs import above_range, encoder, from_canonical
 from simulators.model import NATIVE, FaultKind, SimDevice, Topics
@@ -58,11 +57,6 @@ Draft = Encoded  # one message before serialisation, as the format's own encoder
 
 def device_time(stamp_us: int) -> datetime:
     return datetime.fromtimestamp(stamp_us // 1_000_000, UTC).replace(microsecond=stamp_us % 1_000_000)
-
-
-def rfc3339(stamp_us: int) -> str:
-    """RFC 3339 in UTC with 'Z': milliseconds, or microseconds when the time has them."""
-    return format_rfc3339(device_time(stamp_us))
 
 
 def _number_text(value: float, decimals: int) -> str:

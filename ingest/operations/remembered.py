@@ -95,10 +95,7 @@ class RememberedDevices:
                 datetime.fromisoformat(last_seen),
                 fmt,
                 messages,
-                {
-                    q: (float(v), str(unit), datetime.fromisoformat(at))
-                    for q, (v, unit, at) in json.loads(latest).items()
-                },
+                _latest(latest),
             )
             for device, last_seen, fmt, messages, latest in rows
         ]

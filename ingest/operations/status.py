@@ -104,9 +104,6 @@ class StatusBoard:
         changed, self.changed = self.changed, set()
         return [self._state_of(device_id) for device_id in sorted(changed) if device_id in self.seen]
 
-    def everything(self) -> list[DeviceState]:
-        return [self._state_of(device_id) for device_id in sorted(self.seen)]
-
     def _state_of(self, device_id: str) -> DeviceState:
         seen = self.seen[device_id]
         latest = {q: (v.value, v.unit, v.time) for q, v in seen.latest.items()}

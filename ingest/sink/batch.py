@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.wal.records import MARK, POINTS, Record, Reject, decode_record
+from ingest.wal.records import MARK, POINTS, Record, Reject, decode_record, is_idempotent
 
 
 def record_text(record: Record) -> str:
@@ -21,6 +21,8 @@ class Batch:
     messages: int  # stored messages (points records)
     readings: int  # reading lines, bookkeeping not counted
     rejects: list[tuple[bytes, Reject]]
+    records: list[Record]  # decoded once: a refused write splits them, HTTP answers come from the idempotent
+    idempotent: list[Record]
 
 
 def batch_of(bodies: list[bytes]) -> Batch:
@@ -28,10 +30,15 @@ def batch_of(bodies: list[bytes]) -> Batch:
     parts: list[str] = []
     messages = readings = 0
     rejects: list[tuple[bytes, Reject]] = []
+    records: list[Record] = []
+    idempotent: list[Record] = []
     for body in bodies:
         if body[0] == MARK:
             continue  # the log's own note, not a message
         record = decode_record(body)
+        records.append(record)
+        if is_idempotent(body):
+            idempotent.append(record)
         messages += record.kind == POINTS
         readings += len(record.lines)
         if record.reject is not None:
@@ -39,4 +46,4 @@ def batch_of(bodies: list[bytes]) -> Batch:
         text = record_text(record)
         if text:
             parts.append(text)
-    return Batch(bodies, "\n".join(parts), messages, readings, rejects)
+    return Batch(bodies, "\n".join(parts), messages, readings, rejects, records, idempotent)

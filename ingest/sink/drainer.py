@@ -25,7 +25,7 @@ from ingest.sink.points import DEVICE_TAG
 from ingest.sink.rejects import RejectStore, log_reject
 from ingest.wal.idempotency import KEPT_S, Answer, IdempotencyKeys
 from ingest.wal.log import Position, WriteAheadLog
-from ingest.wal.records import MARK, POINTS, Record, Reject, decode_record, is_idempotent
+from ingest.wal.records import POINTS, Record, Reject
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class Drainer:
 
     def _finish(self, batch: Batch, rejects: list[tuple[bytes, Reject]], position: Position) -> None:
         self._rejects.add(rejects)
-        answers = [answer_of(decode_record(body)) for body in batch.bodies if is_idempotent(body)]
+        answers = [answer_of(record) for record in batch.idempotent]
         self._rejects.remember_answers(answers, KEPT_S)
         self._wal.commit(position, len(batch.bodies))
         for key, at, status, body in answers:
@@ -143,12 +143,12 @@ class Drainer:
             return refused
 
     async def _write_batch(self, batch: Batch) -> list[tuple[bytes, Reject]]:
-        """Write the batch in one request; on a 400 split its records (decoded from the log) as below."""
+        """Write the batch in one request; on a 400 split its records as below."""
         return await self._write(
             batch.text,
             batch.messages,
             batch.readings,
-            lambda: [decode_record(body) for body in batch.bodies if body[0] != MARK],
+            lambda: batch.records,
         )
 
     async def _write_or_split(self, records: list[Record]) -> list[tuple[bytes, Reject]]:

@@ -21,7 +21,7 @@ WHAT_TO_DO: dict[int, str] = {
     403: "X-Sensor names another device than the one that authenticated: set the firmware's sensor id",
     404: "no such address: devices post to /v1/devices/<id>/readings (or /v1/sensor-community)",
     413: "the body is over the size limit (SUITCASE_MAX_PAYLOAD_BYTES)",
-    415: "unsupported Content-Type: send application/json or application/senml+json",
+    415: "unsupported Content-Type: the 415 answer names the Content-Type of each format",
     429: "the device posts faster than its rate limit (SUITCASE_HTTP_RATE_PER_S): slow it down",
 }
 _TEXT_CHARS = 80

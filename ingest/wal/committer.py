@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ingest.wal.log import Position, WriteAheadLog
-from ingest.wal.records import REJECT, Reject, decode_record, kind_of, mark_record
+from ingest.wal.records import Reject, mark_record
 from ingest.wal.redelivery import Redeliveries
 from ingest.wal.waiting import Entry, Waiting
 
@@ -162,7 +162,7 @@ class Committer:
         mark = redeliveries.mark_due
         if mark is not None and mark > self._mark_written:
             records.insert(0, mark_record(mark.segment, mark.offset))
-        rejects = [(r.key, r.reject) for r in map(decode_record, filter(_is_reject, records)) if r.reject]
+        rejects = [(entry.key, entry.reject) for entry in group if entry.reject is not None]
         start = self._wal.end
         end = await asyncio.get_running_loop().run_in_executor(self._io, self._persist, records, rejects)
         if mark is not None and mark > self._mark_written:
@@ -264,7 +264,3 @@ class Committer:
         while waiting.entries and not self.figures.log_full and self.figures.log_error is None:
             waiting.idle.clear()
             await waiting.idle.wait()
-
-
-def _is_reject(record: bytes) -> bool:
-    return kind_of(record) == REJECT
