@@ -8,7 +8,7 @@ COPY devices ./devices
 COPY ingest ./ingest
 COPY dashboards ./dashboards
 COPY simulators ./simulators
-COPY suitcase ./suitcase
+COPY iot_suitcase ./iot_suitcase
 RUN pip install --no-cache-dir -c requirements.lock .
 
 USER suitcase

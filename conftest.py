@@ -1,4 +1,4 @@
-"""Real Mosquitto, InfluxDB and VictoriaMetrics for the tests (the logic lives in suitcase.servers).
+"""Real Mosquitto, InfluxDB and VictoriaMetrics for the tests (the logic lives in iot_suitcase.servers).
 
 Session fixtures are shared and must not be stopped or killed by tests; a test that kills or
 restarts a server takes its own from a factory.
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from suitcase.servers import InfluxDB, ManagedProcess, Mosquitto, VictoriaMetrics
+from iot_suitcase.servers import InfluxDB, ManagedProcess, Mosquitto, VictoriaMetrics
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from bench.fleet import device_id, topic
 from bench.mqtt import Publisher, PublishResult
-from suitcase.servers import InfluxDB
+from iot_suitcase.servers import InfluxDB
 
 Key = tuple[str, int]  # (device id, device time in microseconds)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from suitcase.servers import InfluxDB
+from iot_suitcase.servers import InfluxDB
 
 _CLOCK_TICKS = 100  # USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 

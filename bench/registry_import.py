@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devices.registry import RegistryFile
-from devices.registry.importer import COLUMNS, import_csv
+from iot_suitcase.devices.registry import RegistryFile
+from iot_suitcase.devices.registry.importer import COLUMNS, import_csv
 
 # native sensors and the LoRaWAN models of the starter kit's own example file, in turn
 _MODELS = ("native", "elsys/ers", "milesight-iot/em300-th", "dragino/ldds75", "elsys/ers-co2")
@@ -51,7 +51,7 @@ def _in_process(csv_path: Path, directory: Path) -> float:
 
 
 def _command(csv_path: Path, directory: Path) -> float:
-    argv = [sys.executable, "-m", "suitcase", "devices", "import", str(csv_path)]
+    argv = [sys.executable, "-m", "iot_suitcase", "devices", "import", str(csv_path)]
     argv += ["--registry", str(directory / "registry.yaml")]
     started = time.perf_counter()
     subprocess.run(argv, check=True, cwd=directory, capture_output=True, timeout=120)

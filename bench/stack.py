@@ -1,6 +1,6 @@
 """What every scenario runs on: a fresh Mosquitto and InfluxDB, ingest workers, publisher processes.
 
-The ingest service runs exactly as in production, ``python -m suitcase ingest`` configured by SUITCASE_*
+The ingest service runs exactly as in production, ``python -m iot_suitcase ingest`` configured by SUITCASE_*
 variables, in a process of its own that the benchmark can pause (SIGSTOP) and resume (SIGCONT).
 """
 
@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from bench.fleet import Shard
-from suitcase.servers import InfluxDB, Mosquitto
+from iot_suitcase.servers import InfluxDB, Mosquitto
 
 DATABASE = "bench"
 _REPO = Path(__file__).resolve().parent.parent
@@ -68,7 +68,7 @@ class Stack:
 
 
 class IngestWorker:
-    """``python -m suitcase ingest`` with its own client id, data dir and log; run from its own directory so
+    """``python -m iot_suitcase ingest`` with its own client id, data dir and log; run from its own directory so
     no ``.env`` of the caller's working tree leaks into its settings."""
 
     def __init__(self, directory: Path, stack: Stack, *, client_id: str, share_group: str | None = None) -> None:
@@ -106,7 +106,11 @@ class IngestWorker:
     def start(self) -> Self:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "suitcase", "ingest"], env=self.env, cwd=self.directory, stdout=log, stderr=log
+                [sys.executable, "-m", "iot_suitcase", "ingest"],
+                env=self.env,
+                cwd=self.directory,
+                stdout=log,
+                stderr=log,
             )
         proc = self.proc
         try:

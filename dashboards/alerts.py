@@ -21,10 +21,10 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import alerting
 from grafana_foundation_sdk.models import dashboard as dashboard_model
 
-from dashboards.generate import FOLDER_UID, INFLUX, INFLUX_UID, Context
-from dashboards.influxql import InfluxQueryBuilder
-from dashboards.queries import SILENCE_FACTOR, SILENCE_LOOKBACK
-from dashboards.settings import DashboardSettings
+from iot_suitcase.dashboards.generate import FOLDER_UID, INFLUX, INFLUX_UID, Context
+from iot_suitcase.dashboards.influxql import InfluxQueryBuilder
+from iot_suitcase.dashboards.queries import SILENCE_FACTOR, SILENCE_LOOKBACK
+from iot_suitcase.dashboards.settings import DashboardSettings
 
 CONTACT_POINT = "iot-suitcase"
 DEVICES_GROUP = "iot-suitcase-devices"

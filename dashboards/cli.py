@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 from pydantic_settings import CliSettingsSource
 
-from dashboards.settings import DashboardSettings, PushSettings
-from devices.registry import RegistryError, RegistryFile
+from iot_suitcase.dashboards.settings import DashboardSettings, PushSettings
+from iot_suitcase.devices.registry import RegistryError, RegistryFile
 
 # The generator and the Grafana client are imported where they are used: they take most of a second to
 # import, and every `suitcase` command would pay for it just to build its parser.
 if TYPE_CHECKING:
-    from dashboards.provisioning import Bundle
+    from iot_suitcase.dashboards.provisioning import Bundle
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,7 +77,7 @@ def _registry_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _bundle(args: argparse.Namespace, settings: DashboardSettings) -> Bundle | None:
-    from dashboards.provisioning import build_bundle  # noqa: PLC0415 (lazy, see above)
+    from iot_suitcase.dashboards.provisioning import build_bundle  # noqa: PLC0415 (lazy, see above)
 
     try:
         registry = RegistryFile(args.registry).load()
@@ -98,7 +98,7 @@ def _contact_note(bundle: Bundle) -> str:
 
 
 def run_export(args: argparse.Namespace, settings: DashboardSettings) -> int:
-    from dashboards.provisioning import export_tree  # noqa: PLC0415 (lazy, see above)
+    from iot_suitcase.dashboards.provisioning import export_tree  # noqa: PLC0415 (lazy, see above)
 
     bundle = _bundle(args, settings)
     if bundle is None:
@@ -114,7 +114,7 @@ def run_export(args: argparse.Namespace, settings: DashboardSettings) -> int:
 def run_push(args: argparse.Namespace, settings: PushSettings) -> int:
     from grafana_client.client import GrafanaException  # noqa: PLC0415 (lazy, see above)
 
-    from dashboards.push import push  # noqa: PLC0415 (lazy, see above)
+    from iot_suitcase.dashboards.push import push  # noqa: PLC0415 (lazy, see above)
 
     if settings.grafana_token is None:
         print("error: no Grafana token: set SUITCASE_GRAFANA_TOKEN (or give --token)", file=sys.stderr)

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from dashboards.provisioning import Bundle, build_bundle
-from dashboards.settings import DashboardSettings
-from dashboards.testing_grafana import FakeGrafana
-from devices.registry import Registry, make_spec
+from iot_suitcase.dashboards.provisioning import Bundle, build_bundle
+from iot_suitcase.dashboards.settings import DashboardSettings
+from iot_suitcase.dashboards.testing_grafana import FakeGrafana
+from iot_suitcase.devices.registry import Registry, make_spec
 
 BEARER = "fake-grafana-bearer"  # what the fake Grafana accepts; not a credential anywhere
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from devices.catalog import load_catalog
-from devices.catalog.catalog import Quantity
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.catalog.catalog import Quantity
 
 # Catalog canonical unit -> Grafana unit id (Grafana's `valueFormats`; `suffix:` is Grafana's custom-unit syntax).
 GRAFANA_UNITS: dict[str, str] = {

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from devices.catalog import Catalog
-from devices.registry import QUARANTINE_SITE, Device, Registry
+from iot_suitcase.devices.catalog import Catalog
+from iot_suitcase.devices.registry import QUARANTINE_SITE, Device, Registry
 
 # Device health quantities have their own dashboard; a "device_health" kind dashboard would repeat it.
 HEALTH_KIND = "device_health"

@@ -28,11 +28,18 @@ from grafana_foundation_sdk.models import dashboard as dashboard_model
 from grafana_foundation_sdk.models import geomap as geomap_model
 from grafana_foundation_sdk.models import text as text_model
 
-from dashboards.display import Aggregate, aggregate, grafana_unit
-from dashboards.fleet import Fleet
-from dashboards.influxql import INFLUXDB_TYPE, TESTDATA_TYPE, InfluxQueryBuilder, ResultFormat
-from dashboards.queries import DEVICE_FILTER, PIPELINE, SILENCE_FACTOR, SILENCE_LOOKBACK, SITE_FILTER, Queries
-from dashboards.thresholds import Guidance, Thresholds
+from iot_suitcase.dashboards.display import Aggregate, aggregate, grafana_unit
+from iot_suitcase.dashboards.fleet import Fleet
+from iot_suitcase.dashboards.influxql import INFLUXDB_TYPE, TESTDATA_TYPE, InfluxQueryBuilder, ResultFormat
+from iot_suitcase.dashboards.queries import (
+    DEVICE_FILTER,
+    PIPELINE,
+    SILENCE_FACTOR,
+    SILENCE_LOOKBACK,
+    SITE_FILTER,
+    Queries,
+)
+from iot_suitcase.dashboards.thresholds import Guidance, Thresholds
 
 FOLDER_UID = "iot-suitcase"
 FOLDER_TITLE = "iot-suitcase"

@@ -24,9 +24,9 @@ from typing import Any
 import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards.alerts import AlertSet, generate_alerts
-from dashboards.fleet import Fleet
-from dashboards.generate import (
+from iot_suitcase.dashboards.alerts import AlertSet, generate_alerts
+from iot_suitcase.dashboards.fleet import Fleet
+from iot_suitcase.dashboards.generate import (
     FOLDER_TITLE,
     FOLDER_UID,
     INFLUX_UID,
@@ -35,12 +35,12 @@ from dashboards.generate import (
     Context,
     generate,
 )
-from dashboards.influxql import INFLUXDB_TYPE, TESTDATA_TYPE, register_plugins
-from dashboards.queries import Queries
-from dashboards.settings import DashboardSettings, InfluxFlavour
-from dashboards.thresholds import Thresholds, load_thresholds
-from devices.catalog import Catalog, load_catalog
-from devices.registry import Registry
+from iot_suitcase.dashboards.influxql import INFLUXDB_TYPE, TESTDATA_TYPE, register_plugins
+from iot_suitcase.dashboards.queries import Queries
+from iot_suitcase.dashboards.settings import DashboardSettings, InfluxFlavour
+from iot_suitcase.dashboards.thresholds import Thresholds, load_thresholds
+from iot_suitcase.devices.catalog import Catalog, load_catalog
+from iot_suitcase.devices.registry import Registry
 
 CREDENTIAL_ENV_V1 = "SUITCASE_INFLUX_PASSWORD"
 CREDENTIAL_ENV_V2 = "SUITCASE_INFLUX_TOKEN"

@@ -23,8 +23,8 @@ from typing import Any
 from grafana_client import AsyncGrafanaApi
 from grafana_client.client import GrafanaClientError
 
-from dashboards.generate import FOLDER_TITLE, FOLDER_UID, UID_PREFIX
-from dashboards.provisioning import Bundle, Datasource, to_json
+from iot_suitcase.dashboards.generate import FOLDER_TITLE, FOLDER_UID, UID_PREFIX
+from iot_suitcase.dashboards.provisioning import Bundle, Datasource, to_json
 
 REDACTED = "[REDACTED]"
 _OWN_CONTACT_POINTS = {"suitcase-email", "suitcase-webhook"}

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from dashboards.display import Aggregate
-from dashboards.influxql import quote_ident, quote_string, regex_any_of
+from iot_suitcase.dashboards.display import Aggregate
+from iot_suitcase.dashboards.influxql import quote_ident, quote_string, regex_any_of
 
 UPLINKS = "suitcase_uplinks"
 REJECTS = "suitcase_rejects"

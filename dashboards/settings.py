@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
 
-from devices.settings import InfluxFlavour, InfluxSettings
+from iot_suitcase.devices.settings import InfluxFlavour, InfluxSettings
 
 __all__ = ["DashboardSettings", "InfluxFlavour", "PushSettings"]
 

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 import yaml
 
-from dashboards.conftest import make_registry
-from dashboards.generate import FOLDER_TITLE, FOLDER_UID, OVERVIEW_UID
-from dashboards.provisioning import build_bundle, export_tree
-from dashboards.settings import DashboardSettings, InfluxFlavour, PushSettings
-from dashboards.thresholds import load_thresholds
-from devices.registry import Registry, RegistryFile
-from suitcase.cli import main
+from iot_suitcase.cli import main
+from iot_suitcase.dashboards.conftest import make_registry
+from iot_suitcase.dashboards.generate import FOLDER_TITLE, FOLDER_UID, OVERVIEW_UID
+from iot_suitcase.dashboards.provisioning import build_bundle, export_tree
+from iot_suitcase.dashboards.settings import DashboardSettings, InfluxFlavour, PushSettings
+from iot_suitcase.dashboards.thresholds import load_thresholds
+from iot_suitcase.devices.registry import Registry, RegistryFile
 
 REQUIRED: dict[str, dict[str, tuple[str, ...]]] = {
     "datasources": {"item": ("name", "type", "access", "uid", "orgId")},

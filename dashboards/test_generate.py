@@ -11,9 +11,9 @@ from typing import Any
 from grafana_foundation_sdk.models import alerting
 from grafana_foundation_sdk.models import dashboard as dashboard_model
 
-from dashboards.conftest import SILENT, make_registry
-from dashboards.display import grafana_unit
-from dashboards.generate import (
+from iot_suitcase.dashboards.conftest import SILENT, make_registry
+from iot_suitcase.dashboards.display import grafana_unit
+from iot_suitcase.dashboards.generate import (
     HEALTH_UID,
     INFLUX_UID,
     OVERVIEW_UID,
@@ -21,12 +21,12 @@ from dashboards.generate import (
     STATIC_UID,
     iter_panels,
 )
-from dashboards.influxql import InfluxQuery, register_plugins
-from dashboards.provisioning import Bundle, build_bundle, to_json
-from dashboards.settings import DashboardSettings
-from dashboards.thresholds import load_thresholds
-from devices.catalog import load_catalog
-from devices.registry import Registry, make_spec
+from iot_suitcase.dashboards.influxql import InfluxQuery, register_plugins
+from iot_suitcase.dashboards.provisioning import Bundle, build_bundle, to_json
+from iot_suitcase.dashboards.settings import DashboardSettings
+from iot_suitcase.dashboards.thresholds import load_thresholds
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.registry import Registry, make_spec
 
 
 def reloaded(board: dict[str, Any]) -> Any:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dashboards.influxql import quote_ident, quote_string, regex_any_of
-from dashboards.testing_macros import (
+from iot_suitcase.dashboards.influxql import quote_ident, quote_string, regex_any_of
+from iot_suitcase.dashboards.testing_macros import (
     ALL,
     Variable,
     format_interval,
@@ -16,8 +16,8 @@ from dashboards.testing_macros import (
     parse_duration_ms,
     regex_escape,
 )
-from dashboards.thresholds import Period, load_thresholds, parse_thresholds
-from devices.catalog import load_catalog
+from iot_suitcase.dashboards.thresholds import Period, load_thresholds, parse_thresholds
+from iot_suitcase.devices.catalog import load_catalog
 
 END = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 START = END - timedelta(hours=6)

@@ -12,14 +12,14 @@ import aiohttp
 import pytest
 import yaml
 
-from dashboards.conftest import BEARER, make_registry
-from dashboards.generate import FOLDER_UID, HEALTH_UID, OVERVIEW_UID
-from dashboards.provisioning import build_bundle
-from dashboards.push import contains, duration_s, push
-from dashboards.settings import DashboardSettings
-from dashboards.testing_grafana import FakeGrafana
-from devices.registry import Registry, RegistryFile, make_spec
-from suitcase.cli import main
+from iot_suitcase.cli import main
+from iot_suitcase.dashboards.conftest import BEARER, make_registry
+from iot_suitcase.dashboards.generate import FOLDER_UID, HEALTH_UID, OVERVIEW_UID
+from iot_suitcase.dashboards.provisioning import build_bundle
+from iot_suitcase.dashboards.push import contains, duration_s, push
+from iot_suitcase.dashboards.settings import DashboardSettings
+from iot_suitcase.dashboards.testing_grafana import FakeGrafana
+from iot_suitcase.devices.registry import Registry, RegistryFile, make_spec
 
 SETTINGS = DashboardSettings(alert_email="ops@city.example", influx_username="grafana", influx_password="s3cret")
 

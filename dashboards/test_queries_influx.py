@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from dashboards.conftest import SILENT
-from dashboards.generate import HEALTH_UID, OVERVIEW_UID, PIPELINE_UID
-from dashboards.provisioning import MIN_INTERVAL, Bundle, to_json
-from dashboards.testing_macros import ALL, Variable, interpolate, panel_interval_ms, parse_duration_ms
-from devices.catalog import load_catalog
-from devices.registry import QUARANTINE_SITE, Registry
-from suitcase.servers import InfluxDB
+from iot_suitcase.dashboards.conftest import SILENT
+from iot_suitcase.dashboards.generate import HEALTH_UID, OVERVIEW_UID, PIPELINE_UID
+from iot_suitcase.dashboards.provisioning import MIN_INTERVAL, Bundle, to_json
+from iot_suitcase.dashboards.testing_macros import ALL, Variable, interpolate, panel_interval_ms, parse_duration_ms
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.registry import QUARANTINE_SITE, Registry
+from iot_suitcase.servers import InfluxDB
 
 STEP = timedelta(minutes=5)
 HOURS = 6

@@ -15,7 +15,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from devices.catalog import Catalog
+from iot_suitcase.devices.catalog import Catalog
 
 # Rule uids are "suitcase-" + id, and Grafana allows at most 40 characters in a uid.
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,30}$"
@@ -132,4 +132,4 @@ def parse_thresholds(text: str) -> Thresholds:
 @cache
 def load_thresholds() -> Thresholds:
     """The shipped dashboards/thresholds.toml, validated (also against the catalog by the tests)."""
-    return parse_thresholds(files("dashboards").joinpath("thresholds.toml").read_text(encoding="utf-8"))
+    return parse_thresholds(files("iot_suitcase.dashboards").joinpath("thresholds.toml").read_text(encoding="utf-8"))

@@ -10,14 +10,14 @@ from datetime import UTC, datetime
 
 from pydantic_settings import CliSettingsSource
 
-from devices.catalog import load_catalog
-from devices.codecs import MODELS, decode_uplink
-from devices.decode import AUTO, Decoder
-from devices.errors import DecodeError, RejectCode
-from devices.formats import FORMATS, Message
-from devices.formats.native import NativePayload
-from devices.reading import format_time
-from devices.settings import DecodeSettings
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.codecs import MODELS, decode_uplink
+from iot_suitcase.devices.decode import AUTO, Decoder
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats import FORMATS, Message
+from iot_suitcase.devices.formats.native import NativePayload
+from iot_suitcase.devices.reading import format_time
+from iot_suitcase.devices.settings import DecodeSettings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -11,12 +11,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from devices.catalog import Catalog, load_catalog
-from devices.errors import DecodeError, RejectCode
-from devices.formats import FORMATS, Decoded, FormatContext, Message, PayloadFormat, publish_filters
-from devices.reading import Reading, check_device_id, device_id_problem
-from devices.settings import DecodeSettings
-from devices.timestamps import check_window
+from iot_suitcase.devices.catalog import Catalog, load_catalog
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats import FORMATS, Decoded, FormatContext, Message, PayloadFormat, publish_filters
+from iot_suitcase.devices.reading import Reading, check_device_id, device_id_problem
+from iot_suitcase.devices.settings import DecodeSettings
+from iot_suitcase.devices.timestamps import check_window
 
 AUTO = "auto"
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
 
-from devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.errors import DecodeError, RejectCode
 
 # One rule for device ids, because every part of the platform carries them: registry entries, MQTT topic
 # levels, Mosquitto's password file (``user:hash``, so no ':') and ACL patterns (``%u``), InfluxDB tags and

@@ -18,7 +18,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from devices.reading import RESERVED_PREFIX
+from iot_suitcase.devices.reading import RESERVED_PREFIX
 
 ENV_PREFIX = "SUITCASE_"
 TOPIC_LEVEL = r"^[^/+#\s$][^/+#\s]*$"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.reading import DEVICE_ID_PATTERN, Reading
+from iot_suitcase.devices.reading import DEVICE_ID_PATTERN, Reading
 
 fields = st.fixed_dictionaries(
     {

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.decode import Decoder
-from devices.errors import DecodeError, RejectCode
-from devices.formats import Message
-from devices.formats.unique_keys import check_unique_keys, count_keys
-from devices.timestamps import parse_timestamp
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats import Message
+from iot_suitcase.devices.formats.unique_keys import check_unique_keys, count_keys
+from iot_suitcase.devices.timestamps import parse_timestamp
 
 NOW = datetime.now(UTC)
 

@@ -6,7 +6,7 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 
-from devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.errors import DecodeError, RejectCode
 
 # Epoch numbers below this are seconds, above it milliseconds (1e11 s is the year 5138, 1e11 ms is 1973).
 _MILLIS_FROM = 1e11

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from pydantic_settings import CliSettingsSource
 
-from devices.registry import RegistryError
-from ingest import heap
-from ingest.config import IngestSettings
-from ingest.operations.logs import configure_logging
-from ingest.sink.rejects import RejectStore, StoredReject
+from iot_suitcase.devices.registry import RegistryError
+from iot_suitcase.ingest import heap
+from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.ingest.operations.logs import configure_logging
+from iot_suitcase.ingest.sink.rejects import RejectStore, StoredReject
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -89,7 +89,7 @@ def _as_text(reject: StoredReject) -> str:
 
 
 def run(settings: IngestSettings) -> int:
-    from ingest.service import serve  # noqa: PLC0415 (lazy: only where the service runs)
+    from iot_suitcase.ingest.service import serve  # noqa: PLC0415 (lazy: only where the service runs)
 
     configure_logging(settings.log_level, settings.log_format)
     heap.settle()

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from devices.settings import (
+from iot_suitcase.devices.settings import (
     INGEST_CLIENT_PREFIX,
     TOPIC_LEVEL,
     BrokerSettings,
@@ -19,7 +19,7 @@ from devices.settings import (
     IngestAccountSettings,
     RegistrySettings,
 )
-from ingest.intake.directory import UnknownDevices
+from iot_suitcase.ingest.intake.directory import UnknownDevices
 
 __all__ = ["InfluxFlavour", "IngestSettings", "LogFormat"]
 

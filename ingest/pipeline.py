@@ -15,21 +15,21 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from devices.decode import Decoder
-from ingest.intake.directory import DeviceDirectory, UnknownDevices
-from ingest.intake.intake import Intake
-from ingest.operations.figures import Figures
-from ingest.operations.status import StatusBoard
-from ingest.sink.drainer import Drainer
-from ingest.sink.influx import InfluxWriter, WriteError
-from ingest.sink.lineprotocol import format_float
-from ingest.sink.points import PIPELINE, tag_value
-from ingest.sink.rejects import RejectStore
-from ingest.wal.committer import Acknowledger, Committer, NoBroker
-from ingest.wal.idempotency import KEPT_S, PENDING, Answer, IdempotencyKeys
-from ingest.wal.log import WriteAheadLog
-from ingest.wal.redelivery import Redeliveries
-from ingest.wal.waiting import Waiting
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.ingest.intake.directory import DeviceDirectory, UnknownDevices
+from iot_suitcase.ingest.intake.intake import Intake
+from iot_suitcase.ingest.operations.figures import Figures
+from iot_suitcase.ingest.operations.status import StatusBoard
+from iot_suitcase.ingest.sink.drainer import Drainer
+from iot_suitcase.ingest.sink.influx import InfluxWriter, WriteError
+from iot_suitcase.ingest.sink.lineprotocol import format_float
+from iot_suitcase.ingest.sink.points import PIPELINE, tag_value
+from iot_suitcase.ingest.sink.rejects import RejectStore
+from iot_suitcase.ingest.wal.committer import Acknowledger, Committer, NoBroker
+from iot_suitcase.ingest.wal.idempotency import KEPT_S, PENDING, Answer, IdempotencyKeys
+from iot_suitcase.ingest.wal.log import WriteAheadLog
+from iot_suitcase.ingest.wal.redelivery import Redeliveries
+from iot_suitcase.ingest.wal.waiting import Waiting
 
 log = logging.getLogger(__name__)
 

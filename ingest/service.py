@@ -13,20 +13,20 @@ from typing import Any
 import paho.mqtt.client as paho
 from aiohttp import web
 
-from devices.decode import Decoder
-from devices.registry import RegistryFile
-from ingest.config import IngestSettings
-from ingest.intake.directory import DeviceDirectory
-from ingest.operations.remembered import RememberedDevices
-from ingest.operations.web import StatusPages
-from ingest.pipeline import Pipeline
-from ingest.sink.influx import make_writer
-from ingest.sink.rejects import RejectStore
-from ingest.sources.http import Credentials, HttpIngest
-from ingest.sources.mqtt import MqttConsumer
-from ingest.sources.ratelimit import RateLimiter
-from ingest.tasks import supervised
-from ingest.wal.log import Position, WriteAheadLog
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.registry import RegistryFile
+from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.ingest.intake.directory import DeviceDirectory
+from iot_suitcase.ingest.operations.remembered import RememberedDevices
+from iot_suitcase.ingest.operations.web import StatusPages
+from iot_suitcase.ingest.pipeline import Pipeline
+from iot_suitcase.ingest.sink.influx import make_writer
+from iot_suitcase.ingest.sink.rejects import RejectStore
+from iot_suitcase.ingest.sources.http import Credentials, HttpIngest
+from iot_suitcase.ingest.sources.mqtt import MqttConsumer
+from iot_suitcase.ingest.sources.ratelimit import RateLimiter
+from iot_suitcase.ingest.tasks import supervised
+from iot_suitcase.ingest.wal.log import Position, WriteAheadLog
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from ingest import heap
+from iot_suitcase.ingest import heap
 
 CHECK = """
 import gc
-from ingest import heap
+from iot_suitcase.ingest import heap
 heap.settle()
 print(gc.get_freeze_count() > 1000, gc.get_threshold())
 """

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from devices.decode import Decoder
-from devices.settings import DecodeSettings
-from ingest.config import IngestSettings
-from ingest.intake.intake import DeviceRequest
-from ingest.pipeline import Pipeline
-from ingest.sink.influx import V1Writer
-from ingest.sink.rejects import RejectStore
-from ingest.wal.committer import NoBroker
-from ingest.wal.log import Position, WriteAheadLog
-from ingest.wal.records import Reject
-from suitcase.servers import InfluxDB
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.settings import DecodeSettings
+from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.ingest.intake.intake import DeviceRequest
+from iot_suitcase.ingest.pipeline import Pipeline
+from iot_suitcase.ingest.sink.influx import V1Writer
+from iot_suitcase.ingest.sink.rejects import RejectStore
+from iot_suitcase.ingest.wal.committer import NoBroker
+from iot_suitcase.ingest.wal.log import Position, WriteAheadLog
+from iot_suitcase.ingest.wal.records import Reject
+from iot_suitcase.servers import InfluxDB
 
 PAYLOAD = b'{"readings": {"temperature": 21.5}}'
 

@@ -14,16 +14,16 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.decode import Decoder
-from devices.errors import DecodeError
-from devices.formats import Message
-from devices.settings import DecodeSettings
-from ingest.config import IngestSettings
-from ingest.pipeline import Pipeline
-from ingest.sink.influx import V1Writer
-from ingest.sink.rejects import RejectStore
-from ingest.wal.log import WriteAheadLog
-from ingest.wal.records import POINTS, REJECT, decode_record
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.errors import DecodeError
+from iot_suitcase.devices.formats import Message
+from iot_suitcase.devices.settings import DecodeSettings
+from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.ingest.pipeline import Pipeline
+from iot_suitcase.ingest.sink.influx import V1Writer
+from iot_suitcase.ingest.sink.rejects import RejectStore
+from iot_suitcase.ingest.wal.log import WriteAheadLog
+from iot_suitcase.ingest.wal.records import POINTS, REJECT, decode_record
 
 EUI = "0102030405060708"
 TOPICS = [

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.config import IngestSettings
-from ingest.service import IngestService
-from suitcase.servers import InfluxDB, Mosquitto
+from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.ingest.service import IngestService
+from iot_suitcase.servers import InfluxDB, Mosquitto
 
 
 @pytest.mark.parametrize("task", ["run_status", "run_drainer"])

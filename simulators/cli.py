@@ -18,23 +18,30 @@ from typing import TextIO
 
 from pydantic import SecretStr
 
-from devices.errors import DecodeError
-from devices.registry import RegistryError
-from devices.settings import BrokerSettings, HttpSettings, SimulatorAccountSettings, TopicSettings
-from devices.timestamps import parse_timestamp
-from simulators import geo
-from simulators.codecs import EncodingError
-from simulators.delivery import DRY_RUN, HTTP, MQTT, Delivery, deliver
-from simulators.fleet import FleetError, FleetSpec, build_fleet, ghost_of
-from simulators.formats import FORMATS
-from simulators.http import HTTP_FORMATS, HttpError, HttpOptions, load_api_keys
-from simulators.model import FaultKind, Outgoing, SimDevice, Topics
-from simulators.mqtt import MqttError, MqttOptions
-from simulators.plan import FaultRates, Plan, PlanError, PlanSpec
-from simulators.register import issue_api_keys, register_fleet
-from simulators.replay import REPLAY_FORMATS, ReplayError, load_mapping, read_rows, replay_devices, replay_messages
-from simulators.replay import with_flags as mapping_with_flags
-from simulators.summary import Summary
+from iot_suitcase.devices.errors import DecodeError
+from iot_suitcase.devices.registry import RegistryError
+from iot_suitcase.devices.settings import BrokerSettings, HttpSettings, SimulatorAccountSettings, TopicSettings
+from iot_suitcase.devices.timestamps import parse_timestamp
+from iot_suitcase.simulators import geo
+from iot_suitcase.simulators.codecs import EncodingError
+from iot_suitcase.simulators.delivery import DRY_RUN, HTTP, MQTT, Delivery, deliver
+from iot_suitcase.simulators.fleet import FleetError, FleetSpec, build_fleet, ghost_of
+from iot_suitcase.simulators.formats import FORMATS
+from iot_suitcase.simulators.http import HTTP_FORMATS, HttpError, HttpOptions, load_api_keys
+from iot_suitcase.simulators.model import FaultKind, Outgoing, SimDevice, Topics
+from iot_suitcase.simulators.mqtt import MqttError, MqttOptions
+from iot_suitcase.simulators.plan import FaultRates, Plan, PlanError, PlanSpec
+from iot_suitcase.simulators.register import issue_api_keys, register_fleet
+from iot_suitcase.simulators.replay import (
+    REPLAY_FORMATS,
+    ReplayError,
+    load_mapping,
+    read_rows,
+    replay_devices,
+    replay_messages,
+)
+from iot_suitcase.simulators.replay import with_flags as mapping_with_flags
+from iot_suitcase.simulators.summary import Summary
 
 _SERVICE_ERRORS = (FleetError, PlanError, RegistryError, MqttError, HttpError, ReplayError, EncodingError, DecodeError)
 _INTERRUPTED = 130

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from devices.catalog import load_catalog
-from devices.catalog.units import conversion
-from devices.codecs import MODELS, CodecError, DeviceModel, codec_for
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.catalog.units import conversion
+from iot_suitcase.devices.codecs import MODELS, CodecError, DeviceModel, codec_for
 
 
 def typical(quantity: str) -> float:

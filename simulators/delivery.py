@@ -18,10 +18,10 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from simulators.http import HttpOptions, HttpSender
-from simulators.model import Outgoing
-from simulators.mqtt import MqttOptions, MqttPublisher
-from simulators.summary import Summary
+from iot_suitcase.simulators.http import HttpOptions, HttpSender
+from iot_suitcase.simulators.model import Outgoing
+from iot_suitcase.simulators.mqtt import MqttOptions, MqttPublisher
+from iot_suitcase.simulators.summary import Summary
 
 MQTT, HTTP, DRY_RUN = "mqtt", "http", "dry-run"
 _INTERRUPT_GRACE_S = 5.0

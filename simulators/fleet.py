@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from devices.catalog import load_catalog
-from devices.codecs import MODELS
-from simulators import geo
-from simulators.formats import FORMATS, LORAWAN_FORMATS
-from simulators.model import NATIVE, SimDevice
-from simulators.signals import Context, Radio
-from simulators.signals.noise import mix, text_key
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.codecs import MODELS
+from iot_suitcase.simulators import geo
+from iot_suitcase.simulators.formats import FORMATS, LORAWAN_FORMATS
+from iot_suitcase.simulators.model import NATIVE, SimDevice
+from iot_suitcase.simulators.signals import Context, Radio
+from iot_suitcase.simulators.signals.noise import mix, text_key
 
 DEFAULT_NATIVE_INTERVAL_S = 300.0
 AIRROHR_INTERVAL_S = 145.0  # the airrohr firmware's default measuring interval

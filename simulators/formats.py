@@ -20,21 +20,21 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from devices.catalog import load_catalog
-from devices.formats.base import Encoded, FormatContext, Sent
-from devices.formats.chirpstack import encoder as chirpstack_encoder
-from devices.formats.lorawan.fields import load_fields
-from devices.formats.lorawan.transmission import Heard, Transmission
-from devices.formats.native import encoder as native_encoder
-from devices.formats.senml import encoder as senml_encoder
-from devices.formats.sensor_community import encoder as sensor_community_encoder
-from devices.formats.single_value import encoder as single_value_encoder
-from devices.formats.tts import encoder as tts_encoder
-from simulators import geo
-from simulators.codecs import above_range, encoder, from_canonical
-from simulators.model import NATIVE, FaultKind, SimDevice, Topics
-from simulators.signals import noise
-from simulators.signals.radio import lora_reception
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.formats.base import Encoded, FormatContext, Sent
+from iot_suitcase.devices.formats.chirpstack import encoder as chirpstack_encoder
+from iot_suitcase.devices.formats.lorawan.fields import load_fields
+from iot_suitcase.devices.formats.lorawan.transmission import Heard, Transmission
+from iot_suitcase.devices.formats.native import encoder as native_encoder
+from iot_suitcase.devices.formats.senml import encoder as senml_encoder
+from iot_suitcase.devices.formats.sensor_community import encoder as sensor_community_encoder
+from iot_suitcase.devices.formats.single_value import encoder as single_value_encoder
+from iot_suitcase.devices.formats.tts import encoder as tts_encoder
+from iot_suitcase.simulators import geo
+from iot_suitcase.simulators.codecs import above_range, encoder, from_canonical
+from iot_suitcase.simulators.model import NATIVE, FaultKind, SimDevice, Topics
+from iot_suitcase.simulators.signals import noise
+from iot_suitcase.simulators.signals.radio import lora_reception
 
 UNKNOWN_QUANTITY = "uv_index"  # a quantity a newer firmware might send; not in the catalog
 _ALL_FAULTS = frozenset(FaultKind)

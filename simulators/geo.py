@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from simulators.signals.noise import text_key, unit
+from iot_suitcase.simulators.signals.noise import text_key, unit
 
 EARTH_RADIUS_KM = 6371.0
 _SPREAD_DEG_LAT = 0.005  # about 550 m

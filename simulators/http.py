@@ -22,9 +22,9 @@ from pathlib import Path
 
 import aiohttp
 
-from devices.formats import FORMATS as PAYLOAD_FORMATS
-from simulators.formats import FORMATS
-from simulators.model import Outgoing
+from iot_suitcase.devices.formats import FORMATS as PAYLOAD_FORMATS
+from iot_suitcase.simulators.formats import FORMATS
+from iot_suitcase.simulators.model import Outgoing
 
 # the formats a device may POST (native, senml, sensor_community), each with its own Content-Type
 HTTP_FORMATS = tuple(name for name in FORMATS if PAYLOAD_FORMATS[name].content_types)

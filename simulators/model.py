@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from simulators.signals import Context
+from iot_suitcase.simulators.signals import Context
 
 NATIVE = "native"
 

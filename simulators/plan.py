@@ -13,12 +13,12 @@ import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from devices.catalog import load_catalog
-from simulators.fleet import FleetSpec, ghost_of
-from simulators.formats import FORMATS, Draft, Format, Report
-from simulators.model import REJECT_CODES, Expected, FaultKind, Outgoing, SimDevice, Topics
-from simulators.signals import sample
-from simulators.signals.noise import mix, text_key
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.simulators.fleet import FleetSpec, ghost_of
+from iot_suitcase.simulators.formats import FORMATS, Draft, Format, Report
+from iot_suitcase.simulators.model import REJECT_CODES, Expected, FaultKind, Outgoing, SimDevice, Topics
+from iot_suitcase.simulators.signals import sample
+from iot_suitcase.simulators.signals.noise import mix, text_key
 
 HOUR_MS = 3_600_000
 LATE_MS = (1 * HOUR_MS, 6 * HOUR_MS)  # how old a late message's timestamp is

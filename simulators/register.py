@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devices.credentials.cli import commit
-from devices.credentials.settings import SecuritySettings
-from devices.credentials.store import CredentialStore
-from devices.registry import DeviceSpec, Problem, RegistryError, RegistryFile, make_spec
-from simulators.model import SimDevice
+from iot_suitcase.devices.credentials.cli import commit
+from iot_suitcase.devices.credentials.settings import SecuritySettings
+from iot_suitcase.devices.credentials.store import CredentialStore
+from iot_suitcase.devices.registry import DeviceSpec, Problem, RegistryError, RegistryFile, make_spec
+from iot_suitcase.simulators.model import SimDevice
 
 SIMULATED_TAG = {"simulated": "true"}
 

@@ -22,15 +22,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from devices.catalog import load_catalog
-from devices.catalog.units import conversion
-from devices.errors import DecodeError
-from devices.reading import check_device_id
-from simulators.formats import FORMATS, Report
-from simulators.model import NATIVE, Expected, Outgoing, SimDevice, Topics
-from simulators.plan import expected_readings
-from simulators.signals import Context
-from simulators.signals.noise import text_key
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.catalog.units import conversion
+from iot_suitcase.devices.errors import DecodeError
+from iot_suitcase.devices.reading import check_device_id
+from iot_suitcase.simulators.formats import FORMATS, Report
+from iot_suitcase.simulators.model import NATIVE, Expected, Outgoing, SimDevice, Topics
+from iot_suitcase.simulators.plan import expected_readings
+from iot_suitcase.simulators.signals import Context
+from iot_suitcase.simulators.signals.noise import text_key
 
 DEFAULT_MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "-9999", "-999", "-9999.0", "-999.0"})
 REPLAY_FORMATS = ("native", "senml")

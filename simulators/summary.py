@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from simulators.model import OUTCOMES, REJECT_CODES, FaultKind, Outgoing, SimDevice
+from iot_suitcase.simulators.model import OUTCOMES, REJECT_CODES, FaultKind, Outgoing, SimDevice
 
 HTTP_UNKNOWN_DEVICE = "refused with HTTP 401 (not in the registry: answered as a wrong key), not kept as a reject"
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from devices.registry import RegistryFile
-from suitcase.cli import main
+from iot_suitcase.cli import main
+from iot_suitcase.devices.registry import RegistryFile
 
 DATA = Path(__file__).parent / "testdata"
 START = "2026-11-01T08:00:00Z"

@@ -15,17 +15,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.catalog import load_catalog
-from devices.codecs import MODELS, decode_uplink
-from devices.decode import Decoder
-from devices.formats import Message
-from devices.settings import DecodeSettings
-from simulators.codecs import encoder, typical
-from simulators.fleet import FleetSpec, build_fleet
-from simulators.formats import FORMATS, Report
-from simulators.model import Topics
-from simulators.plan import expected_readings
-from simulators.signals import sample
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.codecs import MODELS, decode_uplink
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.formats import Message
+from iot_suitcase.devices.settings import DecodeSettings
+from iot_suitcase.simulators.codecs import encoder, typical
+from iot_suitcase.simulators.fleet import FleetSpec, build_fleet
+from iot_suitcase.simulators.formats import FORMATS, Report
+from iot_suitcase.simulators.model import Topics
+from iot_suitcase.simulators.plan import expected_readings
+from iot_suitcase.simulators.signals import sample
 
 MODEL_IDS = sorted(MODELS)
 EPOCH_2020 = 1_577_836_800

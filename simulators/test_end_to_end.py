@@ -22,18 +22,18 @@ from typing import Any
 
 import pytest
 
-from suitcase.servers import InfluxDB, Mosquitto
+from iot_suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, unique, wait_until
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).parent.parent
+REPO = Path(__file__).resolve().parent.parent
 WEATHER = REPO / "simulators" / "testdata" / "aarhus-weather-sample.csv"
 WEATHER_MAPPING = REPO / "simulators" / "mappings" / "citypulse-weather.toml"
 
 
 def simulate(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "suitcase", "simulate", *args],
+        [sys.executable, "-m", "iot_suitcase", "simulate", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -49,7 +49,7 @@ def rejects_list(data_dir: Path) -> list[dict[str, Any]]:
         [
             sys.executable,
             "-m",
-            "suitcase",
+            "iot_suitcase",
             "rejects",
             "list",
             "--data-dir",
@@ -261,7 +261,7 @@ def test_a_broker_restart_mid_run_loses_nothing(
         summary_path = tmp_path / "summary.json"
         mqtt = ["--mqtt-host", broker.host, "--mqtt-port", str(broker.port)]
         running = subprocess.Popen(
-            [sys.executable, "-m", "suitcase", "simulate", *fleet, "--summary-json", str(summary_path), *mqtt],
+            [sys.executable, "-m", "iot_suitcase", "simulate", *fleet, "--summary-json", str(summary_path), *mqtt],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

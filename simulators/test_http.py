@@ -16,10 +16,10 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from simulators.fleet import FleetSpec, build_fleet
-from simulators.formats import FORMATS, Report
-from simulators.http import HttpOptions, HttpSender, load_api_keys
-from simulators.model import Outgoing, SimDevice, Topics
+from iot_suitcase.simulators.fleet import FleetSpec, build_fleet
+from iot_suitcase.simulators.formats import FORMATS, Report
+from iot_suitcase.simulators.http import HttpOptions, HttpSender, load_api_keys
+from iot_suitcase.simulators.model import Outgoing, SimDevice, Topics
 
 
 def message(device: SimDevice, *, reject: str | None = None) -> Outgoing:

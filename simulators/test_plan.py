@@ -10,17 +10,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from devices.catalog import load_catalog
-from devices.codecs import MODELS
-from devices.decode import Decoder
-from devices.errors import DecodeError
-from devices.formats import Message
-from devices.settings import DecodeSettings
-from simulators.delivery import stream_line
-from simulators.fleet import FleetError, FleetSpec, build_fleet
-from simulators.formats import FORMATS
-from simulators.model import FaultKind, Outgoing, SimDevice, Topics
-from simulators.plan import HOUR_MS, FaultRates, Plan, PlanError, PlanSpec
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.codecs import MODELS
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.errors import DecodeError
+from iot_suitcase.devices.formats import Message
+from iot_suitcase.devices.settings import DecodeSettings
+from iot_suitcase.simulators.delivery import stream_line
+from iot_suitcase.simulators.fleet import FleetError, FleetSpec, build_fleet
+from iot_suitcase.simulators.formats import FORMATS
+from iot_suitcase.simulators.model import FaultKind, Outgoing, SimDevice, Topics
+from iot_suitcase.simulators.plan import HOUR_MS, FaultRates, Plan, PlanError, PlanSpec
 
 NOW_MS = round(time.time() * 1000)  # the plans below end now, as the command's do at --speed 0
 TOPICS = Topics(root="simtest")

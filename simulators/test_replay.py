@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from devices.decode import Decoder
-from devices.formats import Message
-from devices.settings import DecodeSettings
-from simulators.model import Topics
-from simulators.replay import (
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.formats import Message
+from iot_suitcase.devices.settings import DecodeSettings
+from iot_suitcase.simulators.model import Topics
+from iot_suitcase.simulators.replay import (
     ReplayError,
     ReplayMapping,
     load_mapping,

@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from suitcase.servers import InfluxDB
+from iot_suitcase.servers import InfluxDB
 from tests.helpers import unique
 
 Key = tuple[str, str, float, int | None]

@@ -31,7 +31,7 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, interva
 
 
 class IngestProcess:
-    """`python -m suitcase ingest` with SUITCASE_* settings, its stderr in a log file."""
+    """`python -m iot_suitcase ingest` with SUITCASE_* settings, its stderr in a log file."""
 
     def __init__(self, log_path: Path, settings: dict[str, str]) -> None:
         self.log_path = log_path
@@ -49,7 +49,7 @@ class IngestProcess:
     def start(self) -> IngestProcess:
         with self.log_path.open("ab") as log:
             self.proc = proc = subprocess.Popen(
-                [sys.executable, "-m", "suitcase", "ingest"],
+                [sys.executable, "-m", "iot_suitcase", "ingest"],
                 env=self.env,
                 stdout=log,
                 stderr=log,

@@ -2,7 +2,9 @@
 
 - ``devices`` is the core: it imports none of the other packages.
 - ``ingest``, ``dashboards`` and ``simulators`` stand on ``devices`` and never on each other.
-- ``suitcase`` is the application that wires them all (the CLI and the local stack).
+- The product installs one top-level name, ``iot_suitcase``; the domain packages are its subpackages (their
+  folders stand at the top of the repository and are linked into ``iot_suitcase/``). The rest of the
+  namespace, called ``suitcase`` here, is the application that wires them all (the CLI and the local stack).
 - Inside ``devices``, subpackages depend one way: no cycle among them; codecs know nothing of the payload
   formats that carry them, and the registry nothing of the credentials built on it.
 - ``suitcase.servers`` (the Mosquitto, InfluxDB and VictoriaMetrics processes that the test fixtures, the
@@ -19,38 +21,50 @@ from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("devices", "ingest", "dashboards", "simulators", "suitcase")
+NAMESPACE = "iot_suitcase"  # the one top-level name the product installs
+PACKAGES = ("devices", "ingest", "dashboards", "simulators")  # its domain packages, top-level folders here
+APPLICATION = "suitcase"  # the rest of the namespace: the CLI, settings, the local stack, the servers
 MAY_IMPORT = {
     "devices": {"devices"},
     "ingest": {"devices", "ingest"},
     "dashboards": {"devices", "dashboards"},
     "simulators": {"devices", "simulators"},
-    "suitcase": set(PACKAGES),
+    APPLICATION: {*PACKAGES, APPLICATION},
 }
 
 
+def short(module: str) -> str:
+    """``iot_suitcase.devices.x`` -> ``devices.x``; ``iot_suitcase.servers`` -> ``suitcase.servers``."""
+    inner = module.removeprefix(f"{NAMESPACE}.") if module != NAMESPACE else ""
+    return inner if inner.split(".")[0] in PACKAGES else ".".join(filter(None, (APPLICATION, inner)))
+
+
 def product_modules() -> dict[str, Path]:
+    """Every product module by its installed name; the domain folders are linked into the namespace folder."""
     modules = {}
-    for package in PACKAGES:
-        for path in (REPO / package).rglob("*.py"):
+    folders = [(REPO / NAMESPACE, NAMESPACE)] + [(REPO / package, f"{NAMESPACE}.{package}") for package in PACKAGES]
+    for folder, prefix in folders:
+        for path in folder.rglob("*.py"):  # rglob does not follow the links: each folder once
             if path.name.startswith(("test_", "testing")) or path.name == "conftest.py":  # tests, test support
                 continue
-            parts = path.relative_to(REPO).with_suffix("").parts
+            parts = (prefix, *path.relative_to(folder).with_suffix("").parts)
             modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return modules
 
 
 def imports_of(path: Path) -> set[str]:
+    """The product modules ``path`` imports, by their short names (``devices.x``, ``suitcase.cli``)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
-    return {name for name in found if name.split(".")[0] in PACKAGES}
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)  # `from pkg import module`
+    return {short(name) for name in found if name.split(".")[0] == NAMESPACE}
 
 
-GRAPH = {module: imports_of(path) for module, path in product_modules().items()}
+GRAPH = {short(module): imports_of(path) for module, path in product_modules().items()}
 
 
 def test_top_level_packages_depend_one_way() -> None:
@@ -156,6 +170,6 @@ def test_the_server_processes_stand_apart_from_the_product_stack() -> None:
         wrong += [
             f"{path.name} imports {target}"
             for target in imports_of(path)
-            if target.startswith("suitcase") and not target.startswith("suitcase.servers")
+            if target.split(".")[0] == APPLICATION and not target.startswith("suitcase.servers")
         ]
     assert not wrong, "\n".join(wrong)

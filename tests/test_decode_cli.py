@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-SUITCASE = [sys.executable, "-m", "suitcase"]
+SUITCASE = [sys.executable, "-m", "iot_suitcase"]
 TOPIC = "suitcase/kit-01/up"
 
 

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
-from devices.credentials import BrokerFiles, Listener, listener_config
-from ingest.config import IngestSettings
-from suitcase.cli import build_parser
-from suitcase.servers import InfluxDB, Mosquitto, free_port
+from iot_suitcase.cli import build_parser
+from iot_suitcase.devices.credentials import BrokerFiles, Listener, listener_config
+from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.servers import InfluxDB, Mosquitto, free_port
 from tests.helpers import unique, wait_until
 
 REPO = Path(__file__).parent.parent
@@ -35,7 +35,7 @@ def prepared(tmp_path: Path) -> Path:
     for name in ("docker-compose.yml", "Dockerfile"):
         shutil.copy(REPO / name, target / name)
     shutil.copytree(REPO / "deploy", target / "deploy")
-    suitcase = [sys.executable, "-m", "suitcase"]
+    suitcase = [sys.executable, "-m", "iot_suitcase"]
     subprocess.run([*suitcase, "init"], cwd=target, check=True, capture_output=True, timeout=60)
     env = {**os.environ, "SUITCASE_INFLUX_FLAVOUR": "v2", "SUITCASE_GRAFANA_INFLUX_URL": "http://influxdb:8086"}
     subprocess.run(
@@ -154,8 +154,10 @@ def test_dockerfile_commands_work_in_a_fresh_virtualenv(
             *sources, _target = argument.split()
             for source in sources:
                 path = REPO / source
-                copy = shutil.copytree if path.is_dir() else shutil.copy
-                copy(path, app / source)
+                if path.is_dir():  # as Docker copies a folder: its links stay links
+                    shutil.copytree(path, app / source, symlinks=True)
+                else:
+                    shutil.copy(path, app / source)
     environment = venv.EnvBuilder(with_pip=True)
     environment.create(tmp_path / "venv")
     bin_dir = tmp_path / "venv" / "bin"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from suitcase.servers import InfluxDB, Mosquitto
+from iot_suitcase.servers import InfluxDB, Mosquitto
 from tests.fleet import expected, fleet, observed
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from suitcase.servers import InfluxDB, Mosquitto, VictoriaMetrics
+from iot_suitcase.servers import InfluxDB, Mosquitto, VictoriaMetrics
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
 Sent = tuple[str, bytes, str, int, float, float, int | None]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from suitcase.servers import InfluxDB, Mosquitto
+from iot_suitcase.servers import InfluxDB, Mosquitto
 from tests.fleet import StreamPublisher, expected, fleet, observed
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
@@ -234,7 +234,7 @@ def test_sigterm_exits_quickly_and_loses_nothing(
 
 def rejects_list(data_dir: Path, *args: str) -> list[dict[str, str]]:
     result = subprocess.run(
-        [sys.executable, "-m", "suitcase", "rejects", "list", "--data-dir", str(data_dir), "--json", *args],
+        [sys.executable, "-m", "iot_suitcase", "rejects", "list", "--data-dir", str(data_dir), "--json", *args],
         capture_output=True,
         text=True,
         check=True,

@@ -15,11 +15,11 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from devices.credentials.settings import SecuritySettings
-from ingest.config import IngestSettings
-from ingest.operations.status import STRANGERS_KEPT
-from suitcase.servers import InfluxDB, Mosquitto, free_port
-from suitcase.stack.local import own_broker
+from iot_suitcase.devices.credentials.settings import SecuritySettings
+from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.ingest.operations.status import STRANGERS_KEPT
+from iot_suitcase.servers import InfluxDB, Mosquitto, free_port
+from iot_suitcase.stack.local import own_broker
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
 pytestmark = pytest.mark.slow
@@ -86,7 +86,16 @@ def test_an_oversized_payload_leaves_only_a_bounded_prefix_behind(
     assert len(body) < 20_000, "the API answers with prefixes, not megabytes"
     assert bad == [400, 400, 400, 400], "query parameters are validated"
     listed = subprocess.run(
-        [sys.executable, "-m", "suitcase", "rejects", "list", "--json", "--data-dir", str(tmp_path / "ingest-data")],
+        [
+            sys.executable,
+            "-m",
+            "iot_suitcase",
+            "rejects",
+            "list",
+            "--json",
+            "--data-dir",
+            str(tmp_path / "ingest-data"),
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from devices.credentials import CredentialStore, IssuedCredentials
-from devices.registry import RegistryFile, make_spec
-from suitcase.servers import InfluxDB, Mosquitto
+from iot_suitcase.devices.credentials import CredentialStore, IssuedCredentials
+from iot_suitcase.devices.registry import RegistryFile, make_spec
+from iot_suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, unique, wait_until
 
 NATIVE = b'{"readings": {"temperature": 21.5, "humidity": 40}}'

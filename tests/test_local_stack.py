@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from suitcase.servers import InfluxDB, Mosquitto, free_port, port_is_listening
+from iot_suitcase.servers import InfluxDB, Mosquitto, free_port, port_is_listening
 from tests.fleet import expected, fleet, observed
 from tests.helpers import publish_all, wait_until
 
@@ -35,7 +35,7 @@ def test_up_starts_broker_and_database_ingests_and_stops_on_ctrl_c(tmp_path: Pat
         [
             sys.executable,
             "-m",
-            "suitcase",
+            "iot_suitcase",
             "devices",
             "add",
             "demo-1",
@@ -57,7 +57,7 @@ def test_up_starts_broker_and_database_ingests_and_stops_on_ctrl_c(tmp_path: Pat
             [
                 sys.executable,
                 "-m",
-                "suitcase",
+                "iot_suitcase",
                 "up",
                 "--var-dir",
                 str(tmp_path / "var"),
@@ -98,7 +98,7 @@ def up_command(tmp_path: Path, mqtt_port: int, influx_url: str, *extra: str) -> 
     return [
         sys.executable,
         "-m",
-        "suitcase",
+        "iot_suitcase",
         "up",
         "--var-dir",
         str(tmp_path / "var"),

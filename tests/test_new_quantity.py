@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from dashboards.provisioning import build_bundle
-from dashboards.settings import DashboardSettings
-from devices.catalog import catalog as catalog_module
-from devices.catalog import load_catalog
-from devices.registry import Registry, RegistryFile, make_spec
-from ingest.config import IngestSettings
-from ingest.service import IngestService
-from simulators.fleet import FleetSpec, build_fleet
-from simulators.signals import sample
-from suitcase.servers import InfluxDB, Mosquitto
+from iot_suitcase.dashboards.provisioning import build_bundle
+from iot_suitcase.dashboards.settings import DashboardSettings
+from iot_suitcase.devices.catalog import catalog as catalog_module
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.registry import Registry, RegistryFile, make_spec
+from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.ingest.service import IngestService
+from iot_suitcase.servers import InfluxDB, Mosquitto
+from iot_suitcase.simulators.fleet import FleetSpec, build_fleet
+from iot_suitcase.simulators.signals import sample
 from tests.helpers import publish_all
 
 # Only a catalog entry: no signal model, no dashboard table line, no simulator table, no status page code.

@@ -1,8 +1,10 @@
 """A built package holds the product and nothing of its tests (#14): no test module, no test support, no
-test vectors, and every product module."""
+test vectors, every product module, and one top-level name of its own (no generic ``devices`` or ``ingest``
+in a user's site-packages)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -16,8 +18,10 @@ def test_the_wheel_ships_every_product_module_and_no_test(tmp_path: Path) -> Non
     source = tmp_path / "source"  # a copy of what git tracks: the build writes build/ and egg-info
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
     for name in filter(None, tracked.decode().split("\0")):
-        if (REPO / name).is_file():
-            (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        if (REPO / name).is_symlink():  # the domain folders linked into the namespace folder
+            (source / name).symlink_to(os.readlink(REPO / name))
+        elif (REPO / name).is_file():
             shutil.copy2(REPO / name, source / name)
     built = tmp_path / "wheel"
     subprocess.run(
@@ -33,5 +37,6 @@ def test_the_wheel_ships_every_product_module_and_no_test(tmp_path: Path) -> Non
     assert not [name for name in names if "/testdata/" in name or name.startswith("tests/")]
     shipped = {name.removesuffix(".py").replace("/", ".").removesuffix(".__init__") for name in names}
     assert set(product_modules()) <= shipped
-    assert "devices/catalog/quantities.toml" in names
-    assert "suitcase/servers/mosquitto.conf" in names
+    assert {name.split("/")[0] for name in names} == {"iot_suitcase", "iot_suitcase-0.1.0.dist-info"}
+    assert "iot_suitcase/devices/catalog/quantities.toml" in names
+    assert "iot_suitcase/servers/mosquitto.conf" in names

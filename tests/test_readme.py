@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.config import IngestSettings
+from iot_suitcase.ingest.config import IngestSettings
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

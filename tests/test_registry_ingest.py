@@ -7,16 +7,16 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from devices.formats.chirpstack import encoder as chirpstack
-from devices.formats.lorawan.transmission import Heard, Transmission
-from devices.registry import RegistryFile
-from suitcase.servers import InfluxDB, Mosquitto
+from iot_suitcase.devices.formats.chirpstack import encoder as chirpstack
+from iot_suitcase.devices.formats.lorawan.transmission import Heard, Transmission
+from iot_suitcase.devices.registry import RegistryFile
+from iot_suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
 
 def devices_cli(registry: Path, *args: str) -> None:
     subprocess.run(
-        [sys.executable, "-m", "suitcase", "devices", *args, "--registry", str(registry)],
+        [sys.executable, "-m", "iot_suitcase", "devices", *args, "--registry", str(registry)],
         check=True,
         capture_output=True,
         timeout=30,

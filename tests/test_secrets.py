@@ -15,7 +15,7 @@ SECRET_KEYS = ("PASSWORD", "TOKEN")
 
 def init(env_file: Path) -> dict[str, str]:
     result = subprocess.run(
-        [sys.executable, "-m", "suitcase", "init", "--env-file", str(env_file)],
+        [sys.executable, "-m", "iot_suitcase", "init", "--env-file", str(env_file)],
         capture_output=True,
         text=True,
         check=True,
@@ -63,7 +63,7 @@ def test_broker_files_follow_the_env_file(tmp_path: Path) -> None:
     kept = [line for line in env.read_text().splitlines() if "SIMULATOR" not in line]
     env.write_text("\n".join(kept) + "\n")
     subprocess.run(
-        [sys.executable, "-m", "suitcase", "init", "--env-file", str(env), "--broker-files"],
+        [sys.executable, "-m", "iot_suitcase", "init", "--env-file", str(env), "--broker-files"],
         capture_output=True,
         check=True,
         cwd=tmp_path,
@@ -78,7 +78,7 @@ def test_init_does_not_overwrite_without_force(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     first = init(env)
     again = subprocess.run(
-        [sys.executable, "-m", "suitcase", "init", "--env-file", str(env)],
+        [sys.executable, "-m", "iot_suitcase", "init", "--env-file", str(env)],
         capture_output=True,
         check=False,
         cwd=env.parent,

@@ -16,10 +16,10 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from devices.credentials import BrokerFiles, CredentialStore
-from devices.credentials.cli import simulator_topics
-from devices.credentials.store import ServicePublisher
-from suitcase.servers import InfluxDB, Mosquitto
+from iot_suitcase.devices.credentials import BrokerFiles, CredentialStore
+from iot_suitcase.devices.credentials.cli import simulator_topics
+from iot_suitcase.devices.credentials.store import ServicePublisher
+from iot_suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, unique, wait_until
 
 ROOT = "suitcase"
@@ -133,7 +133,7 @@ def test_devices_write_only_their_own_topics_and_strangers_are_refused(
         ingest.terminate()
     assert [(p["device"], p["value"]) for p in influxdb.points(influx_db, "co2")] == [("kit-a", 600.0)]
     listed = subprocess.run(
-        [sys.executable, "-m", "suitcase", "rejects", "list", "--data-dir", str(tmp_path / "ingest-data")],
+        [sys.executable, "-m", "iot_suitcase", "rejects", "list", "--data-dir", str(tmp_path / "ingest-data")],
         capture_output=True,
         text=True,
         check=True,
@@ -181,7 +181,7 @@ def test_rotation_and_sighup_switch_passwords_without_a_restart(
 def suitcase_cli(cwd: Path, *args: str) -> str:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SUITCASE_")}
     result = subprocess.run(
-        [sys.executable, "-m", "suitcase", *args],
+        [sys.executable, "-m", "iot_suitcase", *args],
         cwd=cwd,
         env=environment,
         capture_output=True,
@@ -329,7 +329,16 @@ def test_every_topic_a_device_may_publish_reaches_the_service_or_becomes_a_rejec
     finally:
         ingest.terminate()
     listed = subprocess.run(
-        [sys.executable, "-m", "suitcase", "rejects", "list", "--json", "--data-dir", str(tmp_path / "ingest-data")],
+        [
+            sys.executable,
+            "-m",
+            "iot_suitcase",
+            "rejects",
+            "list",
+            "--json",
+            "--data-dir",
+            str(tmp_path / "ingest-data"),
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from suitcase.servers import (
+from iot_suitcase.servers import (
     InfluxDB,
     ManagedProcess,
     Mosquitto,

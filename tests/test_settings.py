@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from devices.credentials.settings import SecuritySettings
-from devices.settings import SuitcaseSettings
-from ingest.config import IngestSettings
-from suitcase.config import COMMAND_SETTINGS, groups, markdown_table, ordered_fields
-from suitcase.config import declared as declared_by
+from iot_suitcase.config import COMMAND_SETTINGS, groups, markdown_table, ordered_fields
+from iot_suitcase.config import declared as declared_by
+from iot_suitcase.devices.credentials.settings import SecuritySettings
+from iot_suitcase.devices.settings import SuitcaseSettings
+from iot_suitcase.ingest.config import IngestSettings
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
@@ -23,7 +23,7 @@ README = (Path(__file__).parent.parent / "README.md").read_text()
 def suitcase(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SUITCASE_")}
     return subprocess.run(
-        [sys.executable, "-m", "suitcase", *args],
+        [sys.executable, "-m", "iot_suitcase", *args],
         cwd=cwd,
         env=environment,
         capture_output=True,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from devices.registry import RegistryFile, make_spec
-from suitcase.servers import InfluxDB, Mosquitto
+from iot_suitcase.devices.registry import RegistryFile, make_spec
+from iot_suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
 OUTPUT = Path(__file__).parent.parent / "test-output"

@@ -10,8 +10,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from devices.catalog.units import DIMENSIONS, Conversion, conversion
-from devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.catalog.units import DIMENSIONS, Conversion, conversion
+from iot_suitcase.devices.errors import DecodeError, RejectCode
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
@@ -131,7 +131,7 @@ def parse_catalog(text: str) -> Catalog:
 
 def catalog_text() -> str:
     """The TOML of the catalog shipped with the package (devices/catalog/quantities.toml)."""
-    return files("devices.catalog").joinpath("quantities.toml").read_text(encoding="utf-8")
+    return files("iot_suitcase.devices.catalog").joinpath("quantities.toml").read_text(encoding="utf-8")
 
 
 @cache

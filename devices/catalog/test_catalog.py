@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.catalog import load_catalog, parse_catalog
-from devices.catalog.units import DIMENSIONS, conversion
-from devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.catalog import load_catalog, parse_catalog
+from iot_suitcase.devices.catalog.units import DIMENSIONS, conversion
+from iot_suitcase.devices.errors import DecodeError, RejectCode
 
 CATALOG = load_catalog()
 UREG: Any = pint.UnitRegistry()

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from devices.codecs.base import Codec, CodecError, DeviceModel, load_models
-from devices.errors import DecodeError, RejectCode
-from devices.reading import RawReading
+from iot_suitcase.devices.codecs.base import Codec, CodecError, DeviceModel, load_models
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.reading import RawReading
 
 VENDOR_PACKAGES: tuple[str, ...] = (
     # one line per vendor folder under devices/codecs/, e.g. "elsys",
@@ -21,7 +21,8 @@ VENDOR_PACKAGES: tuple[str, ...] = (
 )
 
 CODECS: dict[str, Codec] = {
-    codec.vendor: codec for codec in (import_module(f"devices.codecs.{name}").CODEC for name in VENDOR_PACKAGES)
+    codec.vendor: codec
+    for codec in (import_module(f"iot_suitcase.devices.codecs.{name}").CODEC for name in VENDOR_PACKAGES)
 }
 MODELS: dict[str, DeviceModel] = {model.id: model for codec in CODECS.values() for model in codec.models.values()}
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Protocol
 
-from devices.errors import DecodeError, RejectCode
-from devices.reading import RawReading
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.reading import RawReading
 
 
 class CodecError(DecodeError):

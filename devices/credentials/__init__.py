@@ -1,6 +1,6 @@
 """Device credentials and the Mosquitto password/ACL files and listener configuration made from them."""
 
-from devices.credentials.mosquitto import (
+from iot_suitcase.devices.credentials.mosquitto import (
     BrokerFiles,
     Listener,
     device_acl,
@@ -10,7 +10,7 @@ from devices.credentials.mosquitto import (
     service_acl,
     verify_password,
 )
-from devices.credentials.store import CredentialStore, IssuedCredentials
+from iot_suitcase.devices.credentials.store import CredentialStore, IssuedCredentials
 
 __all__ = [
     "BrokerFiles",

@@ -9,12 +9,12 @@ import signal
 import sys
 from collections.abc import Callable
 
-from devices.credentials.mosquitto import write_atomically
-from devices.credentials.settings import SecuritySettings
-from devices.credentials.store import BrokerFileTexts, CredentialStore, IssuedCredentials, ServicePublisher
-from devices.formats import FormatContext, publish_filters
-from devices.registry import RegistryFile
-from devices.settings import BrokerFileSettings
+from iot_suitcase.devices.credentials.mosquitto import write_atomically
+from iot_suitcase.devices.credentials.settings import SecuritySettings
+from iot_suitcase.devices.credentials.store import BrokerFileTexts, CredentialStore, IssuedCredentials, ServicePublisher
+from iot_suitcase.devices.formats import FormatContext, publish_filters
+from iot_suitcase.devices.registry import RegistryFile
+from iot_suitcase.devices.settings import BrokerFileSettings
 
 Handler = Callable[[argparse.Namespace], int]
 

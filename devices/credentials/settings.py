@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devices.settings import (
+from iot_suitcase.devices.settings import (
     BrokerFileSettings,
     CredentialSettings,
     IngestAccountSettings,

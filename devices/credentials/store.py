@@ -18,8 +18,14 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from devices.credentials.mosquitto import device_acl, hash_password, password_file, service_acl, write_atomically
-from devices.reading import check_device_id, device_id_problem
+from iot_suitcase.devices.credentials.mosquitto import (
+    device_acl,
+    hash_password,
+    password_file,
+    service_acl,
+    write_atomically,
+)
+from iot_suitcase.devices.reading import check_device_id, device_id_problem
 
 _HEADER = "# iot-suitcase device credentials: hashes only. Keep this file private (mode 0600).\n"
 

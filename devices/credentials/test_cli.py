@@ -9,13 +9,13 @@ from pathlib import Path
 
 import yaml
 
-from devices.credentials import verify_password
+from iot_suitcase.devices.credentials import verify_password
 
 
 def suitcase(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SUITCASE_")}
     return subprocess.run(
-        [sys.executable, "-m", "suitcase", *args],
+        [sys.executable, "-m", "iot_suitcase", *args],
         cwd=cwd,
         env=environment,
         capture_output=True,

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from devices.credentials import CredentialStore, device_acl, hash_password, password_file, service_acl, verify_password
+from iot_suitcase.devices.credentials import (
+    CredentialStore,
+    device_acl,
+    hash_password,
+    password_file,
+    service_acl,
+    verify_password,
+)
 
 
 def test_our_verifier_accepts_what_mosquitto_passwd_writes(tmp_path: Path) -> None:

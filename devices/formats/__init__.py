@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from devices.formats.base import Decoded, FormatContext, Message, PayloadFormat, RawReading
+from iot_suitcase.devices.formats.base import Decoded, FormatContext, Message, PayloadFormat, RawReading
 
 FORMAT_PACKAGES: tuple[str, ...] = (
     "native",
@@ -20,7 +20,7 @@ FORMAT_PACKAGES: tuple[str, ...] = (
 )
 
 FORMATS: dict[str, PayloadFormat] = {
-    fmt.name: fmt for fmt in (import_module(f"devices.formats.{name}").FORMAT for name in FORMAT_PACKAGES)
+    fmt.name: fmt for fmt in (import_module(f"iot_suitcase.devices.formats.{name}").FORMAT for name in FORMAT_PACKAGES)
 }
 
 

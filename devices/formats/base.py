@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from devices.reading import RawReading
+from iot_suitcase.devices.reading import RawReading
 
 __all__ = ["Decoded", "Encoded", "FormatContext", "Message", "PayloadFormat", "RawReading", "Sent"]
 

@@ -8,18 +8,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.catalog import load_catalog
-from devices.decode import Decoder
-from devices.formats import FormatContext, Message
-from devices.formats.base import Encoded
-from devices.formats.chirpstack import encoder as chirpstack
-from devices.formats.lorawan.transmission import Heard, Transmission
-from devices.formats.native import encoder as native
-from devices.formats.senml import encoder as senml
-from devices.formats.sensor_community import encoder as sensor_community
-from devices.formats.single_value import encoder as single_value
-from devices.formats.tts import encoder as tts
-from devices.settings import DecodeSettings
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.formats import FormatContext, Message
+from iot_suitcase.devices.formats.base import Encoded
+from iot_suitcase.devices.formats.chirpstack import encoder as chirpstack
+from iot_suitcase.devices.formats.lorawan.transmission import Heard, Transmission
+from iot_suitcase.devices.formats.native import encoder as native
+from iot_suitcase.devices.formats.senml import encoder as senml
+from iot_suitcase.devices.formats.sensor_community import encoder as sensor_community
+from iot_suitcase.devices.formats.single_value import encoder as single_value
+from iot_suitcase.devices.formats.tts import encoder as tts
+from iot_suitcase.devices.settings import DecodeSettings
 
 CONTEXT = FormatContext(topic_root="suitcase")
 DECODER = Decoder(DecodeSettings())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from suitcase.servers import InfluxDB, Mosquitto
+from iot_suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
 AIRROHR = (

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from devices.codecs import MODELS
-from suitcase.servers import InfluxDB, Mosquitto
+from iot_suitcase.devices.codecs import MODELS
+from iot_suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
 ELSYS = "elsys/ers-co2"

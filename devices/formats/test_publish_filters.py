@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.formats import FORMATS, FormatContext, publish_filters
+from iot_suitcase.devices.formats import FORMATS, FormatContext, publish_filters
 
 roots = st.sampled_from(["suitcase", "city", "v3", "application", "kit.1"])
 

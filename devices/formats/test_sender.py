@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from devices.decode import Decoder
-from devices.errors import DecodeError, RejectCode
-from devices.formats import Message
-from devices.settings import DecodeSettings
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats import Message
+from iot_suitcase.devices.settings import DecodeSettings
 
 DECODER = Decoder(DecodeSettings())
 NOW = datetime.now(UTC)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 
-from devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.errors import DecodeError, RejectCode
 
 _KEY_END = re.compile(rb'"\s*:')
 

@@ -1,7 +1,7 @@
 """The device registry: every sensor of an installation, in one YAML file (see README.md here)."""
 
-from devices.registry.model import NATIVE, Device, DeviceSpec, Location, Problem, RegistryError, make_spec
-from devices.registry.store import (
+from iot_suitcase.devices.registry.model import NATIVE, Device, DeviceSpec, Location, Problem, RegistryError, make_spec
+from iot_suitcase.devices.registry.store import (
     QUARANTINE_SITE,
     Registry,
     RegistryFile,

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import yaml
 
-from devices.catalog import load_catalog
-from devices.registry.importer import export_csv, import_csv
-from devices.registry.model import Device, RegistryError, make_spec
-from devices.registry.store import RegistryFile, dump_yaml
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.registry.importer import export_csv, import_csv
+from iot_suitcase.devices.registry.model import Device, RegistryError, make_spec
+from iot_suitcase.devices.registry.store import RegistryFile, dump_yaml
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -115,7 +115,7 @@ def _guarded(run: Handler) -> Handler:
             return run(args)
         except RegistryError as error:
             print(f"error: {error}", file=sys.stderr)
-        except BrokenPipeError:  # `suitcase devices list | head`: suitcase.cli handles it for every command
+        except BrokenPipeError:  # `suitcase devices list | head`: iot_suitcase.cli handles it for every command
             raise
         except OSError as error:
             print(f"error: {error}", file=sys.stderr)

@@ -18,8 +18,8 @@ from typing import TextIO
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from devices.registry.model import Device, DeviceSpec, Problem, RegistryError, describe
-from devices.registry.store import Registry
+from iot_suitcase.devices.registry.model import Device, DeviceSpec, Problem, RegistryError, describe
+from iot_suitcase.devices.registry.store import Registry
 
 COLUMNS: tuple[str, ...] = ("id", "model", "kind", "site", "name", "lat", "lon", "dev_eui", "interval_s", "tags")
 REQUIRED_COLUMNS: tuple[str, ...] = ("id", "model", "site")

@@ -17,9 +17,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo
 
-from devices.catalog import load_catalog
-from devices.errors import DecodeError
-from devices.reading import UtcDatetime, check_device_id
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.errors import DecodeError
+from iot_suitcase.devices.reading import UtcDatetime, check_device_id
 
 NATIVE = "native"
 DEFAULT_INTERVAL_S = 900

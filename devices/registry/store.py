@@ -22,9 +22,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from devices import codecs
-from devices.codecs import DeviceModel
-from devices.registry.model import (
+from iot_suitcase.devices import codecs
+from iot_suitcase.devices.codecs import DeviceModel
+from iot_suitcase.devices.registry.model import (
     DEFAULT_INTERVAL_S,
     NATIVE,
     Device,
@@ -37,7 +37,7 @@ from devices.registry.model import (
     make_spec,
     unknown_model_message,
 )
-from devices.settings import RegistrySettings
+from iot_suitcase.devices.settings import RegistrySettings
 
 try:  # libyaml: 3-4 times faster to read and write; the pure-Python classes give the same text
     from yaml import CSafeDumper as _SafeDumper

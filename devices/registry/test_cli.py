@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from devices.registry.importer import COLUMNS
+from iot_suitcase.devices.registry.importer import COLUMNS
 
 
 def suitcase(
@@ -20,7 +20,7 @@ def suitcase(
 ) -> subprocess.CompletedProcess[str]:
     environment = {key: value for key, value in os.environ.items() if key != "SUITCASE_REGISTRY_FILE"}
     return subprocess.run(
-        [sys.executable, "-m", "suitcase", "devices", *args],
+        [sys.executable, "-m", "iot_suitcase", "devices", *args],
         cwd=cwd,
         input=stdin,
         capture_output=True,

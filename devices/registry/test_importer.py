@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.codecs import DeviceModel
-from devices.registry.importer import (
+from iot_suitcase.devices.codecs import DeviceModel
+from iot_suitcase.devices.registry.importer import (
     COLUMNS,
     export_csv,
     format_tags,
@@ -20,8 +20,8 @@ from devices.registry.importer import (
     parse_tags,
     read_csv,
 )
-from devices.registry.model import Device, RegistryError, make_spec
-from devices.registry.store import Registry, RegistryFile, dump_yaml, parse_yaml
+from iot_suitcase.devices.registry.model import Device, RegistryError, make_spec
+from iot_suitcase.devices.registry.store import Registry, RegistryFile, dump_yaml, parse_yaml
 
 HEADER = ",".join(COLUMNS) + "\n"
 THERMO = DeviceModel(

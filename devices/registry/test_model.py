@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from devices.registry.model import (
+from iot_suitcase.devices.registry.model import (
     MAX_TAGS,
     Device,
     DeviceSpec,

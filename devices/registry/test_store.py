@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from devices import codecs
-from devices.codecs import DeviceModel
-from devices.registry.model import RegistryError, make_spec
-from devices.registry.store import (
+from iot_suitcase.devices import codecs
+from iot_suitcase.devices.codecs import DeviceModel
+from iot_suitcase.devices.registry.model import RegistryError, make_spec
+from iot_suitcase.devices.registry.store import (
     HEADER,
     QUARANTINE_SITE,
     Registry,

@@ -11,10 +11,10 @@ import asyncio
 import logging
 from enum import StrEnum
 
-from devices.decode import Decoder
-from devices.errors import RejectCode
-from devices.registry import QUARANTINE_SITE, Registry, RegistryError, RegistryFile
-from ingest.sink.points import DEVICE_TAG, UNKNOWN, tag_set
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.errors import RejectCode
+from iot_suitcase.devices.registry import QUARANTINE_SITE, Registry, RegistryError, RegistryFile
+from iot_suitcase.ingest.sink.points import DEVICE_TAG, UNKNOWN, tag_set
 
 log = logging.getLogger(__name__)
 

@@ -10,16 +10,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from devices.decode import AUTO, Decoder, Outcome
-from devices.errors import DecodeError, RejectCode
-from devices.formats import Message
-from ingest.intake.directory import DeviceDirectory
-from ingest.sink.points import reading_lines, reject_line, time_ns, uplink_line
-from ingest.sink.rejects import bounded, log_reject
-from ingest.wal.idempotency import PENDING, IdempotencyKeys
-from ingest.wal.records import Reject, message_key, points_record, reject_record
-from ingest.wal.redelivery import Redeliveries, Verdict
-from ingest.wal.waiting import Entry, Waiting
+from iot_suitcase.devices.decode import AUTO, Decoder, Outcome
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats import Message
+from iot_suitcase.ingest.intake.directory import DeviceDirectory
+from iot_suitcase.ingest.sink.points import reading_lines, reject_line, time_ns, uplink_line
+from iot_suitcase.ingest.sink.rejects import bounded, log_reject
+from iot_suitcase.ingest.wal.idempotency import PENDING, IdempotencyKeys
+from iot_suitcase.ingest.wal.records import Reject, message_key, points_record, reject_record
+from iot_suitcase.ingest.wal.redelivery import Redeliveries, Verdict
+from iot_suitcase.ingest.wal.waiting import Entry, Waiting
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from ingest.config import LogFormat
+from iot_suitcase.ingest.config import LogFormat
 
 _STRUCTURED = ("event", "code", "device", "topic", "reason")
 

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ingest.operations.figures import FigureSource
-from ingest.sources.refusals import RefusedRequests
+from iot_suitcase.ingest.operations.figures import FigureSource
+from iot_suitcase.ingest.sources.refusals import RefusedRequests
 
 
 class PipelineCollector(Collector):

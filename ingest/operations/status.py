@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from devices.decode import Outcome
-from devices.errors import RejectCode
-from devices.registry import Registry
-from ingest.operations.remembered import DeviceState
-from ingest.wal.records import Reject
+from iot_suitcase.devices.decode import Outcome
+from iot_suitcase.devices.errors import RejectCode
+from iot_suitcase.devices.registry import Registry
+from iot_suitcase.ingest.operations.remembered import DeviceState
+from iot_suitcase.ingest.wal.records import Reject
 
 LATE_AFTER = 1.5  # intervals without a message: late
 SILENT_AFTER = 3.0  # intervals without a message: silent (as the Grafana alert)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.operations.remembered import DeviceState, RememberedDevices
+from iot_suitcase.ingest.operations.remembered import DeviceState, RememberedDevices
 
 AT = datetime(2026, 12, 6, 8, 0, 0, 123456, tzinfo=UTC)
 STATE = DeviceState("kit-1", AT, "native", 3, {"co2": (734.0, "ppm", AT), "temperature": (21.5, "degC", AT)})

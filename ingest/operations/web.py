@@ -19,13 +19,13 @@ from datetime import UTC, datetime
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from devices.catalog import load_catalog
-from ingest.intake.directory import DeviceDirectory
-from ingest.operations.figures import FigureSource
-from ingest.operations.metrics import PipelineCollector, RefusalCollector
-from ingest.operations.status import StatusBoard
-from ingest.sink.rejects import RejectStore, StoredReject
-from ingest.sources.refusals import RefusedRequests
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.ingest.intake.directory import DeviceDirectory
+from iot_suitcase.ingest.operations.figures import FigureSource
+from iot_suitcase.ingest.operations.metrics import PipelineCollector, RefusalCollector
+from iot_suitcase.ingest.operations.status import StatusBoard
+from iot_suitcase.ingest.sink.rejects import RejectStore, StoredReject
+from iot_suitcase.ingest.sources.refusals import RefusedRequests
 
 _REJECTS_SHOWN = 25
 _REJECTS_LISTED = 1000

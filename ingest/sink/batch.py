@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.wal.records import MARK, POINTS, Record, Reject, decode_record, is_idempotent
+from iot_suitcase.ingest.wal.records import MARK, POINTS, Record, Reject, decode_record, is_idempotent
 
 
 def record_text(record: Record) -> str:

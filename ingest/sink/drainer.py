@@ -18,14 +18,14 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
-from devices.errors import RejectCode
-from ingest.sink.batch import Batch, batch_of, record_text
-from ingest.sink.influx import InfluxWriter, WriteError
-from ingest.sink.points import DEVICE_TAG
-from ingest.sink.rejects import RejectStore, log_reject
-from ingest.wal.idempotency import KEPT_S, Answer, IdempotencyKeys
-from ingest.wal.log import Position, WriteAheadLog
-from ingest.wal.records import POINTS, Record, Reject
+from iot_suitcase.devices.errors import RejectCode
+from iot_suitcase.ingest.sink.batch import Batch, batch_of, record_text
+from iot_suitcase.ingest.sink.influx import InfluxWriter, WriteError
+from iot_suitcase.ingest.sink.points import DEVICE_TAG
+from iot_suitcase.ingest.sink.rejects import RejectStore, log_reject
+from iot_suitcase.ingest.wal.idempotency import KEPT_S, Answer, IdempotencyKeys
+from iot_suitcase.ingest.wal.log import Position, WriteAheadLog
+from iot_suitcase.ingest.wal.records import POINTS, Record, Reject
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
-from ingest.config import InfluxFlavour, IngestSettings
+from iot_suitcase.ingest.config import InfluxFlavour, IngestSettings
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from devices.reading import Reading
-from ingest.sink.lineprotocol import LineProtocolError, escape_key, escape_tag_value, format_float
+from iot_suitcase.devices.reading import Reading
+from iot_suitcase.ingest.sink.lineprotocol import LineProtocolError, escape_key, escape_tag_value, format_float
 
 DEVICE_TAG = "device"
 VALUE_FIELD = "value"

@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from devices.errors import RejectCode
-from ingest.wal.records import Reject
+from iot_suitcase.devices.errors import RejectCode
+from iot_suitcase.ingest.wal.records import Reject
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rejects (

@@ -7,8 +7,16 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.sink.batch import batch_of, record_text
-from ingest.wal.records import KEY_BYTES, POINTS, Record, Reject, decode_record, points_record, reject_record
+from iot_suitcase.ingest.sink.batch import batch_of, record_text
+from iot_suitcase.ingest.wal.records import (
+    KEY_BYTES,
+    POINTS,
+    Record,
+    Reject,
+    decode_record,
+    points_record,
+    reject_record,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # line protocol lines are never empty and never hold a newline

@@ -32,9 +32,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from influxdb_client.client.write import point as _point_module
 
-from devices.reading import Reading
-from ingest.sink.lineprotocol import LineProtocolError, escape_key, escape_tag_value, format_float
-from ingest.sink.points import reading_line, reject_line, tag_set, tag_value, time_ns, uplink_line
+from iot_suitcase.devices.reading import Reading
+from iot_suitcase.ingest.sink.lineprotocol import LineProtocolError, escape_key, escape_tag_value, format_float
+from iot_suitcase.ingest.sink.points import reading_line, reject_line, tag_set, tag_value, time_ns, uplink_line
 
 FieldValue = float | int | bool | str
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from influxdb_client.client.write import point as _point_module
 
-from devices.reading import Reading
-from ingest.sink.points import reading_line, reading_lines, tag_set, time_ns
+from iot_suitcase.devices.reading import Reading
+from iot_suitcase.ingest.sink.points import reading_line, reading_lines, tag_set, time_ns
 
 POINT: Any = _point_module  # influxdb-client has no type hints
 BASE = datetime(2026, 11, 1, tzinfo=UTC)

@@ -27,15 +27,15 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from devices.credentials import CredentialStore
-from devices.formats import PayloadFormat
-from devices.reading import DEVICE_ID_PATTERN
-from ingest.intake.directory import DeviceDirectory
-from ingest.intake.intake import DeviceRequest, Intake
-from ingest.sources.ratelimit import RateLimiter
-from ingest.sources.refusals import WHAT_TO_DO, RefusedRequests
-from ingest.wal.idempotency import PENDING, Answer, IdempotencyKeys
-from ingest.wal.records import idempotency_key
+from iot_suitcase.devices.credentials import CredentialStore
+from iot_suitcase.devices.formats import PayloadFormat
+from iot_suitcase.devices.reading import DEVICE_ID_PATTERN
+from iot_suitcase.ingest.intake.directory import DeviceDirectory
+from iot_suitcase.ingest.intake.intake import DeviceRequest, Intake
+from iot_suitcase.ingest.sources.ratelimit import RateLimiter
+from iot_suitcase.ingest.sources.refusals import WHAT_TO_DO, RefusedRequests
+from iot_suitcase.ingest.wal.idempotency import PENDING, Answer, IdempotencyKeys
+from iot_suitcase.ingest.wal.records import idempotency_key
 
 log = logging.getLogger(__name__)
 

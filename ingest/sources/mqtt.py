@@ -23,9 +23,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from ingest.config import IngestSettings
-from ingest.sources.mqttclient import LeanClient
-from ingest.tasks import supervised
+from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.ingest.sources.mqttclient import LeanClient
+from iot_suitcase.ingest.tasks import supervised
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ingest.sources.mqttclient import LeanClient, read_publish
+from iot_suitcase.ingest.sources.mqttclient import LeanClient, read_publish
 
 PUBLISH = 0x30
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.sources.ratelimit import RateLimiter
+from iot_suitcase.ingest.sources.ratelimit import RateLimiter
 
 
 class Clock:

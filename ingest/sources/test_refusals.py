@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from ingest.sources.refusals import RefusedRequests
+from iot_suitcase.ingest.sources.refusals import RefusedRequests
 
 
 def test_a_flood_of_refusals_is_counted_in_full_and_kept_and_logged_bounded(caplog: pytest.LogCaptureFixture) -> None:

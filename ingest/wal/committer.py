@@ -16,10 +16,10 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ingest.wal.log import Position, WriteAheadLog
-from ingest.wal.records import Reject, mark_record
-from ingest.wal.redelivery import Redeliveries
-from ingest.wal.waiting import Entry, Waiting
+from iot_suitcase.ingest.wal.log import Position, WriteAheadLog
+from iot_suitcase.ingest.wal.records import Reject, mark_record
+from iot_suitcase.ingest.wal.redelivery import Redeliveries
+from iot_suitcase.ingest.wal.waiting import Entry, Waiting
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.wal.records import MARK, is_idempotent, mark_position, mark_record, record_key, well_formed
+from iot_suitcase.ingest.wal.records import MARK, is_idempotent, mark_position, mark_record, record_key, well_formed
 
 log = logging.getLogger(__name__)
 

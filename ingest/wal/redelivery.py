@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from ingest.wal.log import Logged, Position
+from iot_suitcase.ingest.wal.log import Logged, Position
 
 
 class Verdict(Enum):

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.sink.points import time_ns
-from ingest.wal.log import WriteAheadLog
-from ingest.wal.records import decode_record, message_key, points_record, record_key
+from iot_suitcase.ingest.sink.points import time_ns
+from iot_suitcase.ingest.wal.log import WriteAheadLog
+from iot_suitcase.ingest.wal.records import decode_record, message_key, points_record, record_key
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -139,7 +139,7 @@ def test_reading_in_chunks_returns_every_record_once_in_order(
     bodies: list[bytes], chunk: int, batch: int, segment_bytes: int
 ) -> None:
     """Records straddling the reads, longer than one read, across segments: read back exactly as written."""
-    with tempfile.TemporaryDirectory() as directory, patch("ingest.wal.log._READ_BYTES", chunk):
+    with tempfile.TemporaryDirectory() as directory, patch("iot_suitcase.ingest.wal.log._READ_BYTES", chunk):
         wal = WriteAheadLog(Path(directory), segment_bytes=segment_bytes)
         wal.open()
         for start in range(0, len(bodies), 7):
@@ -229,7 +229,7 @@ def test_a_failed_write_leaves_the_log_as_it_was_and_the_next_one_works(tmp_path
     size = next(tmp_path.glob("*.seg")).stat().st_size
     for errno in (28, 5, 30):  # ENOSPC, EIO, EROFS
         with (
-            patch("ingest.wal.log.os.fsync", side_effect=OSError(errno, os.strerror(errno))),
+            patch("iot_suitcase.ingest.wal.log.os.fsync", side_effect=OSError(errno, os.strerror(errno))),
             pytest.raises(OSError, match=os.strerror(errno)),
         ):
             wal.append([record(2), record(3)])

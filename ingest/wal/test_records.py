@@ -7,7 +7,7 @@ from hashlib import blake2b
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.wal.records import KEY_BYTES, message_key
+from iot_suitcase.ingest.wal.records import KEY_BYTES, message_key
 
 
 def _incremental(topic: str, payload: bytes, mid: int) -> bytes:

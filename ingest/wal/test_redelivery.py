@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ingest.wal.log import Logged, Position
-from ingest.wal.redelivery import Redeliveries, Verdict
+from iot_suitcase.ingest.wal.log import Logged, Position
+from iot_suitcase.ingest.wal.redelivery import Redeliveries, Verdict
 
 
 def at(offset: int) -> Position:

@@ -6,7 +6,7 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass
 
-from ingest.wal.records import Reject
+from iot_suitcase.ingest.wal.records import Reject
 
 
 @dataclass(slots=True)

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from devices.catalog import load_catalog
-from simulators.signals import battery, climate, energy, occupancy, radio, traffic, waste, water
-from simulators.signals.calendar import Moment, moment
-from simulators.signals.context import Context, Radio, Signal
-from simulators.signals.generic import signal_for
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.simulators.signals import battery, climate, energy, occupancy, radio, traffic, waste, water
+from iot_suitcase.simulators.signals.calendar import Moment, moment
+from iot_suitcase.simulators.signals.context import Context, Radio, Signal
+from iot_suitcase.simulators.signals.generic import signal_for
 
 SIGNALS: dict[str, Signal] = {
     "temperature": climate.temperature,

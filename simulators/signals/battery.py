@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-from simulators.signals.calendar import DAY_S, YEAR_DAYS, Moment
-from simulators.signals.context import Context
-from simulators.signals.noise import bounded, normal, text_key, unit
+from iot_suitcase.simulators.signals.calendar import DAY_S, YEAR_DAYS, Moment
+from iot_suitcase.simulators.signals.context import Context
+from iot_suitcase.simulators.signals.noise import bounded, normal, text_key, unit
 
 _BATTERY = text_key("battery")
 _YEAR_S = YEAR_DAYS * DAY_S

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-from simulators.signals.calendar import DAY_S, YEAR_DAYS, Moment, sun_elevation
-from simulators.signals.context import Context
-from simulators.signals.noise import bounded, fractal, mix, normal, text_key, unit
+from iot_suitcase.simulators.signals.calendar import DAY_S, YEAR_DAYS, Moment, sun_elevation
+from iot_suitcase.simulators.signals.context import Context
+from iot_suitcase.simulators.signals.noise import bounded, fractal, mix, normal, text_key, unit
 
 _TEMPERATURE = text_key("temperature")
 _HUMIDITY = text_key("humidity")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from simulators.signals.calendar import Moment
+from iot_suitcase.simulators.signals.calendar import Moment
 
 
 class Radio(StrEnum):

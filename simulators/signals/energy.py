@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 
-from simulators.signals.calendar import DAY_S, Moment
-from simulators.signals.context import Context
-from simulators.signals.noise import bounded, fractal, mix, normal, text_key, unit
-from simulators.signals.occupancy import presence
+from iot_suitcase.simulators.signals.calendar import DAY_S, Moment
+from iot_suitcase.simulators.signals.context import Context
+from iot_suitcase.simulators.signals.noise import bounded, fractal, mix, normal, text_key, unit
+from iot_suitcase.simulators.signals.occupancy import presence
 
 _VOLTAGE = text_key("voltage")
 _POWER = text_key("power")

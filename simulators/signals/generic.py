@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from devices.catalog.catalog import Quantity
-from simulators.signals.calendar import Moment
-from simulators.signals.context import Context
-from simulators.signals.noise import bounded, fractal, mix, poisson, text_key, unit
+from iot_suitcase.devices.catalog.catalog import Quantity
+from iot_suitcase.simulators.signals.calendar import Moment
+from iot_suitcase.simulators.signals.context import Context
+from iot_suitcase.simulators.signals.noise import bounded, fractal, mix, poisson, text_key, unit
 
 _DRIFT_PERIOD_S = 6 * 3600.0
 _STATE_PERIOD_S = 1800.0

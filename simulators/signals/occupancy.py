@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-from simulators.signals.calendar import Moment, moment
-from simulators.signals.context import Context
-from simulators.signals.noise import bounded, fractal, mix, normal, poisson, text_key, unit
+from iot_suitcase.simulators.signals.calendar import Moment, moment
+from iot_suitcase.simulators.signals.context import Context
+from iot_suitcase.simulators.signals.noise import bounded, fractal, mix, normal, poisson, text_key, unit
 
 _CO2 = text_key("co2")
 _TVOC = text_key("tvoc")

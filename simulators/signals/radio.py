@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 
-from simulators.signals.calendar import Moment
-from simulators.signals.context import Context, Radio
-from simulators.signals.noise import bounded, fractal, mix, normal, text_key
+from iot_suitcase.simulators.signals.calendar import Moment
+from iot_suitcase.simulators.signals.context import Context, Radio
+from iot_suitcase.simulators.signals.noise import bounded, fractal, mix, normal, text_key
 
 _RSSI = text_key("rssi")
 _SNR = text_key("snr")

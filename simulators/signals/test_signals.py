@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.catalog import load_catalog
-from simulators.signals import (
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.simulators.signals import (
     SIGNALS,
     Context,
     Radio,
@@ -27,7 +27,7 @@ from simulators.signals import (
     waste,
     water,
 )
-from simulators.signals.calendar import DAY_S, moment, sun_elevation
+from iot_suitcase.simulators.signals.calendar import DAY_S, moment, sun_elevation
 
 EPOCH_2000 = 946_684_800
 EPOCH_2100 = 4_102_444_800

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-from simulators.signals.calendar import DAY_S, Moment, local_timestamp, moment
-from simulators.signals.context import Context
-from simulators.signals.noise import bounded, mix, normal, text_key, unit
+from iot_suitcase.simulators.signals.calendar import DAY_S, Moment, local_timestamp, moment
+from iot_suitcase.simulators.signals.context import Context
+from iot_suitcase.simulators.signals.noise import bounded, mix, normal, text_key, unit
 
 _FILL = text_key("fill_level")
 _DISTANCE = text_key("distance")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 
-from simulators.signals.calendar import DAY_S, Moment
-from simulators.signals.climate import RAIN_SLOT_S, slot_rain_rate
-from simulators.signals.context import Context
-from simulators.signals.noise import bounded, normal, text_key, unit
+from iot_suitcase.simulators.signals.calendar import DAY_S, Moment
+from iot_suitcase.simulators.signals.climate import RAIN_SLOT_S, slot_rain_rate
+from iot_suitcase.simulators.signals.context import Context
+from iot_suitcase.simulators.signals.noise import bounded, normal, text_key, unit
 
 _LEVEL = text_key("water_level")
 _LEAK = text_key("water_leak")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devices.codecs.decentlab.codec import DecentlabCodec
+from iot_suitcase.devices.codecs.decentlab.codec import DecentlabCodec
 
 CODEC = DecentlabCodec()
 

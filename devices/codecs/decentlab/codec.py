@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from devices.codecs.base import CodecError, DeviceModel, load_models
-from devices.codecs.decentlab.protocol import build_frame, parse_frame
-from devices.codecs.decentlab.sensors import SENSORS, Sensor
-from devices.reading import RawReading
+from iot_suitcase.devices.codecs.base import CodecError, DeviceModel, load_models
+from iot_suitcase.devices.codecs.decentlab.protocol import build_frame, parse_frame
+from iot_suitcase.devices.codecs.decentlab.sensors import SENSORS, Sensor
+from iot_suitcase.devices.reading import RawReading
 
 ENCODED_DEVICE_ID = 0  # the device's own 2-byte id is not a reading; encoded frames carry 0
 
@@ -18,7 +18,7 @@ class DecentlabCodec:
     vendor = "decentlab"
 
     def __init__(self) -> None:
-        self.models: Mapping[str, DeviceModel] = load_models("devices.codecs.decentlab")
+        self.models: Mapping[str, DeviceModel] = load_models("iot_suitcase.devices.codecs.decentlab")
 
     def _sensors(self, model: str) -> tuple[Sensor, ...]:
         if model not in self.models or model not in SENSORS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from devices.codecs.base import CodecError
+from iot_suitcase.devices.codecs.base import CodecError
 
 PROTOCOL_VERSION = 2
 HEADER_BYTES = 5

@@ -11,8 +11,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from devices.codecs.base import CodecError
-from devices.codecs.decentlab.protocol import MAX_WORD
+from iot_suitcase.devices.codecs.base import CodecError
+from iot_suitcase.devices.codecs.decentlab.protocol import MAX_WORD
 
 
 @dataclass(frozen=True, slots=True)

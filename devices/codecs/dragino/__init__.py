@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devices.codecs.dragino.codec import DraginoCodec
+from iot_suitcase.devices.codecs.dragino.codec import DraginoCodec
 
 CODEC = DraginoCodec()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from devices.codecs.base import CodecError, DeviceModel, load_models
-from devices.codecs.dragino import ldds75, lds02
-from devices.reading import RawReading
+from iot_suitcase.devices.codecs.base import CodecError, DeviceModel, load_models
+from iot_suitcase.devices.codecs.dragino import ldds75, lds02
+from iot_suitcase.devices.reading import RawReading
 
 Decode = Callable[[int, bytes], list[RawReading]]
 Encode = Callable[[int, Mapping[str, float]], bytes]
@@ -26,7 +26,7 @@ class DraginoCodec:
     vendor = "dragino"
 
     def __init__(self) -> None:
-        self.models: Mapping[str, DeviceModel] = load_models("devices.codecs.dragino")
+        self.models: Mapping[str, DeviceModel] = load_models("iot_suitcase.devices.codecs.dragino")
 
     def _frame(self, model: str) -> tuple[Decode, Encode]:
         if model not in self.models or model not in FRAMES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from devices.codecs.base import CodecError
+from iot_suitcase.devices.codecs.base import CodecError
 
 BATTERY_MASK = 0x3FFF  # the low 14 bits of the first word are the battery in mV; the top bits are status flags
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from devices.codecs.base import CodecError
-from devices.codecs.dragino.frame import (
+from iot_suitcase.devices.codecs.base import CodecError
+from iot_suitcase.devices.codecs.dragino.frame import (
     battery_volts,
     battery_word,
     check_frame,
@@ -18,7 +18,7 @@ from devices.codecs.dragino.frame import (
     integer_in,
     reject_unknown,
 )
-from devices.reading import RawReading
+from iot_suitcase.devices.reading import RawReading
 
 MODEL = "dragino/ldds75"
 FPORT = 2

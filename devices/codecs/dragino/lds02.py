@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from devices.codecs.base import CodecError
-from devices.codecs.dragino.frame import battery_volts, battery_word, check_frame, integer_in, reject_unknown, required
-from devices.reading import RawReading
+from iot_suitcase.devices.codecs.base import CodecError
+from iot_suitcase.devices.codecs.dragino.frame import (
+    battery_volts,
+    battery_word,
+    check_frame,
+    integer_in,
+    reject_unknown,
+    required,
+)
+from iot_suitcase.devices.reading import RawReading
 
 MODEL = "dragino/lds02"
 FPORT = 10

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.catalog import load_catalog
-from devices.codecs import decode_uplink
-from devices.codecs.base import CodecError
-from devices.codecs.dragino import CODEC
-from devices.codecs.dragino.codec import FRAMES
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.codecs import decode_uplink
+from iot_suitcase.devices.codecs.base import CodecError
+from iot_suitcase.devices.codecs.dragino import CODEC
+from iot_suitcase.devices.codecs.dragino.codec import FRAMES
 
 TESTDATA = Path(__file__).parent / "testdata"
 VECTORS = {path.name: json.loads(path.read_text()) for path in sorted(TESTDATA.glob("*.json"))}

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from devices.codecs.base import CodecError, DeviceModel, load_models
-from devices.codecs.elsys.payload import TYPES, Record, build, parse
-from devices.reading import RawReading
+from iot_suitcase.devices.codecs.base import CodecError, DeviceModel, load_models
+from iot_suitcase.devices.codecs.elsys.payload import TYPES, Record, build, parse
+from iot_suitcase.devices.reading import RawReading
 
 VENDOR = "elsys"
 MAX_FPORT = 223  # 224 is the LoRaWAN test port, 225..255 are reserved, 0 carries MAC commands only
@@ -85,7 +85,7 @@ class ElsysCodec:
     vendor = VENDOR
 
     def __init__(self) -> None:
-        self.models: Mapping[str, DeviceModel] = load_models(__package__ or "devices.codecs.elsys")
+        self.models: Mapping[str, DeviceModel] = load_models(__package__ or "iot_suitcase.devices.codecs.elsys")
         for model in self.models.values():
             reachable = {field.quantity for field in self._fields(model.id).values()}
             unreachable = set(model.quantities) - reachable

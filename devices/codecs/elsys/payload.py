@@ -13,7 +13,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from devices.codecs.base import CodecError
+from iot_suitcase.devices.codecs.base import CodecError
 
 
 @dataclass(frozen=True, slots=True)

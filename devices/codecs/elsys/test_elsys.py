@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.catalog import load_catalog
-from devices.codecs import MODELS, CodecError, codec_for, decode_uplink
-from devices.codecs.elsys import CODEC
-from devices.codecs.elsys.payload import TYPES, build, parse
-from devices.errors import DecodeError, RejectCode
-from suitcase.cli import main as suitcase
+from iot_suitcase.cli import main as suitcase
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.codecs import MODELS, CodecError, codec_for, decode_uplink
+from iot_suitcase.devices.codecs.elsys import CODEC
+from iot_suitcase.devices.codecs.elsys.payload import TYPES, build, parse
+from iot_suitcase.devices.errors import DecodeError, RejectCode
 
 TESTDATA = Path(__file__).parent / "testdata"
 TTN = json.loads((TESTDATA / "ttn-examples.json").read_text())["examples"]

@@ -1,6 +1,6 @@
 """Milesight IoT LoRaWAN sensors: the channel-id / channel-type payloads of the AM300, EM300, EM310, EM400 and WS302."""
 
-from devices.codecs.milesight_iot.codec import MilesightCodec
+from iot_suitcase.devices.codecs.milesight_iot.codec import MilesightCodec
 
 CODEC = MilesightCodec()
 

@@ -12,7 +12,7 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from devices.codecs.base import CodecError
+from iot_suitcase.devices.codecs.base import CodecError
 
 # struct code -> (name, smallest raw value, largest raw value)
 _INTEGERS: dict[str, tuple[str, int, int]] = {

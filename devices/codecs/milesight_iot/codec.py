@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from devices.codecs.base import CodecError, DeviceModel, load_models
-from devices.codecs.milesight_iot import layouts
-from devices.codecs.milesight_iot.slots import Slot
-from devices.reading import RawReading
+from iot_suitcase.devices.codecs.base import CodecError, DeviceModel, load_models
+from iot_suitcase.devices.codecs.milesight_iot import layouts
+from iot_suitcase.devices.codecs.milesight_iot.slots import Slot
+from iot_suitcase.devices.reading import RawReading
 
 VENDOR = "milesight-iot"
 _HEADER = 2  # channel id, channel type
@@ -30,7 +30,7 @@ class MilesightCodec:
     vendor = VENDOR
 
     def __init__(self) -> None:
-        self.models: Mapping[str, DeviceModel] = load_models("devices.codecs.milesight_iot")
+        self.models: Mapping[str, DeviceModel] = load_models("iot_suitcase.devices.codecs.milesight_iot")
         missing = sorted(set(self.models) - set(layouts.LAYOUTS))
         if missing:
             raise ValueError(f"{VENDOR}: models.toml names models without a layout: {missing}")

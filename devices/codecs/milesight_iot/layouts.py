@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from devices.codecs.base import CodecError
-from devices.codecs.milesight_iot import channels as ch
-from devices.codecs.milesight_iot.slots import Field, Slot
+from iot_suitcase.devices.codecs.base import CodecError
+from iot_suitcase.devices.codecs.milesight_iot import channels as ch
+from iot_suitcase.devices.codecs.milesight_iot.slots import Field, Slot
 
 # The AM319 reports ozone in ppm; the catalog stores ug/m3 as EU air-quality reporting does, which fixes
 # the reference state for gases at 293 K and 101.3 kPa (Directive 2008/50/EC, Annex VI):

@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from devices.codecs.base import CodecError
-from devices.codecs.milesight_iot.channels import Channel
-from devices.reading import RawReading
+from iot_suitcase.devices.codecs.base import CodecError
+from iot_suitcase.devices.codecs.milesight_iot.channels import Channel
+from iot_suitcase.devices.reading import RawReading
 
 
 @dataclass(frozen=True, slots=True)

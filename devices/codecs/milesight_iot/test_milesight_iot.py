@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.catalog import load_catalog
-from devices.codecs import MODELS, codec_for, decode_uplink
-from devices.codecs.base import Codec, CodecError
-from devices.codecs.milesight_iot import CODEC
-from devices.codecs.milesight_iot import channels as ch
-from devices.codecs.milesight_iot.layouts import LAYOUTS, O3_UG_M3_PER_PPM, writers
-from devices.errors import RejectCode
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.codecs import MODELS, codec_for, decode_uplink
+from iot_suitcase.devices.codecs.base import Codec, CodecError
+from iot_suitcase.devices.codecs.milesight_iot import CODEC
+from iot_suitcase.devices.codecs.milesight_iot import channels as ch
+from iot_suitcase.devices.codecs.milesight_iot.layouts import LAYOUTS, O3_UG_M3_PER_PPM, writers
+from iot_suitcase.devices.errors import RejectCode
 
 TESTDATA = Path(__file__).parent / "testdata"
 CATALOG = load_catalog()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devices.codecs.sensative.codec import SensativeCodec
+from iot_suitcase.devices.codecs.sensative.codec import SensativeCodec
 
 CODEC = SensativeCodec()
 

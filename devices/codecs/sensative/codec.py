@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from devices.codecs.base import CodecError, DeviceModel, load_models
-from devices.codecs.sensative.reports import HISTORY_BIT, REPORTS
-from devices.reading import RawReading
+from iot_suitcase.devices.codecs.base import CodecError, DeviceModel, load_models
+from iot_suitcase.devices.codecs.sensative.reports import HISTORY_BIT, REPORTS
+from iot_suitcase.devices.reading import RawReading
 
 MODEL = "sensative/strips"
 FPORT = 1  # current reports; fPort 2 carries history reports, dated relative to the time of reception
@@ -35,7 +35,7 @@ class SensativeCodec:
     vendor = "sensative"
 
     def __init__(self) -> None:
-        self.models: Mapping[str, DeviceModel] = load_models("devices.codecs.sensative")
+        self.models: Mapping[str, DeviceModel] = load_models("iot_suitcase.devices.codecs.sensative")
 
     def _check(self, model: str, fport: int) -> None:
         if model not in self.models:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from devices.reading import RawReading
+from iot_suitcase.devices.reading import RawReading
 
 HISTORY_BIT = 0x80
 

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.catalog import load_catalog
-from devices.codecs import decode_uplink
-from devices.codecs.base import CodecError
-from devices.codecs.sensative import CODEC
-from devices.codecs.sensative.codec import ENCODED
-from devices.codecs.sensative.reports import REPORTS
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.codecs import decode_uplink
+from iot_suitcase.devices.codecs.base import CodecError
+from iot_suitcase.devices.codecs.sensative import CODEC
+from iot_suitcase.devices.codecs.sensative.codec import ENCODED
+from iot_suitcase.devices.codecs.sensative.reports import REPORTS
 
 MODEL = "sensative/strips"
 TESTDATA = Path(__file__).parent / "testdata"

@@ -1,6 +1,6 @@
 """ChirpStack v4 MQTT integration uplinks (see README.md in this folder)."""
 
-from devices.formats.chirpstack.decoder import ChirpStackFormat
+from iot_suitcase.devices.formats.chirpstack.decoder import ChirpStackFormat
 
 FORMAT = ChirpStackFormat()
 

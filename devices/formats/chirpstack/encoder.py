@@ -6,9 +6,9 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from devices.formats.base import Encoded, Sent
-from devices.formats.lorawan.transmission import Transmission
-from devices.timestamps import format_rfc3339
+from iot_suitcase.devices.formats.base import Encoded, Sent
+from iot_suitcase.devices.formats.lorawan.transmission import Transmission
+from iot_suitcase.devices.timestamps import format_rfc3339
 
 
 def encode(

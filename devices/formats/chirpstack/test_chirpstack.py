@@ -18,13 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.codecs import MODELS
-from devices.decode import Decoder
-from devices.errors import DecodeError, RejectCode
-from devices.formats import FORMATS, FormatContext, Message
-from devices.formats.chirpstack import FORMAT
-from devices.formats.lorawan.testing import BROKEN, COUNTER, acme_codec
-from devices.settings import DecodeSettings
+from iot_suitcase.devices.codecs import MODELS
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats import FORMATS, FormatContext, Message
+from iot_suitcase.devices.formats.chirpstack import FORMAT
+from iot_suitcase.devices.formats.lorawan.testing import BROKEN, COUNTER, acme_codec
+from iot_suitcase.devices.settings import DecodeSettings
 
 TESTDATA = Path(__file__).parent / "testdata"
 VECTORS: dict[str, dict[str, Any]] = json.loads((TESTDATA / "expected.json").read_text())
@@ -368,7 +368,7 @@ def test_cli_decodes_a_documented_example(tmp_path: Path) -> None:
     models.write_text('[models]\n"1000000000000001" = "elsys/ers-co2"\n')
     vector = VECTORS["thingsboard-elsys-ers-co2.json"]
     result = subprocess.run(
-        [sys.executable, "-m", "suitcase", "decode", "--topic", vector["topic"]],
+        [sys.executable, "-m", "iot_suitcase", "decode", "--topic", vector["topic"]],
         input=(TESTDATA / "thingsboard-elsys-ers-co2.json").read_bytes(),
         capture_output=True,
         check=False,

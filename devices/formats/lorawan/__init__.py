@@ -6,7 +6,7 @@ that into readings the same way for both: the project's codec when the model is 
 output through the field table (fields.toml), plus the best gateway's RSSI and SNR.
 """
 
-from devices.formats.lorawan.json_access import JsonObject, parse_object
-from devices.formats.lorawan.uplink import Reception, Uplink, decode_hex_eui, uplink_readings
+from iot_suitcase.devices.formats.lorawan.json_access import JsonObject, parse_object
+from iot_suitcase.devices.formats.lorawan.uplink import Reception, Uplink, decode_hex_eui, uplink_readings
 
 __all__ = ["JsonObject", "Reception", "Uplink", "decode_hex_eui", "parse_object", "uplink_readings"]

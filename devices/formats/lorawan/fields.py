@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-from devices.formats.base import RawReading
-from devices.formats.lorawan.json_access import JsonObject, as_finite
+from iot_suitcase.devices.formats.base import RawReading
+from iot_suitcase.devices.formats.lorawan.json_access import JsonObject, as_finite
 
 # "3.384 V", "21.5°C", "-4 dBm": a number, optionally followed by a unit symbol.
 _NUMBER_WITH_UNIT = re.compile(r"\s*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)\s*(\S{1,16})?\s*")
@@ -45,7 +45,9 @@ def parse_fields(text: str) -> tuple[Field, ...]:
 
 @cache
 def load_fields() -> tuple[Field, ...]:
-    return parse_fields(files("devices.formats.lorawan").joinpath("fields.toml").read_text(encoding="utf-8"))
+    return parse_fields(
+        files("iot_suitcase.devices.formats.lorawan").joinpath("fields.toml").read_text(encoding="utf-8")
+    )
 
 
 def mapped_readings(decoded: JsonObject) -> list[RawReading]:

@@ -15,8 +15,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from devices.errors import DecodeError, RejectCode
-from devices.formats.unique_keys import check_unique_keys, count_keys
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats.unique_keys import check_unique_keys, count_keys
 
 _JSON_KINDS = {
     str: "a string",

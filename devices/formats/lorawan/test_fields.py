@@ -6,11 +6,11 @@ from collections.abc import Mapping
 
 import pytest
 
-from devices.catalog import load_catalog
-from devices.errors import DecodeError, RejectCode
-from devices.formats.base import RawReading
-from devices.formats.lorawan import JsonObject
-from devices.formats.lorawan.fields import load_fields, mapped_readings, parse_fields, unmapped_names
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats.base import RawReading
+from iot_suitcase.devices.formats.lorawan import JsonObject
+from iot_suitcase.devices.formats.lorawan.fields import load_fields, mapped_readings, parse_fields, unmapped_names
 
 
 def mapped(decoded: Mapping[str, object]) -> list[RawReading]:

@@ -11,9 +11,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from devices import codecs
-from devices.codecs import CodecError, DeviceModel
-from devices.formats.base import RawReading
+from iot_suitcase.devices import codecs
+from iot_suitcase.devices.codecs import CodecError, DeviceModel
+from iot_suitcase.devices.formats.base import RawReading
 
 COUNTER = "acme/counter"
 BROKEN = "acme/broken"

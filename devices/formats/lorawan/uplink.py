@@ -17,11 +17,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from devices import codecs
-from devices.errors import DecodeError, RejectCode
-from devices.formats.base import Decoded, FormatContext, RawReading
-from devices.formats.lorawan.fields import mapped_readings, unmapped_names
-from devices.formats.lorawan.json_access import JsonObject
+from iot_suitcase.devices import codecs
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats.base import Decoded, FormatContext, RawReading
+from iot_suitcase.devices.formats.lorawan.fields import mapped_readings, unmapped_names
+from iot_suitcase.devices.formats.lorawan.json_access import JsonObject
 
 _EUI = re.compile(r"[0-9A-Fa-f]{16}")
 MODELS_HINT = "name its model in SUITCASE_DEVICE_MODELS_FILE"

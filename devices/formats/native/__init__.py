@@ -1,7 +1,7 @@
 """The native iot-suitcase format (see README.md in this folder)."""
 
-from devices.formats.native.decoder import NativeFormat
-from devices.formats.native.schema import NativePayload
+from iot_suitcase.devices.formats.native.decoder import NativeFormat
+from iot_suitcase.devices.formats.native.schema import NativePayload
 
 FORMAT = NativeFormat()
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from devices.errors import DecodeError, RejectCode
-from devices.formats.base import Decoded, FormatContext, Message, RawReading
-from devices.formats.native.schema import NativePayload, ValueWithUnit
-from devices.formats.unique_keys import check_unique_keys
-from devices.reading import check_device_id
-from devices.timestamps import parse_timestamp
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats.base import Decoded, FormatContext, Message, RawReading
+from iot_suitcase.devices.formats.native.schema import NativePayload, ValueWithUnit
+from iot_suitcase.devices.formats.unique_keys import check_unique_keys
+from iot_suitcase.devices.reading import check_device_id
+from iot_suitcase.devices.timestamps import parse_timestamp
 
 UPLINK_LEVEL = "up"
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from devices.formats.base import Encoded, FormatContext, Sent
-from devices.formats.native.decoder import UPLINK_LEVEL
-from devices.timestamps import format_rfc3339
+from iot_suitcase.devices.formats.base import Encoded, FormatContext, Sent
+from iot_suitcase.devices.formats.native.decoder import UPLINK_LEVEL
+from iot_suitcase.devices.timestamps import format_rfc3339
 
 
 def encode(

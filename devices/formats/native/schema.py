@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from devices.reading import DEVICE_ID_PATTERN
+from iot_suitcase.devices.reading import DEVICE_ID_PATTERN
 
 EXAMPLES: list[JsonValue] = [
     {"readings": {"temperature": 21.5, "humidity": 40}},

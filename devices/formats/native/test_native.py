@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.decode import Decoder
-from devices.errors import DecodeError, RejectCode
-from devices.formats import Message
-from devices.formats.native import NativePayload
-from devices.formats.native.schema import EXAMPLES
-from devices.settings import DecodeSettings
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats import Message
+from iot_suitcase.devices.formats.native import NativePayload
+from iot_suitcase.devices.formats.native.schema import EXAMPLES
+from iot_suitcase.devices.settings import DecodeSettings
 
 TESTDATA = Path(__file__).parent / "testdata"
 VECTORS = json.loads((TESTDATA / "expected.json").read_text())

@@ -1,6 +1,6 @@
 """SenML JSON, RFC 8428 (see README.md in this folder)."""
 
-from devices.formats.senml.decoder import SenmlFormat
+from iot_suitcase.devices.formats.senml.decoder import SenmlFormat
 
 FORMAT = SenmlFormat()
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from devices.catalog import load_catalog
-from devices.catalog.units import conversion
-from devices.errors import DecodeError, RejectCode
-from devices.formats.base import Decoded, FormatContext, Message, RawReading
-from devices.formats.senml.quantities import catalog_unit, quantity_of
-from devices.formats.senml.resolve import Record, load_pack, resolve
-from devices.reading import check_device_id
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.catalog.units import conversion
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats.base import Decoded, FormatContext, Message, RawReading
+from iot_suitcase.devices.formats.senml.quantities import catalog_unit, quantity_of
+from iot_suitcase.devices.formats.senml.resolve import Record, load_pack, resolve
+from iot_suitcase.devices.reading import check_device_id
 
 TOPIC_LEVEL = "senml"
 _SNIFF_LABELS = (b'"bn"', b'"n"', b'"v"', b'"u"', b'"bt"')

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from devices.catalog import load_catalog
-from devices.formats.base import Encoded, FormatContext, Sent
-from devices.formats.senml.decoder import TOPIC_LEVEL
-from devices.timestamps import epoch_seconds
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.formats.base import Encoded, FormatContext, Sent
+from iot_suitcase.devices.formats.senml.decoder import TOPIC_LEVEL
+from iot_suitcase.devices.timestamps import epoch_seconds
 
 # SenML units (RFC 8428 registry) for the quantities that have one, with the factor from the catalog unit;
 # the rest go without a unit (the catalog's canonical one). Never "%": in SenML it is a ratio of 0..1.

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from devices.errors import DecodeError, RejectCode
-from devices.formats.senml.resolve import Record
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats.senml.resolve import Record
 
 # Record names seen in SenML devices that are not catalog names; matched case-insensitively, '-' as '_'.
 NAME_ALIASES: dict[str, str] = {

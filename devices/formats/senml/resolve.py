@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic_core import from_json
 
-from devices.errors import DecodeError, RejectCode
-from devices.formats.unique_keys import check_unique_keys, count_keys
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats.unique_keys import check_unique_keys, count_keys
 
 # RFC 8428 4.5.3: a time below 2**28 s is relative to "now"; at or above it, seconds since the epoch.
 RELATIVE_BELOW = 2.0**28

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.decode import Decoder
-from devices.errors import DecodeError, RejectCode
-from devices.formats import Message
-from devices.formats.senml.resolve import load_pack, resolve
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats import Message
+from iot_suitcase.devices.formats.senml.resolve import load_pack, resolve
 
 TESTDATA = Path(__file__).parent / "testdata"
 VECTORS = {

@@ -1,6 +1,6 @@
 """sensor.community (airrohr firmware) JSON (see README.md in this folder)."""
 
-from devices.formats.sensor_community.decoder import SensorCommunityFormat
+from iot_suitcase.devices.formats.sensor_community.decoder import SensorCommunityFormat
 
 FORMAT = SensorCommunityFormat()
 

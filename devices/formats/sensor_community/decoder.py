@@ -13,11 +13,11 @@ import re
 
 from pydantic_core import from_json
 
-from devices.errors import DecodeError, RejectCode
-from devices.formats.base import Decoded, FormatContext, Message, RawReading
-from devices.formats.sensor_community.value_types import IGNORED, RANK, VALUE_TYPES
-from devices.formats.unique_keys import check_unique_keys, count_keys
-from devices.reading import check_device_id
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats.base import Decoded, FormatContext, Message, RawReading
+from iot_suitcase.devices.formats.sensor_community.value_types import IGNORED, RANK, VALUE_TYPES
+from iot_suitcase.devices.formats.unique_keys import check_unique_keys, count_keys
+from iot_suitcase.devices.reading import check_device_id
 
 TOPIC_LEVEL = "airrohr"
 # The firmware names a station "esp8266-<chip id>" (SENSOR_BASENAME in its X-Sensor header).

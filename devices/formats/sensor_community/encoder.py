@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from devices.formats.base import Encoded, FormatContext, Sent
-from devices.formats.sensor_community.decoder import TOPIC_LEVEL
+from iot_suitcase.devices.formats.base import Encoded, FormatContext, Sent
+from iot_suitcase.devices.formats.sensor_community.decoder import TOPIC_LEVEL
 
 # One station's sensors: an SDS011 for PM10/PM2.5, or an SPS30 when PM1/PM4 are wanted too; a BME280 for
 # climate, a DNMS for noise, and the WiFi signal (names as in the firmware's fetchSensor* functions).

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.catalog import load_catalog
-from devices.decode import Decoder
-from devices.errors import DecodeError, RejectCode
-from devices.formats import FormatContext, Message
-from devices.formats.sensor_community import FORMAT
-from devices.formats.sensor_community.value_types import IGNORED, PRECEDENCE, VALUE_TYPES
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats import FormatContext, Message
+from iot_suitcase.devices.formats.sensor_community import FORMAT
+from iot_suitcase.devices.formats.sensor_community.value_types import IGNORED, PRECEDENCE, VALUE_TYPES
 
 TESTDATA = Path(__file__).parent / "testdata"
 VECTORS = {

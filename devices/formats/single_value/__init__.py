@@ -1,6 +1,6 @@
 """Single-value topics: a bare number on <root>/<device>/<quantity> (see README.md in this folder)."""
 
-from devices.formats.single_value.decoder import SingleValueFormat
+from iot_suitcase.devices.formats.single_value.decoder import SingleValueFormat
 
 FORMAT = SingleValueFormat()
 

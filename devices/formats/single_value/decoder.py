@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from devices.catalog import load_catalog
-from devices.errors import DecodeError, RejectCode
-from devices.formats.base import Decoded, FormatContext, Message, RawReading
-from devices.reading import check_device_id
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats.base import Decoded, FormatContext, Message, RawReading
+from iot_suitcase.devices.reading import check_device_id
 
 # A decimal number as devices print it: optional sign, digits with an optional fraction, exponent.
 NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")

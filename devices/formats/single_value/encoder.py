@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devices.formats.base import Encoded, FormatContext
+from iot_suitcase.devices.formats.base import Encoded, FormatContext
 
 
 def encode(device_id: str, quantity: str, text: str, unit: str | None, context: FormatContext) -> Encoded:

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.decode import Decoder
-from devices.errors import DecodeError, RejectCode
-from devices.formats import FormatContext, Message
-from devices.formats.single_value import FORMAT
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats import FormatContext, Message
+from iot_suitcase.devices.formats.single_value import FORMAT
 
 CASES = json.loads((Path(__file__).parent / "testdata" / "examples.json").read_text())["cases"]
 RECEIVED = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

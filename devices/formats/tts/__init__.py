@@ -1,6 +1,6 @@
 """The Things Stack v3 uplinks (see README.md in this folder)."""
 
-from devices.formats.tts.decoder import TheThingsStackFormat
+from iot_suitcase.devices.formats.tts.decoder import TheThingsStackFormat
 
 FORMAT = TheThingsStackFormat()
 

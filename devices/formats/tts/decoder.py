@@ -7,11 +7,18 @@ the reading time and where the readings come from.
 
 from __future__ import annotations
 
-from devices.errors import DecodeError, RejectCode
-from devices.formats.base import Decoded, FormatContext, Message
-from devices.formats.lorawan import JsonObject, Reception, Uplink, decode_hex_eui, parse_object, uplink_readings
-from devices.reading import check_device_id
-from devices.timestamps import parse_timestamp
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats.base import Decoded, FormatContext, Message
+from iot_suitcase.devices.formats.lorawan import (
+    JsonObject,
+    Reception,
+    Uplink,
+    decode_hex_eui,
+    parse_object,
+    uplink_readings,
+)
+from iot_suitcase.devices.reading import check_device_id
+from iot_suitcase.devices.timestamps import parse_timestamp
 
 TOPIC_FILTER = "v3/+/devices/+/up"
 _LEVELS = TOPIC_FILTER.split("/")

@@ -18,13 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.codecs import MODELS
-from devices.decode import Decoder
-from devices.errors import DecodeError, RejectCode
-from devices.formats import FORMATS, FormatContext, Message
-from devices.formats.lorawan.testing import BROKEN, COUNTER, acme_codec
-from devices.formats.tts import FORMAT
-from devices.settings import DecodeSettings
+from iot_suitcase.devices.codecs import MODELS
+from iot_suitcase.devices.decode import Decoder
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.formats import FORMATS, FormatContext, Message
+from iot_suitcase.devices.formats.lorawan.testing import BROKEN, COUNTER, acme_codec
+from iot_suitcase.devices.formats.tts import FORMAT
+from iot_suitcase.devices.settings import DecodeSettings
 
 TESTDATA = Path(__file__).parent / "testdata"
 VECTORS: dict[str, dict[str, Any]] = json.loads((TESTDATA / "expected.json").read_text())
@@ -334,7 +334,7 @@ def test_format_is_registered_after_native() -> None:
 
 def test_cli_decodes_a_documented_example() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "suitcase", "decode", "--topic", TOPIC],
+        [sys.executable, "-m", "iot_suitcase", "decode", "--topic", TOPIC],
         input=(TESTDATA / "tts-docs-data-formats-up.json").read_bytes(),
         capture_output=True,
         check=False,

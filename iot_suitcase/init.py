@@ -13,10 +13,10 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from devices.credentials.cli import commit
-from devices.credentials.mosquitto import write_atomically
-from devices.credentials.settings import SecuritySettings
-from devices.credentials.store import CredentialStore
+from iot_suitcase.devices.credentials.cli import commit
+from iot_suitcase.devices.credentials.mosquitto import write_atomically
+from iot_suitcase.devices.credentials.settings import SecuritySettings
+from iot_suitcase.devices.credentials.store import CredentialStore
 
 INGEST_USER = "suitcase-ingest"
 

@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from devices.registry import RegistryFile, make_spec
-from ingest.config import IngestSettings
-from suitcase.stack.grafana import ProvisioningTree
+from iot_suitcase.devices.registry import RegistryFile, make_spec
+from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.stack.grafana import ProvisioningTree
 
 
 def add(registry: Path, device_id: str) -> None:

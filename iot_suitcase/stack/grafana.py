@@ -11,10 +11,10 @@ import asyncio
 import logging
 from pathlib import Path
 
-from dashboards.provisioning import build_bundle, export_tree
-from dashboards.settings import DashboardSettings
-from devices.registry import RegistryError, RegistryFile
-from ingest.config import IngestSettings
+from iot_suitcase.dashboards.provisioning import build_bundle, export_tree
+from iot_suitcase.dashboards.settings import DashboardSettings
+from iot_suitcase.devices.registry import RegistryError, RegistryFile
+from iot_suitcase.ingest.config import IngestSettings
 
 log = logging.getLogger(__name__)
 

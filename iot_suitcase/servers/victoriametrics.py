@@ -26,7 +26,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from suitcase.servers.processes import ManagedProcess, http_request
+from iot_suitcase.servers.processes import ManagedProcess, http_request
 
 ALL_SERIES = '{__name__!=""}'
 

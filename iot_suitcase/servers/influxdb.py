@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from suitcase.servers.processes import ManagedProcess, free_port, http_request
+from iot_suitcase.servers.processes import ManagedProcess, free_port, http_request
 
 
 class QueryError(RuntimeError):
@@ -51,7 +51,7 @@ class InfluxDB(ManagedProcess):
 
     def command(self) -> list[str]:
         self.rpc_port = free_port(self.host)
-        template = resources.files("suitcase.servers").joinpath("influxdb.conf").read_text()
+        template = resources.files("iot_suitcase.servers").joinpath("influxdb.conf").read_text()
         self.config_path.write_text(
             string.Template(template).substitute(
                 host=self.host, port=self.port, rpc_port=self.rpc_port, data_dir=self.data_dir

@@ -15,12 +15,12 @@ from pydantic import SecretStr, create_model
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from dashboards.settings import PushSettings
-from devices import settings as tree
-from devices.credentials.settings import SecuritySettings
-from devices.settings import SuitcaseSettings, env_name
-from ingest.config import IngestSettings
-from simulators.cli import SimulateSettings
+from iot_suitcase.dashboards.settings import PushSettings
+from iot_suitcase.devices import settings as tree
+from iot_suitcase.devices.credentials.settings import SecuritySettings
+from iot_suitcase.devices.settings import SuitcaseSettings, env_name
+from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.simulators.cli import SimulateSettings
 
 COMMAND_SETTINGS: tuple[type[SuitcaseSettings], ...] = (
     IngestSettings,

@@ -19,16 +19,16 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from devices.credentials import BrokerFiles
-from devices.credentials.settings import SecuritySettings
-from devices.registry import RegistryError
-from ingest.config import InfluxFlavour, IngestSettings
-from ingest.service import IngestService
-from suitcase.servers.influxdb import InfluxDB
-from suitcase.servers.mosquitto import Mosquitto
-from suitcase.servers.processes import ManagedProcess, free_port, listening_process, port_is_listening
-from suitcase.stack.demo import Broker, DemoError, DemoFleet, DemoSettings, simulator_environment
-from suitcase.stack.grafana import ProvisioningTree
+from iot_suitcase.devices.credentials import BrokerFiles
+from iot_suitcase.devices.credentials.settings import SecuritySettings
+from iot_suitcase.devices.registry import RegistryError
+from iot_suitcase.ingest.config import InfluxFlavour, IngestSettings
+from iot_suitcase.ingest.service import IngestService
+from iot_suitcase.servers.influxdb import InfluxDB
+from iot_suitcase.servers.mosquitto import Mosquitto
+from iot_suitcase.servers.processes import ManagedProcess, free_port, listening_process, port_is_listening
+from iot_suitcase.stack.demo import Broker, DemoError, DemoFleet, DemoSettings, simulator_environment
+from iot_suitcase.stack.grafana import ProvisioningTree
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from devices.credentials.settings import SecuritySettings
+from iot_suitcase.devices.credentials.settings import SecuritySettings
 
 SIMULATED_YEAR_S = 365 * 24 * 3600  # "until Ctrl-C": longer than any demo runs
 
@@ -138,4 +138,4 @@ def simulator_environment(security: SecuritySettings, broker_secured: bool) -> d
 
 
 def _suitcase() -> list[str]:
-    return [sys.executable, "-m", "suitcase"]
+    return [sys.executable, "-m", "iot_suitcase"]

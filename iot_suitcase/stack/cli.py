@@ -8,9 +8,9 @@ from pathlib import Path
 
 from pydantic_settings import CliSettingsSource
 
-from ingest.config import IngestSettings
-from ingest.operations.logs import configure_logging
-from suitcase.stack.demo import DemoSettings
+from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.ingest.operations.logs import configure_logging
+from iot_suitcase.stack.demo import DemoSettings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,7 +50,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace, settings: IngestSettings) -> int:
-    from suitcase.stack.local import StackError, StackOptions, run_local_stack, stack_settings  # noqa: PLC0415 (lazy: only where it runs)
+    from iot_suitcase.stack.local import StackError, StackOptions, run_local_stack, stack_settings  # noqa: PLC0415 (lazy: only where it runs)
 
     var_dir: Path = args.var_dir
     settings = stack_settings(settings, var_dir)  # the whole stack keeps its state under --var-dir

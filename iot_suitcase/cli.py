@@ -7,15 +7,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-import dashboards.cli
-import devices.cli
-import devices.credentials.cli
-import devices.registry.cli
-import ingest.cli
-import simulators.cli
-import suitcase.config
-import suitcase.init
-import suitcase.stack.cli
+from iot_suitcase import config, init
+from iot_suitcase.dashboards import cli as dashboards_cli
+from iot_suitcase.devices import cli as devices_cli
+from iot_suitcase.devices.credentials import cli as credentials_cli
+from iot_suitcase.devices.registry import cli as registry_cli
+from iot_suitcase.ingest import cli as ingest_cli
+from iot_suitcase.simulators import cli as simulators_cli
+from iot_suitcase.stack import cli as stack_cli
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -26,15 +25,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="iot-suitcase: sensor readings from MQTT and HTTP into InfluxDB, dashboards in Grafana.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    devices.cli.register(commands)
-    group = devices.registry.cli.register(commands)  # credentials build on the registry, not the reverse
-    devices.credentials.cli.add_command(group.subcommands, group.common, group.guarded)
-    ingest.cli.register(commands)
-    suitcase.stack.cli.register(commands)
-    suitcase.init.register(commands)
-    simulators.cli.register(commands)
-    dashboards.cli.register(commands)
-    suitcase.config.register(commands)
+    devices_cli.register(commands)
+    group = registry_cli.register(commands)  # credentials build on the registry, not the reverse
+    credentials_cli.add_command(group.subcommands, group.common, group.guarded)
+    ingest_cli.register(commands)
+    stack_cli.register(commands)
+    init.register(commands)
+    simulators_cli.register(commands)
+    dashboards_cli.register(commands)
+    config.register(commands)
     return parser
 
 

@@ -8,8 +8,8 @@ import string
 from importlib import resources
 from pathlib import Path
 
-from devices.credentials import BrokerFiles, Listener, listener_config
-from suitcase.servers.processes import ManagedProcess, free_port, port_is_listening
+from iot_suitcase.devices.credentials import BrokerFiles, Listener, listener_config
+from iot_suitcase.servers.processes import ManagedProcess, free_port, port_is_listening
 
 
 class Mosquitto(ManagedProcess):
@@ -55,7 +55,7 @@ class Mosquitto(ManagedProcess):
         return self.data_dir / "mosquitto.conf"
 
     def command(self) -> list[str]:
-        template = resources.files("suitcase.servers").joinpath("mosquitto.conf").read_text()
+        template = resources.files("iot_suitcase.servers").joinpath("mosquitto.conf").read_text()
         self.config_path.write_text(
             string.Template(template).substitute(
                 host=self.host,
