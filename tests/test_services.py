@@ -1,4 +1,4 @@
-"""The server wrappers in suitcase.servers start real servers that survive what the other tests do to them."""
+"""The server wrappers in iot_suitcase.servers start real servers that survive what the other tests do to them."""
 
 from __future__ import annotations
 
@@ -215,7 +215,7 @@ def test_start_refuses_a_port_someone_listens_on(tmp_path: Path) -> None:
 def test_children_die_with_their_parent(tmp_path: Path) -> None:
     script = (
         "import sys, pathlib\n"
-        "from suitcase.servers import Mosquitto\n"
+        "from iot_suitcase.servers import Mosquitto\n"
         "broker = Mosquitto(pathlib.Path(sys.argv[1])).start()\n"
         "print(broker.pid, flush=True)\n"
         "sys.stdin.read()\n"
