@@ -19,6 +19,7 @@ from iot_suitcase.devices.settings import (
     IngestAccountSettings,
     RegistrySettings,
 )
+from iot_suitcase.ingest.console.settings import ConsoleSettings
 from iot_suitcase.ingest.intake.directory import UnknownDevices
 
 __all__ = ["InfluxFlavour", "IngestSettings", "LogFormat"]
@@ -38,6 +39,7 @@ class IngestSettings(
     InfluxSettings,
     DataDirSettings,
     HttpSettings,
+    ConsoleSettings,
 ):
     """Everything `suitcase ingest` needs; defaults suit the local stack of `scripts/up`."""
 
@@ -70,7 +72,9 @@ class IngestSettings(
         description="Messages of devices not in the registry: reject (kept as unknown_device rejects), "
         "register (into the quarantine site), or accept (development only).",
     )
-    http_enabled: bool = Field(default=True, description="Serve HTTP ingestion (and, later, the status page).")
+    http_enabled: bool = Field(
+        default=True, description="Serve HTTP: ingestion, the console, health checks and metrics."
+    )
     http_rate_per_s: float = Field(default=1.0, gt=0, description="Per-device HTTP requests per second, on average.")
     http_burst: int = Field(default=20, ge=1, description="Per-device HTTP requests allowed at once.")
     wal_max_bytes: int = Field(

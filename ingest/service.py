@@ -16,6 +16,10 @@ from aiohttp import web
 from iot_suitcase.devices.decode import Decoder
 from iot_suitcase.devices.registry import RegistryFile
 from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.ingest.console.accounts import Accounts
+from iot_suitcase.ingest.console.auth import ConsoleAuth, language_of, template_globals
+from iot_suitcase.ingest.console.pages import ConsolePages
+from iot_suitcase.ingest.console.rendering import Templates
 from iot_suitcase.ingest.intake.directory import DeviceDirectory
 from iot_suitcase.ingest.operations.remembered import RememberedDevices
 from iot_suitcase.ingest.operations.web import StatusPages
@@ -186,7 +190,11 @@ class IngestService:
 
     async def _serve_http(self) -> None:
         consumer = self.consumer
-        app = self.http.app()
+        templates = Templates(template_globals, language_of)
+        accounts = Accounts(self.settings.accounts_file, idle_s=self.settings.session_idle_hours * 3600)
+        auth = ConsoleAuth(accounts, self.settings, templates)
+        app = self.http.app(outer_middlewares=[auth.middleware])
+        auth.add_routes(app)
         self.pages = StatusPages(
             self.pipeline,
             self.pipeline.board,
@@ -197,6 +205,7 @@ class IngestService:
             refusals=self.http.refusals,
         )
         self.pages.add_routes(app)
+        ConsolePages(self.pages, accounts, templates).add_routes(app)
         self.http_runner = web.AppRunner(app, access_log=None)
         await self.http_runner.setup()
         site = web.TCPSite(self.http_runner, self.settings.http_host, self.settings.http_port)

@@ -13,6 +13,7 @@ from iot_suitcase.devices import cli as devices_cli
 from iot_suitcase.devices.credentials import cli as credentials_cli
 from iot_suitcase.devices.registry import cli as registry_cli
 from iot_suitcase.ingest import cli as ingest_cli
+from iot_suitcase.ingest.console import cli as users_cli
 from iot_suitcase.simulators import cli as simulators_cli
 from iot_suitcase.stack import cli as stack_cli
 
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = registry_cli.register(commands)  # credentials build on the registry, not the reverse
     credentials_cli.add_command(group.subcommands, group.common, group.guarded)
     ingest_cli.register(commands)
+    users_cli.register(commands)
     stack_cli.register(commands)
     init.register(commands)
     simulators_cli.register(commands)

@@ -1,7 +1,8 @@
 """`suitcase init`: a ``.env`` with fresh random secrets for the whole stack; no default secret anywhere.
 
 The same file configures the ingest service (pydantic-settings reads ``.env``) and docker compose
-(InfluxDB 2 initialisation, Grafana's admin password). Secrets are never printed or logged.
+(InfluxDB 2 initialisation, Grafana's admin password). Secrets are never printed or logged, but for the one a
+person must type: the console's first admin password, shown once and kept only as a hash.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from iot_suitcase.devices.credentials.cli import commit
 from iot_suitcase.devices.credentials.mosquitto import write_atomically
 from iot_suitcase.devices.credentials.settings import SecuritySettings
 from iot_suitcase.devices.credentials.store import CredentialStore
+from iot_suitcase.ingest.console.accounts import FIRST_ADMIN, Accounts
+from iot_suitcase.ingest.console.settings import ConsoleSettings
 
 INGEST_USER = "suitcase-ingest"
 
 
 def env_text(mqtt_password: str, simulator_password: str) -> str:
+    metrics_token = secrets.token_urlsafe(32)
     influx_password = secrets.token_urlsafe(24)
     influx_token = secrets.token_urlsafe(48)
     grafana_password = secrets.token_urlsafe(24)
@@ -38,6 +42,8 @@ SUITCASE_INFLUX_PASSWORD={influx_password}
 SUITCASE_INFLUX_TOKEN={influx_token}
 SUITCASE_INFLUX_ORG=suitcase
 SUITCASE_INFLUX_BUCKET=suitcase
+# What a scraper sends to read /metrics (Authorization: Bearer ...); every other page needs a console login
+SUITCASE_METRICS_TOKEN={metrics_token}
 # The demo fleet (`scripts/up`, `docker compose --profile demo`): may publish uplinks for any device.
 # Where no simulator runs, delete these two lines and rewrite the broker files (`suitcase init --broker-files`).
 SUITCASE_SIMULATOR_MQTT_USERNAME=suitcase-simulator
@@ -60,8 +66,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "init",
         help="write a .env with fresh random secrets for the whole stack",
         description="Writes a .env (mode 0600) with new random secrets: the ingest service's MQTT password, "
-        "the demo fleet's MQTT password, InfluxDB's admin password and token, Grafana's admin password, and "
-        "the broker's password and ACL files. Secrets are not printed.",
+        "the demo fleet's MQTT password, InfluxDB's admin password and token, Grafana's admin password, the "
+        "/metrics token, and the broker's password and ACL files; and the console's first account, 'admin', "
+        "whose password is shown once. No other secret is printed.",
     )
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="where to write (default .env)")
     parser.add_argument("--force", action="store_true", help="replace an existing file (old secrets stop working)")
@@ -88,7 +95,24 @@ def run(args: argparse.Namespace) -> int:
         mqtt_password=SecretStr(mqtt_password),
         simulator_mqtt_password=SecretStr(simulator_password),
     )
-    return _write_broker_files(security)
+    status = _write_broker_files(security)
+    first_admin(ConsoleSettings(_env_file=path).accounts_file)
+    return status
+
+
+def first_admin(accounts_file: Path) -> None:
+    password = Accounts(accounts_file).first_admin()
+    if password is None:
+        print(f"the console has an admin already ({accounts_file}); `suitcase users list` shows the accounts")
+    else:
+        print(f"console: {console_login_line(password)}")
+
+
+def console_login_line(password: str) -> str:
+    return (
+        f"log in as '{FIRST_ADMIN}' with the password {password} (shown only now and kept only as a hash: "
+        f"note it, or make a new one with `suitcase users password {FIRST_ADMIN}`)"
+    )
 
 
 def _write_broker_files(security: SecuritySettings) -> int:

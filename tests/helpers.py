@@ -39,6 +39,7 @@ class IngestProcess:
             "data_dir": str(log_path.parent / "ingest-data"),
             # tests that are not about the registry run without one and accept every device
             "registry_file": str(log_path.parent / "registry.yaml"),
+            "accounts_file": str(log_path.parent / "accounts.sqlite3"),
             "unknown_devices": "accept",
             "http_port": "0",  # any free port: several services run at once
         }

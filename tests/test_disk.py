@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from iot_suitcase.servers import InfluxDB, Mosquitto
+from tests.console import viewer
 from tests.fleet import expected, fleet, observed
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
@@ -42,12 +41,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+def get(ingest: IngestProcess, path: str) -> tuple[int, str]:
+    """A console path as a logged-in viewer sees it."""
+    answer = viewer(ingest).get(path)
+    return answer.status, answer.text
 
 
 def fill(disk: Path) -> Path:
@@ -86,17 +83,17 @@ def test_a_full_disk_stops_acks_says_so_everywhere_and_ingestion_resumes_by_itse
         publish_all(mosquitto.host, mosquitto.port, [(m.topic, m.payload) for m in during])
         wait_until(lambda: LOG_FAILED in ingest.log(), 30, "the failure to be logged")
         time.sleep(3)
-        status, body = get(f"{ingest.http_url}/readyz")
+        status, body = get(ingest, "/readyz")
         assert status == 503
         assert any("No space left on device" in problem for problem in json.loads(body)["problems"])
         figures = metrics(ingest)
         assert figures["suitcase_wal_writable"] == 0
         assert figures["suitcase_messages_acked_total"] < len(before) + len(during), "acks stopped"
-        assert LOG_FAILED in get(f"{ingest.http_url}/")[1], "the status page says it"
+        assert LOG_FAILED in get(ingest, "/")[1], "the status page says it"
         filler.unlink()  # an operator frees space; nobody restarts anything
         wait_until(lambda: influxdb.count(influx_db) >= sum(want.values()), 60, "every message after space came back")
         time.sleep(1)
-        assert get(f"{ingest.http_url}/readyz")[0] == 200
+        assert get(ingest, "/readyz")[0] == 200
     finally:
         code = ingest.terminate()
     assert code == 0
@@ -106,7 +103,7 @@ def test_a_full_disk_stops_acks_says_so_everywhere_and_ingestion_resumes_by_itse
 
 
 def metrics(ingest: IngestProcess) -> dict[str, float]:
-    text = get(f"{ingest.http_url}/metrics")[1]
+    text = get(ingest, "/metrics")[1]
     return {
         name: float(value)
         for name, value in (line.split() for line in text.splitlines() if line and not line.startswith("#"))
@@ -152,7 +149,7 @@ def test_a_disk_turning_read_only_then_sigterm_exits_cleanly_and_a_restart_store
         turn_read_only(mount)
         publish_all(mosquitto.host, mosquitto.port, [(m.topic, m.payload) for m in during])
         wait_until(lambda: "Read-only file system" in ingest.log(), 30, "the read-only disk to be noticed")
-        assert get(f"{ingest.http_url}/readyz")[0] == 503
+        assert get(ingest, "/readyz")[0] == 503
         started = time.monotonic()
         code = ingest.terminate(timeout=15)
         took = time.monotonic() - started

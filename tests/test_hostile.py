@@ -7,8 +7,6 @@ import json
 import secrets
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -20,17 +18,16 @@ from iot_suitcase.ingest.config import IngestSettings
 from iot_suitcase.ingest.operations.status import STRANGERS_KEPT
 from iot_suitcase.servers import InfluxDB, Mosquitto, free_port
 from iot_suitcase.stack.local import own_broker
+from tests.console import viewer
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
 pytestmark = pytest.mark.slow
 
 
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+def get(ingest: IngestProcess, path: str) -> tuple[int, bytes]:
+    """A console path as a logged-in viewer sees it."""
+    answer = viewer(ingest).get(path)
+    return answer.status, answer.body
 
 
 def start(tmp_path: Path, broker: Mosquitto, influxdb: InfluxDB, db: str, root: str, **extra: str) -> IngestProcess:
@@ -57,7 +54,7 @@ def test_a_flood_of_made_up_device_ids_costs_bounded_memory(
     try:
         publish_all(mosquitto.host, mosquitto.port, malformed + knocking)
         wait_until(lambda: ingest.log().count("rejected message") >= 6000, 60, "6,000 rejects")
-        status, body = get(f"{ingest.http_url}/api/devices")
+        status, body = get(ingest, "/api/devices")
     finally:
         ingest.terminate()
     assert status == 200
@@ -78,8 +75,8 @@ def test_an_oversized_payload_leaves_only_a_bounded_prefix_behind(
     try:
         publish_all(mosquitto.host, mosquitto.port, huge)
         wait_until(lambda: ingest.log().count("code=payload_too_large") >= 3, 30, "three rejects")
-        status, body = get(f"{ingest.http_url}/api/rejects?limit=10")
-        bad = [get(f"{ingest.http_url}/api/rejects?limit={limit}")[0] for limit in ("-1", "abc", "5000", "0")]
+        status, body = get(ingest, "/api/rejects?limit=10")
+        bad = [get(ingest, f"/api/rejects?limit={limit}")[0] for limit in ("-1", "abc", "5000", "0")]
     finally:
         ingest.terminate()
     assert status == 200

@@ -14,6 +14,7 @@ import pytest
 from iot_suitcase.devices.credentials import CredentialStore, IssuedCredentials
 from iot_suitcase.devices.registry import RegistryFile, make_spec
 from iot_suitcase.servers import InfluxDB, Mosquitto
+from tests.console import viewer
 from tests.helpers import IngestProcess, unique, wait_until
 
 NATIVE = b'{"readings": {"temperature": 21.5, "humidity": 40}}'
@@ -112,8 +113,8 @@ def test_http_status_codes(
     assert (status, body["error"]) == (400, "out_of_range"), "a rejected body is a 400 with its reason"
     status, body = post(url, b'{"device": "kit-2", "readings": {"humidity": 40}}', bearer)
     assert (status, body["error"]) == (400, "device_mismatch"), "kit-1's key cannot post readings for kit-2"
-    with urllib.request.urlopen(f"{ingest.http_url}/api/rejects?device=kit-1", timeout=15) as response:
-        kept = json.load(response)["rejects"]
+    staff = viewer(ingest)
+    kept = json.loads(staff.get("/api/rejects?device=kit-1").body)["rejects"]
     # an HTTP message keeps how it came, not an MQTT topic it never had
     assert {(r["reason"], r["topic"]) for r in kept} == {
         ("out_of_range", "POST /v1/devices/kit-1/readings"),
@@ -130,17 +131,14 @@ def test_http_status_codes(
     assert (status, body["error"]) == (404, "not_found")
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(f"{ingest.http_url}/favicon.ico", timeout=15)
-    with urllib.request.urlopen(f"{ingest.http_url}/api/refused", timeout=15) as response:
-        refused = json.load(response)
+    refused = json.loads(staff.get("/api/refused").body)
     assert refused["counts"] == {"401": 5, "404": 1, "413": 1, "415": 1, "429": 1}
     newest = refused["latest"][0]
     assert (newest["status"], newest["path"]) == (404, "/v1/nowhere")
     unknown = next(r for r in refused["latest"] if r["device"] == "kit-404")
     assert (unknown["status"], unknown["what_to_do"].split(":")[0]) == (401, "unknown device or wrong API key")
-    with urllib.request.urlopen(f"{ingest.http_url}/metrics", timeout=15) as response:
-        assert 'suitcase_http_refused_total{status="401"} 5.0' in response.read().decode()
-    with urllib.request.urlopen(f"{ingest.http_url}/", timeout=15) as response:
-        page = response.read().decode()
+    assert 'suitcase_http_refused_total{status="401"} 5.0' in staff.get("/metrics").text
+    page = staff.get("/").text
     assert "kit-404" in page.split("HTTP requests refused", 1)[1]
     log = ingest.log()
     assert log.count("refused an HTTP request status=401 device=kit-1 ") == 1, "logged once, counted four times"

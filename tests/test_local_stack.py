@@ -4,6 +4,7 @@ Grafana's provisioning tree, prints the URLs, and Ctrl-C stops it all."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -11,9 +12,9 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 from iot_suitcase.servers import InfluxDB, Mosquitto, free_port, port_is_listening
+from tests.console import Console
 from tests.fleet import expected, fleet, observed
 from tests.helpers import publish_all, wait_until
 
@@ -184,12 +185,6 @@ def test_the_stacks_broker_keeps_every_queued_message_while_ingest_cannot_take_t
     assert observed(influxdb, influx_db, want) == want
 
 
-def get_json(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        data: dict[str, Any] = json.load(response)
-    return data
-
-
 def test_scripts_up_shows_the_demo_fleet_in_influxdb_and_on_the_status_page_within_30_s(tmp_path: Path) -> None:
     mqtt_port, influx_port, http_port = free_port(), free_port(), free_port()
     influx_url, status_url = f"http://127.0.0.1:{influx_port}", f"http://127.0.0.1:{http_port}"
@@ -206,18 +201,26 @@ def test_scripts_up_shows_the_demo_fleet_in_influxdb_and_on_the_status_page_with
             query = "SELECT last(value) FROM temperature WHERE device =~ /^demo-/ GROUP BY device"
             return port_is_listening("127.0.0.1", influx_port) and bool(influx_query(influx_url, "suitcase", query))
 
+        def admin() -> Console:
+            """The first admin, with the password the banner showed once (as a newcomer logs in)."""
+            found = re.search(r"log in as 'admin' with the password (\S+) ", log_path.read_text())
+            assert found, "the banner shows the console's first password"
+            staff = Console(status_url, "admin", found.group(1))
+            assert staff.login().status == 303
+            return staff
+
         def demo_on_status_page() -> bool:
             if not port_is_listening("127.0.0.1", http_port):
                 return False
-            devices = get_json(f"{status_url}/api/devices")["devices"]
+            devices = json.loads(admin().get("/api/devices").body)["devices"]
             return any(d["id"].startswith("demo-") and d["latest"] for d in devices)
 
         wait_until(demo_in_influxdb, 30 - (time.monotonic() - started), "demo readings in InfluxDB")
         wait_until(demo_on_status_page, 30 - (time.monotonic() - started), "demo devices on the status page")
         elapsed = time.monotonic() - started
-        with urllib.request.urlopen(f"{status_url}/", timeout=5) as response:
-            page = response.read().decode()
-        shown = next(d for d in get_json(f"{status_url}/api/devices")["devices"] if d["latest"])
+        staff = admin()
+        page = staff.get("/").text
+        shown = next(d for d in json.loads(staff.get("/api/devices").body)["devices"] if d["latest"])
         assert shown["id"] in page, "the HTML page shows the device the API lists"
         assert shown["site"] in page
         banner = log_path.read_text()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from iot_suitcase.ingest.service import IngestService
 from iot_suitcase.servers import InfluxDB, Mosquitto
 from iot_suitcase.simulators.fleet import FleetSpec, build_fleet
 from iot_suitcase.simulators.signals import sample
+from tests.console import console
 from tests.helpers import publish_all
 
 # Only a catalog entry: no signal model, no dashboard table line, no simulator table, no status page code.
@@ -96,6 +96,7 @@ async def test_the_status_page_shows_a_quantity_only_the_catalog_knows(
         influx_database=influx_db,
         data_dir=tmp_path / "data",
         registry_file=tmp_path / "registry.yaml",
+        accounts_file=tmp_path / "accounts.sqlite3",
         unknown_devices="reject",
         batch_interval_s=0.05,
         http_port=0,
@@ -110,18 +111,14 @@ async def test_the_status_page_shows_a_quantity_only_the_catalog_knows(
         await asyncio.to_thread(publish_all, mosquitto.host, mosquitto.port, [("suitcase/field-1/up", body)])
         while not influxdb.points(influx_db, "soil_moisture"):
             await asyncio.sleep(0.1)
-        api = json.loads(await asyncio.to_thread(_get, f"http://{host}:{port}/api/devices"))
+        staff = await asyncio.to_thread(console, f"http://{host}:{port}", tmp_path / "accounts.sqlite3")
+        api = json.loads((await asyncio.to_thread(staff.get, "/api/devices")).body)
         [field] = api["devices"]
         assert field["latest"]["soil_moisture"]["value"] == 31.25
-        page = await asyncio.to_thread(_get, f"http://{host}:{port}/")
+        page = (await asyncio.to_thread(staff.get, "/")).text
         row = page.split('id="device-field-1"', 1)[1].split("</tr>", 1)[0]
         assert "Volumetric soil moisture</span> 31.2 %" in row  # its name, at its decimals
     finally:
         service.stop()
         await asyncio.wait_for(running, 30)
     assert [p["value"] for p in influxdb.points(influx_db, "soil_moisture")] == [31.25]
-
-
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return str(response.read().decode())

@@ -40,3 +40,4 @@ def test_the_wheel_ships_every_product_module_and_no_test(tmp_path: Path) -> Non
     assert {name.split("/")[0] for name in names} == {"iot_suitcase", "iot_suitcase-0.1.0.dist-info"}
     assert "iot_suitcase/devices/catalog/quantities.toml" in names
     assert "iot_suitcase/servers/mosquitto.conf" in names
+    assert "iot_suitcase/ingest/console/templates/login.html" in names

@@ -1,12 +1,9 @@
-"""The status page in a real headless Chromium, /metrics through prometheus-client's parser, health checks."""
+"""The status page in a real headless Chromium (after a login), /metrics through prometheus-client's parser,
+health checks."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,42 +11,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from iot_suitcase.devices.registry import RegistryFile, make_spec
+from iot_suitcase.ingest.console.accounts import Accounts, Role
 from iot_suitcase.servers import InfluxDB, Mosquitto
+from tests.browser import browser_page, log_in, screenshot
+from tests.console import Console, console, request
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
-
-OUTPUT = Path(__file__).parent.parent / "test-output"
-CHROMIUM = shutil.which("chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def chromium(tmp_path: Path, *args: str) -> str:
-    assert CHROMIUM, "Debian's chromium is installed by scripts/setup --test"
-    profile = tmp_path / "chromium-profile"
-    result = subprocess.run(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=True,
-    )
-    return result.stdout
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 @pytest.fixture
@@ -73,9 +39,15 @@ def running(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db:
     ingest.terminate()
 
 
+@pytest.fixture
+def viewer(tmp_path: Path, running: IngestProcess) -> Console:
+    return console(running.http_url, tmp_path / "accounts.sqlite3")
+
+
 def test_status_page_shows_a_fresh_reading_and_a_reject_in_chromium(
     tmp_path: Path, mosquitto: Mosquitto, running: IngestProcess, influxdb: InfluxDB, influx_db: str
 ) -> None:
+    password = Accounts(tmp_path / "accounts.sqlite3").add("ida", Role.VIEWER)
     publish_all(
         mosquitto.host,
         mosquitto.port,
@@ -86,7 +58,10 @@ def test_status_page_shows_a_fresh_reading_and_a_reject_in_chromium(
         ],
     )
     wait_until(lambda: influxdb.count(influx_db) >= 2, 20, "kit-7's readings")
-    dom = chromium(tmp_path, "--dump-dom", f"{running.http_url}/")
+    with browser_page() as page:
+        log_in(page, running.http_url, "ida", password)
+        dom = page.content()
+        assert screenshot(page, "status-page").stat().st_size > 10_000
     assert 'id="device-kit-7"' in dom
     row = dom.split('id="device-kit-7"', 1)[1].split("</tr>", 1)[0]
     assert "Carbon dioxide concentration</span> 734 ppm" in row, "the device that just published shows its latest value"
@@ -97,19 +72,15 @@ def test_status_page_shows_a_fresh_reading_and_a_reject_in_chromium(
     assert "rejected: out_of_range" in kit8, "a device whose data does not arrive says why in its own row"
     assert "humidity: 140 % is outside the plausible range" in dom
     assert "stranger-1" in dom.split("Unknown devices knocking", 1)[1], "a stranger knocking is listed"
-    OUTPUT.mkdir(exist_ok=True)
-    screenshot = OUTPUT / "status-page.png"
-    chromium(tmp_path, f"--screenshot={screenshot}", "--window-size=1280,900", f"{running.http_url}/")
-    assert screenshot.stat().st_size > 10_000
 
 
-def test_metrics_parse_and_count_what_was_sent(mosquitto: Mosquitto, running: IngestProcess) -> None:
+def test_metrics_parse_and_count_what_was_sent(mosquitto: Mosquitto, viewer: Console) -> None:
     messages = [("suitcase/kit-7/up", b'{"readings": {"co2": %d}}' % (400 + n)) for n in range(30)]
     messages += [("suitcase/kit-7/up", b"not json")] * 4 + [("suitcase/kit-9/up", b'{"readings": {"co2": 1}}')] * 2
     publish_all(mosquitto.host, mosquitto.port, messages)
 
     def families() -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-        text = get(f"{running.http_url}/metrics")[1].decode()
+        text = viewer.get("/metrics").text
         return {
             family.name: {
                 tuple(sorted(s.labels.items())): s.value
@@ -130,25 +101,26 @@ def test_metrics_parse_and_count_what_was_sent(mosquitto: Mosquitto, running: In
     assert metrics["suitcase_influx_ok"][()] == 1
 
 
-def test_health_and_api(running: IngestProcess, mosquitto: Mosquitto) -> None:
-    assert get(f"{running.http_url}/healthz")[0] == 200
-    status, body = get(f"{running.http_url}/readyz")
+def test_health_and_api(running: IngestProcess, viewer: Console, mosquitto: Mosquitto) -> None:
+    assert request(f"{running.http_url}/healthz").status == 200
+    ready = request(f"{running.http_url}/readyz")
+    status, body = ready.status, ready.body
     assert (status, json.loads(body)["ready"]) == (200, True)
     publish_all(mosquitto.host, mosquitto.port, [("suitcase/kit-8/up", b'{"readings": {"temperature": "hot"}}')])
-    wait_until(lambda: bool(json.loads(get(f"{running.http_url}/api/rejects")[1])["rejects"]), 20, "a reject")
-    reject = json.loads(get(f"{running.http_url}/api/rejects")[1])["rejects"][0]
+    wait_until(lambda: bool(json.loads(viewer.get("/api/rejects").body)["rejects"]), 20, "a reject")
+    reject = json.loads(viewer.get("/api/rejects").body)["rejects"][0]
     assert (reject["device"], reject["reason"], reject["payload"]) == (
         "kit-8",
         "wrong_type",
         '{"readings": {"temperature": "hot"}}',
     )
-    devices = json.loads(get(f"{running.http_url}/api/devices")[1])
+    devices = json.loads(viewer.get("/api/devices").body)
     assert [d["id"] for d in devices["devices"]] == ["kit-7", "kit-8"]
     assert devices["devices"][0]["state"] == "never"
 
 
 def test_what_the_status_page_showed_comes_back_after_a_restart(
-    mosquitto: Mosquitto, running: IngestProcess, influxdb: InfluxDB, influx_db: str
+    mosquitto: Mosquitto, running: IngestProcess, viewer: Console, influxdb: InfluxDB, influx_db: str
 ) -> None:
     """#15 point 4: last seen, latest values, each device's latest reject and the reject count survive."""
     publish_all(
@@ -160,14 +132,15 @@ def test_what_the_status_page_showed_comes_back_after_a_restart(
         ],
     )
     wait_until(lambda: influxdb.count(influx_db) >= 2, 20, "kit-7's readings")
-    before = json.loads(get(f"{running.http_url}/api/devices")[1])["devices"]
+    before = json.loads(viewer.get("/api/devices").body)["devices"]
     assert running.terminate() == 0
     running.start()
-    after = json.loads(get(f"{running.http_url}/api/devices")[1])["devices"]
+    viewer.base_url = running.http_url  # a new port; the same login: sessions survive a restart too
+    after = json.loads(viewer.get("/api/devices").body)["devices"]
     kit7, kit8 = after
     assert (kit7["id"], kit7["last_seen"], kit7["latest"]) == ("kit-7", before[0]["last_seen"], before[0]["latest"])
     assert kit7["latest"]["co2"]["value"] == 734
     assert (kit7["state"], kit7["messages"]) == ("ok", 1)
     assert kit8["last_reject"]["reason"] == "out_of_range", "why kit-8's data does not arrive, still"
-    page = get(f"{running.http_url}/")[1].decode()
+    page = viewer.get("/").text
     assert 'id="fig-rejects_kept">rejects kept (all time)<b>1</b>' in page

@@ -1,7 +1,8 @@
 """The status page and its API, health checks and metrics, served by the ingest process (aiohttp).
 
-- ``/``: devices (last seen, late/silent against their interval, latest values, battery, RSSI), unknown
-  devices knocking, the latest rejects with reason and raw payload, and the pipeline's figures.
+- ``sections()``: the status page's content for the console (``/``): devices (last seen, late/silent against
+  their interval, latest values, battery, RSSI), unknown devices knocking, the latest rejects with reason and
+  raw payload, and the pipeline's figures.
 - ``/api/devices``, ``/api/rejects``: the same as JSON. ``/healthz``: alive. ``/readyz``: broker connected,
   InfluxDB accepting writes, log below its bound (503 with the reasons otherwise). ``/metrics``: Prometheus.
 """
@@ -77,7 +78,6 @@ class StatusPages:
         self._metrics.register(RefusalCollector(self._refusals))
 
     def add_routes(self, app: web.Application) -> None:
-        app.router.add_get("/", self.page)
         app.router.add_get("/api/devices", self.api_devices)
         app.router.add_get("/api/rejects", self.api_rejects)
         app.router.add_get("/api/refused", self.api_refused)
@@ -209,40 +209,25 @@ class StatusPages:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     # --- HTML ---------------------------------------------------------------------------------------------
-    async def page(self, _request: web.Request) -> web.Response:
+    async def sections(self) -> str:
+        """The status page's sections as HTML, every value escaped; the console frames them (``/``)."""
         board = self._board
         devices = board.devices(self._directory.registry)
         rejects = await self._latest_rejects(_REJECTS_SHOWN)
-        body = "".join(
+        return "".join(
             [
-                _HEAD,
                 _problems_section(self.problems(), self._pipeline.figures().log_damage),
                 _pipeline_section(self.pipeline_figures()),
                 _devices_section(devices),
                 _strangers_section(board.strangers()),
                 _refusals_section(self._refusals),
                 _rejects_section(rejects),
-                "</main></body></html>",
             ]
         )
-        return web.Response(text=body, content_type="text/html")
 
 
 def _e(value: object) -> str:
     return html.escape(str(value))
-
-
-_HEAD = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="refresh" content="5"><title>iot-suitcase status</title>
-<style>
-body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2430}
-header{background:#1d2430;color:#fff;padding:12px 24px}main{padding:12px 24px}
-h2{font-size:16px;margin:20px 0 8px}table{border-collapse:collapse;width:100%;background:#fff}
-th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e3e6ea;vertical-align:top}
-th{background:#eef0f3;font-weight:600}.ok{color:#137333}.late{color:#b06000}.silent,.never{color:#c5221f}
-.figures{display:flex;gap:12px;flex-wrap:wrap}.figure{background:#fff;padding:8px 12px;border-radius:6px}
-.figure b{display:block;font-size:18px}code{font-size:12px;word-break:break-all}
-</style></head><body><header><b>iot-suitcase</b> status (refreshes every 5 s)</header><main>"""
 
 
 def _pipeline_section(figures: dict[str, object]) -> str:

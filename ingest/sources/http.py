@@ -21,11 +21,11 @@ import binascii
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from iot_suitcase.devices.credentials import CredentialStore
 from iot_suitcase.devices.formats import PayloadFormat
@@ -93,8 +93,11 @@ class HttpIngest:
         self._limiter = limiter
         self.refusals = RefusedRequests()
 
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=self._max_bytes + 1, middlewares=[self._note_refusals])
+    def app(self, outer_middlewares: Sequence[Middleware] = ()) -> web.Application:
+        """The application with HTTP ingestion's routes; ``outer_middlewares`` (the console's login) run first."""
+        app = web.Application(
+            client_max_size=self._max_bytes + 1, middlewares=[*outer_middlewares, self._note_refusals]
+        )
         app.router.add_post("/v1/devices/{device_id}/readings", self.post_readings)
         app.router.add_post("/v1/sensor-community", self.post_sensor_community)
         return app

@@ -23,7 +23,9 @@ from iot_suitcase.devices.credentials import BrokerFiles
 from iot_suitcase.devices.credentials.settings import SecuritySettings
 from iot_suitcase.devices.registry import RegistryError
 from iot_suitcase.ingest.config import InfluxFlavour, IngestSettings
+from iot_suitcase.ingest.console.accounts import Accounts
 from iot_suitcase.ingest.service import IngestService
+from iot_suitcase.init import console_login_line
 from iot_suitcase.servers.influxdb import InfluxDB
 from iot_suitcase.servers.mosquitto import Mosquitto
 from iot_suitcase.servers.processes import ManagedProcess, free_port, listening_process, port_is_listening
@@ -44,6 +46,7 @@ def stack_settings(settings: IngestSettings, var_dir: Path) -> IngestSettings:
         data_dir=var_dir / "ingest",
         registry_file=var_dir / "registry.yaml",
         credentials_file=var_dir / "credentials.yaml",
+        accounts_file=var_dir / "accounts.sqlite3",
     )
 
 
@@ -155,8 +158,8 @@ def banner(settings: IngestSettings, services: list[str], extras: list[str], sta
     lines = ["iot-suitcase local stack", *(f"  {line}" for line in services), *(f"  {line}" for line in extras)]
     if status_url is not None:
         lines += [
-            f"  status page   {status_url}  (devices, latest values, rejects, pipeline)",
-            f"  JSON API      {status_url}api/devices  {status_url}api/rejects",
+            f"  console       {status_url}  (after the login: devices, latest values, rejects, pipeline)",
+            f"  JSON API      {status_url}api/devices  {status_url}api/rejects  (with a console login)",
             f"  health        {status_url}healthz  {status_url}readyz  metrics: {status_url}metrics",
             f"  HTTP ingest   POST {status_url}v1/devices/<id>/readings  (X-API-Key of `suitcase devices credentials`)",
         ]
@@ -177,7 +180,7 @@ def run_local_stack(settings: IngestSettings, options: StackOptions) -> None:
     security = stack_security(options.var_dir)
     with ExitStack() as stack:
         settings, services = start_services(settings, options.var_dir, security, stack)
-        extras: list[str] = []
+        extras = [_console_account(settings)]
         fleet = _prepare_demo(settings, options, security, security.mosquitto_password_file.exists(), extras)
         tree = ProvisioningTree(settings, options.grafana_dir)
         try:
@@ -190,6 +193,14 @@ def run_local_stack(settings: IngestSettings, options: StackOptions) -> None:
         except (RegistryError, OSError) as error:
             extras.append(f"Grafana       provisioning tree not written: {error}")
         asyncio.run(_serve(settings, services, extras, fleet, tree))
+
+
+def _console_account(settings: IngestSettings) -> str:
+    """The banner's line on logging in: the first admin's password when this start made it."""
+    password = Accounts(settings.accounts_file).first_admin()
+    if password is None:
+        return f"console       log in with your account ({settings.accounts_file}; `suitcase users` manages them)"
+    return f"console       {console_login_line(password)}"
 
 
 def _prepare_demo(

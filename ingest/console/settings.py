@@ -1,0 +1,29 @@
+"""Settings of the console: where its accounts live, how long a login lasts, who may read ``/metrics``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
+from iot_suitcase.devices.settings import SuitcaseSettings
+
+
+class ConsoleSettings(SuitcaseSettings):
+    accounts_file: Path = Field(
+        default=Path("var/accounts.sqlite3"),
+        description="Console accounts (Argon2id password hashes) and their sessions (`suitcase users`).",
+    )
+    session_idle_hours: float = Field(
+        default=12.0, gt=0, le=24 * 7, description="A console login ends after this long without a request."
+    )
+    cookie_secure: bool = Field(
+        default=True,
+        description="Send the login cookie over HTTPS only (browsers count http://localhost as secure). Serve the "
+        "console through TLS; set false only on a trusted network without it, or logins will not stick.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a scraper sends to read /metrics (`suitcase init` writes one); without it, "
+        "/metrics needs a console login like every other page.",
+    )
