@@ -33,6 +33,8 @@ max = 100.0
 decimals = 1
 description = "Volumetric soil moisture"
 description_da = "Jordfugtighed"
+short = "Soil moisture"
+short_da = "Jordfugtighed"
 typical = 30.0
 typical_range = [10.0, 45.0]
 
@@ -117,7 +119,7 @@ async def test_the_status_page_shows_a_quantity_only_the_catalog_knows(
         assert field["latest"]["soil_moisture"]["value"] == 31.25
         page = (await asyncio.to_thread(staff.get, "/")).text
         row = page.split('id="device-field-1"', 1)[1].split("</tr>", 1)[0]
-        assert "Volumetric soil moisture</span> 31.2 %" in row  # its name, at its decimals
+        assert '<span title="Volumetric soil moisture"><span class="hint">Soil moisture</span> 31.2 %</span>' in row
     finally:
         service.stop()
         await asyncio.wait_for(running, 30)

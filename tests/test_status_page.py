@@ -61,17 +61,49 @@ def test_status_page_shows_a_fresh_reading_and_a_reject_in_chromium(
     with browser_page() as page:
         log_in(page, running.http_url, "ida", password)
         dom = page.content()
-        assert screenshot(page, "status-page").stat().st_size > 10_000
-    assert 'id="device-kit-7"' in dom
+        assert screenshot(page, "fleet-page").stat().st_size > 10_000
+        summary = {state: page.inner_text(f"#count-{state} b") for state in ("all", "ok", "never", "rejecting")}
+        assert summary == {"all": "2", "ok": "1", "never": "1", "rejecting": "1"}, "the first screen counts"
+        assert page.inner_text("#count-knocking b") == "1"
+        page.evaluate("window.notReloaded = true")
+        publish_all(mosquitto.host, mosquitto.port, [("suitcase/kit-7/up", b'{"readings": {"co2": 801}}')])
+        wait_until(lambda: "801" in page.inner_text("#device-kit-7"), 20, "the new value in the open page")
+        assert page.evaluate("window.notReloaded === true"), "the values changed in place, without a reload"
+        page.select_option("#state", "rejecting")
+        page.click("form[role=search] button[type=submit]")
+        page.wait_for_url("**state=rejecting**")
+        assert page.locator("tr[id^=device-]").count() == 1
+        assert page.locator("#device-kit-8").count() == 1, "the filter shows the one device that rejects"
     row = dom.split('id="device-kit-7"', 1)[1].split("</tr>", 1)[0]
-    assert "Carbon dioxide concentration</span> 734 ppm" in row, "the device that just published shows its latest value"
-    assert ">ok<" in row
-    assert "81 %" in row, "and its battery, at the catalog's decimals"
+    assert '<span title="Carbon dioxide concentration"><span class="hint">CO₂</span> 734 ppm</span>' in row, (
+        "the device that just published shows its latest value, by its short name, at the catalog's decimals"
+    )
+    assert '<span class="ok">ok</span>' in row
+    assert "81 %" in row, "and its battery"
     assert "out_of_range" in dom, "the rejected message shows with its reason"
     kit8 = dom.split('id="device-kit-8"', 1)[1].split("</tr>", 1)[0]
     assert "rejected: out_of_range" in kit8, "a device whose data does not arrive says why in its own row"
     assert "humidity: 140 % is outside the plausible range" in dom
     assert "stranger-1" in dom.split("Unknown devices knocking", 1)[1], "a stranger knocking is listed"
+
+
+def test_the_fleet_page_in_danish_with_a_low_battery(
+    tmp_path: Path, mosquitto: Mosquitto, running: IngestProcess, influxdb: InfluxDB, influx_db: str
+) -> None:
+    password = Accounts(tmp_path / "accounts.sqlite3").add("ida", Role.VIEWER)
+    body = b'{"readings": {"pressure": 1003.8000000000001, "battery": 9, "temperature": 21.5}}'
+    publish_all(mosquitto.host, mosquitto.port, [("suitcase/kit-7/up", body)])
+    wait_until(lambda: influxdb.count(influx_db) >= 3, 20, "kit-7's readings")
+    with browser_page(locale="da-DK") as page:
+        log_in(page, running.http_url, "ida", password)
+        assert page.get_attribute("html", "lang") == "da"
+        row = page.inner_text("#device-kit-7")
+        assert "Lufttryk 1.003,8 hPa" in row, "Danish names and number format, the catalog's decimals"
+        assert "Temperatur 21,5 °C" in row
+        assert "9 % (lavt)" in row, "a battery at 9 % is low"
+        assert page.inner_text("#count-low_battery b") == "1"
+        assert "aldrig set" in page.inner_text("#device-kit-8")
+        screenshot(page, "fleet-page-da")
 
 
 def test_metrics_parse_and_count_what_was_sent(mosquitto: Mosquitto, viewer: Console) -> None:

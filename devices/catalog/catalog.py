@@ -14,6 +14,8 @@ from iot_suitcase.devices.catalog.units import DIMENSIONS, Conversion, conversio
 from iot_suitcase.devices.errors import DecodeError, RejectCode
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+# Canonical units as people read them; a unit not named here reads as it is written (ppm, hPa, dB(A)).
+DISPLAY_SYMBOLS = {"degC": "°C", "ug/m3": "µg/m³", "deg": "°", "count": ""}
 
 
 class Quantity(BaseModel):
@@ -29,6 +31,11 @@ class Quantity(BaseModel):
     decimals: int = Field(ge=0, le=6)
     description: str
     description_da: str
+    short: str = Field(min_length=1, max_length=24)
+    short_da: str = Field(min_length=1, max_length=24)
+    states: dict[str, str] | None = None
+    states_da: dict[str, str] | None = None
+    attention_below: float | None = None
     typical: float
     typical_range: tuple[float, float]
     indoor: bool = False
@@ -47,11 +54,31 @@ class Quantity(BaseModel):
             raise ValueError(f"{self.name}: typical_range [{low}, {high}] must be a range inside [min, max]")
         if not low <= self.typical <= high:
             raise ValueError(f"{self.name}: typical {self.typical} must lie in typical_range")
+        if (self.states is None) != (self.states_da is None) or (
+            self.states and set(self.states) != set(self.states_da or {})
+        ):
+            raise ValueError(f"{self.name}: states and states_da must name the same values")
         return self
 
     def label(self, language: str = "en") -> str:
         """The quantity's name for people, in Danish ("da") or English."""
         return self.description_da if language == "da" else self.description
+
+    def short_label(self, language: str = "en") -> str:
+        return self.short_da if language == "da" else self.short
+
+    @property
+    def symbol(self) -> str:
+        """The unit as people read it: °C, µg/m³; nothing for a count."""
+        return DISPLAY_SYMBOLS.get(self.unit, self.unit)
+
+    def state_word(self, value: float, language: str = "en") -> str | None:
+        """The word for a 0/1 state ("open"), or None for a quantity that is a number."""
+        words = self.states_da if language == "da" else self.states
+        return words.get(f"{value:g}") if words else None
+
+    def needs_attention(self, value: float) -> bool:
+        return self.attention_below is not None and value < self.attention_below
 
     @property
     def accepted_units(self) -> list[str]:

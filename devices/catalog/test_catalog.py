@@ -191,6 +191,7 @@ def test_canonical_value_converts_checks_and_refuses_to_guess() -> None:
 
 def test_a_broken_catalog_file_is_refused() -> None:
     entry = 'dimension="length"\nmin=0\nmax=1\ndecimals=0\ndescription="x"\ndescription_da="x"\ntypical=0.5\n'
+    entry += 'short="x"\nshort_da="x"\n'
     with pytest.raises(ValueError, match="canonical unit"):
         parse_catalog(f'[quantities.x]\nunit="furlong"\n{entry}typical_range=[0, 1]')
     with pytest.raises(ValueError, match="must be a range inside"):
@@ -201,3 +202,17 @@ def test_a_broken_catalog_file_is_refused() -> None:
         parse_catalog(f'[quantities.x]\nunit="m"\n{entry}')  # a quantity says all it needs, or is refused
     with pytest.raises(ValueError, match="unknown quantities"):
         parse_catalog('[kinds.k]\ntitle="K"\nquantities=["nope"]')
+    with pytest.raises(ValueError, match="states and states_da"):
+        parse_catalog(f'[quantities.x]\nunit="m"\n{entry}typical_range=[0, 1]\nstates={{"0"="off","1"="on"}}')
+
+
+def test_what_the_console_shows_of_a_quantity_comes_from_its_entry() -> None:
+    catalog = load_catalog()
+    assert (catalog.quantity("temperature").symbol, catalog.quantity("pm2_5").symbol) == ("°C", "µg/m³")
+    assert catalog.quantity("pm2_5").short_label("da") == "PM2,5"
+    assert catalog.quantity("door_open").state_word(1.0) == "open"
+    assert catalog.quantity("door_open").state_word(0.0, "da") == "lukket"
+    assert catalog.quantity("co2").state_word(1.0) is None
+    assert catalog.quantity("battery").needs_attention(9.0)
+    assert not catalog.quantity("battery").needs_attention(20.0)
+    assert not catalog.quantity("temperature").needs_attention(-30.0)

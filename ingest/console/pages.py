@@ -1,17 +1,23 @@
-"""The console's pages: the status page (``/``), the operations sections framed for the logged-in viewer, and
+"""The console's pages: the fleet at a glance (``/``, its live part refreshed in place by ``console.js``), and
 the accounts page (``/accounts``, admins only), the same operations as `suitcase users`."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
+from importlib.resources import files
 
 from aiohttp import web
-from markupsafe import Markup
 
 from iot_suitcase.ingest.console.accounts import AccountError, Accounts, Role
 from iot_suitcase.ingest.console.auth import local_path, needs, session_of
+from iot_suitcase.ingest.console.display import ago
+from iot_suitcase.ingest.console.fleet import FleetQuery, device_row, fleet
 from iot_suitcase.ingest.console.rendering import LANGUAGES, Templates
 from iot_suitcase.ingest.operations.web import StatusPages
+
+_LISTED = 25  # unknown devices, refusals and rejects listed on the first screen (the APIs list more)
+_SCRIPT = files("iot_suitcase.ingest.console").joinpath("static", "console.js").read_text(encoding="utf-8")
 
 
 class ConsolePages:
@@ -22,14 +28,35 @@ class ConsolePages:
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self.home)
+        app.router.add_get("/console.js", self.script)
         app.router.add_get("/accounts", self.accounts)
         app.router.add_post("/accounts", self.add_account)
         app.router.add_post("/accounts/{name}/remove", self.remove_account)
         app.router.add_post("/language", self.choose_language)
 
     async def home(self, request: web.Request) -> web.Response:
-        sections = Markup(await self._status.sections())  # noqa: S704 (built with every value escaped)
-        return self._templates.response(request, "status.html", {"sections": sections})
+        status = self._status
+        language = self._templates.language(request)
+        rows = [device_row(row, language) for row in status.board.devices(status.registry)]
+        query = FleetQuery.from_query(request.query)
+        context = {
+            "fleet": fleet(rows, query, len(status.board.knocking)),
+            "query": query,
+            "problems": status.problems(),
+            "log_damage": status.log_damage(),
+            "figures": status.pipeline_figures(),
+            "strangers": status.board.strangers()[:_LISTED],
+            "refusals": status.refusals.latest()[:_LISTED],
+            "refusal_counts": dict(sorted(status.refusals.counts.items())),
+            "rejects": await status.latest_rejects(_LISTED),
+            "ago": lambda moment: ago(moment, language),
+            "from_timestamp": lambda at: datetime.fromtimestamp(at, UTC),
+        }
+        live = request.headers.get("X-Fragment") == "live"  # console.js asks for the changing part only
+        return self._templates.response(request, "fleet_live.html" if live else "fleet.html", context)
+
+    async def script(self, _request: web.Request) -> web.Response:
+        return web.Response(text=_SCRIPT, content_type="application/javascript")
 
     async def _accounts_page(
         self, request: web.Request, *, status: int = 200, error: str | None = None, made: tuple[str, str] | None = None

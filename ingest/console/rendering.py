@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gettext
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import cache
 from importlib.resources import files
 from io import BytesIO
@@ -81,11 +82,15 @@ class Templates:
         )
         environment.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
         environment.globals.update(language=language, languages=LANGUAGES)
+        environment.filters["fromisoformat"] = datetime.fromisoformat
         return environment
 
-    def render(self, request: web.Request, name: str, context: Mapping[str, Any]) -> str:
+    def language(self, request: web.Request) -> str:
         language = self._language_of(request)
-        environment = self._environments.get(language, self._environments[DEFAULT_LANGUAGE])
+        return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+    def render(self, request: web.Request, name: str, context: Mapping[str, Any]) -> str:
+        environment = self._environments[self.language(request)]
         return environment.get_template(name).render({**self._request_globals(request), **context})
 
     def response(

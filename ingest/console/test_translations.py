@@ -13,6 +13,7 @@ from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
 from iot_suitcase.ingest.console.accounts import Role
+from iot_suitcase.ingest.console.fleet import STATES, TROUBLES
 from iot_suitcase.ingest.console.rendering import LANGUAGES, preferred_languages, translations
 
 CONSOLE = Path(str(files("iot_suitcase.ingest.console")))
@@ -20,7 +21,7 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
 def template_texts() -> set[str]:
-    found = {role.value for role in Role}  # shown through _(role.value)
+    found = {role.value for role in Role} | set(STATES) | set(TROUBLES)  # shown through _(role.value), _(state)
     for template in (CONSOLE / "templates").glob("*.html"):
         for _line, message, _comments, _context in extract_from_file(
             "jinja2.ext:babel_extract", str(template), options={"extensions": "jinja2.ext.i18n"}
