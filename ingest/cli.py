@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import sys
+import time
 from pathlib import Path
 
 from pydantic_settings import CliSettingsSource
@@ -42,6 +43,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     listing.add_argument("--data-dir", type=Path, help="the service's data dir (default: SUITCASE_DATA_DIR)")
     listing.set_defaults(handler=list_rejects)
+    replay = rejects_commands.add_parser(
+        "replay",
+        help="take in the messages a device sent before it was registered",
+        description="Messages of a device that was not registered yet are kept as unknown_device rejects. "
+        "Once it is registered, this asks the running ingest service (the one with this data dir) to take them "
+        "in: stored with the times they arrived, once, then no longer listed as rejects.",
+    )
+    replay.add_argument("device", help="the device id, registered now")
+    replay.add_argument("--data-dir", type=Path, help="the service's data dir (default: SUITCASE_DATA_DIR)")
+    replay.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the service (default 60)")
+    replay.set_defaults(handler=replay_rejects)
 
 
 def list_rejects(args: argparse.Namespace) -> int:
@@ -57,6 +69,36 @@ def list_rejects(args: argparse.Namespace) -> int:
         store.close()
     for reject in found:
         print(json.dumps(_as_json(reject), ensure_ascii=False) if args.json else _as_text(reject))
+    return 0
+
+
+def replay_rejects(args: argparse.Namespace) -> int:
+    data_dir = args.data_dir or IngestSettings().data_dir
+    path = data_dir / "rejects.sqlite3"
+    if not path.exists():
+        print(f"no rejects store at {path} (has the ingest service run with this data dir?)")
+        return 1
+    store = RejectStore(path)
+    try:
+        waiting = store.waiting().get(args.device, 0)
+        if not waiting:
+            print(f"no messages of {args.device} are waiting")
+            return 0
+        store.ask_to_take_in(args.device, time.time())
+        print(f"asked the ingest service to take in {waiting} messages of {args.device}")
+        deadline = time.monotonic() + args.timeout
+        while args.device in store.take_in_requests():
+            if time.monotonic() > deadline:
+                print(f"the service has not answered in {args.timeout:g} s; it takes them in when it runs")
+                return 1
+            time.sleep(0.2)
+        left = store.waiting().get(args.device, 0)
+    finally:
+        store.close()
+    if left:
+        print(f"{left} messages still wait: is {args.device} in the registry the service reads?")
+        return 1
+    print(f"taken in: {waiting} messages of {args.device}, stored with the times they arrived")
     return 0
 
 

@@ -21,6 +21,7 @@ from iot_suitcase.ingest.console.auth import ConsoleAuth, language_of, template_
 from iot_suitcase.ingest.console.pages import ConsolePages
 from iot_suitcase.ingest.console.rendering import Templates
 from iot_suitcase.ingest.intake.directory import DeviceDirectory
+from iot_suitcase.ingest.intake.takein import TakeIn
 from iot_suitcase.ingest.operations.remembered import RememberedDevices
 from iot_suitcase.ingest.operations.web import StatusPages
 from iot_suitcase.ingest.pipeline import Pipeline
@@ -100,6 +101,11 @@ class IngestService:
         if isinstance(token, Position):
             self.pipeline.pong(token)
 
+    def _registered_now(self, device_id: str) -> bool:
+        """In the registry as the file says this moment (a device registered a second ago counts)."""
+        self.directory.refresh(self.decoder)
+        return device_id in self.directory.registry
+
     def stop(self) -> None:
         self.stop_event.set()
 
@@ -141,6 +147,7 @@ class IngestService:
             self._task(self.pipeline.run_status(), "status"),
             self._task(self.directory.run_reloader(self.decoder), "registry reloader"),
             self._task(self.remembered.run(self.pipeline.board.take_changed), "device state keeper"),
+            self._task(TakeIn(self.pipeline.intake, self.rejects, self._registered_now).run(), "take-in"),
         ]
         consuming = self._task(self.consumer.run(self.stop_event), "mqtt consumer")
         if self.settings.http_enabled:

@@ -5,7 +5,7 @@ by site. Built from the status board's rows, so it says what the service knows t
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlencode
@@ -14,7 +14,7 @@ from iot_suitcase.ingest.console.display import Shown, shown
 
 PAGE_SIZE = 100
 STATES = ("ok", "late", "silent", "never")  # against each device's expected interval
-TROUBLES = ("low_battery", "rejecting")  # across states: a device can be ok and low on battery
+TROUBLES = ("low_battery", "rejecting", "waiting")  # across states: a device can be ok and low on battery
 SIGNAL = ("battery", "battery_voltage", "rssi", "snr")  # shown in their own columns, not among the values
 _FIELD_CHARS = 100
 
@@ -80,6 +80,8 @@ class DeviceRow:
     values: tuple[Shown, ...]
     battery: Shown | None
     signal: Shown | None
+    waiting: int = 0  # messages it sent before it was registered, kept to be taken in
+    taking_in: bool = False  # staff asked for them; the service is on it
 
     @property
     def low_battery(self) -> bool:
@@ -125,7 +127,12 @@ class Fleet:
     last: int
 
 
-def device_row(row: Mapping[str, object], language: str) -> DeviceRow:
+def device_row(
+    row: Mapping[str, object],
+    language: str,
+    waiting: Mapping[str, int] | None = None,
+    taking_in: Set[str] = frozenset(),
+) -> DeviceRow:
     """A status board row (``StatusBoard.devices``) as the console shows it."""
     latest: Mapping[str, Mapping[str, object]] = row["latest"]  # type: ignore[assignment]
     readings = {
@@ -149,6 +156,8 @@ def device_row(row: Mapping[str, object], language: str) -> DeviceRow:
         values=tuple(s for q, s in readings.items() if q not in SIGNAL),
         battery=readings.get("battery") or readings.get("battery_voltage"),
         signal=readings.get("rssi"),
+        waiting=(waiting or {}).get(str(row["id"]), 0),
+        taking_in=str(row["id"]) in taking_in,
     )
 
 

@@ -4,6 +4,7 @@ the accounts page (``/accounts``, admins only), the same operations as `suitcase
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 from importlib.resources import files
 
@@ -16,6 +17,7 @@ from iot_suitcase.ingest.console.fleet import FleetQuery, device_row, fleet
 from iot_suitcase.ingest.console.rendering import LANGUAGES, Templates
 from iot_suitcase.ingest.operations.web import StatusPages
 
+log = logging.getLogger(__name__)
 _LISTED = 25  # unknown devices, refusals and rejects listed on the first screen (the APIs list more)
 _SCRIPT = files("iot_suitcase.ingest.console").joinpath("static", "console.js").read_text(encoding="utf-8")
 
@@ -33,11 +35,13 @@ class ConsolePages:
         app.router.add_post("/accounts", self.add_account)
         app.router.add_post("/accounts/{name}/remove", self.remove_account)
         app.router.add_post("/language", self.choose_language)
+        app.router.add_post("/devices/{device}/take-in", self.take_in)
 
     async def home(self, request: web.Request) -> web.Response:
         status = self._status
         language = self._templates.language(request)
-        rows = [device_row(row, language) for row in status.board.devices(status.registry)]
+        waiting, taking_in = await asyncio.to_thread(status.waiting)
+        rows = [device_row(row, language, waiting, taking_in) for row in status.board.devices(status.registry)]
         query = FleetQuery.from_query(request.query)
         context = {
             "fleet": fleet(rows, query, len(status.board.knocking)),
@@ -51,6 +55,7 @@ class ConsolePages:
             "rejects": await status.latest_rejects(_LISTED),
             "ago": lambda moment: ago(moment, language),
             "from_timestamp": lambda at: datetime.fromtimestamp(at, UTC),
+            "can_operate": session_of(request).account.role.allows(Role.OPERATOR),
         }
         live = request.headers.get("X-Fragment") == "live"  # console.js asks for the changing part only
         return self._templates.response(request, "fleet_live.html" if live else "fleet.html", context)
@@ -64,6 +69,17 @@ class ConsolePages:
         listed = await asyncio.to_thread(self._accounts.list)
         context = {"accounts": listed, "roles": list(Role), "error": error, "made": made}
         return self._templates.response(request, "accounts.html", context, status=status)
+
+    @needs(Role.OPERATOR)
+    async def take_in(self, request: web.Request) -> web.StreamResponse:
+        """Ask the service to take in the messages a registered device sent before it was registered."""
+        device = request.match_info["device"]
+        if device not in self._status.registry:
+            raise web.HTTPNotFound(text=f"{device} is not in the registry")
+        await asyncio.to_thread(self._status.ask_to_take_in, device)
+        log.info("take-in asked device=%s account=%s", device, session_of(request).account.name)
+        back = str((await request.post()).get("back", "/"))
+        return web.Response(status=303, headers={"Location": local_path(back)})
 
     async def choose_language(self, request: web.Request) -> web.StreamResponse:
         """Keep the viewer's language with their account; empty: follow the browser again."""

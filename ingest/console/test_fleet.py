@@ -45,6 +45,7 @@ def test_counts_cover_every_device_while_a_page_shows_a_hundred_grouped_by_site(
         "never": 1,
         "low_battery": 1,
         "rejecting": 1,
+        "waiting": 0,
         "knocking": 3,
     }
     assert (shown.matched, shown.pages, shown.first, shown.last) == (5000, 50, 1, PAGE_SIZE)

@@ -180,6 +180,19 @@ class Intake:
         bookkeeping = [reject_line(reject.code, reject.device_id, site, time_ns(reject.received_at))]
         return reject_record(key, reject, bookkeeping, idempotent=idempotent), reject
 
+    def take_in(self, topic: str, payload: bytes, received_at: datetime) -> Entry:
+        """A message kept while its device was not registered, handled as if it arrived at ``received_at``
+        (its readings and bookkeeping get the times they would have had). ``entry.committed`` resolves once it
+        is in the log. Taken in twice (a crash before its reject was forgotten), it makes the same points, which
+        InfluxDB stores once."""
+        key = message_key(topic, payload, 0)
+        message = Message(payload=payload, received_at=received_at, topic=topic)
+        record, reject = self._record(key, topic, message, AUTO, idempotent=False)
+        entry = Entry(0, 0, 0, record, reject, key=key)
+        entry.committed = asyncio.get_running_loop().create_future()
+        self._waiting.put(entry)
+        return entry
+
     async def submit_request(self, request: DeviceRequest, timeout: float) -> Entry:
         """Take in a message that has no broker behind it (HTTP) and wait until it is durably logged.
 

@@ -89,8 +89,10 @@ class StatusBoard:
             self.changed.add(device_id)
         else:
             self._keep(self._stranger_seen, device_id, seen)
-        seen.last_seen, seen.format = received_at, outcome.format
         seen.messages += 1
+        if received_at < seen.last_seen:  # taken in late (kept while the device was unknown): history, not news
+            return
+        seen.last_seen, seen.format = received_at, outcome.format
         latest = seen.latest
         for reading in outcome.readings:
             kept = latest.get(reading.quantity)

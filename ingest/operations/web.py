@@ -99,6 +99,15 @@ class StatusPages:
     def refusals(self) -> RefusedRequests:
         return self._refusals
 
+    def waiting(self) -> tuple[dict[str, int], set[str]]:
+        """Registered devices with messages kept from before they were registered, and those being taken in."""
+        registry = self.registry
+        waiting = {device: n for device, n in self._rejects.waiting().items() if device in registry}
+        return waiting, set(self._rejects.take_in_requests())
+
+    def ask_to_take_in(self, device: str) -> None:
+        self._rejects.ask_to_take_in(device, time.time())
+
     def log_damage(self) -> list[str]:
         return self._pipeline.figures().log_damage
 

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS rejects (
 CREATE INDEX IF NOT EXISTS rejects_by_device ON rejects (device, id);
 CREATE INDEX IF NOT EXISTS rejects_by_code ON rejects (code, id);
 CREATE TABLE IF NOT EXISTS reject_counts (code TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS take_in_requests (device TEXT PRIMARY KEY, requested_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (
     key BLOB PRIMARY KEY,
     at REAL NOT NULL,
@@ -128,6 +129,49 @@ class RejectStore:
             if device in wanted:
                 found[device] = Reject(topic, bytes(payload), datetime.fromisoformat(at), device, code, reason)
         return found
+
+    # --- messages of devices that were not registered yet, waiting to be taken in (#15 point 6) ----------
+    def waiting(self) -> dict[str, int]:
+        """Per device id, its messages kept as ``unknown_device`` rejects: what registering it can take in."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT device, count(*) FROM rejects WHERE code = ? AND device IS NOT NULL GROUP BY device",
+                (RejectCode.UNKNOWN_DEVICE,),
+            ).fetchall()
+        return dict(rows)
+
+    def oldest_waiting(self, device: str, limit: int, after_id: int = 0) -> builtins.list[StoredReject]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, received_at, topic, device, code, reason, payload FROM rejects "
+                "WHERE device = ? AND code = ? AND id > ? ORDER BY id LIMIT ?",
+                (device, RejectCode.UNKNOWN_DEVICE, after_id, limit),
+            ).fetchall()
+        return [
+            StoredReject(row[0], datetime.fromisoformat(row[1]), row[2], row[3], row[4], row[5], bytes(row[6]))
+            for row in rows
+        ]
+
+    def taken_in(self, ids: Iterable[int]) -> None:
+        """Forget rejects whose messages are in the log now (their reason counts stay: they happened)."""
+        with self._lock, self._transaction():
+            self._db.executemany("DELETE FROM rejects WHERE id = ?", [(i,) for i in ids])
+
+    def ask_to_take_in(self, device: str, at: float) -> None:
+        """Ask the service (this store's) to take in ``device``'s waiting messages; the CLI and console do."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO take_in_requests (device, requested_at) VALUES (?, ?) ON CONFLICT (device) DO NOTHING",
+                (device, at),
+            )
+
+    def take_in_requests(self) -> builtins.list[str]:
+        with self._lock:
+            return [row[0] for row in self._db.execute("SELECT device FROM take_in_requests ORDER BY requested_at")]
+
+    def answered(self, device: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM take_in_requests WHERE device = ?", (device,))
 
     def counts(self) -> dict[str, int]:
         """Rejects per reason code since the store was created (not bounded by pruning)."""
