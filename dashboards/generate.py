@@ -40,6 +40,7 @@ from iot_suitcase.dashboards.queries import (
     Queries,
 )
 from iot_suitcase.dashboards.thresholds import Guidance, Thresholds
+from iot_suitcase.devices.links import kind_dashboard_uid
 
 FOLDER_UID = "iot-suitcase"
 FOLDER_TITLE = "iot-suitcase"
@@ -55,7 +56,6 @@ MIXED = dashboard_model.DataSourceRef(uid="-- Mixed --")
 OVERVIEW_UID = "suitcase-overview"
 HEALTH_UID = "suitcase-device-health"
 PIPELINE_UID = "suitcase-pipeline"
-KIND_UID_PREFIX = "suitcase-kind-"
 UID_PREFIX = "suitcase-"
 
 _GUIDANCE_COLOURS = ("yellow", "orange", "red", "purple", "dark-purple")
@@ -381,7 +381,7 @@ def kind_dashboard(context: Context, kind: str) -> dashboard_model.Dashboard:
     fleet, ids = context.fleet, _PanelIds()
     title = fleet.catalog.kinds[kind].title
     board = _dashboard(
-        f"{KIND_UID_PREFIX}{kind}",
+        kind_dashboard_uid(kind),
         f"iot-suitcase: {title}",
         f"Every {title.lower()} quantity over time, one line per device of kind {kind}. Dashed lines are public "
         "guidance values (dashboards/thresholds.toml lists each with its source).",

@@ -18,13 +18,14 @@ from iot_suitcase.devices.registry import RegistryFile
 from iot_suitcase.ingest.config import IngestSettings
 from iot_suitcase.ingest.console.accounts import Accounts
 from iot_suitcase.ingest.console.auth import ConsoleAuth, language_of, template_globals
-from iot_suitcase.ingest.console.pages import ConsolePages
+from iot_suitcase.ingest.console.pages import ConsolePages, Reachable
 from iot_suitcase.ingest.console.rendering import Templates
 from iot_suitcase.ingest.intake.directory import DeviceDirectory
 from iot_suitcase.ingest.intake.takein import TakeIn
 from iot_suitcase.ingest.operations.remembered import RememberedDevices
 from iot_suitcase.ingest.operations.web import StatusPages
 from iot_suitcase.ingest.pipeline import Pipeline
+from iot_suitcase.ingest.sink.history import History
 from iot_suitcase.ingest.sink.influx import make_writer
 from iot_suitcase.ingest.sink.rejects import RejectStore
 from iot_suitcase.ingest.sources.http import Credentials, HttpIngest
@@ -212,7 +213,8 @@ class IngestService:
             refusals=self.http.refusals,
         )
         self.pages.add_routes(app)
-        ConsolePages(self.pages, accounts, templates).add_routes(app)
+        reachable = Reachable(self.settings.topic_root, self.settings.mqtt_port, self.settings.grafana_url)
+        ConsolePages(self.pages, accounts, templates, History(self.settings), reachable).add_routes(app)
         self.http_runner = web.AppRunner(app, access_log=None)
         await self.http_runner.setup()
         site = web.TCPSite(self.http_runner, self.settings.http_host, self.settings.http_port)

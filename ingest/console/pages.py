@@ -5,32 +5,55 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
 
 from aiohttp import web
 
+from iot_suitcase.devices.links import kind_dashboard_url
 from iot_suitcase.ingest.console.accounts import AccountError, Accounts, Role
 from iot_suitcase.ingest.console.auth import local_path, needs, session_of
-from iot_suitcase.ingest.console.display import ago
+from iot_suitcase.ingest.console.chart import sparkline
+from iot_suitcase.ingest.console.display import ago, shown
 from iot_suitcase.ingest.console.fleet import FleetQuery, device_row, fleet
 from iot_suitcase.ingest.console.rendering import LANGUAGES, Templates
 from iot_suitcase.ingest.operations.web import StatusPages
+from iot_suitcase.ingest.sink.history import History
 
 log = logging.getLogger(__name__)
 _LISTED = 25  # unknown devices, refusals and rejects listed on the first screen (the APIs list more)
 _SCRIPT = files("iot_suitcase.ingest.console").joinpath("static", "console.js").read_text(encoding="utf-8")
 
 
+@dataclass(frozen=True, slots=True)
+class Reachable:
+    """How devices reach this installation, for the device page's connection settings."""
+
+    topic_root: str
+    mqtt_port: int
+    grafana_url: str | None
+
+
 class ConsolePages:
-    def __init__(self, status: StatusPages, accounts: Accounts, templates: Templates) -> None:
+    def __init__(
+        self,
+        status: StatusPages,
+        accounts: Accounts,
+        templates: Templates,
+        history: History | None = None,
+        reachable: Reachable = Reachable("suitcase", 1883, None),
+    ) -> None:
         self._status = status
         self._accounts = accounts
         self._templates = templates
+        self._history = history
+        self._reachable = reachable
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self.home)
         app.router.add_get("/console.js", self.script)
+        app.router.add_get("/devices/{device}", self.device)
         app.router.add_get("/accounts", self.accounts)
         app.router.add_post("/accounts", self.add_account)
         app.router.add_post("/accounts/{name}/remove", self.remove_account)
@@ -59,6 +82,47 @@ class ConsolePages:
         }
         live = request.headers.get("X-Fragment") == "live"  # console.js asks for the changing part only
         return self._templates.response(request, "fleet_live.html" if live else "fleet.html", context)
+
+    async def device(self, request: web.Request) -> web.Response:
+        """One device: its latest values with a day's chart each, its state, its recent rejects, how it
+        connects (ready-to-copy commands) and its Grafana dashboard."""
+        device_id = request.match_info["device"]
+        status = self._status
+        language = self._templates.language(request)
+        found = next((row for row in status.board.devices(status.registry) if row["id"] == device_id), None)
+        if found is None:
+            return self._templates.response(request, "no_device.html", {"device_id": device_id}, status=404)
+        waiting, taking_in = await asyncio.to_thread(status.waiting)
+        row = device_row(found, language, waiting, taking_in)
+        latest: dict[str, dict[str, object]] = found["latest"]  # type: ignore[assignment]
+        history = await self._history.last_day(device_id, sorted(latest)) if self._history and latest else {}
+        now = datetime.now(UTC)
+        readings = [
+            {
+                "shown": shown(quantity, float(r["value"]), str(r["unit"]), language),  # type: ignore[arg-type]
+                "time": datetime.fromisoformat(str(r["time"])),
+                "chart": sparkline((history or {}).get(quantity, []), now, quantity),
+            }
+            for quantity, r in sorted(latest.items())
+        ]
+        spec = status.registry.get(device_id)
+        reach = self._reachable
+        host = request.url.host or "127.0.0.1"
+        context: dict[str, object] = {
+            "d": row,
+            "spec": spec,
+            "readings": readings,
+            "history_failed": history is None,
+            "rejects": await status.latest_rejects(_LISTED, device=device_id),
+            "ago": lambda moment: ago(moment, language),
+            "can_operate": session_of(request).account.role.allows(Role.OPERATOR),
+            "mqtt": {"host": host, "port": reach.mqtt_port, "topic": f"{reach.topic_root}/{device_id}/up"},
+            "http_url": f"{request.url.scheme}://{request.host}/v1/devices/{device_id}/readings",
+            "grafana": kind_dashboard_url(reach.grafana_url, row.kind, device_id)
+            if reach.grafana_url and row.kind
+            else None,
+        }
+        return self._templates.response(request, "device.html", context)
 
     async def script(self, _request: web.Request) -> web.Response:
         return web.Response(text=_SCRIPT, content_type="application/javascript")

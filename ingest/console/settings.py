@@ -22,6 +22,12 @@ class ConsoleSettings(SuitcaseSettings):
         description="Send the login cookie over HTTPS only (browsers count http://localhost as secure). Serve the "
         "console through TLS; set false only on a trusted network without it, or logins will not stick.",
     )
+    grafana_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Grafana as staff's browsers reach it (https://grafana.example.org): the console links each "
+        "device to its kind's dashboard there.",
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
         description="Bearer token a scraper sends to read /metrics (`suitcase init` writes one); without it, "

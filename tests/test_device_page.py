@@ -1,0 +1,105 @@
+"""One device's page (#15 point 3): its values with a day's chart from InfluxDB, its rejects with their raw
+payloads, its Grafana dashboard, and connection commands that work when pasted into a shell."""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from iot_suitcase.devices.registry import RegistryFile, make_spec
+from iot_suitcase.ingest.console.accounts import Accounts, Role
+from iot_suitcase.servers import InfluxDB, Mosquitto
+from tests.browser import browser_page, log_in, screenshot
+from tests.console import console
+from tests.helpers import IngestProcess, publish_all, unique, wait_until
+
+GRAFANA = "https://grafana.example.org"
+
+
+@pytest.fixture
+def service(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str) -> Iterator[IngestProcess]:
+    with RegistryFile(tmp_path / "registry.yaml").edit() as registry:
+        registry.add(
+            make_spec({"id": "kit-1", "model": "native", "kind": "climate", "site": "dokk1", "interval_s": 300})
+        )
+        registry.add(make_spec({"id": "ers-1", "model": "elsys/ers", "site": "dokk1", "dev_eui": "a81758fffe0312ab"}))
+    settings = {
+        "mqtt_host": mosquitto.host,
+        "mqtt_port": str(mosquitto.port),
+        "mqtt_client_id": unique("suitcase-ingest-"),
+        "influx_url": influxdb.url,
+        "influx_database": influx_db,
+        "batch_interval_s": "0.05",
+        "unknown_devices": "reject",
+        "grafana_url": GRAFANA,
+    }
+    ingest = IngestProcess(tmp_path / "ingest.log", settings).start()
+    yield ingest
+    ingest.terminate()
+
+
+def test_a_device_page_shows_values_charts_rejects_and_commands_that_work(
+    tmp_path: Path, mosquitto: Mosquitto, service: IngestProcess, influxdb: InfluxDB, influx_db: str
+) -> None:
+    publish_all(
+        mosquitto.host,
+        mosquitto.port,
+        [
+            ("suitcase/kit-1/up", b'{"readings": {"temperature": 20.25, "battery": 64}}'),
+            ("suitcase/kit-1/up", b'{"readings": {"temperature": 21.5, "rssi": -97}}'),
+            ("suitcase/kit-1/up", b'{"readings": {"humidity": 140}}'),
+        ],
+    )
+    wait_until(lambda: len(influxdb.points(influx_db, "temperature")) == 2, 20, "two temperatures")
+    staff = console(service.http_url, tmp_path / "accounts.sqlite3")
+    page = staff.get("/devices/kit-1").text
+    readings = page.split('id="readings"', 1)[1].split("</table>", 1)[0]
+    temperature = readings.split('id="reading-temperature"', 1)[1].split("</tr>", 1)[0]
+    assert "Air temperature" in temperature
+    assert "21.5 °C" in temperature
+    assert '<svg class="spark"' in temperature, "a chart of the day, read back from InfluxDB"
+    assert "64 %" in page.split('id="facts"', 1)[1].split("</dl>", 1)[0]
+    assert "RSSI -97 dBm" in page
+    rejects = page.split('id="rejects"', 1)[1].split("</table>", 1)[0]
+    assert "out_of_range" in rejects
+    assert '{"readings": {"humidity": 140}}' in html.unescape(rejects), "with its raw payload"
+    link = f"{GRAFANA}/d/suitcase-kind-climate?var-device=kit-1"
+    assert f'href="{link}"' in page, "its kind's dashboard, showing it"
+
+    command = html.unescape(re.search(r'<pre id="mosquitto-pub">(.*?)</pre>', page, re.S).group(1))  # type: ignore[union-attr]
+    command = command.replace("21.5", "23.75")
+    assert "-t suitcase/kit-1/up" in command
+    subprocess.run(["bash", "-c", command], env={"PASSWORD": "unused-here", "PATH": "/usr/bin:/bin"}, check=True)
+    wait_until(
+        lambda: 23.75 in [p["value"] for p in influxdb.points(influx_db, "temperature")], 20, "the pasted reading"
+    )
+    curl = html.unescape(re.search(r'<pre id="curl">(.*?)</pre>', page, re.S).group(1))  # type: ignore[union-attr]
+    assert f"curl -X POST {service.http_url}/v1/devices/kit-1/readings" in curl
+
+    lorawan = staff.get("/devices/ers-1").text
+    assert "a81758fffe0312ab" in lorawan
+    assert "network server" in lorawan
+    assert 'id="mosquitto-pub"' not in lorawan, "a LoRaWAN device has no account of its own"
+    missing = staff.get("/devices/no-such-device")
+    assert missing.status == 404
+    assert "No device of this id" in missing.text
+
+
+def test_the_device_page_in_a_browser_from_the_fleet(
+    tmp_path: Path, mosquitto: Mosquitto, service: IngestProcess, influxdb: InfluxDB, influx_db: str
+) -> None:
+    password = Accounts(tmp_path / "accounts.sqlite3").add("ida", Role.VIEWER)
+    publish_all(mosquitto.host, mosquitto.port, [("suitcase/kit-1/up", b'{"readings": {"temperature": 19.5}}')])
+    wait_until(lambda: bool(influxdb.points(influx_db, "temperature")), 20, "the reading")
+    with browser_page(locale="da-DK") as page:
+        log_in(page, service.http_url, "ida", password)
+        page.click("#device-kit-1 a")
+        page.wait_for_url("**/devices/kit-1")
+        assert "19,5 °C" in page.inner_text("#reading-temperature")
+        assert page.locator("#reading-temperature svg.spark").count() == 1
+        screenshot(page, "device-page-da")
