@@ -213,7 +213,7 @@ class IngestService:
             refusals=self.http.refusals,
         )
         self.pages.add_routes(app)
-        reachable = Reachable(self.settings.topic_root, self.settings.mqtt_port, self.settings.grafana_url)
+        reachable = Reachable(self.settings.topic_root, self.settings.mqtt_port, self.settings.grafana_public_url)
         ConsolePages(self.pages, accounts, templates, History(self.settings), reachable).add_routes(app)
         self.http_runner = web.AppRunner(app, access_log=None)
         await self.http_runner.setup()

@@ -36,7 +36,7 @@ def service(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db:
         "influx_database": influx_db,
         "batch_interval_s": "0.05",
         "unknown_devices": "reject",
-        "grafana_url": GRAFANA,
+        "grafana_public_url": GRAFANA,
     }
     ingest = IngestProcess(tmp_path / "ingest.log", settings).start()
     yield ingest

@@ -22,7 +22,7 @@ class ConsoleSettings(SuitcaseSettings):
         description="Send the login cookie over HTTPS only (browsers count http://localhost as secure). Serve the "
         "console through TLS; set false only on a trusted network without it, or logins will not stick.",
     )
-    grafana_url: str | None = Field(
+    grafana_public_url: str | None = Field(
         default=None,
         pattern=r"^https?://",
         description="Grafana as staff's browsers reach it (https://grafana.example.org): the console links each "
