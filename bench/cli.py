@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     sizes.add_argument("--scaleout-workers", help="comma-separated worker counts, e.g. 1,2,3")
     sizes.add_argument("--raw-messages", type=int)
     sizes.add_argument("--registry-devices", type=int)
+    sizes.add_argument("--console-devices", type=int, help="registered devices behind the console's first screen")
     sizes.add_argument("--publishers", type=int, help="publisher processes")
     return parser
 
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         scaleout_workers=tuple(int(n) for n in args.scaleout_workers.split(",")) if args.scaleout_workers else None,
         raw_messages=args.raw_messages,
         registry_devices=args.registry_devices,
+        console_devices=args.console_devices,
         publishers=args.publishers,
     )
     wanted = SCENARIOS if not args.only else tuple(name.strip() for name in args.only.split(","))

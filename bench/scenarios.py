@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import raw, registry_import
+from bench import console, raw, registry_import
 from bench.fleet import MEASUREMENTS, TOPIC_ROOT, Shard, shards
 from bench.latency import PacedPublisher, VisibilityPoller, percentile
 from bench.mqtt import Publisher, publish_packet
@@ -17,7 +17,7 @@ from bench.observe import Completion, ProcessSampler, count, thread_cpu, wait_un
 from bench.pyspy import Profiler, summarise
 from bench.stack import DATABASE, BenchError, IngestWorker, PublisherGroup, Stack, publish, wait_for
 
-SCENARIOS = ("raw", "drain", "live", "latency", "scaleout", "memory", "registry")
+SCENARIOS = ("raw", "drain", "live", "latency", "scaleout", "memory", "registry", "console")
 SHARE_GROUP = "bench"
 PROBE_QUANTITY = "co2"  # probes go to a measurement of their own, so they never count as load
 
@@ -38,6 +38,8 @@ class Sizes:
     raw_messages: int = 200_000
     registry_devices: int = 1000
     registry_repeats: int = 5
+    console_devices: int = 5000
+    console_repeats: int = 10
     publishers: int = 2
     window: int = 10_000
 
@@ -52,6 +54,8 @@ class Sizes:
             scaleout_messages=3000,
             raw_messages=3000,
             registry_repeats=1,
+            console_devices=200,
+            console_repeats=2,
         )
 
     def with_overrides(self, **changes: Any) -> Sizes:
@@ -331,6 +335,10 @@ class Bench:
         if profiler is not None:
             figures["profile"] = {"file": profiler.output.name, "mode": profiler.mode, **summarise(profiler.output)}
         return figures
+
+    def console(self) -> dict[str, Any]:
+        self.say(f"console: the first screen with {self.sizes.console_devices:,} registered devices")
+        return console.run(self.workdir / "console", self.sizes.console_devices, self.sizes.console_repeats)
 
     def registry(self) -> dict[str, Any]:
         self.say(f"registry: importing {self.sizes.registry_devices:,} devices")

@@ -71,7 +71,9 @@ class IngestWorker:
     """``python -m iot_suitcase ingest`` with its own client id, data dir and log; run from its own directory so
     no ``.env`` of the caller's working tree leaks into its settings."""
 
-    def __init__(self, directory: Path, stack: Stack, *, client_id: str, share_group: str | None = None) -> None:
+    def __init__(
+        self, directory: Path, stack: Stack, *, client_id: str, share_group: str | None = None, console: bool = False
+    ) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.log_path = directory / "ingest.log"
@@ -86,7 +88,9 @@ class IngestWorker:
             "registry_file": str(directory / "registry.yaml"),
             "credentials_file": str(directory / "credentials.yaml"),
             "unknown_devices": "accept",
-            "http_enabled": "false",
+            "http_enabled": "true" if console else "false",  # the console is measured on its own
+            "http_port": "0",
+            "accounts_file": str(directory / "accounts.sqlite3"),
         }
         if share_group:
             settings["mqtt_share_group"] = share_group
@@ -102,6 +106,13 @@ class IngestWorker:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    @property
+    def http_url(self) -> str:
+        found = re.findall(r"http server listening host=(\S+) port=(\d+)", self.log())
+        if not found:
+            raise BenchError("the ingest worker serves no HTTP")
+        return f"http://{found[-1][0]}:{found[-1][1]}"
 
     def start(self) -> Self:
         with self.log_path.open("ab") as log:

@@ -66,7 +66,10 @@ def test_smoke_run_measures_every_scenario_without_loss(tmp_path: Path) -> None:
     assert registry["in_process_s"]["max"] > 0
     assert registry["command_s"]["max"] > 0
 
-    assert len(results["targets"]) == 5  # drain, latency, memory, and the registry import twice
+    assert len(results["targets"]) == 6  # drain, latency, memory, the registry import twice, the console
+    console = scenarios["console"]
+    assert console["first_screen"]["median_s"] > 0
+    assert console["first_screen"]["bytes"] > 10_000, "the first screen has the devices on it"
     assert all(isinstance(target["met"], bool) for target in results["targets"])
     for row in ("Drain, 1 ingest process", "Live, 1 ingest process", "Latency", "Memory", "Scale-out", "Registry"):
         assert row in table
