@@ -24,12 +24,12 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def browser_page(locale: str = "en-GB") -> Iterator[Page]:
+def browser_page(locale: str = "en-GB", *, bypass_csp: bool = False) -> Iterator[Page]:
     assert CHROMIUM, "Debian's chromium is installed by scripts/setup --test"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+            context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900}, bypass_csp=bypass_csp)
             context.set_default_timeout(15_000)
             yield context.new_page()
         finally:
