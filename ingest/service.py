@@ -13,11 +13,13 @@ from typing import Any
 import paho.mqtt.client as paho
 from aiohttp import web
 
+from iot_suitcase.devices.credentials.settings import SecuritySettings
 from iot_suitcase.devices.decode import Decoder
 from iot_suitcase.devices.registry import RegistryFile
 from iot_suitcase.ingest.config import IngestSettings
 from iot_suitcase.ingest.console.accounts import Accounts
 from iot_suitcase.ingest.console.auth import ConsoleAuth, language_of, template_globals
+from iot_suitcase.ingest.console.onboarding import Onboarding
 from iot_suitcase.ingest.console.pages import ConsolePages, Reachable
 from iot_suitcase.ingest.console.rendering import Templates
 from iot_suitcase.ingest.intake.directory import DeviceDirectory
@@ -40,8 +42,15 @@ log = logging.getLogger(__name__)
 class IngestService:
     """Wires consumer, pipeline, log, rejects store and writer together; ``run`` returns after a clean stop."""
 
-    def __init__(self, settings: IngestSettings) -> None:
+    def __init__(self, settings: IngestSettings, security: SecuritySettings | None = None) -> None:
         self.settings = settings
+        # where the console's credentials go: the broker's files (the local stack passes its own)
+        self.security = security or SecuritySettings(
+            topic_root=settings.topic_root,
+            credentials_file=settings.credentials_file,
+            mqtt_username=settings.mqtt_username,
+            mqtt_password=settings.mqtt_password,
+        )
         self.decoder = Decoder(settings)
         self.directory = DeviceDirectory(RegistryFile(settings.registry_file), settings.unknown_devices)
         self.writer = make_writer(settings)
@@ -213,8 +222,17 @@ class IngestService:
             refusals=self.http.refusals,
         )
         self.pages.add_routes(app)
+        Onboarding(RegistryFile(self.settings.registry_file), templates, lambda: self.security).add_routes(app)
         reachable = Reachable(self.settings.topic_root, self.settings.mqtt_port, self.settings.grafana_public_url)
-        ConsolePages(self.pages, accounts, templates, History(self.settings), reachable).add_routes(app)
+        pages = ConsolePages(
+            self.pages,
+            accounts,
+            templates,
+            history=History(self.settings),
+            reachable=reachable,
+            refresh=lambda: self.directory.refresh(self.decoder),
+        )
+        pages.add_routes(app)
         self.http_runner = web.AppRunner(app, access_log=None)
         await self.http_runner.setup()
         site = web.TCPSite(self.http_runner, self.settings.http_host, self.settings.http_port)

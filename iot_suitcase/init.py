@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from iot_suitcase.devices.credentials.cli import commit
+from iot_suitcase.devices.credentials.issuing import commit
 from iot_suitcase.devices.credentials.mosquitto import write_atomically
 from iot_suitcase.devices.credentials.settings import SecuritySettings
 from iot_suitcase.devices.credentials.store import CredentialStore

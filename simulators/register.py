@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from iot_suitcase.devices.credentials.cli import commit
+from iot_suitcase.devices.credentials.issuing import commit
 from iot_suitcase.devices.credentials.settings import SecuritySettings
 from iot_suitcase.devices.credentials.store import CredentialStore
 from iot_suitcase.devices.registry import DeviceSpec, Problem, RegistryError, RegistryFile, make_spec

@@ -1,5 +1,6 @@
 """The console's pages pass axe-core (the accessibility engine behind Lighthouse and many audits) in Chromium
-with no serious or critical violation (#15 acceptance): login, fleet, a device, accounts, in both languages."""
+with no serious or critical violation (#15 acceptance): login, fleet, a device, onboarding, accounts, in both
+languages."""
 
 from __future__ import annotations
 
@@ -70,7 +71,15 @@ def test_login_fleet_device_and_accounts_pages_have_no_serious_violation(
         page.goto(f"{service.http_url}/login")
         found["login"] = serious_violations(page)
         log_in(page, service.http_url, "ida", password)
-        for path in ("/", "/?state=rejecting", "/devices/kit-1", "/devices/kit-2", "/accounts"):
+        for path in (
+            "/",
+            "/?state=rejecting",
+            "/devices/kit-1",
+            "/devices/kit-2",
+            "/accounts",
+            "/add-device",
+            "/import",
+        ):
             page.goto(f"{service.http_url}{path}")
             found[path] = serious_violations(page)
     assert not any(found.values()), json.dumps(found, indent=1)

@@ -133,6 +133,17 @@ def test_roles_hold_and_an_admin_manages_accounts_in_the_browser_forms(tmp_path:
     admin = console(service.http_url, tmp_path / "accounts.sqlite3", Role.ADMIN)
     assert viewer.get("/accounts").status == 403
     assert operator.get("/accounts").status == 403
+    for path in ("/add-device", "/import"):
+        assert viewer.get(path).status == 403, f"a viewer sees, an operator adds: {path}"
+        assert operator.get(path).status == 200
+    added = viewer.post("/add-device", {"id": "x-1", "model": "native", "site": "s", "csrf": viewer.csrf()})
+    assert added.status == 403
+    refused = operator.post(
+        "/add-device", {"id": "bad id", "model": "native", "site": "Big Site", "csrf": operator.csrf()}
+    )
+    assert refused.status == 400, "the registry's checks, as the CLI's"
+    assert 'value="bad id"' in refused.text, "what was typed is kept"
+    assert "Big Site" in refused.text.split('id="problems"', 1)[1], "every problem is named"
     assert viewer.post("/accounts", {"name": "mallory", "role": "admin", "csrf": viewer.csrf()}).status == 403
     assert accounts(tmp_path).get("mallory") is None
 

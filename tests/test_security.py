@@ -17,7 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from iot_suitcase.devices.credentials import BrokerFiles, CredentialStore
-from iot_suitcase.devices.credentials.cli import simulator_topics
+from iot_suitcase.devices.credentials.issuing import simulator_topics
 from iot_suitcase.devices.credentials.store import ServicePublisher
 from iot_suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import IngestProcess, unique, wait_until

@@ -17,7 +17,7 @@ import yaml
 
 from iot_suitcase.devices.catalog import load_catalog
 from iot_suitcase.devices.registry.importer import export_csv, import_csv
-from iot_suitcase.devices.registry.model import Device, RegistryError, make_spec
+from iot_suitcase.devices.registry.model import Device, RegistryError
 from iot_suitcase.devices.registry.store import RegistryFile, dump_yaml
 
 Handler = Callable[[argparse.Namespace], int]
@@ -91,6 +91,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> D
         "every problem is listed with its line.",
     )
     importing.add_argument("file", metavar="FILE.csv", help="the CSV file ('-': stdin)")
+    importing.add_argument(
+        "--update", action="store_true", help="rows whose id is registered replace that device (an edited sheet)"
+    )
     importing.set_defaults(handler=_guarded(run_import))
 
     export = subcommands.add_parser("export", parents=[common], help="print the registry as CSV or YAML")
@@ -143,8 +146,7 @@ def run_add(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     }
     file = RegistryFile(args.registry)
     with file.edit() as registry:
-        spec = make_spec({key: value for key, value in given.items() if value is not None}, models=registry.models)
-        device = registry.add(spec)
+        device = registry.add_given(given)
     print(
         f"added {device.id}: model {device.model}, kind {device.kind or '-'}, site {device.site}, "
         f"every {device.interval_s} s, in {file.path}"
@@ -202,7 +204,7 @@ def run_remove(args: argparse.Namespace) -> int:
 def run_import(args: argparse.Namespace) -> int:
     file = RegistryFile(args.registry)
     with file.edit() as registry:
-        added = import_csv(registry, sys.stdin if args.file == "-" else Path(args.file))
+        added = import_csv(registry, sys.stdin if args.file == "-" else Path(args.file), update=args.update)
         total = len(registry)
     print(f"imported {len(added)} device{'' if len(added) == 1 else 's'} into {file.path} ({total} in total)")
     return 0

@@ -152,10 +152,12 @@ def import_csv(
     *,
     progress: bool | None = None,
     now: datetime | None = None,
+    update: bool = False,
 ) -> list[Device]:
     """Register every device of a CSV file, or none: the ``RegistryError`` lists every bad row.
 
-    ``progress`` as in ``read_csv``.
+    ``update``: a row whose id is registered replaces that device (a sheet edited and imported again); the
+    caller's ``RegistryFile.edit()`` saves nothing if any row is refused. ``progress`` as in ``read_csv``.
     """
     if isinstance(source, Path):
         name = str(source)
@@ -168,6 +170,10 @@ def import_csv(
     else:
         name, text = getattr(source, "name", "<stdin>"), source.read()
     specs, lines, problems = read_csv(text, models=registry.models, progress=progress)
+    if update and not problems:
+        for spec in specs:
+            if registry.get(spec.id) is not None:
+                registry.remove(spec.id)
     if problems:
         problems += registry.check_all(specs, lines=lines, now=now)
     else:

@@ -131,6 +131,12 @@ class Registry:
                     found[device.dev_eui] = device.model
         return found
 
+    def add_given(self, given: Mapping[str, object], *, now: datetime | None = None) -> Device:
+        """Register a device from the values a person gave (CLI flags, a console form); empty ones are unset.
+        The one way both add a device, so both check the same and say the same."""
+        wanted = {key: value for key, value in given.items() if value not in (None, "", {})}
+        return self.add(make_spec(wanted, models=self.models), now=now)
+
     def add(self, spec: DeviceSpec, *, now: datetime | None = None) -> Device:
         """Register one device, defaults filled in from its model; raises naming every problem."""
         return self._add(specs=[spec], lines=None, now=now, name_devices=False)[0]

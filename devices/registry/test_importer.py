@@ -262,3 +262,32 @@ def test_export_then_import_gives_the_same_devices(devices: list[dict[str, Any]]
 
     assert without_created(again) == without_created(original)
     assert parse_yaml(dump_yaml(original), models=MODELS).devices == original.devices  # the file: lossless
+
+
+def test_an_edited_sheet_imported_again_in_update_mode_replaces_its_devices(tmp_path: Path) -> None:
+    file = RegistryFile(tmp_path / "registry.yaml")
+    sheet = "id,model,site,name\nkit-1,native,dokk1,Hall\nkit-2,native,dokk1,Roof\n"
+    with file.edit() as registry:
+        import_csv(registry, io.StringIO(sheet))
+    edited = "id,model,site,name\nkit-1,native,godsbanen,Hall\nkit-3,native,dokk1,Yard\n"
+    with pytest.raises(RegistryError, match="kit-1"), file.edit() as registry:
+        import_csv(registry, io.StringIO(edited))  # without update mode kit-1 exists already
+    broken = "id,model,site,name\nkit-1,native,godsbanen,Hall\nkit-4,nope,dokk1,\n"
+    with pytest.raises(RegistryError, match="nope"), file.edit() as registry:
+        import_csv(registry, io.StringIO(broken), update=True)
+    assert file.load().require("kit-1").site == "dokk1", "a refused sheet changes nothing, not even its good rows"
+    with file.edit() as registry:
+        import_csv(registry, io.StringIO(edited), update=True)
+    loaded = file.load()
+    assert (loaded.require("kit-1").site, loaded.require("kit-3").name) == ("godsbanen", "Yard")
+    assert loaded.require("kit-2").name == "Roof", "a device the sheet does not name stays"
+
+
+def test_add_given_leaves_out_empty_values_and_names_every_problem() -> None:
+    registry = Registry()
+    device = registry.add_given({"id": "kit-9", "model": "native", "site": "dokk1", "name": "", "dev_eui": None})
+    assert (device.name, device.dev_eui) == ("kit-9", None)
+    with pytest.raises(RegistryError) as refused:
+        registry.add_given({"id": "bad id", "model": "native", "site": "Bad Site"})
+    assert "id" in str(refused.value)
+    assert "site" in str(refused.value)

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from multidict import MultiDictProxy
 from yarl import URL
 
 from iot_suitcase.ingest.console.accounts import Accounts, Role, Session
@@ -36,6 +37,8 @@ SESSION_COOKIE = "suitcase_session"
 LOGIN_COOKIE = "suitcase_login"  # the login form's CSRF token: the form's field must match it
 _LOGIN_TOKEN_CHARS = 32
 SESSION_KEY = web.RequestKey("session", Session)
+FORM_KEY: web.RequestKey[MultiDictProxy[Any]] = web.RequestKey("form", MultiDictProxy)
+_FORM_MAX_BYTES = 8 << 20  # a starter kit's sheet of some ten thousand devices
 _OPEN_PATHS = frozenset({"/healthz", "/readyz", "/login"})
 _INGESTION_PREFIX = "/v1/"  # HTTP ingestion: device keys, not logins
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -47,6 +50,16 @@ _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
 }
+
+
+async def form_of(request: web.Request) -> MultiDictProxy[Any]:
+    """A console form, read once (the CSRF check reads it first) and up to ``_FORM_MAX_BYTES``: a CSV sheet
+    may be larger than the HTTP ingestion limit the application's ``client_max_size`` is set to."""
+    found: MultiDictProxy[Any] | None = request.get(FORM_KEY)
+    if found is None:
+        found = await request.clone(client_max_size=_FORM_MAX_BYTES).post()
+        request[FORM_KEY] = found
+    return found
 
 
 def needs(role: Role) -> Callable[[H], H]:
@@ -145,7 +158,7 @@ class ConsoleAuth:
     async def _csrf_ok(request: web.Request, session: Session) -> bool:
         given = request.headers.get("X-CSRF-Token")
         if given is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            given = str((await request.post()).get("csrf", ""))
+            given = str((await form_of(request)).get("csrf", ""))
         return given is not None and hmac.compare_digest(given.encode(), session.csrf.encode())
 
     # --- login and logout ---------------------------------------------------------------------------------
@@ -175,7 +188,7 @@ class ConsoleAuth:
         return response
 
     async def login(self, request: web.Request) -> web.StreamResponse:
-        form = await request.post()
+        form = await form_of(request)
         name, password = str(form.get("name", ""))[:64], str(form.get("password", ""))[:1024]
         expected = request.cookies.get(LOGIN_COOKIE, "")
         if not expected or not hmac.compare_digest(str(form.get("csrf", "")).encode(), expected.encode()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -13,7 +14,7 @@ from aiohttp import web
 
 from iot_suitcase.devices.links import kind_dashboard_url
 from iot_suitcase.ingest.console.accounts import AccountError, Accounts, Role
-from iot_suitcase.ingest.console.auth import local_path, needs, session_of
+from iot_suitcase.ingest.console.auth import form_of, local_path, needs, session_of
 from iot_suitcase.ingest.console.chart import sparkline
 from iot_suitcase.ingest.console.display import ago, shown
 from iot_suitcase.ingest.console.fleet import FleetQuery, device_row, fleet
@@ -41,14 +42,17 @@ class ConsolePages:
         status: StatusPages,
         accounts: Accounts,
         templates: Templates,
+        *,
         history: History | None = None,
         reachable: Reachable = Reachable("suitcase", 1883, None),
+        refresh: Callable[[], object] = lambda: None,
     ) -> None:
         self._status = status
         self._accounts = accounts
         self._templates = templates
         self._history = history
         self._reachable = reachable
+        self._refresh = refresh  # the registry as the file says now: a device added a moment ago is shown
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self.home)
@@ -61,6 +65,7 @@ class ConsolePages:
         app.router.add_post("/devices/{device}/take-in", self.take_in)
 
     async def home(self, request: web.Request) -> web.Response:
+        await asyncio.to_thread(self._refresh)
         status = self._status
         language = self._templates.language(request)
         waiting, taking_in = await asyncio.to_thread(status.waiting)
@@ -87,6 +92,7 @@ class ConsolePages:
         """One device: its latest values with a day's chart each, its state, its recent rejects, how it
         connects (ready-to-copy commands) and its Grafana dashboard."""
         device_id = request.match_info["device"]
+        await asyncio.to_thread(self._refresh)
         status = self._status
         language = self._templates.language(request)
         found = next((row for row in status.board.devices(status.registry) if row["id"] == device_id), None)
@@ -111,6 +117,7 @@ class ConsolePages:
         context: dict[str, object] = {
             "d": row,
             "spec": spec,
+            "added": request.query.get("added") == "1",
             "readings": readings,
             "history_failed": history is None,
             "rejects": await status.latest_rejects(_LISTED, device=device_id),
@@ -142,12 +149,12 @@ class ConsolePages:
             raise web.HTTPNotFound(text=f"{device} is not in the registry")
         await asyncio.to_thread(self._status.ask_to_take_in, device)
         log.info("take-in asked device=%s account=%s", device, session_of(request).account.name)
-        back = str((await request.post()).get("back", "/"))
+        back = str((await form_of(request)).get("back", "/"))
         return web.Response(status=303, headers={"Location": local_path(back)})
 
     async def choose_language(self, request: web.Request) -> web.StreamResponse:
         """Keep the viewer's language with their account; empty: follow the browser again."""
-        form = await request.post()
+        form = await form_of(request)
         language = str(form.get("language", ""))
         if language and language not in LANGUAGES:
             raise web.HTTPBadRequest(text=f"the console speaks {', '.join(LANGUAGES)}")
@@ -160,7 +167,7 @@ class ConsolePages:
 
     @needs(Role.ADMIN)
     async def add_account(self, request: web.Request) -> web.Response:
-        form = await request.post()
+        form = await form_of(request)
         name, role = str(form.get("name", "")), str(form.get("role", ""))
         if role not in {r.value for r in Role}:
             return await self._accounts_page(request, status=400, error=f"unknown role {role!r}")

@@ -192,7 +192,7 @@ def run_local_stack(settings: IngestSettings, options: StackOptions) -> None:
             )
         except (RegistryError, OSError) as error:
             extras.append(f"Grafana       provisioning tree not written: {error}")
-        asyncio.run(_serve(settings, services, extras, fleet, tree))
+        asyncio.run(_serve(settings, security, services, extras, fleet=fleet, tree=tree))
 
 
 def _console_account(settings: IngestSettings) -> str:
@@ -233,12 +233,14 @@ def _prepare_demo(
 
 async def _serve(
     settings: IngestSettings,
+    security: SecuritySettings,
     services: list[str],
     extras: list[str],
+    *,
     fleet: DemoFleet | None,
     tree: ProvisioningTree,
 ) -> None:
-    service = IngestService(settings)
+    service = IngestService(settings, security)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, service.stop)

@@ -1,0 +1,80 @@
+"""Issuing a device's credentials and keeping the broker's files in step: one implementation behind
+`suitcase devices credentials`, `suitcase init` and the console."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from iot_suitcase.devices.credentials.mosquitto import write_atomically
+from iot_suitcase.devices.credentials.settings import SecuritySettings
+from iot_suitcase.devices.credentials.store import BrokerFileTexts, CredentialStore, IssuedCredentials, ServicePublisher
+from iot_suitcase.devices.formats import FormatContext, publish_filters
+from iot_suitcase.devices.registry import Registry
+from iot_suitcase.devices.settings import BrokerFileSettings
+
+
+def issue_credentials(
+    device_id: str, registry: Registry, settings: SecuritySettings
+) -> tuple[IssuedCredentials, list[str]]:
+    """New credentials for a registered device (its old ones stop working once the broker reloads), with
+    the warnings of writing the broker files."""
+    registry.require(device_id)
+    store = CredentialStore(settings.credentials_file)
+    issued = store.issue(device_id)
+    return issued, commit(store, settings)
+
+
+def commit(store: CredentialStore, settings: SecuritySettings) -> list[str]:
+    """Save the credential store and the broker files made from it, all or nothing as far as files allow.
+
+    Everything is rendered (and so checked) before anything is written; then the store (the source of
+    truth), then the broker files, each atomically. Returns warnings: stored devices the broker files leave
+    out because their ids are not valid any more (remove or rename them).
+    """
+    if settings.mqtt_password is None:
+        raise ValueError("the ingest service's MQTT password is not set: run `suitcase init` first")
+    publishers = {}
+    if settings.simulator_mqtt_password is not None:
+        publishers[settings.simulator_mqtt_username] = ServicePublisher(
+            settings.simulator_mqtt_password.get_secret_value(), simulator_topics(settings.topic_root)
+        )
+    texts = store.broker_files(
+        topic_root=settings.topic_root,
+        ingest_user=settings.mqtt_username,
+        ingest_password=settings.mqtt_password.get_secret_value(),
+        publishers=publishers,
+    )
+    store.save()
+    write_broker_files(texts, settings)
+    return [
+        f"warning: {device!r} in {settings.credentials_file} is not a valid device id any more; the broker files "
+        "leave it out (`suitcase devices credentials --revoke` it)"
+        for device in texts.skipped
+    ]
+
+
+def write_broker_files(texts: BrokerFileTexts, settings: BrokerFileSettings) -> None:
+    # 0644: Mosquitto re-reads them as its own unprivileged user on SIGHUP (in docker: another uid).
+    # They hold salted PBKDF2 hashes of random passwords and topic rules, nothing usable in clear.
+    for path, text in (
+        (settings.mosquitto_password_file, texts.password),
+        (settings.mosquitto_acl_file, texts.acl),
+        (settings.mosquitto_service_password_file, texts.service_password),
+        (settings.mosquitto_service_acl_file, texts.service_acl),
+    ):
+        write_atomically(path, text, mode=0o644)
+
+
+def simulator_topics(topic_root: str) -> tuple[str, ...]:
+    """What the demo fleet publishes: every topic a device or network server may publish on."""
+    return tuple(publish_filters(FormatContext(topic_root=topic_root)))
+
+
+def reload_broker(settings: SecuritySettings) -> str:
+    try:
+        pid = int(settings.mosquitto_pid_file.read_text().strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError) as error:
+        return f"could not signal the broker ({error}); reload it yourself (SIGHUP)"
+    return f"sent SIGHUP to the broker (pid {pid}): the new credentials work now, the old ones no longer"

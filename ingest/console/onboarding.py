@@ -1,0 +1,175 @@
+"""Onboarding in the browser (#15 point 5), for operators: add a device, import a CSV sheet (again, in update
+mode), remove a device, issue its credentials (shown once). Each is the same registry or credentials operation
+the CLI runs (``Registry.add_given``, ``import_csv``, ``issue_credentials``), under the registry file's lock,
+so the console and `suitcase devices` check the same and say the same; the service sees a change at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.credentials.issuing import issue_credentials, reload_broker
+from iot_suitcase.devices.credentials.settings import SecuritySettings
+from iot_suitcase.devices.registry import Device, Problem, RegistryError, RegistryFile
+from iot_suitcase.devices.registry.importer import import_csv, parse_tags
+from iot_suitcase.ingest.console.accounts import Role
+from iot_suitcase.ingest.console.auth import form_of, needs, session_of
+from iot_suitcase.ingest.console.rendering import Templates
+
+log = logging.getLogger(__name__)
+
+FIELDS = ("id", "model", "site", "kind", "name", "lat", "lon", "dev_eui", "interval_s", "tags")
+Form = MultiDictProxy[Any]
+
+
+def given_device(form: Mapping[str, str]) -> dict[str, object]:
+    """The form's values as ``Registry.add_given`` takes them; a ``RegistryError`` for what cannot be read."""
+    problems = []
+    given: dict[str, object] = {key: form.get(key, "").strip() for key in ("id", "model", "site", "kind", "name")}
+    given["dev_eui"] = form.get("dev_eui", "").strip()
+    lat, lon = form.get("lat", "").strip(), form.get("lon", "").strip()
+    if bool(lat) != bool(lon):
+        problems.append(Problem("latitude and longitude go together", field="lat"))
+    elif lat:
+        try:
+            given["location"] = {"lat": float(lat), "lon": float(lon)}
+        except ValueError:
+            problems.append(Problem("latitude and longitude are numbers, like 56.1530 and 10.2040", field="lat"))
+    interval = form.get("interval_s", "").strip()
+    if interval:
+        if interval.isdecimal():
+            given["interval_s"] = int(interval)
+        else:
+            problems.append(Problem("the interval is a whole number of seconds", field="interval_s"))
+    try:
+        given["tags"] = parse_tags(form.get("tags", ""))
+    except ValueError as error:
+        problems.append(Problem(str(error), field="tags"))
+    if problems:
+        raise RegistryError(problems)
+    return given
+
+
+class Onboarding:
+    def __init__(
+        self,
+        registry_file: RegistryFile,
+        templates: Templates,
+        security: Callable[[], SecuritySettings],
+    ) -> None:
+        self._file = registry_file
+        self._templates = templates
+        self._security = security
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/add-device", self.add_form)
+        app.router.add_post("/add-device", self.add)
+        app.router.add_get("/import", self.import_form)
+        app.router.add_post("/import", self.import_sheet)
+        app.router.add_post("/devices/{device}/remove", self.remove)
+        app.router.add_post("/devices/{device}/credentials", self.credentials)
+
+    def _choices(self) -> dict[str, Any]:
+        registry = self._file.load()
+        return {
+            "models": ["native", *sorted(registry.models)],
+            "kinds": sorted(load_catalog().kinds),
+            "sites": sorted({device.site for device in registry.devices}),
+        }
+
+    async def _form(
+        self, request: web.Request, values: Mapping[str, str], problems: list[Problem], status: int = 200
+    ) -> web.Response:
+        choices = await asyncio.to_thread(self._choices)
+        context = {"values": {k: values.get(k, "") for k in FIELDS}, "problems": problems, **choices}
+        return self._templates.response(request, "add_device.html", context, status=status)
+
+    @needs(Role.OPERATOR)
+    async def add_form(self, request: web.Request) -> web.Response:
+        return await self._form(request, {}, [])
+
+    @needs(Role.OPERATOR)
+    async def add(self, request: web.Request) -> web.StreamResponse:
+        form = {key: str(value) for key, value in (await form_of(request)).items() if isinstance(value, str)}
+        try:
+            device = await asyncio.to_thread(self._add, given_device(form))
+        except RegistryError as error:
+            return await self._form(request, form, error.problems, status=400)
+        log.info("device added in the console device=%s account=%s", device.id, session_of(request).account.name)
+        return web.Response(status=303, headers={"Location": f"/devices/{device.id}?added=1"})
+
+    def _add(self, given: Mapping[str, object]) -> Device:
+        with self._file.edit() as registry:
+            return registry.add_given(given)
+
+    @needs(Role.OPERATOR)
+    async def remove(self, request: web.Request) -> web.StreamResponse:
+        device_id = request.match_info["device"]
+        try:
+            await asyncio.to_thread(self._remove, device_id)
+        except RegistryError as error:
+            raise web.HTTPNotFound(text=str(error)) from None
+        log.info("device removed in the console device=%s account=%s", device_id, session_of(request).account.name)
+        return web.Response(status=303, headers={"Location": "/"})
+
+    def _remove(self, device_id: str) -> None:
+        with self._file.edit() as registry:
+            registry.remove(device_id)
+
+    @needs(Role.OPERATOR)
+    async def import_form(self, request: web.Request) -> web.Response:
+        return self._templates.response(request, "import.html", {"problems": [], "imported": None, "text": ""})
+
+    @needs(Role.OPERATOR)
+    async def import_sheet(self, request: web.Request) -> web.Response:
+        form = await form_of(request)
+        upload = form.get("file")
+        text = str(form.get("text", ""))
+        if isinstance(upload, web.FileField) and upload.filename:
+            try:
+                text = upload.file.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                problem = Problem("the file is not UTF-8 text: save it as “CSV UTF-8”")
+                context = {"problems": [problem], "imported": None, "text": ""}
+                return self._templates.response(request, "import.html", context, status=400)
+        update = form.get("update") == "on"
+        try:
+            imported, total = await asyncio.to_thread(self._import, text, update)
+        except RegistryError as error:
+            refused: dict[str, object] = {"problems": error.problems, "imported": None, "text": text}
+            return self._templates.response(request, "import.html", refused, status=400)
+        log.info("devices imported in the console devices=%d update=%s", len(imported), update)
+        done: dict[str, object] = {"problems": [], "imported": imported, "total": total, "text": ""}
+        return self._templates.response(request, "import.html", done)
+
+    def _import(self, text: str, update: bool) -> tuple[list[Device], int]:
+        with self._file.edit() as registry:
+            imported = import_csv(registry, io.StringIO(text), update=update, progress=False)
+            return imported, len(registry)
+
+    @needs(Role.OPERATOR)
+    async def credentials(self, request: web.Request) -> web.Response:
+        """Issue (or rotate) a device's credentials; the page shows them this once and is not cached."""
+        device_id = request.match_info["device"]
+        settings = self._security()
+        if settings.mqtt_password is None:
+            raise web.HTTPConflict(text="run `suitcase init` first: the broker accounts are not set up")
+        try:
+            registry = await asyncio.to_thread(self._file.load)
+            issued, warnings = await asyncio.to_thread(issue_credentials, device_id, registry, settings)
+        except RegistryError as error:
+            raise web.HTTPNotFound(text=str(error)) from None
+        reloaded = await asyncio.to_thread(reload_broker, settings)
+        for warning in warnings:
+            log.warning("%s", warning)
+        log.info("credentials issued in the console device=%s account=%s", device_id, session_of(request).account.name)
+        context = {"issued": issued, "topic": f"{settings.topic_root}/{device_id}/up", "reloaded": reloaded}
+        return self._templates.response(request, "credentials.html", context)
