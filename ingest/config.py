@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 
 from pydantic import Field
 
@@ -71,6 +72,11 @@ class IngestSettings(
         default=UnknownDevices.REJECT,
         description="Messages of devices not in the registry: reject (kept as unknown_device rejects), "
         "register (into the quarantine site), or accept (development only).",
+    )
+    broker_log_file: Path | None = Field(
+        default=None,
+        description="Mosquitto's log file, read for refused logins and denied publications to show them in the "
+        "console (the local stack sets it for its own broker).",
     )
     http_enabled: bool = Field(
         default=True, description="Serve HTTP: ingestion, the console, health checks and metrics."

@@ -30,6 +30,7 @@ from iot_suitcase.ingest.pipeline import Pipeline
 from iot_suitcase.ingest.sink.history import History
 from iot_suitcase.ingest.sink.influx import make_writer
 from iot_suitcase.ingest.sink.rejects import RejectStore
+from iot_suitcase.ingest.sources.brokerlog import BrokerLogFollower, BrokerRefusals
 from iot_suitcase.ingest.sources.http import Credentials, HttpIngest
 from iot_suitcase.ingest.sources.mqtt import MqttConsumer
 from iot_suitcase.ingest.sources.ratelimit import RateLimiter
@@ -89,6 +90,7 @@ class IngestService:
             max_bytes=settings.max_payload_bytes,
             limiter=RateLimiter(settings.http_rate_per_s, settings.http_burst),
         )
+        self.broker_refusals = BrokerRefusals()
         self.http_runner: web.AppRunner | None = None
         self.pages: StatusPages | None = None
         self.failure: str | None = None  # a background task that ended unexpectedly: not ready, exit 1
@@ -159,6 +161,9 @@ class IngestService:
             self._task(self.remembered.run(self.pipeline.board.take_changed), "device state keeper"),
             self._task(TakeIn(self.pipeline.intake, self.rejects, self._registered_now).run(), "take-in"),
         ]
+        if self.settings.broker_log_file is not None:
+            follower = BrokerLogFollower(self.settings.broker_log_file, self.broker_refusals)
+            workers.append(self._task(follower.run(), "broker log follower"))
         consuming = self._task(self.consumer.run(self.stop_event), "mqtt consumer")
         if self.settings.http_enabled:
             await self._serve_http()
@@ -220,6 +225,7 @@ class IngestService:
             lambda: consumer.connected,
             failure=lambda: self.failure,
             refusals=self.http.refusals,
+            broker_refusals=self.broker_refusals,
         )
         self.pages.add_routes(app)
         Onboarding(RegistryFile(self.settings.registry_file), templates, lambda: self.security).add_routes(app)

@@ -23,6 +23,7 @@ from iot_suitcase.ingest.operations.figures import FigureSource
 from iot_suitcase.ingest.operations.metrics import PipelineCollector, RefusalCollector
 from iot_suitcase.ingest.operations.status import StatusBoard
 from iot_suitcase.ingest.sink.rejects import RejectStore, StoredReject
+from iot_suitcase.ingest.sources.brokerlog import BrokerRefusals
 from iot_suitcase.ingest.sources.refusals import RefusedRequests
 
 _REJECTS_LISTED = 1000
@@ -60,6 +61,7 @@ class StatusPages:
         *,
         failure: Callable[[], str | None] = lambda: None,
         refusals: RefusedRequests | None = None,
+        broker_refusals: BrokerRefusals | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._failure = failure
@@ -71,6 +73,7 @@ class StatusPages:
         self._metrics = CollectorRegistry(auto_describe=True)
         self._metrics.register(PipelineCollector(pipeline, connected))
         self._refusals = refusals or RefusedRequests()
+        self.broker_refusals = broker_refusals or BrokerRefusals()
         self._metrics.register(RefusalCollector(self._refusals))
 
     def add_routes(self, app: web.Application) -> None:
@@ -214,6 +217,20 @@ class StatusPages:
                     }
                     for r in self._refusals.latest()
                 ],
+                "broker": {
+                    "counts": dict(self.broker_refusals.counts),
+                    "latest": [
+                        {
+                            "at": datetime.fromtimestamp(r.at, UTC).isoformat(),
+                            "kind": r.kind,
+                            "client": r.client,
+                            "topic": r.topic,
+                            "address": r.address,
+                            "what_to_do": r.what_to_do,
+                        }
+                        for r in self.broker_refusals.latest()
+                    ],
+                },
             }
         )
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -78,12 +80,17 @@ def start_services(
     settings (its broker listener) and a line per service for the banner."""
     broker = own_broker(settings, var_dir, security)
     _start(broker, stack)
+    rotation = BrokerLogRotation(broker)
+    rotation.start()
+    stack.callback(rotation.stop)
     secured = "device accounts, no anonymous access" if broker.files else "anonymous access until `suitcase init`"
     lines = [
         f"MQTT broker   {broker.url} for devices ({secured}); the ingest service on 127.0.0.1:{broker.ingest_port}; "
         f"config and data in {broker.data_dir}"
     ]
     settings = settings.model_copy(update={"mqtt_service_port": broker.ingest_port})
+    if "broker_log_file" not in settings.model_fields_set:  # refused logins and denied publications, shown
+        settings = settings.model_copy(update={"broker_log_file": broker.log_path})
 
     influx = urlsplit(settings.influx_url)
     host, port = influx.hostname or "127.0.0.1", influx.port or 8086
@@ -135,7 +142,45 @@ def own_broker(settings: IngestSettings, var_dir: Path, security: SecuritySettin
         service_port=settings.mqtt_service_port or free_port("127.0.0.1"),
         files=files,
         message_size_limit=settings.max_payload_bytes,
+        # denied publications are logged at debug level only: the console shows them (a line or three per
+        # message too, which the stack's own rotation keeps bounded)
+        extra_config="log_type debug",
     )
+
+
+class BrokerLogRotation:
+    """Keeps the stack's broker log bounded: past ``max_bytes`` it becomes ``mosquitto.log.1`` (the one before
+    goes) and the broker, on SIGHUP, opens a new one."""
+
+    def __init__(self, broker: Mosquitto, *, max_bytes: int = 32 << 20, every_s: float = 30.0) -> None:
+        self._broker = broker
+        self._max_bytes = max_bytes
+        self._every_s = every_s
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="broker-log-rotation", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._every_s):
+            self.rotate_if_big()
+
+    def rotate_if_big(self) -> bool:
+        path, pid = self._broker.log_path, self._broker.pid
+        try:
+            if pid is None or path.stat().st_size <= self._max_bytes:
+                return False
+            os.replace(path, path.with_name(path.name + ".1"))
+            os.kill(pid, signal.SIGHUP)  # Mosquitto reopens its log (and rereads its password files)
+        except OSError as error:
+            log.warning("broker log not rotated error=%s", error)
+            return False
+        log.info("broker log rotated path=%s", path)
+        return True
 
 
 def _start(service: ManagedProcess, stack: ExitStack) -> None:
