@@ -228,7 +228,10 @@ class IngestService:
             broker_refusals=self.broker_refusals,
         )
         self.pages.add_routes(app)
-        Onboarding(RegistryFile(self.settings.registry_file), templates, lambda: self.security).add_routes(app)
+        onboarding = Onboarding(
+            RegistryFile(self.settings.registry_file), templates, lambda: self.security, self.settings.mqtt_port
+        )
+        onboarding.add_routes(app)
         reachable = Reachable(self.settings.topic_root, self.settings.mqtt_port, self.settings.grafana_public_url)
         pages = ConsolePages(
             self.pages,

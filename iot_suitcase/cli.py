@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     devices_cli.register(commands)
     group = registry_cli.register(commands)  # credentials build on the registry, not the reverse
     credentials_cli.add_command(group.subcommands, group.common, group.guarded)
+    credentials_cli.register_integrations(commands)
     ingest_cli.register(commands)
     users_cli.register(commands)
     stack_cli.register(commands)

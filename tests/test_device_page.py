@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,7 +75,7 @@ def test_a_device_page_shows_values_charts_rejects_and_commands_that_work(
     command = html.unescape(re.search(r'<pre id="mosquitto-pub">(.*?)</pre>', page, re.S).group(1))  # type: ignore[union-attr]
     command = command.replace("21.5", "23.75")
     assert "-t suitcase/kit-1/up" in command
-    subprocess.run(["bash", "-c", command], env={"PASSWORD": "unused-here", "PATH": "/usr/bin:/bin"}, check=True)
+    subprocess.run(["bash", "-c", command], env={"PASSWORD": secrets.token_hex(8), "PATH": "/usr/bin:/bin"}, check=True)
     wait_until(
         lambda: 23.75 in [p["value"] for p in influxdb.points(influx_db, "temperature")], 20, "the pasted reading"
     )

@@ -7,10 +7,23 @@ import json
 import sys
 from collections.abc import Callable
 
-from iot_suitcase.devices.credentials.issuing import commit, issue_credentials, reload_broker
+from iot_suitcase.devices.credentials.issuing import (
+    add_integration,
+    chirpstack_settings,
+    commit,
+    issue_credentials,
+    reload_broker,
+    remove_integration,
+)
 from iot_suitcase.devices.credentials.settings import SecuritySettings
-from iot_suitcase.devices.credentials.store import CredentialStore, IssuedCredentials
+from iot_suitcase.devices.credentials.store import (
+    INTEGRATION_TOPICS,
+    CredentialStore,
+    IssuedCredentials,
+    integration_user,
+)
 from iot_suitcase.devices.registry import RegistryFile
+from iot_suitcase.devices.settings import BrokerSettings
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -37,6 +50,72 @@ def add_command(
         "--revoke", action="store_true", help="take the device's credentials away instead (also for removed devices)"
     )
     parser.set_defaults(handler=guarded(run_credentials))
+
+
+def register_integrations(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "integrations",
+        help="broker accounts for LoRaWAN network servers (ChirpStack)",
+        description="A network server's MQTT integration publishes its devices' uplinks to this platform's "
+        "broker with an account of its own, which may publish only the network server's event topics.",
+    )
+    sub = parser.add_subparsers(dest="integrations_command", required=True, metavar="COMMAND")
+    add = sub.add_parser(
+        "add",
+        help="make (or renew) a network server's account and print the settings to paste (password shown once)",
+    )
+    add.add_argument("kind", choices=sorted(INTEGRATION_TOPICS), help="the network server")
+    add.add_argument("name", help="a name of your choice: a-z 0-9 -, e.g. the city's ChirpStack")
+    add.add_argument(
+        "--broker-host", default="<this server's address>", help="the broker as the network server reaches it"
+    )
+    add.add_argument("--reload", action="store_true", help="send SIGHUP to the local broker afterwards")
+    add.set_defaults(handler=run_add_integration)
+    listing = sub.add_parser("list", help="the network servers' accounts")
+    listing.set_defaults(handler=run_list_integrations)
+    remove = sub.add_parser("remove", help="take a network server's account away")
+    remove.add_argument("name")
+    remove.add_argument("--reload", action="store_true", help="send SIGHUP to the local broker afterwards")
+    remove.set_defaults(handler=run_remove_integration)
+
+
+def run_add_integration(args: argparse.Namespace) -> int:
+    settings = SecuritySettings()
+    if settings.mqtt_password is None:
+        print("error: the ingest service's MQTT password is not set: run `suitcase init` first (it writes .env)")
+        return 1
+    try:
+        issued, warnings = add_integration(args.kind, args.name, settings)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    print(f"# {args.kind} {args.name}: its broker account may publish only {', '.join(INTEGRATION_TOPICS[args.kind])}")
+    print("# the password is shown only now; paste this into chirpstack.toml and restart ChirpStack:")
+    print(chirpstack_settings(issued, args.broker_host, BrokerSettings().mqtt_port))
+    if args.reload:
+        print(reload_broker(settings))
+    return 0
+
+
+def run_list_integrations(_args: argparse.Namespace) -> int:
+    settings = SecuritySettings()
+    for name, entry in sorted(CredentialStore(settings.credentials_file).integrations.items()):
+        issued = entry.issued_at.isoformat(timespec="seconds")
+        print(f"{name:<24} {entry.kind:<11} user {integration_user(name):<32} since {issued}")
+    return 0
+
+
+def run_remove_integration(args: argparse.Namespace) -> int:
+    settings = SecuritySettings()
+    if not remove_integration(args.name, settings):
+        print(f"error: no network server {args.name!r} in {settings.credentials_file}", file=sys.stderr)
+        return 1
+    print(f"removed the broker account of {args.name}")
+    if args.reload:
+        print(reload_broker(settings))
+    return 0
 
 
 def run_credentials(args: argparse.Namespace) -> int:

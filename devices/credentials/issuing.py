@@ -25,6 +25,39 @@ def issue_credentials(
     return issued, commit(store, settings)
 
 
+def add_integration(kind: str, name: str, settings: SecuritySettings) -> tuple[IssuedCredentials, list[str]]:
+    """A network server's broker account (a new password for one that exists), and the broker files."""
+    store = CredentialStore(settings.credentials_file)
+    issued = store.add_integration(kind, name)
+    return issued, commit(store, settings)
+
+
+def remove_integration(name: str, settings: SecuritySettings) -> bool:
+    store = CredentialStore(settings.credentials_file)
+    if not store.remove_integration(name):
+        return False
+    commit(store, settings)
+    return True
+
+
+def chirpstack_settings(issued: IssuedCredentials, host: str, port: int) -> str:
+    """What to put in chirpstack.toml for its MQTT integration to publish uplinks to this platform's broker."""
+    return "\n".join(
+        [
+            "[integration]",
+            '  enabled = ["mqtt"]',
+            "",
+            "  [integration.mqtt]",
+            f'    server = "tcp://{host}:{port}/"',
+            "    json = true",
+            f'    username = "{issued.mqtt_username}"',
+            f'    password = "{issued.mqtt_password}"',
+            f'    client_id = "{issued.mqtt_username}"',
+            '    event_topic = "application/{{application_id}}/device/{{dev_eui}}/event/{{event}}"',
+        ]
+    )
+
+
 def commit(store: CredentialStore, settings: SecuritySettings) -> list[str]:
     """Save the credential store and the broker files made from it, all or nothing as far as files allow.
 

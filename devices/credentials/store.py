@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,10 +51,36 @@ class IssuedCredentials:
 
 @dataclass(frozen=True, slots=True)
 class ServicePublisher:
-    """A service account of the broker that may write the given topic filters."""
+    """A service account of the broker that may write the given topic filters (its password, in clear)."""
 
     password: str
     topics: tuple[str, ...]
+
+
+# A network server's MQTT integration publishes every device's events of its applications: only these topics.
+# ChirpStack v4's default event topic is application/{{application_id}}/device/{{dev_eui}}/event/{{event}}; the
+# ingest service subscribes to the `up` events alone, so the others (join, status, ...) reach nobody.
+INTEGRATION_TOPICS: dict[str, tuple[str, ...]] = {"chirpstack": ("application/+/device/+/event/+",)}
+INTEGRATION_USER_PREFIX = "suitcase-ns-"
+_INTEGRATION_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+
+class IntegrationSecrets(BaseModel):
+    """A network server's broker account: which kind, its password's hash, since when."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    mqtt_password_hash: str
+    issued_at: datetime
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return INTEGRATION_TOPICS[self.kind]
+
+
+def integration_user(name: str) -> str:
+    return f"{INTEGRATION_USER_PREFIX}{name}"
 
 
 def _api_key_digest(api_key: str) -> str:
@@ -67,10 +94,15 @@ class CredentialStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.devices: dict[str, DeviceSecrets] = {}
+        self.integrations: dict[str, IntegrationSecrets] = {}
         if path.exists():
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             self.devices = {
                 str(device): DeviceSecrets.model_validate(entry) for device, entry in data.get("devices", {}).items()
+            }
+            self.integrations = {
+                str(name): IntegrationSecrets.model_validate(entry)
+                for name, entry in data.get("integrations", {}).items()
             }
 
     def issue(self, device_id: str) -> IssuedCredentials:
@@ -85,6 +117,22 @@ class CredentialStore:
         )
         return IssuedCredentials(device_id, device_id, password, api_key)
 
+    def add_integration(self, kind: str, name: str) -> IssuedCredentials:
+        """A broker account for a network server's MQTT integration (a new password if it has one already)."""
+        if kind not in INTEGRATION_TOPICS:
+            raise ValueError(f"unknown network server {kind!r}: known are {', '.join(INTEGRATION_TOPICS)}")
+        if not _INTEGRATION_NAME.fullmatch(name):
+            raise ValueError(f"{name!r}: a name is 1-40 of a-z 0-9 - and starts with a letter or digit")
+        password = secrets.token_urlsafe(24)
+        self.integrations[name] = IntegrationSecrets(
+            kind=kind, mqtt_password_hash=hash_password(password), issued_at=datetime.now(UTC)
+        )
+        user = integration_user(name)
+        return IssuedCredentials(name, user, password, "")
+
+    def remove_integration(self, name: str) -> bool:
+        return self.integrations.pop(name, None) is not None
+
     def revoke(self, device_id: str) -> bool:
         return self.devices.pop(device_id, None) is not None
 
@@ -95,7 +143,9 @@ class CredentialStore:
         return hmac.compare_digest(entry.api_key_sha256, _api_key_digest(api_key))
 
     def save(self) -> None:
-        data = {"devices": {d: s.model_dump(mode="json") for d, s in sorted(self.devices.items())}}
+        data: dict[str, object] = {"devices": {d: s.model_dump(mode="json") for d, s in sorted(self.devices.items())}}
+        if self.integrations:
+            data["integrations"] = {n: s.model_dump(mode="json") for n, s in sorted(self.integrations.items())}
         write_atomically(self.path, _HEADER + yaml.safe_dump(data, sort_keys=True), mode=0o600)
 
     def broker_files(
@@ -120,13 +170,20 @@ class CredentialStore:
                 users[device] = entry.mqtt_password_hash
             else:
                 skipped.append(device)
-        for user, publisher in (publishers or {}).items():
+        topics: dict[str, tuple[str, ...]] = {}
+
+        def add_service(user: str, password_hash: str, filters: tuple[str, ...]) -> None:
             if user in users or user == ingest_user:
                 raise ValueError(f"the service user {user!r} cannot also be a device id or another service's user")
-            users[user] = hash_password(publisher.password)
+            users[user], topics[user] = password_hash, filters
+
+        for user, publisher in (publishers or {}).items():
+            add_service(user, hash_password(publisher.password), publisher.topics)
+        for name, integration in sorted(self.integrations.items()):
+            add_service(integration_user(name), integration.mqtt_password_hash, integration.topics)
         return BrokerFileTexts(
             password=password_file(users),
-            acl=device_acl(topic_root=topic_root, publishers={u: p.topics for u, p in (publishers or {}).items()}),
+            acl=device_acl(topic_root=topic_root, publishers=topics),
             service_password=password_file({ingest_user: hash_password(ingest_password)}),
             service_acl=service_acl(ingest_user=ingest_user),
             skipped=tuple(skipped),

@@ -1,7 +1,8 @@
-"""Onboarding in the browser (#15 point 5), for operators: add a device, import a CSV sheet (again, in update
-mode), remove a device, issue its credentials (shown once). Each is the same registry or credentials operation
-the CLI runs (``Registry.add_given``, ``import_csv``, ``issue_credentials``), under the registry file's lock,
-so the console and `suitcase devices` check the same and say the same; the service sees a change at once.
+"""Onboarding in the browser (#15 points 5 and 8), for operators: add a device, import a CSV sheet (again, in
+update mode), remove a device, issue its credentials (shown once), give a network server a broker account.
+Each is the same operation the CLI runs (``Registry.add_given``, ``import_csv``, ``issue_credentials``,
+``add_integration``), under the registry file's lock, so the console and the CLI check the same and say the
+same; the service sees a change at once.
 """
 
 from __future__ import annotations
@@ -16,8 +17,15 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from iot_suitcase.devices.catalog import load_catalog
-from iot_suitcase.devices.credentials.issuing import issue_credentials, reload_broker
+from iot_suitcase.devices.credentials.issuing import (
+    add_integration,
+    chirpstack_settings,
+    issue_credentials,
+    reload_broker,
+    remove_integration,
+)
 from iot_suitcase.devices.credentials.settings import SecuritySettings
+from iot_suitcase.devices.credentials.store import INTEGRATION_TOPICS, CredentialStore, integration_user
 from iot_suitcase.devices.registry import Device, Problem, RegistryError, RegistryFile
 from iot_suitcase.devices.registry.importer import import_csv, parse_tags
 from iot_suitcase.ingest.console.accounts import Role
@@ -64,7 +72,9 @@ class Onboarding:
         registry_file: RegistryFile,
         templates: Templates,
         security: Callable[[], SecuritySettings],
+        mqtt_port: int = 1883,
     ) -> None:
+        self._mqtt_port = mqtt_port  # the device listener, where a network server publishes
         self._file = registry_file
         self._templates = templates
         self._security = security
@@ -76,6 +86,9 @@ class Onboarding:
         app.router.add_post("/import", self.import_sheet)
         app.router.add_post("/devices/{device}/remove", self.remove)
         app.router.add_post("/devices/{device}/credentials", self.credentials)
+        app.router.add_get("/integrations", self.integrations)
+        app.router.add_post("/integrations", self.add_integration)
+        app.router.add_post("/integrations/{name}/remove", self.remove_integration)
 
     def _choices(self) -> dict[str, Any]:
         registry = self._file.load()
@@ -173,3 +186,51 @@ class Onboarding:
         log.info("credentials issued in the console device=%s account=%s", device_id, session_of(request).account.name)
         context = {"issued": issued, "topic": f"{settings.topic_root}/{device_id}/up", "reloaded": reloaded}
         return self._templates.response(request, "credentials.html", context)
+
+    # --- network servers (#15 point 8) ----------------------------------------------------------------------
+    async def _integrations_page(
+        self, request: web.Request, *, made: str | None = None, error: str | None = None, status: int = 200
+    ) -> web.Response:
+        settings = self._security()
+        store = await asyncio.to_thread(CredentialStore, settings.credentials_file)
+        context = {
+            "integrations": sorted(store.integrations.items()),
+            "kinds": sorted(INTEGRATION_TOPICS),
+            "made": made,
+            "error": error,
+            "user_of": integration_user,
+        }
+        return self._templates.response(request, "integrations.html", context, status=status)
+
+    @needs(Role.OPERATOR)
+    async def integrations(self, request: web.Request) -> web.Response:
+        return await self._integrations_page(request)
+
+    @needs(Role.OPERATOR)
+    async def add_integration(self, request: web.Request) -> web.Response:
+        form = await form_of(request)
+        settings = self._security()
+        if settings.mqtt_password is None:
+            return await self._integrations_page(request, error="run `suitcase init` first", status=409)
+        kind, name = str(form.get("kind", "")), str(form.get("name", "")).strip()
+        try:
+            issued, warnings = await asyncio.to_thread(add_integration, kind, name, settings)
+        except ValueError as error:
+            return await self._integrations_page(request, error=str(error), status=400)
+        for warning in warnings:
+            log.warning("%s", warning)
+        await asyncio.to_thread(reload_broker, settings)
+        log.info(
+            "network server account made in the console name=%s account=%s", name, session_of(request).account.name
+        )
+        host = request.url.host or "<this server's address>"
+        mqtt_port = self._mqtt_port
+        return await self._integrations_page(request, made=chirpstack_settings(issued, host, mqtt_port))
+
+    @needs(Role.OPERATOR)
+    async def remove_integration(self, request: web.Request) -> web.StreamResponse:
+        settings = self._security()
+        if not await asyncio.to_thread(remove_integration, request.match_info["name"], settings):
+            raise web.HTTPNotFound(text="no such network server")
+        await asyncio.to_thread(reload_broker, settings)
+        return web.Response(status=303, headers={"Location": "/integrations"})
