@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import tomllib
 from functools import cache
@@ -110,9 +111,11 @@ class Catalog:
     def quantity(self, name: str) -> Quantity:
         found = self.quantities.get(name)
         if found is None:
+            close = difflib.get_close_matches(name.lower(), self.quantities, n=1, cutoff=0.75)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise DecodeError(
                 RejectCode.UNKNOWN_QUANTITY,
-                f"unknown quantity {name!r}; known: {', '.join(sorted(self.quantities))}",
+                f"unknown quantity {name!r}{hint}; known: {', '.join(sorted(self.quantities))}",
             )
         return found
 

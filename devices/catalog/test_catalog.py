@@ -216,3 +216,14 @@ def test_what_the_console_shows_of_a_quantity_comes_from_its_entry() -> None:
     assert catalog.quantity("battery").needs_attention(9.0)
     assert not catalog.quantity("battery").needs_attention(20.0)
     assert not catalog.quantity("temperature").needs_attention(-30.0)
+
+
+def test_a_misspelt_quantity_is_refused_with_the_name_it_was_meant_as() -> None:
+    catalog = load_catalog()
+    with pytest.raises(DecodeError, match="did you mean 'temperature'"):
+        catalog.quantity("temprature")
+    with pytest.raises(DecodeError, match="did you mean 'pm2_5'"):
+        catalog.quantity("PM2_5")
+    with pytest.raises(DecodeError) as far_off:
+        catalog.quantity("colour")
+    assert "did you mean" not in far_off.value.reason

@@ -244,8 +244,8 @@ def _console_account(settings: IngestSettings) -> str:
     """The banner's line on logging in: the first admin's password when this start made it."""
     password = Accounts(settings.accounts_file).first_admin()
     if password is None:
-        return f"console       log in with your account ({settings.accounts_file}; `suitcase users` manages them)"
-    return f"console       {console_login_line(password)}"
+        return f"login         with your account ({settings.accounts_file}; `suitcase users` manages them)"
+    return f"login         {console_login_line(password)}"
 
 
 def _prepare_demo(
