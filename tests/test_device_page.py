@@ -16,7 +16,7 @@ from iot_suitcase.devices.registry import RegistryFile, make_spec
 from iot_suitcase.ingest.console.accounts import Accounts, Role
 from iot_suitcase.servers import InfluxDB, Mosquitto
 from tests.browser import browser_page, log_in, screenshot
-from tests.console import console
+from tests.console import console, form_csrf
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
 GRAFANA = "https://grafana.example.org"
@@ -104,3 +104,25 @@ def test_the_device_page_in_a_browser_from_the_fleet(
         assert "19,5 °C" in page.inner_text("#reading-temperature")
         assert page.locator("#reading-temperature svg.spark").count() == 1
         screenshot(page, "device-page-da")
+
+
+def test_an_operator_changes_a_device_and_its_id_and_creation_stay(tmp_path: Path, service: IngestProcess) -> None:
+    before = RegistryFile(tmp_path / "registry.yaml").load().require("kit-1")
+    viewer = console(service.http_url, tmp_path / "accounts.sqlite3")
+    assert viewer.get("/devices/kit-1/edit").status == 403
+    operator = console(service.http_url, tmp_path / "accounts.sqlite3", Role.OPERATOR)
+    form = operator.get("/devices/kit-1/edit").text
+    assert 'value="dokk1"' in form
+    assert 'value="300"' in form, "the form shows what is registered"
+    changed = {"model": "native", "site": "godsbanen", "kind": "climate", "name": "Hall", "interval_s": "600"}
+    refused = operator.post("/devices/kit-1/edit", {**changed, "site": "Gods Banen", "csrf": form_csrf(form)})
+    assert refused.status == 400
+    assert 'value="Gods Banen"' in refused.text
+    assert RegistryFile(tmp_path / "registry.yaml").load().require("kit-1") == before, (
+        "a refused change changes nothing"
+    )
+    done = operator.post("/devices/kit-1/edit", {**changed, "id": "kit-9", "csrf": form_csrf(form)})
+    assert (done.status, done.headers["Location"]) == (303, "/devices/kit-1"), "the id is not for changing"
+    after = RegistryFile(tmp_path / "registry.yaml").load().require("kit-1")
+    assert (after.site, after.name, after.interval_s, after.created) == ("godsbanen", "Hall", 600, before.created)
+    assert "godsbanen" in operator.get("/devices/kit-1").text

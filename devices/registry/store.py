@@ -137,6 +137,12 @@ class Registry:
         wanted = {key: value for key, value in given.items() if value not in (None, "", {})}
         return self.add(make_spec(wanted, models=self.models), now=now)
 
+    def replace_given(self, device_id: str, given: Mapping[str, object]) -> Device:
+        """Change a registered device to what a person gave (the console's edit form), keeping its id and its
+        ``created``; the caller's ``RegistryFile.edit()`` saves nothing if the new values are refused."""
+        old = self.remove(device_id)
+        return self.add_given({**given, "id": device_id}, now=old.created)
+
     def add(self, spec: DeviceSpec, *, now: datetime | None = None) -> Device:
         """Register one device, defaults filled in from its model; raises naming every problem."""
         return self._add(specs=[spec], lines=None, now=now, name_devices=False)[0]

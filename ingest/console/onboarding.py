@@ -27,7 +27,7 @@ from iot_suitcase.devices.credentials.issuing import (
 from iot_suitcase.devices.credentials.settings import SecuritySettings
 from iot_suitcase.devices.credentials.store import INTEGRATION_TOPICS, CredentialStore, integration_user
 from iot_suitcase.devices.registry import Device, Problem, RegistryError, RegistryFile
-from iot_suitcase.devices.registry.importer import import_csv, parse_tags
+from iot_suitcase.devices.registry.importer import format_tags, import_csv, parse_tags
 from iot_suitcase.ingest.console.accounts import Role
 from iot_suitcase.ingest.console.auth import form_of, needs, session_of
 from iot_suitcase.ingest.console.rendering import Templates
@@ -66,6 +66,22 @@ def given_device(form: Mapping[str, str]) -> dict[str, object]:
     return given
 
 
+def form_values(device: Device) -> dict[str, str]:
+    """A registered device as the form shows it, to be edited."""
+    return {
+        "id": device.id,
+        "model": device.model,
+        "site": device.site,
+        "kind": device.kind or "",
+        "name": "" if device.name == device.id else device.name,
+        "lat": "" if device.location is None else f"{device.location.lat}",
+        "lon": "" if device.location is None else f"{device.location.lon}",
+        "dev_eui": device.dev_eui or "",
+        "interval_s": str(device.interval_s),
+        "tags": format_tags(device.tags),
+    }
+
+
 class Onboarding:
     def __init__(
         self,
@@ -85,6 +101,8 @@ class Onboarding:
         app.router.add_get("/import", self.import_form)
         app.router.add_post("/import", self.import_sheet)
         app.router.add_post("/devices/{device}/remove", self.remove)
+        app.router.add_get("/devices/{device}/edit", self.edit_form)
+        app.router.add_post("/devices/{device}/edit", self.edit)
         app.router.add_post("/devices/{device}/credentials", self.credentials)
         app.router.add_get("/integrations", self.integrations)
         app.router.add_post("/integrations", self.add_integration)
@@ -99,10 +117,20 @@ class Onboarding:
         }
 
     async def _form(
-        self, request: web.Request, values: Mapping[str, str], problems: list[Problem], status: int = 200
+        self,
+        request: web.Request,
+        values: Mapping[str, str],
+        problems: list[Problem],
+        status: int = 200,
+        editing: str | None = None,
     ) -> web.Response:
         choices = await asyncio.to_thread(self._choices)
-        context = {"values": {k: values.get(k, "") for k in FIELDS}, "problems": problems, **choices}
+        context = {
+            "values": {k: values.get(k, "") for k in FIELDS},
+            "problems": problems,
+            "editing": editing,
+            **choices,
+        }
         return self._templates.response(request, "add_device.html", context, status=status)
 
     @needs(Role.OPERATOR)
@@ -122,6 +150,28 @@ class Onboarding:
     def _add(self, given: Mapping[str, object]) -> Device:
         with self._file.edit() as registry:
             return registry.add_given(given)
+
+    @needs(Role.OPERATOR)
+    async def edit_form(self, request: web.Request) -> web.Response:
+        device = (await asyncio.to_thread(self._file.load)).get(request.match_info["device"])
+        if device is None:
+            raise web.HTTPNotFound(text="no such device in the registry")
+        return await self._form(request, form_values(device), [], editing=device.id)
+
+    @needs(Role.OPERATOR)
+    async def edit(self, request: web.Request) -> web.StreamResponse:
+        device_id = request.match_info["device"]
+        form = {key: str(value) for key, value in (await form_of(request)).items() if isinstance(value, str)}
+        try:
+            await asyncio.to_thread(self._replace, device_id, given_device(form))
+        except RegistryError as error:
+            return await self._form(request, {**form, "id": device_id}, error.problems, status=400, editing=device_id)
+        log.info("device changed in the console device=%s account=%s", device_id, session_of(request).account.name)
+        return web.Response(status=303, headers={"Location": f"/devices/{device_id}"})
+
+    def _replace(self, device_id: str, given: Mapping[str, object]) -> Device:
+        with self._file.edit() as registry:
+            return registry.replace_given(device_id, given)
 
     @needs(Role.OPERATOR)
     async def remove(self, request: web.Request) -> web.StreamResponse:
