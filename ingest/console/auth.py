@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import logging
 import math
+import re
 import secrets
 from collections.abc import Callable
 from ipaddress import ip_address
@@ -86,9 +87,13 @@ def _loopback(request: web.Request) -> bool:
         return False
 
 
+_LOCAL_PATH = re.compile(r"/(?![/\\])[^\s\\\x00-\x1f\x7f]*")
+
+
 def local_path(target: str) -> str:
-    """Where to go after the login: a path of this site only (never ``//elsewhere`` or ``https://...``)."""
-    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
+    """Where to go after a form: a path of this site only. Never two slashes or a backslash at its start, never
+    ``https://...``, and no whitespace or control character, which a browser strips into two slashes."""
+    return target if _LOCAL_PATH.fullmatch(target) else "/"
 
 
 class ConsoleAuth:
