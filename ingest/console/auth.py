@@ -237,8 +237,11 @@ def language_of(request: web.Request) -> str:
 def template_globals(request: web.Request) -> dict[str, Any]:
     """What every console page knows of its viewer (nothing before the login)."""
     session = request.get(SESSION_KEY)
+    role = session.account.role if session else None
     return {
         "account": session.account if session else None,
         "csrf": session.csrf if session else "",
         "request_path": request.path_qs,
+        "can_operate": role is not None and role.allows(Role.OPERATOR),  # what the pages offer: as @needs checks
+        "is_admin": role is not None and role.allows(Role.ADMIN),
     }

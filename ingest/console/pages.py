@@ -84,8 +84,6 @@ class ConsolePages:
             "broker_counts": dict(sorted(status.broker_refusals.counts.items())),
             "rejects": await status.latest_rejects(_LISTED),
             "ago": lambda moment: ago(moment, language),
-            "from_timestamp": lambda at: datetime.fromtimestamp(at, UTC),
-            "can_operate": session_of(request).account.role.allows(Role.OPERATOR),
         }
         live = request.headers.get("X-Fragment") == "live"  # console.js asks for the changing part only
         return self._templates.response(request, "fleet_live.html" if live else "fleet.html", context)
@@ -124,9 +122,7 @@ class ConsolePages:
             "history_failed": history is None,
             "rejects": await status.latest_rejects(_LISTED, device=device_id),
             "broker_refusals": status.broker_refusals.of(device_id)[:_LISTED],
-            "from_timestamp": lambda at: datetime.fromtimestamp(at, UTC),
             "ago": lambda moment: ago(moment, language),
-            "can_operate": session_of(request).account.role.allows(Role.OPERATOR),
             "mqtt": {"host": host, "port": reach.mqtt_port, "topic": f"{reach.topic_root}/{device_id}/up"},
             "http_url": f"{request.url.scheme}://{request.host}/v1/devices/{device_id}/readings",
             "grafana": kind_dashboard_url(reach.grafana_url, row.kind, device_id)

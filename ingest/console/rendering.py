@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gettext
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from importlib.resources import files
 from io import BytesIO
@@ -83,6 +83,7 @@ class Templates:
         environment.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
         environment.globals.update(language=language, languages=LANGUAGES)
         environment.filters["fromisoformat"] = datetime.fromisoformat
+        environment.filters["from_timestamp"] = lambda at: datetime.fromtimestamp(at, UTC)
         return environment
 
     def language(self, request: web.Request) -> str:
