@@ -86,6 +86,9 @@ class Templates:
         environment.filters["from_timestamp"] = lambda at: datetime.fromtimestamp(at, UTC)
         return environment
 
+    def environment(self, language: str) -> jinja2.Environment:
+        return self._environments[language]
+
     def language(self, request: web.Request) -> str:
         language = self._language_of(request)
         return language if language in LANGUAGES else DEFAULT_LANGUAGE

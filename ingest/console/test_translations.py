@@ -12,9 +12,10 @@ import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
+from iot_suitcase.devices.errors import RejectCode
 from iot_suitcase.ingest.console.accounts import Role
 from iot_suitcase.ingest.console.fleet import STATES, TROUBLES
-from iot_suitcase.ingest.console.rendering import LANGUAGES, preferred_languages, translations
+from iot_suitcase.ingest.console.rendering import LANGUAGES, Templates, preferred_languages, translations
 
 CONSOLE = Path(str(files("iot_suitcase.ingest.console")))
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -52,3 +53,10 @@ def test_accept_language_is_read_by_quality_then_order() -> None:
     assert preferred_languages("en;q=0.5, da") == ["da", "en"]
     assert preferred_languages("*;q=0.1, sv;q=0, fr;q=x") == []
     assert preferred_languages("") == []
+
+
+@pytest.mark.parametrize("language", list(LANGUAGES))
+def test_every_reject_code_is_explained_in_every_language(language: str) -> None:
+    explain = Templates().environment(language).get_template("reject_help.html").module.explain  # type: ignore[attr-defined]
+    missing = [code.value for code in RejectCode if not str(explain(code.value)).strip()]
+    assert not missing, f"no explanation in {language}: {missing}"
