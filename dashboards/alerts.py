@@ -148,7 +148,7 @@ def _device_rules(context: Context, notify: bool) -> list[RuleBuilder]:
                 uid=rule_uid("device-silent"),
                 title="Device silent",
                 group=DEVICES_GROUP,
-                query=queries.uplinks_in_silence_window(groups),
+                query=queries.uplinks_for_silence_alert(groups),
                 window_s=SILENCE_FACTOR * max(groups),
                 below=True,
                 value=1,

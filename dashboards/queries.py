@@ -149,6 +149,11 @@ class Queries:
             return union
         return f'SELECT "uplinks", "interval_s" FROM ({union}) WHERE "uplinks" = 0 GROUP BY "device", "site"'
 
+    def uplinks_for_silence_alert(self, groups: Mapping[int, Sequence[str]]) -> str:
+        """The uplink counts alone: Grafana's rule evaluator makes a frame of each field, and two frames with
+        one device's labels (``uplinks`` and ``interval_s``) put the rule in Error."""
+        return f'SELECT "uplinks" FROM ({self.uplinks_in_silence_window(groups)}) GROUP BY "device", "site"'
+
     # --- pipeline ------------------------------------------------------------------------------------------
     def counter_rate(self, field: str) -> str:
         """Per-second rate of a counter per worker; a worker restart (counter reset) is skipped, not negative."""

@@ -294,3 +294,36 @@ def test_alert_rules_run_and_fire_for_the_right_devices(
     assert fired["suitcase-pm2_5-who-24h"] == {"harbour-air.1"}
     assert fired["suitcase-pm10-who-24h"] == set()
     assert fired["suitcase-no2-eu-1h"] == set()
+
+
+def grafana_frames(result: dict[str, Any]) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+    """An InfluxQL answer as Grafana's InfluxQL backend turns it into data frames: one frame per series and
+    value column (each field of a series its own frame), named ``measurement.column``, labelled with the
+    series' tags. What the alert evaluator receives; (name, labels) of each frame."""
+    frames = []
+    for statement in result["results"]:
+        for series in statement.get("series", []):
+            labels = tuple(sorted((series.get("tags") or {}).items()))
+            frames += [(f"{series['name']}.{column}", labels) for column in series["columns"][1:]]
+    return frames
+
+
+def test_every_alert_rule_query_gives_one_frame_per_label_set(
+    influxdb: InfluxDB, influx_db: str, city: datetime, bundle: Bundle
+) -> None:
+    """#17 point 4: Grafana's rule evaluator refuses frames it cannot tell apart by their labels ("frame cannot
+    uniquely be identified by its labels") and the rule sits in Error; a query of two fields grouped by tags
+    makes two frames with the same labels for every device."""
+    wrong = {}
+    for group in bundle.alerts.groups:
+        for rule in to_json(group)["rules"]:
+            query = next(q for q in rule["data"] if q["refId"] == "A")
+            start = city - timedelta(seconds=query["relativeTimeRange"]["from"])
+            answer = influxdb.query(
+                interpolate(query["model"]["query"], start=start, end=city, interval_ms=1000), influx_db
+            )
+            labels = [frame_labels for _name, frame_labels in grafana_frames(answer)]
+            assert labels, f"{rule['uid']}: no frames"
+            if len(set(labels)) != len(labels):
+                wrong[rule["uid"]] = sorted({name for name, _labels in grafana_frames(answer)})
+    assert not wrong, f"rules whose frames share labels (Grafana: Error): {wrong}"
