@@ -24,6 +24,17 @@ from iot_suitcase.ingest.console.settings import ConsoleSettings
 INGEST_USER = "suitcase-ingest"
 
 
+CONTAINER_UID = 10001  # the image's own user (Dockerfile): what the containers run as when root ran init
+
+
+def owner() -> tuple[int, int]:
+    """Who the containers run as, and who owns what they write under ./var: whoever ran `suitcase init`, but
+    never root (a container as root could change anything it mounts)."""
+    if os.getuid() == 0:
+        return CONTAINER_UID, CONTAINER_UID
+    return os.getuid(), os.getgid()
+
+
 def env_text(mqtt_password: str, simulator_password: str) -> str:
     metrics_token = secrets.token_urlsafe(32)
     influx_password = secrets.token_urlsafe(24)
@@ -31,9 +42,9 @@ def env_text(mqtt_password: str, simulator_password: str) -> str:
     grafana_password = secrets.token_urlsafe(24)
     return f"""# iot-suitcase secrets, written by `suitcase init`. Keep this file private; never commit it.
 COMPOSE_PROJECT_NAME=iot-suitcase
-# docker compose runs the ingest container as this user, so it can read what `suitcase` writes under ./var
-SUITCASE_UID={os.getuid()}
-SUITCASE_GID={os.getgid()}
+# docker compose runs the ingest container as this user (never root), who owns what it writes under ./var
+SUITCASE_UID={owner()[0]}
+SUITCASE_GID={owner()[1]}
 # The ingest service
 SUITCASE_MQTT_USERNAME={INGEST_USER}
 SUITCASE_MQTT_PASSWORD={mqtt_password}
@@ -96,8 +107,24 @@ def run(args: argparse.Namespace) -> int:
         simulator_mqtt_password=SecretStr(simulator_password),
     )
     status = _write_broker_files(security)
-    first_admin(ConsoleSettings(_env_file=path).accounts_file)
+    console = ConsoleSettings(_env_file=path)
+    first_admin(console.accounts_file)
+    hand_over(console.accounts_file.parent, console.accounts_file.parent / "ingest")
     return status
+
+
+def hand_over(var_dir: Path, data_dir: Path) -> None:
+    """The ingest container's data dir exists before compose mounts it (a directory Docker makes is root's), and
+    when root ran init, everything under ./var belongs to the containers' user, who must write there."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if os.getuid() != 0:
+        return
+    uid, gid = owner()
+    for directory, _subdirectories, files in os.walk(var_dir):
+        os.chown(directory, uid, gid)
+        for name in files:
+            os.chown(Path(directory) / name, uid, gid)
+    print(f"{var_dir} now belongs to uid {uid}, the containers' user (init ran as root; the containers never do)")
 
 
 def first_admin(accounts_file: Path) -> None:

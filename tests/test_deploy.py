@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,6 +23,7 @@ import yaml
 from iot_suitcase.cli import build_parser
 from iot_suitcase.devices.credentials import BrokerFiles, Listener, listener_config
 from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.init import CONTAINER_UID
 from iot_suitcase.servers import InfluxDB, Mosquitto, free_port
 from tests.helpers import unique, wait_until
 
@@ -73,7 +75,9 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
                 assert Path(source).exists(), f"{name} mounts {source}, which is missing"
     published = {name: [p["published"] for p in s.get("ports", [])] for name, s in services.items()}  # type: ignore[attr-defined]
     assert published == {"mosquitto": [1883], "influxdb": [], "grafana": [3000], "ingest": [8080], "simulator": []}
-    assert set(config["volumes"]) >= {"mosquitto-data", "influxdb-data", "ingest-data", "grafana-data"}
+    assert set(config["volumes"]) >= {"mosquitto-data", "influxdb-data", "grafana-data"}
+    ingest_mounts = {target: source for source, target in mounts(services["ingest"])}
+    assert ingest_mounts["/data"] == str(root / "var" / "ingest"), "a directory init made, not a fresh root volume"
     grafana_mounts = {target: source for source, target in mounts(services["grafana"])}
     assert grafana_mounts["/etc/grafana/provisioning"] == str(root / "var" / "grafana")
     tree = root / "var" / "grafana"
@@ -197,3 +201,64 @@ def test_dockerfile_commands_work_in_a_fresh_virtualenv(
     finally:
         service.terminate()
         assert service.wait(timeout=15) == 0
+
+
+SYSTEM_PYTHON = "/usr/bin/python3.11"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="what root's `suitcase init` does; run as root (CI is)")
+@pytest.mark.skipif(not os.access(SYSTEM_PYTHON, os.X_OK), reason="Debian's python3.11 runs the service as uid 10001")
+def test_init_as_root_hands_var_to_a_user_who_is_not_root_and_ingest_runs_as_that_user(
+    mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str
+) -> None:
+    """#17 point 1: the README has root run `suitcase init`; the containers must not run as root, and the one
+    they run as must be able to write its data dir (a directory compose would otherwise make root's)."""
+    root = Path(tempfile.mkdtemp(prefix="suitcase-init-"))  # outside pytest's 0700 temp tree: another user reads it
+    try:
+        root.chmod(0o755)
+        subprocess.run([sys.executable, "-m", "iot_suitcase", "init"], cwd=root, check=True, capture_output=True)
+        uid, gid = int(env_value(root, "SUITCASE_UID")), int(env_value(root, "SUITCASE_GID"))
+        assert (uid, gid) == (CONTAINER_UID, CONTAINER_UID), "never root"
+        for path in (root / "var", root / "var" / "ingest", root / "var" / "accounts.sqlite3"):
+            assert path.stat().st_uid == uid, f"{path} belongs to the containers' user"
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(root),
+            "SUITCASE_DATA_DIR": str(root / "var" / "ingest"),
+            "SUITCASE_REGISTRY_FILE": str(root / "var" / "registry.yaml"),
+            "SUITCASE_ACCOUNTS_FILE": str(root / "var" / "accounts.sqlite3"),
+            "SUITCASE_MQTT_PORT": str(mosquitto.port),
+            "SUITCASE_MQTT_CLIENT_ID": unique("suitcase-ingest-asuser-"),
+            "SUITCASE_INFLUX_URL": influxdb.url,
+            "SUITCASE_INFLUX_DATABASE": influx_db,
+            "SUITCASE_HTTP_PORT": "0",
+        }
+        log = (root / "ingest.log").open("wb")
+
+        def as_container_user() -> None:
+            os.setgid(gid)
+            os.setuid(uid)
+
+        # this venv's interpreter lives under /root, which uid 10001 cannot enter: the system's Python 3.11 runs
+        # the same code and packages (cp311 wheels), as the image's Python does
+        repo = Path(__file__).resolve().parent.parent
+        packages = repo / ".venv" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+        env["PYTHONPATH"] = f"{repo}:{packages}"
+        service = subprocess.Popen(
+            [SYSTEM_PYTHON, "-m", "iot_suitcase", "ingest"],
+            cwd=root / "var",  # not where .env is: compose hands the container its values, not the file (0600, root's)
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=as_container_user,  # noqa: PLW1509 (the user must be set in the child)
+        )
+        try:
+            wait_until(lambda: "connected to broker" in (root / "ingest.log").read_text(), 60, "ingest as uid 10001")
+            written = [p for p in (root / "var" / "ingest").rglob("*") if p.is_file()]
+            assert written, "it wrote its log and stores"
+            assert {p.stat().st_uid for p in written} == {uid}
+        finally:
+            service.terminate()
+            assert service.wait(timeout=15) == 0, (root / "ingest.log").read_text()[-2000:]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
