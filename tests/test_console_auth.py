@@ -194,3 +194,16 @@ def test_the_console_speaks_the_browsers_language_until_the_account_chooses(
     assert ida.post("/language", {"language": "xx", "csrf": form_csrf(home.text)}).status == 400
     ida.post("/language", {"language": "", "csrf": form_csrf(home.text), "back": "//evil.example/"})
     assert "Log ud" in ida.get("/", headers=danish).text, "empty: the browser's language again"
+
+
+def test_a_form_larger_than_the_console_takes_is_refused_and_the_service_goes_on(
+    tmp_path: Path, service: IngestProcess
+) -> None:
+    operator = console(service.http_url, tmp_path / "accounts.sqlite3", Role.OPERATOR)
+    huge = operator.post("/import", {"csrf": operator.csrf(), "text": "x" * (9 << 20)})
+    assert huge.status == 413
+    assert request(f"{service.http_url}/healthz").status == 200
+    rows = "".join(f"kit-{n:05d},native,site-{n % 40}\n" for n in range(4000))  # some 100 KB
+    sheet = operator.post("/import", {"csrf": operator.csrf(), "text": "id,model,site\n" + rows})
+    assert sheet.status == 200, "a sheet over the HTTP ingestion limit (64 KiB) but within the console's is read"
+    assert "Imported 4000 devices" in sheet.text
