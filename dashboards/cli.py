@@ -15,6 +15,7 @@ from pydantic_settings import CliSettingsSource
 
 from iot_suitcase.dashboards.settings import DashboardSettings, PushSettings
 from iot_suitcase.devices.registry import RegistryError, RegistryFile
+from iot_suitcase.devices.settings import InfluxFlavour
 
 # The generator and the Grafana client are imported where they are used: they take most of a second to
 # import, and every `suitcase` command would pay for it just to build its parser.
@@ -40,6 +41,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "$__env{SUITCASE_INFLUX_PASSWORD} / $__env{SUITCASE_INFLUX_TOKEN}: give Grafana those variables.",
     )
     export.add_argument("directory", type=Path, metavar="DIR", help="the provisioning directory to write")
+    export.add_argument(
+        "--compose",
+        action="store_true",
+        help=f"for the compose stack's Grafana: InfluxDB 2 ({COMPOSE_INFLUX_URL}, its token), unless set otherwise",
+    )
     _registry_option(export)
     export_source: CliSettingsSource[DashboardSettings] = CliSettingsSource(DashboardSettings, root_parser=export)
     export.set_defaults(
@@ -65,6 +71,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     pushing.set_defaults(
         handler=lambda args: run_push(args, PushSettings(_cli_settings_source=push_source(parsed_args=args)))
     )
+
+
+COMPOSE_INFLUX_URL = "http://influxdb:8086"  # the influxdb service on the compose network
 
 
 def _registry_option(parser: argparse.ArgumentParser) -> None:
@@ -97,9 +106,17 @@ def _contact_note(bundle: Bundle) -> str:
     )
 
 
+def for_compose(settings: DashboardSettings) -> DashboardSettings:
+    """The compose stack's InfluxDB as its Grafana reaches it; what the operator set explicitly stays."""
+    wanted = {"influx_flavour": InfluxFlavour.V2, "grafana_influx_url": COMPOSE_INFLUX_URL}
+    return settings.model_copy(update={k: v for k, v in wanted.items() if k not in settings.model_fields_set})
+
+
 def run_export(args: argparse.Namespace, settings: DashboardSettings) -> int:
     from iot_suitcase.dashboards.provisioning import export_tree  # noqa: PLC0415 (lazy, see above)
 
+    if args.compose:
+        settings = for_compose(settings)
     bundle = _bundle(args, settings)
     if bundle is None:
         return 1

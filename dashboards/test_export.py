@@ -18,12 +18,14 @@ import pytest
 import yaml
 
 from iot_suitcase.cli import main
+from iot_suitcase.dashboards.cli import COMPOSE_INFLUX_URL, for_compose
 from iot_suitcase.dashboards.conftest import make_registry
 from iot_suitcase.dashboards.generate import FOLDER_TITLE, FOLDER_UID, OVERVIEW_UID
 from iot_suitcase.dashboards.provisioning import build_bundle, export_tree
 from iot_suitcase.dashboards.settings import DashboardSettings, InfluxFlavour, PushSettings
 from iot_suitcase.dashboards.thresholds import load_thresholds
 from iot_suitcase.devices.registry import Registry, RegistryFile
+from iot_suitcase.devices.settings import InfluxFlavour
 
 REQUIRED: dict[str, dict[str, tuple[str, ...]]] = {
     "datasources": {"item": ("name", "type", "access", "uid", "orgId")},
@@ -208,3 +210,12 @@ def test_readme_documents_every_setting_and_every_guidance_value() -> None:
         assert row is not None, entry.id
         assert f"| {entry.value:g} " in row, entry.id
         assert f"| {entry.period.value} |" in row, entry.id
+
+
+def test_export_for_compose_points_grafana_at_the_stacks_influxdb_unless_told_otherwise() -> None:
+    """#17 point 2: exported as the compose file's header says, the datasource pointed at 127.0.0.1:8086 (Grafana's
+    own container) with no token."""
+    compose = for_compose(DashboardSettings())
+    assert (compose.influx_flavour, compose.datasource_url) == (InfluxFlavour.V2, COMPOSE_INFLUX_URL)
+    own = for_compose(DashboardSettings(grafana_influx_url="http://tsdb.example:8086"))
+    assert own.datasource_url == "http://tsdb.example:8086", "what the operator set stays"

@@ -39,9 +39,9 @@ def prepared(tmp_path: Path) -> Path:
     shutil.copytree(REPO / "deploy", target / "deploy")
     suitcase = [sys.executable, "-m", "iot_suitcase"]
     subprocess.run([*suitcase, "init"], cwd=target, check=True, capture_output=True, timeout=60)
-    env = {**os.environ, "SUITCASE_INFLUX_FLAVOUR": "v2", "SUITCASE_GRAFANA_INFLUX_URL": "http://influxdb:8086"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUITCASE_")}  # as the README's one command
     subprocess.run(
-        [*suitcase, "dashboards", "export", "var/grafana"],
+        [*suitcase, "dashboards", "export", "var/grafana", "--compose"],
         cwd=target,
         env=env,
         check=True,
