@@ -25,7 +25,6 @@ from iot_suitcase.dashboards.provisioning import build_bundle, export_tree
 from iot_suitcase.dashboards.settings import DashboardSettings, InfluxFlavour, PushSettings
 from iot_suitcase.dashboards.thresholds import load_thresholds
 from iot_suitcase.devices.registry import Registry, RegistryFile
-from iot_suitcase.devices.settings import InfluxFlavour
 
 REQUIRED: dict[str, dict[str, tuple[str, ...]]] = {
     "datasources": {"item": ("name", "type", "access", "uid", "orgId")},
