@@ -1,5 +1,6 @@
-"""The console's pages: the fleet at a glance (``/``, its live part refreshed in place by ``console.js``), and
-the accounts page (``/accounts``, admins only), the same operations as `suitcase users`."""
+"""The console's pages: the fleet at a glance (``/``, its live part refreshed in place by ``console.js``), one
+device (``/devices/<id>``) and taking its waiting messages in, the viewer's language, and the accounts page
+(``/accounts``, admins only: the same operations as `suitcase users`). Onboarding is ``onboarding.py``."""
 
 from __future__ import annotations
 
