@@ -14,7 +14,7 @@ import pytest
 
 from iot_suitcase.devices.registry import RegistryFile, make_spec
 from iot_suitcase.ingest.console.accounts import Accounts, Role
-from iot_suitcase.servers import InfluxDB, Mosquitto
+from iot_suitcase.servers import InfluxDB, Mosquitto, free_port
 from tests.browser import browser_page, log_in, screenshot
 from tests.console import console, form_csrf
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
@@ -126,3 +126,27 @@ def test_an_operator_changes_a_device_and_its_id_and_creation_stay(tmp_path: Pat
     after = RegistryFile(tmp_path / "registry.yaml").load().require("kit-1")
     assert (after.site, after.name, after.interval_s, after.created) == ("godsbanen", "Hall", 600, before.created)
     assert "godsbanen" in operator.get("/devices/kit-1").text
+
+
+def test_the_device_page_says_so_when_influxdb_cannot_give_the_charts(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    with RegistryFile(tmp_path / "registry.yaml").edit() as registry:
+        registry.add(make_spec({"id": "kit-1", "model": "native", "site": "dokk1"}))
+    settings = {
+        "mqtt_host": mosquitto.host,
+        "mqtt_port": str(mosquitto.port),
+        "mqtt_client_id": unique("suitcase-ingest-"),
+        "influx_url": f"http://127.0.0.1:{free_port()}",  # nobody answers there
+        "influx_create_database": "false",
+        "unknown_devices": "reject",
+    }
+    ingest = IngestProcess(tmp_path / "ingest.log", settings).start()
+    try:
+        publish_all(mosquitto.host, mosquitto.port, [("suitcase/kit-1/up", b'{"readings": {"temperature": 20.5}}')])
+        staff = console(ingest.http_url, tmp_path / "accounts.sqlite3")
+        wait_until(lambda: "20.5 °C" in staff.get("/devices/kit-1").text, 20, "the value, logged but not stored yet")
+        page = staff.get("/devices/kit-1")
+        assert page.status == 200
+        assert "InfluxDB did not answer: the last day's charts are missing." in html.unescape(page.text)
+        assert "InfluxDB does not accept writes" in html.unescape(staff.get("/").text), "and the problem, at the top"
+    finally:
+        ingest.terminate()
