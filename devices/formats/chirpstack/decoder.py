@@ -80,8 +80,9 @@ class ChirpStackFormat:
 def _device_info(event: JsonObject) -> JsonObject:
     if event.get("deviceInfo") is None and (event.get("devEUI") is not None or event.get("applicationID") is not None):
         raise DecodeError(
-            RejectCode.MISSING_FIELD,
-            "deviceInfo: missing; this looks like a ChirpStack v3 event (devEUI, applicationID): only v4 is supported",
+            RejectCode.UNSUPPORTED_VERSION,  # as the README's table of reject codes says
+            "a ChirpStack v3 event (devEUI, applicationID, no deviceInfo): only v4 events are read; upgrade the "
+            "network server or its integration",
         )
     return event.require_object("deviceInfo", "every ChirpStack v4 event has it")
 

@@ -292,6 +292,23 @@ def _huge(event: dict[str, Any]) -> bytes:
     return json.dumps(event).replace('"HUGE"', "1e999").encode()
 
 
+# A ChirpStack v3 `up` event as its JSON integration sent it (the field names of ChirpStack v3's documentation,
+# Integrations > Event types; values made up here): no deviceInfo, devEUI and applicationID at the top.
+V3_UPLINK: dict[str, Any] = {
+    "applicationID": "123",
+    "applicationName": "temperature-sensor",
+    "deviceName": "garden-sensor",
+    "devEUI": "0202020202020202",
+    "rxInfo": [{"gatewayID": "0303030303030303", "rssi": -48, "loRaSNR": 9}],
+    "txInfo": {"frequency": 868100000, "dr": 5},
+    "adr": True,
+    "fCnt": 10,
+    "fPort": 5,
+    "data": "AQID",
+    "objectJSON": '{"temperatureSensor":25,"humiditySensor":32}',
+}
+
+
 MALFORMED: list[tuple[str, dict[str, Any] | bytes, RejectCode, str]] = [
     ("truncated", json.dumps(DOCS).encode()[:50], RejectCode.MALFORMED_JSON, "not valid JSON"),
     ("not utf-8", b'{"deviceInfo": "\xff"}', RejectCode.NOT_UTF8, "offset 16"),
@@ -299,7 +316,8 @@ MALFORMED: list[tuple[str, dict[str, Any] | bytes, RejectCode, str]] = [
     ("nan", b'{"deviceInfo": NaN}', RejectCode.NOT_FINITE, "NaN"),
     ("deep", b"[" * 20_000 + b"]" * 20_000, RejectCode.MALFORMED_JSON, "nested too deeply"),
     ("no device info", {"deduplicationId": "x"}, RejectCode.MISSING_FIELD, "deviceInfo: missing"),
-    ("v3 event", {"applicationID": "123", "devEUI": "AgICAgICAgI="}, RejectCode.MISSING_FIELD, "v3"),
+    ("v3 event", {"applicationID": "123", "devEUI": "AgICAgICAgI="}, RejectCode.UNSUPPORTED_VERSION, "v3"),
+    ("v3 uplink", V3_UPLINK, RejectCode.UNSUPPORTED_VERSION, "only v4 events are read"),
     ("device info string", docs(deviceInfo="x"), RejectCode.WRONG_TYPE, "deviceInfo: expected an object"),
     ("no dev eui", _set_info("devEui", None), RejectCode.MISSING_FIELD, "deviceInfo.devEui: missing"),
     ("bad dev eui", _set_info("devEui", "01010101"), RejectCode.INVALID_DEVICE_ID, "16 hex digits"),
