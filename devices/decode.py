@@ -28,6 +28,7 @@ class Outcome:
     format: str
     device_id: str
     readings: list[Reading]
+    skipped: int = 0  # values the format read past on purpose, counted in the service's figures
 
 
 class Decoder:
@@ -103,7 +104,8 @@ class Decoder:
         fmt = self.choose_format(message, format_name)
         decoded = fmt.decode(message, self.context)
         try:
-            return Outcome(fmt.name, decoded.device_id, self._canonical(decoded, message.received_at))
+            readings = self._canonical(decoded, message.received_at)
+            return Outcome(fmt.name, decoded.device_id, readings, decoded.skipped)
         except DecodeError as error:
             error.device_id = error.device_id or decoded.device_id
             raise

@@ -152,6 +152,7 @@ class Pipeline:
             stored_messages=sunk.stored_messages,
             stored_readings=sunk.stored_readings,
             rejected=taken.rejected + sunk.refused,
+            skipped_values=taken.skipped_values,
             write_errors=sunk.write_errors,
             batches=sunk.batches,
             influx_ok=sunk.influx_ok,

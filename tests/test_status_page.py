@@ -176,3 +176,13 @@ def test_what_the_status_page_showed_comes_back_after_a_restart(
     assert kit8["last_reject"]["reason"] == "out_of_range", "why kit-8's data does not arrive, still"
     page = viewer.get("/").text
     assert 'id="fig-rejects_kept">rejects kept (all time)<b>1</b>' in page
+
+
+def test_a_senml_pack_with_a_string_record_stores_its_numbers_and_counts_the_rest(
+    mosquitto: Mosquitto, viewer: Console, influxdb: InfluxDB, influx_db: str
+) -> None:
+    """#16 point 5: RFC 8428 5.1.5's pack (a temperature, a string, a boolean and a data record) was rejected."""
+    pack = b'[{"n":"temperature","u":"Cel","v":23.1},{"n":"label","vs":"Machine Room"},{"n":"open","vb":false}]'
+    publish_all(mosquitto.host, mosquitto.port, [("suitcase/kit-7/senml", pack)])
+    wait_until(lambda: bool(influxdb.points(influx_db, "temperature")), 20, "the temperature")
+    assert "suitcase_values_skipped_total 2.0" in viewer.get("/metrics").text

@@ -39,6 +39,7 @@ class Decoded:
     readings: list[RawReading]
     time: datetime | None = None
     extras: dict[str, str] = field(default_factory=dict)
+    skipped: int = 0  # values the format read past on purpose (a SenML string record): counted, not stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ class IntakeFigures:
     duplicates: int = 0  # broker redeliveries recognised, acknowledged and not stored again
     possible_duplicates: int = 0  # stored, though they may repeat a stored message (see redelivery.py)
     rejected: Counter[str] = field(default_factory=Counter)
+    skipped_values: int = 0  # values formats read past on purpose (SenML string records): not lost unseen
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,7 @@ class Intake:
             reject = Reject(origin, payload, received_at, None, RejectCode.UNKNOWN_FORMAT, reason)
             return self._reject(key, reject, idempotent=idempotent)
         self._board.stored(outcome, received_at)
+        self.figures.skipped_values += outcome.skipped
         site = self._directory.site(outcome.device_id)
         uplink = uplink_line(
             outcome.device_id, site, outcome.format, readings=len(lines), size=len(payload), time=time_ns(received_at)

@@ -18,6 +18,7 @@ class Figures:
     stored_messages: int = 0
     stored_readings: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    skipped_values: int = 0  # values formats read past on purpose (SenML string records)
     write_errors: int = 0
     batches: int = 0
     influx_ok: bool = True

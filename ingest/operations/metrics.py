@@ -31,6 +31,11 @@ class PipelineCollector(Collector):
             ),
             ("suitcase_messages_stored", s.stored_messages, "Messages whose readings InfluxDB accepted."),
             ("suitcase_readings_stored", s.stored_readings, "Readings InfluxDB accepted."),
+            (
+                "suitcase_values_skipped",
+                s.skipped_values,
+                "Values formats read past on purpose and did not store (SenML string, boolean and data records).",
+            ),
             ("suitcase_influx_write_errors", s.write_errors, "Failed InfluxDB writes (retried)."),
         )
         for name, value, text in counters:

@@ -47,26 +47,25 @@ class SenmlFormat:
             topic_device = check_device_id(message.topic.split("/")[1])
         try:
             records = resolve(load_pack(message.payload), now=message.received_at)
-            readings, name_device = _readings(records)
+            readings, name_device, skipped = _readings(records)
             device_id = topic_device or _device_from_names(name_device)
         except DecodeError as error:
             error.device_id = error.device_id or topic_device
             raise
-        return Decoded(device_id=device_id, readings=readings)
+        return Decoded(device_id=device_id, readings=readings, skipped=skipped)
 
 
-def _readings(records: list[Record]) -> tuple[list[RawReading], str]:
-    """Raw readings of every record, and the device part the records' names share."""
+def _readings(records: list[Record]) -> tuple[list[RawReading], str, int]:
+    """Raw readings of every record, the device part the records' names share, and how many string, boolean
+    or data records were skipped: RFC 8428 allows them in any pack, and no catalog quantity holds them."""
     known = load_catalog().quantities
     readings: list[RawReading] = []
     devices: dict[str, int] = {}
+    skipped: list[Record] = []
     for record in records:
         if record.other_value is not None:
-            raise DecodeError(
-                RejectCode.WRONG_TYPE,
-                f"record {record.index} ({record.name[:80] or 'unnamed'}): a {record.other_value} value has no "
-                "catalog quantity; only numeric values (v) are stored",
-            )
+            skipped.append(record)
+            continue
         quantity, device = quantity_of(record, known)
         devices.setdefault(device, record.index)
         unit = catalog_unit(record.unit)
@@ -81,8 +80,15 @@ def _readings(records: list[Record]) -> tuple[list[RawReading], str]:
             f"records name more than one device ({first[:64]!r} in record {devices[first]}, {second[:64]!r} in "
             f"record {devices[second]}); publish one pack per device",
         )
+    if not readings:
+        labels = sorted({record.other_value or "" for record in skipped})
+        raise DecodeError(
+            RejectCode.NO_READINGS,
+            f"no numeric record: {len(skipped)} {'/'.join(labels)} record(s) skipped; only numeric values (v) are "
+            "stored",
+        )
     _check_unique(readings)
-    return readings, next(iter(devices))
+    return readings, next(iter(devices)), len(skipped)
 
 
 def _energy_from_sum(record: Record, total: float, quantity: str, unit: str | None) -> RawReading:

@@ -154,7 +154,7 @@ def test_versions_up_to_the_secondary_units_feature_are_accepted(version: int) -
         (b'[{"n":"temperature","v":1,"t":"now"}]', RejectCode.WRONG_TYPE, "t must be a number"),
         (b'[{"n":"temperature","v":1,"vs":"x"}]', RejectCode.WRONG_TYPE, "both 'v' and 'vs'"),
         (b'[{"n":"open","vb":"yes"}]', RejectCode.WRONG_TYPE, "vb must be a boolean"),
-        (b'[{"n":"open","vb":false}]', RejectCode.WRONG_TYPE, "a vb value has no catalog quantity"),
+        (b'[{"n":"open","vb":false}]', RejectCode.NO_READINGS, "1 vb record(s) skipped"),
         (b'[{"n":"temperature","v":1e999}]', RejectCode.NOT_FINITE, "record 0: v"),
         (b'[{"bv":1e308,"n":"temperature","v":1e308}]', RejectCode.NOT_FINITE, "v plus bv"),
         (b'[{"n":"temperature","u":"Cel"}]', RejectCode.MISSING_FIELD, "no value"),
@@ -270,3 +270,12 @@ def test_arbitrary_input_raises_only_decode_error(payload: bytes, topic: str | N
     assert readings
     for reading in readings:
         assert math.isfinite(reading["value"])
+
+
+def test_string_boolean_and_data_records_are_skipped_and_counted_the_numbers_stored() -> None:
+    """#16 point 5: RFC 8428 allows vs, vb and vd records beside numeric ones (its 5.1.5); a gateway's pack
+    with them was rejected whole."""
+    pack = (TESTDATA / "rfc8428-5.1.5-multiple-data-types.json").read_bytes()
+    outcome = Decoder().decode_message(Message(payload=pack, received_at=RECEIVED, topic=None), "senml")
+    assert [r.quantity for r in outcome.readings] == ["temperature"]
+    assert outcome.skipped == 3
