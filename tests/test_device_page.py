@@ -148,5 +148,7 @@ def test_the_device_page_says_so_when_influxdb_cannot_give_the_charts(tmp_path: 
         assert page.status == 200
         assert "InfluxDB did not answer: the last day's charts are missing." in html.unescape(page.text)
         assert "InfluxDB does not accept writes" in html.unescape(staff.get("/").text), "and the problem, at the top"
+        danish = staff.get("/", headers={"Accept-Language": "da"}).text
+        assert "InfluxDB tager ikke imod skrivninger" in html.unescape(danish), "in the viewer's language"
     finally:
         ingest.terminate()

@@ -89,7 +89,9 @@ def test_a_full_disk_stops_acks_says_so_everywhere_and_ingestion_resumes_by_itse
         figures = metrics(ingest)
         assert figures["suitcase_wal_writable"] == 0
         assert figures["suitcase_messages_acked_total"] < len(before) + len(during), "acks stopped"
-        assert LOG_FAILED in get(ingest, "/")[1], "the status page says it"
+        page = get(ingest, "/")[1]
+        assert 'data-problem="log_unwritable"' in page, "the console says it"
+        assert "No space left on device" in page, "with what the system said"
         filler.unlink()  # an operator frees space; nobody restarts anything
         wait_until(lambda: influxdb.count(influx_db) >= sum(want.values()), 60, "every message after space came back")
         time.sleep(1)

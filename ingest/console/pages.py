@@ -75,7 +75,7 @@ class ConsolePages:
         context = {
             "fleet": fleet(rows, query, len(status.board.knocking)),
             "query": query,
-            "problems": status.problems(),
+            "problems": status.problem_list(),
             "log_damage": status.log_damage(),
             "figures": status.pipeline_figures(),
             "strangers": status.board.strangers()[:_LISTED],

@@ -35,6 +35,19 @@ def _bad_request(reason: str) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=body, content_type="application/json")
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One reason the service is not ready."""
+
+    code: str
+    message: str  # in English; the console has it in every language by its code
+    detail: str = ""  # what the system said (an error text), as it said it
+
+    @property
+    def text(self) -> str:
+        return f"{self.message} ({self.detail})" if self.detail else self.message
+
+
 @dataclass
 class Rate:
     """Readings stored per second, over the last sampling interval."""
@@ -135,25 +148,30 @@ class StatusPages:
         }
 
     def problems(self) -> list[str]:
-        """Why the service is not ready, in words; empty when it is."""
+        """Why the service is not ready, in words (``/readyz``); empty when it is."""
+        return [problem.text for problem in self.problem_list()]
+
+    def problem_list(self) -> list[Problem]:
+        """Why the service is not ready: a code the console says in the viewer's language, and the detail."""
         s = self._pipeline.figures()
         problems = []
         failure = self._failure()
         if failure is not None:
-            problems.append(f"the service is stopping after an internal failure: {failure}")
+            problems.append(Problem("failed", "the service is stopping after an internal failure", failure))
         if not self._connected():
-            problems.append("not connected to the MQTT broker")
+            problems.append(Problem("broker", "not connected to the MQTT broker"))
         if not s.influx_ok:
-            problems.append("InfluxDB does not accept writes")
+            problems.append(Problem("influxdb", "InfluxDB does not accept writes"))
         if s.log_error is not None:
-            problems.append(
-                f"the write-ahead log cannot be written ({s.log_error}): not acknowledging, the broker keeps the "
-                "messages until the disk takes writes again"
+            text = (
+                "the write-ahead log cannot be written: not acknowledging, the broker keeps the messages until "
+                "the disk takes writes again"
             )
+            problems.append(Problem("log_unwritable", text, s.log_error))
         if s.log_full:
-            problems.append("the write-ahead log is at its bound")
+            problems.append(Problem("log_full", "the write-ahead log is at its bound"))
         if s.store_error is not None:
-            problems.append(f"the service cannot note what InfluxDB has stored ({s.store_error})")
+            problems.append(Problem("store", "the service cannot note what InfluxDB has stored", s.store_error))
         return problems
 
     async def latest_rejects(
