@@ -16,6 +16,9 @@ from iot_suitcase.devices.errors import RejectCode
 from iot_suitcase.ingest.console.accounts import Role
 from iot_suitcase.ingest.console.fleet import STATES, TROUBLES
 from iot_suitcase.ingest.console.rendering import LANGUAGES, Templates, preferred_languages, translations
+from iot_suitcase.ingest.operations.web import PROBLEMS
+from iot_suitcase.ingest.sources.brokerlog import WHAT_TO_DO as BROKER_WHAT_TO_DO
+from iot_suitcase.ingest.sources.refusals import WHAT_TO_DO as HTTP_WHAT_TO_DO
 
 CONSOLE = Path(str(files("iot_suitcase.ingest.console")))
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -23,6 +26,8 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 def template_texts() -> set[str]:
     found = {role.value for role in Role} | set(STATES) | set(TROUBLES)  # shown through _(role.value), _(state)
+    # the service's own texts, which the console shows through _(...)
+    found |= set(PROBLEMS.values()) | set(HTTP_WHAT_TO_DO.values()) | set(BROKER_WHAT_TO_DO.values())
     for template in (CONSOLE / "templates").glob("*.html"):
         for _line, message, _comments, _context in extract_from_file(
             "jinja2.ext:babel_extract", str(template), options={"extensions": "jinja2.ext.i18n"}

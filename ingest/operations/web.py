@@ -35,13 +35,28 @@ def _bad_request(reason: str) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=body, content_type="application/json")
 
 
+# Why the service is not ready, by code: the one text of each, which /readyz shows and the console translates.
+PROBLEMS = {
+    "failed": "the service is stopping after an internal failure",
+    "broker": "not connected to the MQTT broker",
+    "influxdb": "InfluxDB does not accept writes",
+    "log_unwritable": "the write-ahead log cannot be written: not acknowledging, the broker keeps the messages "
+    "until the disk takes writes again",
+    "log_full": "the write-ahead log is at its bound",
+    "store": "the service cannot note what InfluxDB has stored",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One reason the service is not ready."""
 
     code: str
-    message: str  # in English; the console has it in every language by its code
     detail: str = ""  # what the system said (an error text), as it said it
+
+    @property
+    def message(self) -> str:
+        return PROBLEMS[self.code]
 
     @property
     def text(self) -> str:
@@ -157,21 +172,17 @@ class StatusPages:
         problems = []
         failure = self._failure()
         if failure is not None:
-            problems.append(Problem("failed", "the service is stopping after an internal failure", failure))
+            problems.append(Problem("failed", failure))
         if not self._connected():
-            problems.append(Problem("broker", "not connected to the MQTT broker"))
+            problems.append(Problem("broker"))
         if not s.influx_ok:
-            problems.append(Problem("influxdb", "InfluxDB does not accept writes"))
+            problems.append(Problem("influxdb"))
         if s.log_error is not None:
-            text = (
-                "the write-ahead log cannot be written: not acknowledging, the broker keeps the messages until "
-                "the disk takes writes again"
-            )
-            problems.append(Problem("log_unwritable", text, s.log_error))
+            problems.append(Problem("log_unwritable", s.log_error))
         if s.log_full:
-            problems.append(Problem("log_full", "the write-ahead log is at its bound"))
+            problems.append(Problem("log_full"))
         if s.store_error is not None:
-            problems.append(Problem("store", "the service cannot note what InfluxDB has stored", s.store_error))
+            problems.append(Problem("store", s.store_error))
         return problems
 
     async def latest_rejects(

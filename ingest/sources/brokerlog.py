@@ -27,6 +27,11 @@ ACL_DENIED = "acl_denied"
 _NEW_CONNECTION = re.compile(r"New connection from (\S+?)(?::\d+)? on port \d+\.")
 _REFUSED = re.compile(r"Client (\S+) disconnected, not authorised\.")
 _DENIED = re.compile(r"Denied PUBLISH from (\S+) \(d\d, q\d, r\d, m\d+, '(.*)', \.\.\. \(\d+ bytes\)\)")
+WHAT_TO_DO = {
+    NOT_AUTHORISED: "wrong password or unknown user: a device logs in with its id as user name and the password "
+    "`suitcase devices credentials ID` issued (a new one replaces the old)",
+    ACL_DENIED: "%(client)s may publish only under its own topics (<root>/%(client)s/...): check its topic",
+}
 _TAIL_START_BYTES = 64 * 1024  # at start, the refusals of the last moments before it: shown again after a restart
 _READ_BYTES = 1 << 20
 _TEXT_CHARS = 120
@@ -41,13 +46,13 @@ class BrokerRefusal:
     address: str
 
     @property
+    def help(self) -> str:
+        """What to do, with ``%(client)s`` for the client: the one text, which the console translates."""
+        return WHAT_TO_DO[self.kind]
+
+    @property
     def what_to_do(self) -> str:
-        if self.kind == NOT_AUTHORISED:
-            return (
-                "wrong password or unknown user: a device logs in with its id as user name and the password "
-                "`suitcase devices credentials ID` issued (a new one replaces the old)"
-            )
-        return f"{self.client} may publish only under its own topics (<root>/{self.client}/...): check its topic"
+        return self.help % {"client": self.client}
 
 
 class BrokerRefusals:

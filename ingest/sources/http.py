@@ -175,7 +175,7 @@ class HttpIngest:
         raise _error(
             web.HTTPUnauthorized,
             "unauthorized",
-            "unknown device or wrong API key: check the device id and the key `suitcase devices credentials` issued",
+            WHAT_TO_DO[401],
             **{"WWW-Authenticate": scheme},
         )
 

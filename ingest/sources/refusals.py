@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
+# What to do about each refusal: the one text of each, which the log and /api/refused show and the console
+# translates (the Danish catalog has each as a msgid).
 WHAT_TO_DO: dict[int, str] = {
     401: "unknown device or wrong API key: check the device id and the key `suitcase devices credentials` issued",
     403: "X-Sensor names another device than the one that authenticated: set the firmware's sensor id",
