@@ -40,7 +40,7 @@ from iot_suitcase.dashboards.queries import (
     Queries,
 )
 from iot_suitcase.dashboards.thresholds import Guidance, Thresholds
-from iot_suitcase.devices.links import kind_dashboard_uid
+from iot_suitcase.devices.links import DEVICE_HEALTH_UID, kind_dashboard_uid
 
 FOLDER_UID = "iot-suitcase"
 FOLDER_TITLE = "iot-suitcase"
@@ -54,7 +54,7 @@ STATIC = dashboard_model.DataSourceRef(type_val=TESTDATA_TYPE, uid=STATIC_UID)
 MIXED = dashboard_model.DataSourceRef(uid="-- Mixed --")
 
 OVERVIEW_UID = "suitcase-overview"
-HEALTH_UID = "suitcase-device-health"
+HEALTH_UID = DEVICE_HEALTH_UID  # the console links devices to it (devices/links.py)
 PIPELINE_UID = "suitcase-pipeline"
 UID_PREFIX = "suitcase-"
 

@@ -83,6 +83,7 @@ def test_a_device_page_shows_values_charts_rejects_and_commands_that_work(
     assert f"curl -X POST {service.http_url}/v1/devices/kit-1/readings" in curl
 
     lorawan = staff.get("/devices/ers-1").text
+    assert f'href="{GRAFANA}/d/suitcase-device-health?var-device=ers-1"' in lorawan, "every device: its health"
     assert "a81758fffe0312ab" in lorawan
     assert "network server" in lorawan
     assert 'id="mosquitto-pub"' not in lorawan, "a LoRaWAN device has no account of its own"

@@ -13,7 +13,7 @@ from importlib.resources import files
 
 from aiohttp import web
 
-from iot_suitcase.devices.links import kind_dashboard_url
+from iot_suitcase.devices.links import health_dashboard_url, kind_dashboard_url
 from iot_suitcase.ingest.console.accounts import AccountError, Accounts, Role
 from iot_suitcase.ingest.console.auth import form_of, local_path, needs, session_of
 from iot_suitcase.ingest.console.chart import sparkline
@@ -129,6 +129,7 @@ class ConsolePages:
             "grafana": kind_dashboard_url(reach.grafana_url, row.kind, device_id)
             if reach.grafana_url and row.kind
             else None,
+            "grafana_health": health_dashboard_url(reach.grafana_url, device_id) if reach.grafana_url else None,
         }
         return self._templates.response(request, "device.html", context)
 
