@@ -56,13 +56,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     replay.set_defaults(handler=replay_rejects)
 
 
-def list_rejects(args: argparse.Namespace) -> int:
-    data_dir = args.data_dir or IngestSettings().data_dir
-    path = data_dir / "rejects.sqlite3"
+def _rejects_store(args: argparse.Namespace) -> RejectStore | None:
+    """The rejects store of the service with ``--data-dir`` (else SUITCASE_DATA_DIR); None, said, if none."""
+    path = (args.data_dir or IngestSettings().data_dir) / "rejects.sqlite3"
     if not path.exists():
         print(f"no rejects store at {path} (has the ingest service run with this data dir?)")
+        return None
+    return RejectStore(path)
+
+
+def list_rejects(args: argparse.Namespace) -> int:
+    store = _rejects_store(args)
+    if store is None:
         return 1
-    store = RejectStore(path)
     try:
         found = store.list(device=args.device, code=args.reason, limit=args.limit)
     finally:
@@ -73,12 +79,9 @@ def list_rejects(args: argparse.Namespace) -> int:
 
 
 def replay_rejects(args: argparse.Namespace) -> int:
-    data_dir = args.data_dir or IngestSettings().data_dir
-    path = data_dir / "rejects.sqlite3"
-    if not path.exists():
-        print(f"no rejects store at {path} (has the ingest service run with this data dir?)")
+    store = _rejects_store(args)
+    if store is None:
         return 1
-    store = RejectStore(path)
     try:
         waiting = store.waiting().get(args.device, 0)
         if not waiting:

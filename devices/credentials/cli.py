@@ -79,10 +79,18 @@ def register_integrations(commands: argparse._SubParsersAction[argparse.Argument
     remove.set_defaults(handler=run_remove_integration)
 
 
-def run_add_integration(args: argparse.Namespace) -> int:
-    settings = SecuritySettings()
+def _initialised(settings: SecuritySettings) -> bool:
+    """Whether `suitcase init` wrote the broker's own accounts, which every broker file is made with; if not,
+    say so."""
     if settings.mqtt_password is None:
         print("error: the ingest service's MQTT password is not set: run `suitcase init` first (it writes .env)")
+        return False
+    return True
+
+
+def run_add_integration(args: argparse.Namespace) -> int:
+    settings = SecuritySettings()
+    if not _initialised(settings):
         return 1
     try:
         issued, warnings = add_integration(args.kind, args.name, settings)
@@ -120,8 +128,7 @@ def run_remove_integration(args: argparse.Namespace) -> int:
 
 def run_credentials(args: argparse.Namespace) -> int:
     settings = SecuritySettings()
-    if settings.mqtt_password is None:
-        print("error: the ingest service's MQTT password is not set: run `suitcase init` first (it writes .env)")
+    if not _initialised(settings):
         return 1
     store = CredentialStore(settings.credentials_file)
     if args.revoke:

@@ -8,8 +8,10 @@ from collections import Counter
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 from urllib.parse import urlencode
 
+from iot_suitcase.devices.catalog import load_catalog
 from iot_suitcase.ingest.console.display import Shown, shown
 
 PAGE_SIZE = 100
@@ -64,7 +66,7 @@ class FleetQuery:
         return any((self.text, self.site, self.kind, self.model, self.state))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: values are formatted once, when a page shows them (cached_property)
 class DeviceRow:
     id: str
     name: str
@@ -77,15 +79,38 @@ class DeviceRow:
     messages: int
     reject_reason: str | None  # why its latest message was not stored, when nothing was stored since
     reject_detail: str | None
-    values: tuple[Shown, ...]
-    battery: Shown | None
-    signal: Shown | None
+    latest: Mapping[str, Mapping[str, object]]  # quantity -> value, unit, time, as the status board has it
+    language: str
     waiting: int = 0  # messages it sent before it was registered, kept to be taken in
     taking_in: bool = False  # staff asked for them; the service is on it
 
+    # Values are formatted for the rows a page shows, not for every device the counts go through.
+    @cached_property
+    def _shown(self) -> dict[str, Shown]:
+        return {
+            quantity: shown(quantity, float(r["value"]), str(r["unit"]), self.language)  # type: ignore[arg-type]
+            for quantity, r in self.latest.items()
+        }
+
+    @property
+    def values(self) -> tuple[Shown, ...]:
+        return tuple(s for q, s in self._shown.items() if q not in SIGNAL)
+
+    @property
+    def battery(self) -> Shown | None:
+        return self._shown.get("battery") or self._shown.get("battery_voltage")
+
+    @property
+    def signal(self) -> Shown | None:
+        return self._shown.get("rssi")
+
     @property
     def low_battery(self) -> bool:
-        return self.battery is not None and self.battery.attention
+        for quantity in ("battery", "battery_voltage"):
+            reading, entry = self.latest.get(quantity), load_catalog().quantities.get(quantity)
+            if reading is not None:
+                return entry is not None and entry.needs_attention(float(reading["value"]))  # type: ignore[arg-type]
+        return False
 
     def matches(self, query: FleetQuery) -> bool:
         if query.site and self.site != query.site:
@@ -135,10 +160,6 @@ def device_row(
 ) -> DeviceRow:
     """A status board row (``StatusBoard.devices``) as the console shows it."""
     latest: Mapping[str, Mapping[str, object]] = row["latest"]  # type: ignore[assignment]
-    readings = {
-        quantity: shown(quantity, float(r["value"]), str(r["unit"]), language)  # type: ignore[arg-type]
-        for quantity, r in latest.items()
-    }
     reject: Mapping[str, str] | None = row["last_reject"]  # type: ignore[assignment]
     seen = row["last_seen"]
     return DeviceRow(
@@ -153,9 +174,8 @@ def device_row(
         messages=int(row["messages"]),  # type: ignore[call-overload]
         reject_reason=reject["reason"] if reject else None,
         reject_detail=reject["detail"] if reject else None,
-        values=tuple(s for q, s in readings.items() if q not in SIGNAL),
-        battery=readings.get("battery") or readings.get("battery_voltage"),
-        signal=readings.get("rssi"),
+        latest=latest,
+        language=language,
         waiting=(waiting or {}).get(str(row["id"]), 0),
         taking_in=str(row["id"]) in taking_in,
     )

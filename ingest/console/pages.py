@@ -96,7 +96,7 @@ class ConsolePages:
         await asyncio.to_thread(self._refresh)
         status = self._status
         language = self._templates.language(request)
-        found = next((row for row in status.board.devices(status.registry) if row["id"] == device_id), None)
+        found = status.board.device(status.registry, device_id)
         if found is None:
             return self._templates.response(request, "no_device.html", {"device_id": device_id}, status=404)
         waiting, taking_in = await asyncio.to_thread(status.waiting)

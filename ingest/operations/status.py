@@ -144,7 +144,6 @@ class StatusBoard:
     def devices(self, registry: Registry, now: datetime | None = None) -> list[dict[str, object]]:
         """Every registered device (and every device seen), with its state against its expected interval."""
         now = now or datetime.now(UTC)
-        rows = []
         ids = sorted(
             {device.id for device in registry.devices}
             | set(self.seen)
@@ -152,35 +151,39 @@ class StatusBoard:
             | set(self._stranger_seen)
             | set(self._stranger_rejects)
         )
-        for device_id in ids:
-            device = registry.get(device_id)
-            seen = self.seen.get(device_id) or self._stranger_seen.get(device_id)
-            interval = device.interval_s if device is not None else None
-            rows.append(
-                {
-                    "id": device_id,
-                    "registered": device is not None,
-                    "site": device.site if device is not None else None,
-                    "model": device.model if device is not None else None,
-                    "kind": device.kind if device is not None else None,
-                    "name": device.name if device is not None else device_id,
-                    "interval_s": interval,
-                    "last_seen": seen.last_seen.isoformat() if seen else None,
-                    "state": _state(seen, interval, now),
-                    "format": seen.format if seen else None,
-                    "messages": seen.messages if seen else 0,
-                    "last_reject": _last_reject(
-                        self.last_reject.get(device_id) or self._stranger_rejects.get(device_id), seen
-                    ),
-                    "latest": {
-                        q: {"value": v.value, "unit": v.unit, "time": v.time.isoformat()}
-                        for q, v in sorted(seen.latest.items())
-                    }
-                    if seen
-                    else {},
-                }
-            )
-        return rows
+        return [self._row(device_id, registry, now) for device_id in ids]
+
+    def device(self, registry: Registry, device_id: str, now: datetime | None = None) -> dict[str, object] | None:
+        """One device's row as ``devices`` has it; None for a device neither registered nor seen."""
+        known = (self.seen, self.last_reject, self._stranger_seen, self._stranger_rejects)
+        if device_id not in registry and not any(device_id in table for table in known):
+            return None
+        return self._row(device_id, registry, now or datetime.now(UTC))
+
+    def _row(self, device_id: str, registry: Registry, now: datetime) -> dict[str, object]:
+        device = registry.get(device_id)
+        seen = self.seen.get(device_id) or self._stranger_seen.get(device_id)
+        interval = device.interval_s if device is not None else None
+        return {
+            "id": device_id,
+            "registered": device is not None,
+            "site": device.site if device is not None else None,
+            "model": device.model if device is not None else None,
+            "kind": device.kind if device is not None else None,
+            "name": device.name if device is not None else device_id,
+            "interval_s": interval,
+            "last_seen": seen.last_seen.isoformat() if seen else None,
+            "state": _state(seen, interval, now),
+            "format": seen.format if seen else None,
+            "messages": seen.messages if seen else 0,
+            "last_reject": _last_reject(self.last_reject.get(device_id) or self._stranger_rejects.get(device_id), seen),
+            "latest": {
+                q: {"value": v.value, "unit": v.unit, "time": v.time.isoformat()}
+                for q, v in sorted(seen.latest.items())
+            }
+            if seen
+            else {},
+        }
 
     def strangers(self) -> list[dict[str, object]]:
         return [
