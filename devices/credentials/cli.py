@@ -8,18 +8,20 @@ import sys
 from collections.abc import Callable
 
 from iot_suitcase.devices.credentials.issuing import (
+    PASTE_WHERE,
     add_integration,
-    chirpstack_settings,
     commit,
+    integration_settings,
     issue_credentials,
     reload_broker,
     remove_integration,
 )
 from iot_suitcase.devices.credentials.settings import SecuritySettings
 from iot_suitcase.devices.credentials.store import (
-    INTEGRATION_TOPICS,
+    INTEGRATION_KINDS,
     CredentialStore,
     IssuedCredentials,
+    integration_topics,
     integration_user,
 )
 from iot_suitcase.devices.registry import RegistryFile
@@ -55,7 +57,7 @@ def add_command(
 def register_integrations(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "integrations",
-        help="broker accounts for LoRaWAN network servers (ChirpStack)",
+        help="broker accounts for LoRaWAN network servers (ChirpStack, The Things Stack)",
         description="A network server's MQTT integration publishes its devices' uplinks to this platform's "
         "broker with an account of its own, which may publish only the network server's event topics.",
     )
@@ -64,7 +66,11 @@ def register_integrations(commands: argparse._SubParsersAction[argparse.Argument
         "add",
         help="make (or renew) a network server's account and print the settings to paste (password shown once)",
     )
-    add.add_argument("kind", choices=sorted(INTEGRATION_TOPICS), help="the network server")
+    add.add_argument(
+        "kind",
+        choices=list(INTEGRATION_KINDS),
+        help="the network server: chirpstack, or tts (The Things Stack's Pub/Sub)",
+    )
     add.add_argument("name", help="a name of your choice: a-z 0-9 -, e.g. the city's ChirpStack")
     add.add_argument(
         "--broker-host", default="<this server's address>", help="the broker as the network server reaches it"
@@ -99,9 +105,10 @@ def run_add_integration(args: argparse.Namespace) -> int:
         return 1
     for warning in warnings:
         print(warning, file=sys.stderr)
-    print(f"# {args.kind} {args.name}: its broker account may publish only {', '.join(INTEGRATION_TOPICS[args.kind])}")
-    print("# the password is shown only now; paste this into chirpstack.toml and restart ChirpStack:")
-    print(chirpstack_settings(issued, args.broker_host, BrokerSettings().mqtt_port))
+    topics = ", ".join(integration_topics(args.kind, args.name))
+    print(f"# {args.kind} {args.name}: its broker account may publish only {topics}")
+    print(f"# the password is shown only now; {PASTE_WHERE[args.kind]}:")
+    print(integration_settings(args.kind, args.name, issued, args.broker_host, BrokerSettings().mqtt_port))
     if args.reload:
         print(reload_broker(settings))
     return 0

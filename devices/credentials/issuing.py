@@ -10,6 +10,7 @@ from iot_suitcase.devices.credentials.mosquitto import write_atomically
 from iot_suitcase.devices.credentials.settings import SecuritySettings
 from iot_suitcase.devices.credentials.store import BrokerFileTexts, CredentialStore, IssuedCredentials, ServicePublisher
 from iot_suitcase.devices.formats import FormatContext, publish_filters
+from iot_suitcase.devices.formats.tts import pubsub_topic
 from iot_suitcase.devices.registry import Registry
 from iot_suitcase.devices.settings import BrokerFileSettings
 
@@ -40,8 +41,22 @@ def remove_integration(name: str, settings: SecuritySettings) -> bool:
     return True
 
 
-def chirpstack_settings(issued: IssuedCredentials, host: str, port: int) -> str:
-    """What to put in chirpstack.toml for its MQTT integration to publish uplinks to this platform's broker."""
+# Where each network server takes its settings (the console says the same, translated).
+PASTE_WHERE = {
+    "chirpstack": "paste this into chirpstack.toml and restart ChirpStack",
+    "tts": "enter this in The Things Stack's console: your application > Integrations > Pub/Subs > Add Pub/Sub",
+}
+
+
+def integration_settings(kind: str, name: str, issued: IssuedCredentials, host: str, port: int) -> str:
+    """What to give a network server's MQTT integration for it to publish uplinks to this platform's broker."""
+    if kind == "tts":
+        return _tts_pubsub_settings(name, issued, host, port)
+    return _chirpstack_settings(issued, host, port)
+
+
+def _chirpstack_settings(issued: IssuedCredentials, host: str, port: int) -> str:
+    """chirpstack.toml's MQTT integration section."""
     return "\n".join(
         [
             "[integration]",
@@ -54,6 +69,29 @@ def chirpstack_settings(issued: IssuedCredentials, host: str, port: int) -> str:
             f'    password = "{issued.mqtt_password}"',
             f'    client_id = "{issued.mqtt_username}"',
             '    event_topic = "application/{{application_id}}/device/{{dev_eui}}/event/{{event}}"',
+        ]
+    )
+
+
+def _tts_pubsub_settings(name: str, issued: IssuedCredentials, host: str, port: int) -> str:
+    """The fields of The Things Stack's MQTT Pub/Sub form; its topic is the base topic joined with the
+    uplink message's sub-topic, which gives the one topic this account may publish on."""
+    base_topic, _, sub_topic = pubsub_topic(name).rpartition("/")
+    return "\n".join(
+        [
+            f"Pub/Sub ID:          {issued.mqtt_username}",
+            "Pub/Sub format:      JSON",
+            f"Base topic:          {base_topic}",
+            "Provider:            MQTT",
+            "Secure connection:   off",
+            f"Server URL:          mqtt://{host}:{port}",
+            f"Client ID:           {issued.mqtt_username}",
+            f"Username:            {issued.mqtt_username}",
+            f"Password:            {issued.mqtt_password}",
+            "Subscribe QoS:       At least once",
+            "Publish QoS:         At least once",
+            f"Uplink message:      enabled, sub-topic {sub_topic}",
+            "Other message types: off",
         ]
     )
 

@@ -26,6 +26,7 @@ from iot_suitcase.devices.credentials.mosquitto import (
     service_acl,
     write_atomically,
 )
+from iot_suitcase.devices.formats.tts import pubsub_topic
 from iot_suitcase.devices.reading import check_device_id, device_id_problem
 
 _HEADER = "# iot-suitcase device credentials: hashes only. Keep this file private (mode 0600).\n"
@@ -59,8 +60,21 @@ class ServicePublisher:
 
 # A network server's MQTT integration publishes every device's events of its applications: only these topics.
 # ChirpStack v4's default event topic is application/{{application_id}}/device/{{dev_eui}}/event/{{event}}; the
-# ingest service subscribes to the `up` events alone, so the others (join, status, ...) reach nobody.
-INTEGRATION_TOPICS: dict[str, tuple[str, ...]] = {"chirpstack": ("application/+/device/+/event/+",)}
+# ingest service subscribes to the `up` events alone, so the others (join, status, ...) reach nobody. The Things
+# Stack's Pub/Sub integration publishes an application's uplinks on one topic, which carries the integration's
+# name: one account cannot write another's.
+INTEGRATION_KINDS = {"chirpstack": "ChirpStack", "tts": "The Things Stack"}  # kind: its product's name
+
+
+def integration_topics(kind: str, name: str) -> tuple[str, ...]:
+    """The topic filters a network server's account may publish on."""
+    if kind == "chirpstack":
+        return ("application/+/device/+/event/+",)
+    if kind == "tts":
+        return (pubsub_topic(name),)
+    raise ValueError(f"unknown network server {kind!r}: known are {', '.join(INTEGRATION_KINDS)}")
+
+
 INTEGRATION_USER_PREFIX = "suitcase-ns-"
 _INTEGRATION_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
@@ -73,10 +87,6 @@ class IntegrationSecrets(BaseModel):
     kind: str
     mqtt_password_hash: str
     issued_at: datetime
-
-    @property
-    def topics(self) -> tuple[str, ...]:
-        return INTEGRATION_TOPICS[self.kind]
 
 
 def integration_user(name: str) -> str:
@@ -119,8 +129,7 @@ class CredentialStore:
 
     def add_integration(self, kind: str, name: str) -> IssuedCredentials:
         """A broker account for a network server's MQTT integration (a new password if it has one already)."""
-        if kind not in INTEGRATION_TOPICS:
-            raise ValueError(f"unknown network server {kind!r}: known are {', '.join(INTEGRATION_TOPICS)}")
+        integration_topics(kind, name)  # a known kind
         if not _INTEGRATION_NAME.fullmatch(name):
             raise ValueError(f"{name!r}: a name is 1-40 of a-z 0-9 - and starts with a letter or digit")
         password = secrets.token_urlsafe(24)
@@ -180,7 +189,8 @@ class CredentialStore:
         for user, publisher in (publishers or {}).items():
             add_service(user, hash_password(publisher.password), publisher.topics)
         for name, integration in sorted(self.integrations.items()):
-            add_service(integration_user(name), integration.mqtt_password_hash, integration.topics)
+            filters = integration_topics(integration.kind, name)
+            add_service(integration_user(name), integration.mqtt_password_hash, filters)
         return BrokerFileTexts(
             password=password_file(users),
             acl=device_acl(topic_root=topic_root, publishers=topics),

@@ -19,13 +19,13 @@ from multidict import MultiDictProxy
 from iot_suitcase.devices.catalog import load_catalog
 from iot_suitcase.devices.credentials.issuing import (
     add_integration,
-    chirpstack_settings,
+    integration_settings,
     issue_credentials,
     reload_broker,
     remove_integration,
 )
 from iot_suitcase.devices.credentials.settings import SecuritySettings
-from iot_suitcase.devices.credentials.store import INTEGRATION_TOPICS, CredentialStore, integration_user
+from iot_suitcase.devices.credentials.store import INTEGRATION_KINDS, CredentialStore, integration_user
 from iot_suitcase.devices.registry import Device, Problem, RegistryError, RegistryFile
 from iot_suitcase.devices.registry.importer import format_tags, import_csv, parse_tags
 from iot_suitcase.ingest.console.accounts import Role
@@ -239,14 +239,22 @@ class Onboarding:
 
     # --- network servers (#15 point 8) ----------------------------------------------------------------------
     async def _integrations_page(
-        self, request: web.Request, *, made: str | None = None, error: str | None = None, status: int = 200
+        self,
+        request: web.Request,
+        *,
+        made: str | None = None,
+        made_kind: str | None = None,
+        error: str | None = None,
+        status: int = 200,
     ) -> web.Response:
         settings = self._security()
         store = await asyncio.to_thread(CredentialStore, settings.credentials_file)
         context = {
             "integrations": sorted(store.integrations.items()),
-            "kinds": sorted(INTEGRATION_TOPICS),
+            "kinds": list(INTEGRATION_KINDS),
+            "kind_names": INTEGRATION_KINDS,
             "made": made,
+            "made_kind": made_kind,
             "error": error,
             "user_of": integration_user,
         }
@@ -275,7 +283,8 @@ class Onboarding:
         )
         host = request.url.host or "<this server's address>"
         mqtt_port = self._mqtt_port
-        return await self._integrations_page(request, made=chirpstack_settings(issued, host, mqtt_port))
+        made = integration_settings(kind, name, issued, host, mqtt_port)
+        return await self._integrations_page(request, made=made, made_kind=kind)
 
     @needs(Role.OPERATOR)
     async def remove_integration(self, request: web.Request) -> web.StreamResponse:

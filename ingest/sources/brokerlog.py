@@ -20,10 +20,13 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from iot_suitcase.devices.credentials.store import INTEGRATION_USER_PREFIX
+
 log = logging.getLogger(__name__)
 
 NOT_AUTHORISED = "not_authorised"
 ACL_DENIED = "acl_denied"
+NETWORK_SERVER_DENIED = "network_server_denied"  # an ACL denial of a network server's account: its own text
 _NEW_CONNECTION = re.compile(r"New connection from (\S+?)(?::\d+)? on port \d+\.")
 _REFUSED = re.compile(r"Client (\S+) disconnected, not authorised\.")
 _DENIED = re.compile(r"Denied PUBLISH from (\S+) \(d\d, q\d, r\d, m\d+, '(.*)', \.\.\. \(\d+ bytes\)\)")
@@ -31,6 +34,8 @@ WHAT_TO_DO = {
     NOT_AUTHORISED: "wrong password or unknown user: a device logs in with its id as user name and the password "
     "`suitcase devices credentials ID` issued (a new one replaces the old)",
     ACL_DENIED: "%(client)s may publish only under its own topics (<root>/%(client)s/...): check its topic",
+    NETWORK_SERVER_DENIED: "%(client)s is a network server's account: it may publish only that network server's "
+    "uplink topics (`suitcase integrations add` printed them): check the topic set in the network server",
 }
 _TAIL_START_BYTES = 64 * 1024  # at start, the refusals of the last moments before it: shown again after a restart
 _READ_BYTES = 1 << 20
@@ -48,6 +53,8 @@ class BrokerRefusal:
     @property
     def help(self) -> str:
         """What to do, with ``%(client)s`` for the client: the one text, which the console translates."""
+        if self.kind == ACL_DENIED and self.client.startswith(INTEGRATION_USER_PREFIX):
+            return WHAT_TO_DO[NETWORK_SERVER_DENIED]
         return WHAT_TO_DO[self.kind]
 
     @property

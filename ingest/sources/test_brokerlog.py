@@ -59,3 +59,12 @@ def test_at_start_only_the_end_of_a_long_log_is_read(tmp_path: Path) -> None:
     follower = BrokerLogFollower(path, BrokerRefusals())
     found = follower.read_new()
     assert 0 < found < 1000, "the last moments before a restart, not the whole history"
+
+
+def test_a_network_servers_denial_says_what_a_network_server_may_publish() -> None:
+    line = "2026-12-06T03:18:14: Denied PUBLISH from suitcase-ns-city (d0, q1, r0, m1, 'v3/a/up', ... (9 bytes))"
+    denied = BrokerRefusals().read_line(line)
+    assert denied is not None
+    assert denied.kind == ACL_DENIED
+    assert "suitcase-ns-city is a network server's account" in denied.what_to_do
+    assert "its own topics" not in denied.what_to_do

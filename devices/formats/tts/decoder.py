@@ -1,4 +1,5 @@
-"""The Things Stack v3 uplinks: ``v3/<application id>[@<tenant id>]/devices/<device id>/up``, JSON.
+"""The Things Stack v3 uplinks: ``v3/<application id>[@<tenant id>]/devices/<device id>/up`` (a bridge from
+its MQTT server) or ``tts/<integration>/up`` (its MQTT Pub/Sub integration), JSON.
 
 The payload is the JSON of ``ttn.lorawan.v3.ApplicationUp`` carrying an ``uplink_message`` (The Things
 Stack documentation, Reference > Data Formats > Uplink Messages). See README.md for the device-id rule,
@@ -22,6 +23,9 @@ from iot_suitcase.devices.timestamps import parse_timestamp
 
 TOPIC_FILTER = "v3/+/devices/+/up"
 _LEVELS = TOPIC_FILTER.split("/")
+# A Pub/Sub integration publishes every uplink of an application on one topic, its base topic joined with the
+# uplink message's sub-topic: `suitcase integrations add tts NAME` gives it `tts/NAME` and `up`.
+PUBSUB_TOPIC_FILTER = "tts/+/up"
 _MAX_FPORT = 255
 _MAX_FCNT = 2**32 - 1
 
@@ -37,18 +41,33 @@ def topic_ids(topic: str) -> tuple[str, str] | None:
     return application_id, levels[3]
 
 
+def pubsub_topic(integration: str) -> str:
+    """The one topic a Pub/Sub integration named so publishes its uplinks on."""
+    return PUBSUB_TOPIC_FILTER.replace("+", integration)
+
+
+def _is_pubsub_topic(topic: str) -> bool:
+    levels = topic.split("/")
+    return len(levels) == 3 and levels[0] == "tts" and levels[2] == "up" and bool(levels[1])
+
+
 class TheThingsStackFormat:
-    """Uplink messages of The Things Stack's MQTT server (TTN, TTI Cloud, open source)."""
+    """Uplink messages of The Things Stack (TTN, TTI Cloud, open source), from a bridge of its MQTT server or
+    from its MQTT Pub/Sub integration. On a Pub/Sub topic the device id comes from the message alone: the
+    integration's broker account may publish for every device of its application, and only there."""
 
     name = "tts"
-    summary = "The Things Stack v3 uplinks (JSON) on v3/<application id>[@<tenant>]/devices/<device id>/up"
+    summary = (
+        "The Things Stack v3 uplinks (JSON) on v3/<application id>[@<tenant>]/devices/<device id>/up "
+        "or tts/<integration>/up"
+    )
     content_types: tuple[str, ...] = ()
 
     def topic_filters(self, context: FormatContext) -> list[str]:
-        return [TOPIC_FILTER]
+        return [TOPIC_FILTER, PUBSUB_TOPIC_FILTER]
 
     def matches_topic(self, topic: str, context: FormatContext) -> bool:
-        return topic_ids(topic) is not None
+        return topic_ids(topic) is not None or _is_pubsub_topic(topic)
 
     def sniff(self, payload: bytes) -> bool:
         return payload.lstrip()[:1] == b"{" and b'"end_device_ids"' in payload and b'"uplink_message"' in payload
@@ -131,4 +150,4 @@ def _model_hint(version_ids: JsonObject | None) -> str | None:
     return f"{brand}/{model}" if brand and model else None
 
 
-__all__ = ["TOPIC_FILTER", "TheThingsStackFormat", "topic_ids"]
+__all__ = ["PUBSUB_TOPIC_FILTER", "TOPIC_FILTER", "TheThingsStackFormat", "pubsub_topic", "topic_ids"]

@@ -23,7 +23,7 @@ from iot_suitcase.devices.decode import Decoder
 from iot_suitcase.devices.errors import DecodeError, RejectCode
 from iot_suitcase.devices.formats import FORMATS, FormatContext, Message
 from iot_suitcase.devices.formats.lorawan.testing import BROKEN, COUNTER, acme_codec
-from iot_suitcase.devices.formats.tts import FORMAT
+from iot_suitcase.devices.formats.tts import FORMAT, pubsub_topic
 from iot_suitcase.devices.settings import DecodeSettings
 
 TESTDATA = Path(__file__).parent / "testdata"
@@ -227,8 +227,20 @@ def test_uplink_without_payload_or_decoded_payload_has_no_readings(tmp_path: Pat
 
 
 def test_single_tenant_and_multi_tenant_topics(tmp_path: Path) -> None:
-    for topic in ("v3/app1/devices/dev1/up", "v3/app1@ttn/devices/dev1/up", None):
+    for topic in ("v3/app1/devices/dev1/up", "v3/app1@ttn/devices/dev1/up", "tts/city/up", None):
         assert {r["device_id"] for r in decode(docs(), tmp_path, topic=topic)} == {"dev1"}
+
+
+def test_a_pubsub_topic_carries_every_device_of_its_application(tmp_path: Path) -> None:
+    """A Pub/Sub integration publishes all its application's uplinks on one topic: the message names the
+    device, and the integration's name is no application id to check against."""
+    other = docs()
+    other["end_device_ids"]["device_id"] = "dev2"
+    other["end_device_ids"]["application_ids"]["application_id"] = "another-app"
+    assert {r["device_id"] for r in decode(other, tmp_path, topic=pubsub_topic("city"))} == {"dev2"}
+    assert pubsub_topic("city") == "tts/city/up"
+    for topic in ("tts/city/down", "tts/up", "tts/city/x/up", "tts//up"):
+        assert reject(docs(), tmp_path, topic=topic).code == "unknown_topic", topic
 
 
 @pytest.mark.parametrize(
@@ -324,6 +336,8 @@ def test_auto_picks_tts_by_topic_and_by_sniffing(tmp_path: Path) -> None:
         chooser.choose_format(Message(join, RECEIVED, None))
     assert caught.value.code is RejectCode.UNKNOWN_FORMAT
     assert "v3/+/devices/+/up" in chooser.topic_filters()
+    assert "tts/+/up" in chooser.topic_filters()
+    assert chooser.choose_format(Message(payload, RECEIVED, "tts/city/up")).name == "tts"
     assert decode(payload, tmp_path, topic=None)[0]["device_id"] == "dev1"
 
 
