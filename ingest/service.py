@@ -19,6 +19,7 @@ from iot_suitcase.devices.registry import RegistryFile
 from iot_suitcase.ingest.config import IngestSettings
 from iot_suitcase.ingest.console.accounts import Accounts
 from iot_suitcase.ingest.console.auth import ConsoleAuth, language_of, template_globals
+from iot_suitcase.ingest.console.mapview import MapTiles
 from iot_suitcase.ingest.console.onboarding import Onboarding
 from iot_suitcase.ingest.console.pages import ConsolePages, Reachable
 from iot_suitcase.ingest.console.rendering import Templates
@@ -228,8 +229,13 @@ class IngestService:
             broker_refusals=self.broker_refusals,
         )
         self.pages.add_routes(app)
+        tiles = (
+            MapTiles(self.settings.map_tiles_url, self.settings.map_attribution)
+            if self.settings.map_tiles_url
+            else None
+        )
         onboarding = Onboarding(
-            RegistryFile(self.settings.registry_file), templates, lambda: self.security, self.settings.mqtt_port
+            RegistryFile(self.settings.registry_file), templates, lambda: self.security, self.settings.mqtt_port, tiles
         )
         onboarding.add_routes(app)
         reachable = Reachable(self.settings.topic_root, self.settings.mqtt_port, self.settings.grafana_public_url)

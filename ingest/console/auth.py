@@ -43,14 +43,21 @@ _FORM_MAX_BYTES = 8 << 20  # a starter kit's sheet of some ten thousand devices
 _OPEN_PATHS = frozenset({"/healthz", "/readyz", "/login"})
 _INGESTION_PREFIX = "/v1/"  # HTTP ingestion: device keys, not logins
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-}
+
+
+def security_headers(map_tiles_url: str) -> dict[str, str]:
+    """Every console answer's headers: nothing but this origin's scripts, and images from it or the map's
+    tile server."""
+    tiles = URL(map_tiles_url).origin() if map_tiles_url else None
+    images = "'self' data:" + (f" {tiles}" if tiles else "")
+    return {
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": f"default-src 'self'; style-src 'self' 'unsafe-inline'; img-src {images}; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    }
 
 
 async def form_of(request: web.Request) -> MultiDictProxy[Any]:
@@ -108,6 +115,7 @@ class ConsoleAuth:
         self._settings = settings
         self._templates = templates
         self._throttle = throttle or LoginThrottle()
+        self._security_headers = security_headers(settings.map_tiles_url)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/login", self.login_page)
@@ -142,7 +150,7 @@ class ConsoleAuth:
     async def _headers(self, handler: Handler, request: web.Request) -> web.StreamResponse:
         response = await handler(request)
         if not request.path.startswith(_INGESTION_PREFIX):
-            for name, value in _SECURITY_HEADERS.items():
+            for name, value in self._security_headers.items():
                 response.headers.setdefault(name, value)
         return response
 

@@ -30,6 +30,7 @@ from iot_suitcase.devices.registry import Device, Problem, RegistryError, Regist
 from iot_suitcase.devices.registry.importer import format_tags, import_csv, parse_tags
 from iot_suitcase.ingest.console.accounts import Role
 from iot_suitcase.ingest.console.auth import form_of, needs, session_of
+from iot_suitcase.ingest.console.mapview import MapTiles, map_view
 from iot_suitcase.ingest.console.rendering import Templates
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,10 @@ class Onboarding:
         templates: Templates,
         security: Callable[[], SecuritySettings],
         mqtt_port: int = 1883,
+        map_tiles: MapTiles | None = None,
     ) -> None:
         self._mqtt_port = mqtt_port  # the device listener, where a network server publishes
+        self._map_tiles = map_tiles
         self._file = registry_file
         self._templates = templates
         self._security = security
@@ -108,12 +111,13 @@ class Onboarding:
         app.router.add_post("/integrations", self.add_integration)
         app.router.add_post("/integrations/{name}/remove", self.remove_integration)
 
-    def _choices(self) -> dict[str, Any]:
+    def _choices(self, values: Mapping[str, str]) -> dict[str, Any]:
         registry = self._file.load()
         return {
             "models": ["native", *sorted(registry.models)],
             "kinds": sorted(load_catalog().kinds),
             "sites": sorted({device.site for device in registry.devices}),
+            "map": None if self._map_tiles is None else {"tiles": self._map_tiles, **map_view(values, registry)},
         }
 
     async def _form(
@@ -124,7 +128,7 @@ class Onboarding:
         status: int = 200,
         editing: str | None = None,
     ) -> web.Response:
-        choices = await asyncio.to_thread(self._choices)
+        choices = await asyncio.to_thread(self._choices, values)
         context = {
             "values": {k: values.get(k, "") for k in FIELDS},
             "problems": problems,

@@ -25,7 +25,8 @@ from iot_suitcase.ingest.sink.history import History
 
 log = logging.getLogger(__name__)
 _LISTED = 25  # unknown devices, refusals and rejects listed on the first screen (the APIs list more)
-_SCRIPT = files("iot_suitcase.ingest.console").joinpath("static", "console.js").read_text(encoding="utf-8")
+_STATIC = files("iot_suitcase.ingest.console").joinpath("static")
+_SCRIPTS = {name: _STATIC.joinpath(name).read_text(encoding="utf-8") for name in ("console.js", "map.js")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,8 @@ class ConsolePages:
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self.home)
-        app.router.add_get("/console.js", self.script)
+        for name in _SCRIPTS:
+            app.router.add_get(f"/{name}", self.script)
         app.router.add_get("/devices/{device}", self.device)
         app.router.add_get("/accounts", self.accounts)
         app.router.add_post("/accounts", self.add_account)
@@ -133,8 +135,8 @@ class ConsolePages:
         }
         return self._templates.response(request, "device.html", context)
 
-    async def script(self, _request: web.Request) -> web.Response:
-        return web.Response(text=_SCRIPT, content_type="application/javascript")
+    async def script(self, request: web.Request) -> web.Response:
+        return web.Response(text=_SCRIPTS[request.path.lstrip("/")], content_type="application/javascript")
 
     async def _accounts_page(
         self, request: web.Request, *, status: int = 200, error: str | None = None, made: tuple[str, str] | None = None

@@ -28,6 +28,17 @@ class ConsoleSettings(SuitcaseSettings):
         description="Grafana as staff's browsers reach it (https://grafana.example.org): the console links each "
         "device to its kind's dashboard there.",
     )
+    map_tiles_url: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        pattern=r"^(https?://[^\s'\"]+\{z\}[^\s'\"]*)?$",
+        description="Map tiles for choosing a device's location on the add-device form: a URL template with "
+        "{z}, {x} and {y} (OpenStreetMap's by default: light use only, see its tile usage policy; a "
+        "municipality's own tile server is better). Empty: no map, coordinates are typed.",
+    )
+    map_attribution: str = Field(
+        default="© OpenStreetMap contributors",
+        description="The map tiles' attribution, shown on the map as their licence requires.",
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
         description="Bearer token a scraper sends to read /metrics (`suitcase init` writes one); without it, "
