@@ -122,6 +122,83 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
     assert (root / "var" / "mosquitto" / "passwd-service").read_text().startswith("suitcase-ingest:$7$")
     assert "suitcase-ingest" not in (root / "var" / "mosquitto" / "passwd").read_text()
 
+    # broker refusals: the ingest service reads, from the same volume, the log the broker writes
+    [broker_log] = re.findall(r"^log_dest file (\S+)$", mosquitto_conf, re.MULTILINE)
+    assert "log_type debug" in mosquitto_conf, "ACL denials are logged at the debug level only"
+    broker_volumes = {target: source for source, target in mounts(services["mosquitto"])}
+    log_volume = broker_volumes[str(PurePosixPath(broker_log).parent)]
+    assert not log_volume.startswith("/"), "a named volume"
+    reader = PurePosixPath(ingest_env["SUITCASE_BROKER_LOG_FILE"])
+    assert any(m == f"{log_volume}:{reader.parent}:ro" for m in services["ingest"]["volumes"])  # type: ignore[attr-defined]
+    assert reader.name == PurePosixPath(broker_log).name
+    assert services["mosquitto"]["command"] == ["/bin/sh", "/suitcase/mosquitto-run.sh"]
+    assert broker_volumes["/suitcase/mosquitto-run.sh"] == str(root / "deploy" / "mosquitto-run.sh")
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="the script runs as root in the container, Mosquitto as its own user")
+def test_the_compose_brokers_log_is_readable_by_the_ingest_user_and_rotated(tmp_path: Path) -> None:
+    """deploy/mosquitto-run.sh with Debian's Mosquitto and compose's log settings: Mosquitto is the process
+    compose signals, the ingest container's user can read its log, and past its size the log rotates."""
+    root = Path(tempfile.mkdtemp(prefix="suitcase-brokerlog-"))  # outside pytest's 0700 tree: others read it
+    try:
+        root.chmod(0o755)
+        logs = root / "log"
+        logs.mkdir()
+        shutil.chown(logs, "mosquitto", "mosquitto")  # as the image's /mosquitto/log
+        log = logs / "mosquitto.log"
+        compose_conf = (REPO / "deploy" / "mosquitto.conf").read_text()
+        log_lines = [line for line in compose_conf.splitlines() if line.startswith("log_")]
+        port = free_port()
+        config = root / "mosquitto.conf"
+        config.write_text(
+            "\n".join(
+                [f"listener {port} 127.0.0.1", "allow_anonymous true"]
+                + [re.sub(r"^log_dest file .*", f"log_dest file {log}", line) for line in log_lines]
+            )
+            + "\n"
+        )
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "BROKER_CONFIG": str(config),
+            "BROKER_LOG": str(log),
+            "BROKER_LOG_MAX_BYTES": "20000",
+            "BROKER_LOG_EVERY_S": "0.2",
+            "SUITCASE_GID": str(CONTAINER_UID),
+        }
+        broker = subprocess.Popen(["/bin/sh", str(REPO / "deploy" / "mosquitto-run.sh")], env=env)
+        try:
+            wait_until(lambda: log.exists() and log.stat().st_gid == CONTAINER_UID, 10, "the log handed over")
+            wait_until(lambda: log.stat().st_mode & 0o777 == 0o640, 5, "the log readable by its group")
+            assert Path(f"/proc/{broker.pid}/comm").read_text().strip() == "mosquitto", "exec: it gets the signals"
+
+            def read_as_ingest() -> str:
+                def as_container_user() -> None:
+                    os.setgid(CONTAINER_UID)
+                    os.setuid(CONTAINER_UID)
+
+                done = subprocess.run(
+                    ["cat", str(log)],
+                    capture_output=True,
+                    text=True,
+                    preexec_fn=as_container_user,
+                    check=True,
+                )
+                return done.stdout
+
+            assert "mosquitto version" in read_as_ingest(), "its start, written as its own user"
+            for n in range(60):  # some 400 bytes of debug lines each
+                subprocess.run(["mosquitto_pub", "-p", str(port), "-q", "1", "-t", f"fill/{n}", "-m", "x"], check=True)
+            wait_until((logs / "mosquitto.log.1").exists, 10, "the log rotated")
+            subprocess.run(["mosquitto_pub", "-p", str(port), "-q", "1", "-t", "after/rotation", "-m", "x"], check=True)
+            wait_until(lambda: "after/rotation" in log.read_text(), 10, "Mosquitto writes the new log")
+            wait_until(lambda: log.stat().st_gid == CONTAINER_UID, 5, "the new log handed over")
+            wait_until(lambda: "after/rotation" in read_as_ingest(), 5, "the ingest user reads the new log")
+        finally:
+            broker.terminate()
+            broker.wait(timeout=10)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
 
 def strip_comments(config: str) -> str:
     return "\n".join(line for line in config.splitlines() if line and not line.startswith("#"))

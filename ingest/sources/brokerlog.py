@@ -117,9 +117,15 @@ class BrokerLogFollower:
         """Read what the broker wrote since the last call; how many refusals it held."""
         try:
             stat = os.stat(self._path)
-        except FileNotFoundError:
+            if not os.access(self._path, os.R_OK):
+                raise PermissionError(f"cannot read {self._path}")
+        except (FileNotFoundError, PermissionError) as error:
             if not self._missing_said:
-                log.warning("the broker's log is not there (yet); broker refusals are not shown path=%s", self._path)
+                log.warning(
+                    "the broker's log cannot be read (yet); broker refusals are not shown path=%s error=%s",
+                    self._path,
+                    error,
+                )
                 self._missing_said = True
             return 0
         if self._inode != stat.st_ino or stat.st_size < self._offset:  # new, rotated or truncated: from its start
