@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from iot_suitcase.devices.codecs.base import Codec, CodecError, DeviceModel, load_models
+from iot_suitcase.devices.codecs.base import Codec, CodecError, CodecReadings, DeviceModel, load_models
 from iot_suitcase.devices.errors import DecodeError, RejectCode
-from iot_suitcase.devices.reading import RawReading
 
 VENDOR_PACKAGES: tuple[str, ...] = (
     # one line per vendor folder under devices/codecs/, e.g. "elsys",
@@ -37,9 +36,20 @@ def codec_for(model_id: str) -> Codec:
     return CODECS[MODELS[model_id].vendor]
 
 
-def decode_uplink(model_id: str, fport: int, payload: bytes) -> list[RawReading]:
-    """Decode raw LoRaWAN payload bytes of a known model."""
-    return codec_for(model_id).decode(model_id, fport, payload)
+def decode_uplink(model_id: str, fport: int, payload: bytes) -> CodecReadings:
+    """Decode raw LoRaWAN payload bytes of a known model (with the count of unknown fields read past)."""
+    readings = codec_for(model_id).decode(model_id, fport, payload)
+    return readings if isinstance(readings, CodecReadings) else CodecReadings(readings)
 
 
-__all__ = ["CODECS", "MODELS", "Codec", "CodecError", "DeviceModel", "codec_for", "decode_uplink", "load_models"]
+__all__ = [
+    "CODECS",
+    "MODELS",
+    "Codec",
+    "CodecError",
+    "CodecReadings",
+    "DeviceModel",
+    "codec_for",
+    "decode_uplink",
+    "load_models",
+]

@@ -11,7 +11,7 @@ pipeline converts them to the catalog's canonical units and checks their ranges.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Protocol
@@ -25,6 +25,15 @@ class CodecError(DecodeError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(RejectCode.CODEC_ERROR, reason)
+
+
+class CodecReadings(list[RawReading]):
+    """A codec's readings, and how many fields of the uplink it read past because it does not know them
+    (a format whose fields carry their own size can step over a new one): counted by the service, not stored."""
+
+    def __init__(self, readings: Iterable[RawReading] = (), *, skipped: int = 0) -> None:
+        super().__init__(readings)
+        self.skipped = skipped
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,6 +135,7 @@ def distance(channel_id: int) -> Channel:
 
 # AM300 series (AM307, AM319)
 PIR = _one(0x05, 0x00, "pir", "B")  # 0 idle, 1 trigger
+ACTIVITY = _one(0x05, 0x6A, "activity", "H")  # the AM100 series' PIR activity level, which AM307 uplinks carry too
 LIGHT_LEVEL = _one(0x06, 0xCB, "light_level", "B")  # a level 0..5, not lux
 CO2 = _one(0x07, 0x7D, "co2", "H")  # ppm
 TVOC = _one(0x08, 0x7D, "tvoc", "H")  # unitless in v1 documents; an IAQ index x 100 in v2 ones

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from iot_suitcase.devices.codecs.base import CodecError, DeviceModel, load_models
+from iot_suitcase.devices.codecs.base import CodecError, CodecReadings, DeviceModel, load_models
 from iot_suitcase.devices.codecs.milesight_iot import layouts
 from iot_suitcase.devices.codecs.milesight_iot.slots import Slot
-from iot_suitcase.devices.reading import RawReading
 
 VENDOR = "milesight-iot"
 _HEADER = 2  # channel id, channel type
@@ -38,33 +37,45 @@ class MilesightCodec:
         self._writers = {model: layouts.writers(model) for model in self.models}
 
     def parse(self, model: str, fport: int, payload: bytes) -> list[Record]:
-        """Every channel record of ``payload``; CodecError names the offending channel and offset."""
+        """Every known channel record of ``payload``; CodecError names the offending channel and offset."""
+        return self._walk(model, fport, payload)[0]
+
+    def decode(self, model: str, fport: int, payload: bytes) -> CodecReadings:
+        records, skipped = self._walk(model, fport, payload)
+        readings = (reading for record in records for reading in record.slot.readings(record.values))
+        return CodecReadings(readings, skipped=skipped)
+
+    def _walk(self, model: str, fport: int, payload: bytes) -> tuple[list[Record], int]:
+        """The known channel records, and how many unknown ones were read past by their type's size."""
         table = self._table(model, fport)
         if not payload:
             raise CodecError(f"{model}: payload is empty")
         records = []
+        skipped = 0
         offset = 0
         while offset < len(payload):
             if len(payload) - offset < _HEADER:
                 raise CodecError(f"{model}: 1 byte left at offset {offset}, a channel needs an id and a type")
             key = (payload[offset], payload[offset + 1])
             slot = table.get(key)
-            if slot is None:
-                raise CodecError(f"{model}: unknown channel 0x{key[0]:02x} type 0x{key[1]:02x} at offset {offset}")
-            start, end = offset + _HEADER, offset + _HEADER + slot.channel.size
+            size = slot.channel.size if slot is not None else layouts.skippable_size(key)
+            what = slot.channel.describe() if slot is not None else f"channel 0x{key[0]:02x} type 0x{key[1]:02x}"
+            if size is None:
+                raise CodecError(
+                    f"{model}: unknown channel 0x{key[0]:02x} type 0x{key[1]:02x} at offset {offset}, "
+                    "of a type whose size is not known, so nothing after it can be read"
+                )
+            start, end = offset + _HEADER, offset + _HEADER + size
             if end > len(payload):
                 raise CodecError(
-                    f"{model}: {slot.channel.describe()} needs {slot.channel.size} bytes at offset {start}, "
-                    f"only {len(payload) - start} left"
+                    f"{model}: {what} needs {size} bytes at offset {start}, only {len(payload) - start} left"
                 )
-            records.append(Record(offset, slot, slot.channel.unpack(payload[start:end])))
+            if slot is None:
+                skipped += 1
+            else:
+                records.append(Record(offset, slot, slot.channel.unpack(payload[start:end])))
             offset = end
-        return records
-
-    def decode(self, model: str, fport: int, payload: bytes) -> list[RawReading]:
-        return [
-            reading for record in self.parse(model, fport, payload) for reading in record.slot.readings(record.values)
-        ]
+        return records, skipped
 
     def encode(self, model: str, fport: int, values: Mapping[str, float]) -> bytes:
         """An uplink carrying ``values`` (quantity -> value in the units ``decode`` returns)."""

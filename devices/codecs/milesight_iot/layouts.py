@@ -1,8 +1,9 @@
 """Per model: the channels it sends and what each means in catalog terms.
 
 Channel ids are reused with different meanings across Milesight models (0x05 0x00 is a PIR state on the
-AM307 and a tilt flag on the EM400-UDL), so every model has its own table and a pair that is not in a
-model's table is an error for that model.
+AM307 and a tilt flag on the EM400-UDL), so every model has its own table. A pair that is not in a model's
+table is read past when its channel type tells its size (``SIZE_OF_TYPE``: the same size in every table),
+and counted; otherwise nothing after it can be read, and it is an error.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ _AM307 = (
     TEMPERATURE,
     HUMIDITY,
     OCCUPANCY,
+    Slot(ch.ACTIVITY),
     Slot(ch.LIGHT_LEVEL),
     CO2,
     Slot(ch.TVOC),
@@ -129,6 +131,29 @@ LAYOUTS: dict[str, tuple[Slot, ...]] = {
         ),
     ),
 }
+
+
+# Channel ids whose type byte names a setting or a command, not a value type: nothing about their size follows
+# from it (device information, and the answers to downlinks).
+_COMMAND_CHANNELS = frozenset({0xFE, 0xFF})
+
+
+def _size_of_type() -> dict[int, int]:
+    """Channel type -> value size, for the types whose every measurement channel in every table has the same
+    size."""
+    sizes: dict[int, set[int]] = {}
+    for slot in (slot for slots in LAYOUTS.values() for slot in slots):
+        if slot.channel.id not in _COMMAND_CHANNELS:
+            sizes.setdefault(slot.channel.type, set()).add(slot.channel.size)
+    return {kind: size for kind, (size, *others) in sizes.items() if not others}
+
+
+def skippable_size(key: tuple[int, int]) -> int | None:
+    """How many value bytes an unknown channel has, when its type tells; None when it does not."""
+    return None if key[0] in _COMMAND_CHANNELS else SIZE_OF_TYPE.get(key[1])
+
+
+SIZE_OF_TYPE = _size_of_type()
 
 
 def table(model: str) -> dict[tuple[int, int], Slot]:

@@ -64,8 +64,10 @@ def uplink_readings(uplink: Uplink, context: FormatContext) -> Decoded:
     model = _configured_model(uplink, context)
     if model is None and uplink.model_hint in codecs.MODELS:
         model = uplink.model_hint
+    skipped = 0
     if model is not None:
-        readings = _codec_readings(uplink, model)
+        decoded = _codec_readings(uplink, model)
+        readings, skipped = list(decoded), decoded.skipped
         source = f"codec:{model}"
     elif uplink.decoded is not None:
         readings = mapped_readings(uplink.decoded)
@@ -93,7 +95,7 @@ def uplink_readings(uplink: Uplink, context: FormatContext) -> Decoded:
     extras = {**uplink.extras, "f_port": str(uplink.fport), "f_cnt": str(uplink.fcnt), "source": source}
     if uplink.dev_eui is not None:
         extras["dev_eui"] = uplink.dev_eui
-    return Decoded(device_id=uplink.device_id, readings=readings, time=uplink.time, extras=extras)
+    return Decoded(device_id=uplink.device_id, readings=readings, time=uplink.time, extras=extras, skipped=skipped)
 
 
 def _who(uplink: Uplink) -> str:
@@ -108,14 +110,14 @@ def _configured_model(uplink: Uplink, context: FormatContext) -> str | None:
     return None
 
 
-def _codec_readings(uplink: Uplink, model: str) -> list[RawReading]:
+def _codec_readings(uplink: Uplink, model: str) -> codecs.CodecReadings:
     if not uplink.payload:
         raise DecodeError(
             RejectCode.NO_READINGS,
             f"the uplink of {_who(uplink)} ({model}) on fPort {uplink.fport} carries no application data",
         )
     try:
-        return list(codecs.decode_uplink(model, uplink.fport, uplink.payload))
+        return codecs.decode_uplink(model, uplink.fport, uplink.payload)
     except DecodeError:
         raise
     except Exception as error:  # a codec bug is one rejected message, never a stopped service

@@ -431,3 +431,14 @@ def test_arbitrary_input_raises_only_decode_error(payload: bytes, topic: str | N
         return
     assert readings
     assert all(math.isfinite(reading.value) for reading in readings)
+
+
+def test_a_codecs_count_of_unknown_fields_read_past_reaches_the_outcome(tmp_path: Path) -> None:
+    """#16 point 1: an AM307 uplink with HCHO (0a 7d, an AM319 channel) is stored, the channel counted."""
+    up = docs(frm_payload=base64.b64encode(bytes.fromhex("01755c077de7040a7d070009733f27")).decode(), f_port=85)
+    up["uplink_message"].pop("decoded_payload", None)
+    outcome = decoder(tmp_path, {"dev1": "milesight-iot/am307"}).decode_message(
+        Message(json.dumps(up).encode(), RECEIVED, TOPIC), "tts"
+    )
+    assert [r.quantity for r in outcome.readings][:3] == ["battery", "co2", "pressure"]
+    assert outcome.skipped == 1
