@@ -35,6 +35,7 @@ EPOCH_2040 = 2_208_988_800
 # percent of humidity; Milesight ozone is 0.01 ppm = 19.97 ug/m3; Elsys leak wetness is 1/255 of full scale).
 HALF_STEP = {
     "temperature": 0.05,
+    "external_temperature": 0.05,
     "humidity": 0.5,
     "pressure": 0.05,
     "co2": 0.5,
@@ -50,6 +51,7 @@ HALF_STEP = {
     "motion": 0.5,
     "occupancy": 0.0,
     "door_openings": 0.5,
+    "door_openings_total": 0.5,
     "door_open": 0.0,
     "distance": 0.5,
     "water_leak_level": 0.5,

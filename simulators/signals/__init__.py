@@ -2,8 +2,8 @@
 
 | module | quantities |
 | --- | --- |
-| ``climate`` | temperature, humidity, pressure, wind_speed, wind_direction, rain, illuminance |
-| ``occupancy`` | co2, tvoc, occupancy, motion, people_count, door_openings, door_open (office hours) |
+| ``climate`` | temperature, external_temperature, humidity, pressure, wind_speed, wind_direction, rain, illuminance |
+| ``occupancy`` | co2, tvoc, occupancy, motion, people_count, door_openings (and their total), door_open |
 | ``traffic`` | noise_laeq, noise_lamax, bike_count, no2, pm1, pm2_5, pm4, pm10, o3 (rush hours, weekends) |
 | ``waste`` | fill_level, distance (bins: saw-tooth with emptying days) |
 | ``water`` | water_level (rain events), water_leak_level, water_leak |
@@ -28,6 +28,7 @@ from iot_suitcase.simulators.signals.generic import signal_for
 
 SIGNALS: dict[str, Signal] = {
     "temperature": climate.temperature,
+    "external_temperature": climate.external_temperature,
     "humidity": climate.humidity,
     "pressure": climate.pressure,
     "wind_speed": climate.wind_speed,
@@ -40,6 +41,7 @@ SIGNALS: dict[str, Signal] = {
     "motion": occupancy.motion,
     "people_count": occupancy.people_count,
     "door_openings": occupancy.door_openings,
+    "door_openings_total": occupancy.door_openings_total,
     "door_open": occupancy.door_open,
     "noise_laeq": traffic.noise_laeq,
     "noise_lamax": traffic.noise_lamax,

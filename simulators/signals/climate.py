@@ -1,4 +1,5 @@
-"""Weather and indoor climate: daily temperature cycles with weather noise, humidity, pressure, wind, rain, light.
+"""Weather and indoor climate: daily temperature cycles with weather noise, humidity, pressure, wind, rain, light,
+and a temperature probe.
 
 Aarhus figures: about 1 degC in January and 17 degC in July (DMI normals, rounded), days warmest mid-afternoon,
 weather systems passing in two to four days, westerly winds. Devices of one site share the weather
@@ -14,6 +15,7 @@ from iot_suitcase.simulators.signals.context import Context
 from iot_suitcase.simulators.signals.noise import bounded, fractal, mix, normal, text_key, unit
 
 _TEMPERATURE = text_key("temperature")
+_PROBE = text_key("external_temperature")
 _HUMIDITY = text_key("humidity")
 _PRESSURE = text_key("pressure")
 _WIND = text_key("wind")
@@ -55,6 +57,13 @@ def temperature(ctx: Context, at: Moment, _dt: float) -> float:
         drift = 0.6 * fractal(mix(ctx.seed, _TEMPERATURE), at.t, DAY_S) + 0.04 * (outdoor_temperature(ctx, at) - 10.0)
         return bounded(room + drift + noise, 14.0, 30.0)
     return bounded(outdoor_temperature(ctx, at) + noise, -30.0, 38.0)
+
+
+def external_temperature(ctx: Context, at: Moment, _dt: float) -> float:
+    """degC at a probe outside the sensor's housing (in the ground, on a pipe): the season and the weather,
+    damped, without the daily cycle."""
+    noise = _measurement_noise(ctx, at, _PROBE, 0.05)
+    return bounded(3.0 + 0.7 * daily_mean_temperature(ctx, at) + noise, -20.0, 30.0)
 
 
 def humidity(ctx: Context, at: Moment, _dt: float) -> float:

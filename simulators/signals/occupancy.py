@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from iot_suitcase.simulators.signals.calendar import Moment, moment
+from iot_suitcase.simulators.signals.calendar import DAY_S, Moment, moment
 from iot_suitcase.simulators.signals.context import Context
 from iot_suitcase.simulators.signals.noise import bounded, fractal, mix, normal, poisson, text_key, unit
 
@@ -19,6 +19,7 @@ _OCCUPANCY = text_key("occupancy")
 _MOTION = text_key("motion")
 _PEOPLE = text_key("people_count")
 _DOORS = text_key("door_openings")
+_EPOCH_2000 = 946_684_800.0
 _DOOR = text_key("door_open")
 
 PIR_MAX_COUNT = 250  # a PIR counter saturates; Elsys' motion field holds at most 255
@@ -91,6 +92,13 @@ def people_count(ctx: Context, at: Moment, dt: float) -> float:
 def door_openings(ctx: Context, at: Moment, dt: float) -> float:
     """Door openings since the previous message."""
     return float(min(60_000, _count(ctx, at, dt, _DOORS, 30.0)))
+
+
+def door_openings_total(ctx: Context, at: Moment, _dt: float) -> float:
+    """The door switch's running total: a closed-form count that only goes up, some ten openings an hour
+    since the sensor was started (a seeded day since 2000)."""
+    hours = max(0.0, at.t - _EPOCH_2000 - unit(ctx.seed, _DOORS, 1) * 3650 * DAY_S) / 3600.0
+    return float(min(4_294_967_295, math.floor(10.0 * hours)))
 
 
 def door_open(ctx: Context, at: Moment, _dt: float) -> float:

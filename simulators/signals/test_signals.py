@@ -92,6 +92,15 @@ def test_the_energy_meter_never_runs_backwards(seed: int, t1: float, step: float
     assert energy.energy(device, moment(t1), 0) <= energy.energy(device, moment(t1 + step), 0)
 
 
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**64 - 1), t1=st.floats(EPOCH_2000, EPOCH_2100), step=st.floats(0.0, 400 * DAY_S))
+def test_the_door_switchs_running_total_never_runs_backwards(seed: int, t1: float, step: float) -> None:
+    device = ctx(seed)
+    earlier, later = (occupancy.door_openings_total(device, moment(t), 0) for t in (t1, t1 + step))
+    assert earlier <= later
+    assert later == int(later)
+
+
 def test_local_time_follows_danish_summer_time() -> None:
     winter = moment(utc("2026-11-22T10:00:00"))  # a Sunday; CET is UTC+1
     summer = moment(utc("2026-07-01T10:00:00"))  # a Wednesday; CEST is UTC+2

@@ -17,7 +17,8 @@ from iot_suitcase.devices.reading import RawReading
 VENDOR = "elsys"
 MAX_FPORT = 223  # 224 is the LoRaWAN test port, 225..255 are reserved, 0 carries MAC commands only
 
-# Occupancy states of ERS Eye / EMS Desk; "pending" (someone entering or leaving) is neither, so no reading.
+# Occupancy states of ERS Eye / EMS Desk. "Pending" is someone entering or leaving: a person is there, so the
+# place is occupied at that moment (the catalog's occupancy is 0 free, 1 occupied).
 OCCUPANCY_FREE, OCCUPANCY_PENDING, OCCUPANCY_OCCUPIED = 0, 1, 2
 WATERLEAK_FULL_SCALE = 255
 
@@ -27,10 +28,10 @@ def _same(value: float) -> float:
 
 
 def _occupancy(raw: float) -> float | None:
-    if raw == OCCUPANCY_PENDING:
-        return None
-    if raw in (OCCUPANCY_FREE, OCCUPANCY_OCCUPIED):
-        return 1.0 if raw == OCCUPANCY_OCCUPIED else 0.0
+    if raw in (OCCUPANCY_PENDING, OCCUPANCY_OCCUPIED):
+        return 1.0
+    if raw == OCCUPANCY_FREE:
+        return 0.0
     raise ValueError(f"state {raw:g} is undefined (0 unoccupied, 1 pending, 2 occupied)")
 
 
@@ -69,10 +70,15 @@ FIELDS: dict[str, FieldMap] = {
     "sound_peak": FieldMap("noise_lamax", "dB(A)"),
     "sound_avg": FieldMap("noise_laeq", "dB(A)"),
     "tvoc": FieldMap("tvoc", "ppb"),
+    # a temperature probe is a temperature whatever it is fixed to (a pipe, the ground, a wall)
+    "external_temperature": FieldMap("external_temperature", "degC"),
 }
 
 # Generic inputs whose meaning is fixed by the model's hardware.
-DOOR_SWITCH = {"pulse1": FieldMap("door_openings", "count")}
+DOOR_SWITCH = {
+    "pulse1": FieldMap("door_openings", "count"),
+    "pulse1_abs": FieldMap("door_openings_total", "count"),
+}
 MODEL_FIELDS: dict[str, dict[str, FieldMap]] = {
     "elsys/ems": DOOR_SWITCH,
     "elsys/ems-door": DOOR_SWITCH,

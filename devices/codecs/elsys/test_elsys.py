@@ -3,6 +3,7 @@ encode is the inverse of decode for every model."""
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from pathlib import Path
@@ -82,15 +83,32 @@ def test_waterleak_and_door_switch_follow_the_vendor_values() -> None:
 
 
 def test_pulse1_is_a_door_only_on_models_with_a_door_switch() -> None:
-    payload = bytes.fromhex("0a0005")
-    assert readings_of("elsys/ems-door", 5, payload) == [["door_openings", 5, "count"]]
+    payload = bytes.fromhex("0a0005" + "0b000007f4")
+    assert readings_of("elsys/ems-door", 5, payload) == [
+        ["door_openings", 5, "count"],
+        ["door_openings_total", 2036, "count"],
+    ]
+    assert readings_of("elsys/ems", 5, payload) == [
+        ["door_openings", 5, "count"],
+        ["door_openings_total", 2036, "count"],
+    ]
     assert readings_of("elsys/elt-lite", 5, payload) == []
 
 
-def test_occupancy_states_map_to_free_occupied_or_nothing() -> None:
+def test_occupancy_states_map_to_free_or_occupied() -> None:
+    """#16: "pending" (someone entering or leaving) gave no reading; a person is there, so it is occupied."""
     assert readings_of("elsys/ers-eye", 5, b"\x11\x00") == [["occupancy", 0, "count"]]
-    assert readings_of("elsys/ers-eye", 5, b"\x11\x01") == []
+    assert readings_of("elsys/ers-eye", 5, b"\x11\x01") == [["occupancy", 1, "count"]]
     assert readings_of("elsys/ers-eye", 5, b"\x11\x02") == [["occupancy", 1, "count"]]
+
+
+def test_the_elt_2_payload_of_issue_16_keeps_its_external_temperature() -> None:
+    """A Swedish municipality's ELT-2 uplink: the probe's 19.3 degC was parsed and dropped."""
+    payload = base64.b64decode("Bw2KDADB")
+    assert readings_of("elsys/elt-2", 5, payload) == [
+        ["battery_voltage", 3466, "mV"],
+        ["external_temperature", pytest.approx(19.3), "degC"],
+    ]
 
 
 def test_canonical_values_through_the_registry_and_catalog() -> None:
@@ -259,6 +277,8 @@ ENCODABLE: dict[str, tuple[st.SearchStrategy[float], float]] = {
     "occupancy": (st.sampled_from([0.0, 1.0]), 0.0),
     "water_leak_level": (st.floats(0, 100), 100 / 255 / 2),
     "door_openings": (st.floats(0, 65535), 0.5),
+    "door_openings_total": (st.floats(0, 4294967295), 0.5),
+    "external_temperature": (st.floats(-60, 150), 0.05),
 }
 
 
