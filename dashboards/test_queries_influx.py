@@ -29,7 +29,8 @@ VALUES = {
     "pm2_5": 40.0, "pm4": 35.0, "pm10": 30.0, "no2": 20.0, "o3": 50.0, "noise_laeq": 60.0, "noise_lamax": 72.0,
     "distance": 1500.0, "fill_level": 40.0, "water_level": 1.2, "water_leak_level": 0.0, "water_leak": 0.0,
     "motion": 3.0, "people_count": 12.0, "bike_count": 5.0, "occupancy": 1.0, "door_openings": 2.0,
-    "door_openings_total": 2000.0, "external_temperature": 8.5, "door_open": 0.0, "wind_speed": 4.0, "wind_direction": 270.0, "rain": 0.4, "illuminance": 300.0,
+    "door_openings_total": 2000.0, "external_temperature": 8.5, "door_open": 0.0, "wind_speed": 4.0,
+    "wind_direction": 270.0, "rain": 0.4, "illuminance": 300.0,
     "voltage": 230.0, "current": 5.0, "power": 1150.0, "energy": 1234.5, "battery": 80.0,
     "battery_voltage": 3.6, "rssi": -95.0, "snr": 7.5,
 }  # fmt: skip

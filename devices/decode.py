@@ -26,9 +26,22 @@ class Outcome:
     """A decoded message: the format that read it, the device it is from, its canonical readings."""
 
     format: str
-    device_id: str
+    device_id: str  # the sender: the device whose topic, key or envelope the message came with
     readings: list[Reading]
     skipped: int = 0  # values the format read past on purpose, counted in the service's figures
+
+    @property
+    def relayed(self) -> list[str]:
+        """Devices other than the sender whose readings the message carries (a gateway's pack), in order."""
+        return list(dict.fromkeys(r.device_id for r in self.readings if r.device_id != self.device_id))
+
+    def by_device(self) -> list[Outcome]:
+        """The sender's part (its own readings, maybe none) and one part per relayed device."""
+        parts = [replace(self, readings=[r for r in self.readings if r.device_id == self.device_id])]
+        for device_id in self.relayed:
+            mine = [r for r in self.readings if r.device_id == device_id]
+            parts.append(Outcome(self.format, device_id, mine))
+        return parts
 
 
 class Decoder:
@@ -111,7 +124,7 @@ class Decoder:
             raise
 
     def _canonical(self, decoded: Decoded, received_at: datetime) -> list[Reading]:
-        device_id = check_device_id(decoded.device_id)
+        sender = check_device_id(decoded.device_id)
         now = datetime.now(UTC)
         message_time = received_at if decoded.time is None else check_window(decoded.time, now, self._future)
         readings = []
@@ -120,6 +133,7 @@ class Decoder:
             quantity = catalog.quantity(raw.quantity)
             value = catalog.canonical_value(quantity, raw.value, raw.unit)
             time = message_time if raw.time is None else check_window(raw.time, now, self._future)
+            device_id = sender if raw.device is None else check_device_id(raw.device)
             # Every field was checked above; pydantic's own construction skips a second validation.
             readings.append(
                 Reading.model_construct(

@@ -79,3 +79,4 @@ class RawReading:
     value: float
     unit: str | None = None
     time: datetime | None = None
+    device: str | None = None  # the device it is from, when not the message's sender (a gateway's pack)

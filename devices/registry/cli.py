@@ -65,6 +65,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> D
     add.add_argument("--dev-eui", help="LoRaWAN DevEUI: 16 hex digits")
     add.add_argument("--interval-s", type=int, help="expected reporting interval in seconds (default: the model's)")
     add.add_argument("--tag", action="append", default=[], type=_tag, metavar="KEY=VALUE", help="a tag (repeatable)")
+    add.add_argument(
+        "--gateway", metavar="ID", help="the device (a SenML gateway) whose account publishes this one's readings"
+    )
     add.set_defaults(handler=_guarded(lambda args: run_add(args, add)))
 
     listing = subcommands.add_parser("list", parents=[common], help="list devices as a table")
@@ -86,7 +89,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> D
         "import",
         parents=[common],
         help="register every device of a CSV file, or none",
-        description="Columns: id,model,kind,site,name,lat,lon,dev_eui,interval_s,tags (header required; id, "
+        description="Columns: id,model,kind,site,name,lat,lon,dev_eui,interval_s,tags,gateway (header required; id, "
         "model and site required; tags as key=value;key=value). A file with any bad row imports nothing and "
         "every problem is listed with its line.",
     )
@@ -143,6 +146,7 @@ def run_add(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "dev_eui": args.dev_eui,
         "interval_s": args.interval_s,
         "tags": tags,
+        "gateway": args.gateway,
     }
     file = RegistryFile(args.registry)
     with file.edit() as registry:

@@ -21,7 +21,19 @@ from tqdm import tqdm
 from iot_suitcase.devices.registry.model import Device, DeviceSpec, Problem, RegistryError, describe
 from iot_suitcase.devices.registry.store import Registry
 
-COLUMNS: tuple[str, ...] = ("id", "model", "kind", "site", "name", "lat", "lon", "dev_eui", "interval_s", "tags")
+COLUMNS: tuple[str, ...] = (
+    "id",
+    "model",
+    "kind",
+    "site",
+    "name",
+    "lat",
+    "lon",
+    "dev_eui",
+    "interval_s",
+    "tags",
+    "gateway",
+)
 REQUIRED_COLUMNS: tuple[str, ...] = ("id", "model", "site")
 # The bar shows only on a terminal, and only for files big enough to take a visible moment: on a pipe or
 # in a log, tqdm's redraws are clutter, and a small file is done before a bar can be read.
@@ -121,7 +133,9 @@ def _row(
     cells = {name: value.strip() for name, value in zip(header, row, strict=False) if value.strip()}
     problems = []
     data: dict[str, object] = {
-        name: cells[name] for name in ("id", "model", "kind", "site", "name", "dev_eui", "interval_s") if name in cells
+        name: cells[name]
+        for name in ("id", "model", "kind", "site", "name", "dev_eui", "interval_s", "gateway")
+        if name in cells
     }
     if "lat" in cells or "lon" in cells:
         if "lat" in cells and "lon" in cells:
@@ -204,5 +218,6 @@ def export_csv(devices: Iterable[Device], out: TextIO) -> None:
                 device.dev_eui or "",
                 device.interval_s,
                 format_tags(device.tags),
+                device.gateway or "",
             )
         )

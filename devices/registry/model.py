@@ -15,7 +15,16 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from iot_suitcase.devices.catalog import load_catalog
 from iot_suitcase.devices.errors import DecodeError
@@ -180,6 +189,13 @@ class DeviceSpec(BaseModel):
     dev_eui: DevEui | None = None
     interval_s: IntervalS | None = None
     tags: Tags = Field(default_factory=dict)
+    gateway: DeviceIdField | None = None
+
+    @model_validator(mode="after")
+    def _not_its_own_gateway(self) -> DeviceSpec:
+        if self.gateway == self.id:
+            raise ValueError("a device cannot be its own gateway")
+        return self
 
 
 class Device(BaseModel):
@@ -196,6 +212,9 @@ class Device(BaseModel):
     dev_eui: DevEui | None = None
     interval_s: IntervalS
     tags: Tags = Field(default_factory=dict)
+    gateway: DeviceIdField | None = Field(
+        default=None, description="The device whose account publishes this one's readings (a SenML gateway)"
+    )
     created: UtcDatetime
 
     def as_record(self) -> dict[str, Any]:

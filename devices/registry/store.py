@@ -249,6 +249,7 @@ class Registry:
             dev_eui=spec.dev_eui,
             interval_s=spec.interval_s or (DEFAULT_INTERVAL_S if model is None else model.interval_s),
             tags=spec.tags,
+            gateway=spec.gateway,
             created=created,
         )
 

@@ -84,6 +84,7 @@ def test_import_then_export_round_trip(tmp_path: Path) -> None:
     assert table[0] == {
         "id": "n-1", "model": "native", "kind": "", "site": "dokk1", "name": "DOKK1, basement",
         "lat": "56.15349", "lon": "10.21395", "dev_eui": "", "interval_s": "900", "tags": "floor=-1;owner=kultur",
+        "gateway": "",
     }  # fmt: skip
     assert [row["id"] for row in table] == ["n-1", "n-2"]
 

@@ -67,6 +67,7 @@ def test_a_thousand_rows_import(tmp_path: Path) -> None:
         "dev_eui": "00000000000001f7",
         "interval_s": 300,  # the model's
         "tags": {"owner": "tmf", "n": "503"},
+        "gateway": None,
     }
     explicit = registry.get("kit-0600")
     assert explicit is not None
@@ -204,7 +205,7 @@ def test_export_writes_the_import_columns() -> None:
     registry.add(make_spec({"id": "a", "model": "acme/thermo", "site": "h", "name": "A, b", "tags": {"k": "v"}}))
     out = io.StringIO()
     export_csv(registry.devices, out)
-    assert out.getvalue() == HEADER + 'a,acme/thermo,climate,h,"A, b",,,,300,k=v\n'
+    assert out.getvalue() == HEADER + 'a,acme/thermo,climate,h,"A, b",,,,300,k=v,\n'
 
 
 # --- the round trip, over generated registries ----------------------------------------------------------
@@ -227,6 +228,7 @@ _device = st.fixed_dictionaries(
         "dev_eui": st.from_regex(r"[0-9a-fA-F]{16}", fullmatch=True),
         "interval_s": st.integers(1, 30 * 24 * 3600),
         "tags": st.dictionaries(st.from_regex(r"[a-z0-9_-]{1,8}", fullmatch=True), _text, max_size=10),
+        "gateway": st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True),
     },
 )
 

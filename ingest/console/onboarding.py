@@ -35,14 +35,15 @@ from iot_suitcase.ingest.console.rendering import Templates
 
 log = logging.getLogger(__name__)
 
-FIELDS = ("id", "model", "site", "kind", "name", "lat", "lon", "dev_eui", "interval_s", "tags")
+FIELDS = ("id", "model", "site", "kind", "name", "lat", "lon", "dev_eui", "interval_s", "tags", "gateway")
 Form = MultiDictProxy[Any]
 
 
 def given_device(form: Mapping[str, str]) -> dict[str, object]:
     """The form's values as ``Registry.add_given`` takes them; a ``RegistryError`` for what cannot be read."""
     problems = []
-    given: dict[str, object] = {key: form.get(key, "").strip() for key in ("id", "model", "site", "kind", "name")}
+    texts = ("id", "model", "site", "kind", "name", "gateway")
+    given: dict[str, object] = {key: form.get(key, "").strip() for key in texts}
     given["dev_eui"] = form.get("dev_eui", "").strip()
     lat, lon = form.get("lat", "").strip(), form.get("lon", "").strip()
     if bool(lat) != bool(lon):
@@ -80,6 +81,7 @@ def form_values(device: Device) -> dict[str, str]:
         "dev_eui": device.dev_eui or "",
         "interval_s": str(device.interval_s),
         "tags": format_tags(device.tags),
+        "gateway": device.gateway or "",
     }
 
 

@@ -77,6 +77,19 @@ class DeviceDirectory:
             f"`suitcase devices add {device_id} --model <vendor/model or native> --site <site>`"
         )
 
+    def admit_relayed(self, gateway: str, device_id: str) -> tuple[RejectCode, str] | None:
+        """None if ``gateway`` may publish readings of ``device_id`` (the registry names it as the device's
+        gateway), else the reject code and reason. No policy admits a relayed stranger: a gateway's account
+        must not be able to speak for any device it likes."""
+        device = self._registry.get(device_id)
+        if device is not None and device.gateway == gateway:
+            return None
+        now = "not registered" if device is None else f"registered with gateway {device.gateway or 'none'}"
+        return RejectCode.DEVICE_MISMATCH, (
+            f"{gateway!r} published readings of {device_id!r}, which is {now}: a gateway publishes only for "
+            f"devices registered with it (`suitcase devices add {device_id} ... --gateway {gateway}`)"
+        )
+
     def _register(self, device_id: str) -> None:
         if self._file is None:
             return

@@ -22,6 +22,8 @@ from iot_suitcase.ingest.wal.redelivery import Redeliveries, Verdict
 from iot_suitcase.ingest.wal.waiting import Entry, Waiting
 
 log = logging.getLogger(__name__)
+# Refusals that a device registered a moment ago (or given its gateway) would lift: look at the registry again.
+_REFRESHABLE = frozenset({RejectCode.UNKNOWN_DEVICE, RejectCode.DEVICE_MISMATCH})
 
 
 @dataclass(slots=True)
@@ -138,8 +140,8 @@ class Intake:
                 code, reason = refusal
                 reject = Reject(origin, payload, received_at, outcome.device_id, code, reason)
                 return self._reject(key, reject, idempotent=idempotent)
-            tags = self._directory.tags(outcome.device_id)
-            lines = reading_lines(outcome.readings, tags)
+            parts = outcome.by_device()
+            lines = [reading_lines(part.readings, self._directory.tags(part.device_id)) for part in parts]
         except DecodeError as error:
             reject = Reject(origin, payload, received_at, error.device_id, error.code, error.reason)
             return self._reject(key, reject, idempotent=idempotent)
@@ -148,13 +150,23 @@ class Intake:
             reason = f"internal decoder error: {error!r}"
             reject = Reject(origin, payload, received_at, None, RejectCode.UNKNOWN_FORMAT, reason)
             return self._reject(key, reject, idempotent=idempotent)
-        self._board.stored(outcome, received_at)
         self.figures.skipped_values += outcome.skipped
-        site = self._directory.site(outcome.device_id)
-        uplink = uplink_line(
-            outcome.device_id, site, outcome.format, readings=len(lines), size=len(payload), time=time_ns(received_at)
-        )
-        body = points_record(key, origin, payload, received_at, lines, bookkeeping=[uplink], idempotent=idempotent)
+        uplinks = []
+        for part, part_lines in zip(parts, lines, strict=True):
+            self._board.stored(part, received_at)
+            site = self._directory.site(part.device_id)
+            uplinks.append(
+                uplink_line(
+                    part.device_id,
+                    site,
+                    part.format,
+                    readings=len(part_lines),
+                    size=len(payload),
+                    time=time_ns(received_at),
+                )
+            )
+        every_line = [line for part_lines in lines for line in part_lines]
+        body = points_record(key, origin, payload, received_at, every_line, bookkeeping=uplinks, idempotent=idempotent)
         return body, None
 
     def _admitted(self, message: Message, fmt: str) -> tuple[Outcome, tuple[RejectCode, str] | None]:
@@ -166,11 +178,18 @@ class Intake:
             if error.code != RejectCode.NO_CODEC or not self._directory.refresh(self._decoder):
                 raise
             outcome = self._decoder.decode_message(message, fmt)
-        refusal = self._directory.admit(outcome.device_id)
-        if refusal is not None and refusal[0] is RejectCode.UNKNOWN_DEVICE and self._directory.refresh(self._decoder):
+        refusal = self._refusal(outcome)
+        if refusal is not None and refusal[0] in _REFRESHABLE and self._directory.refresh(self._decoder):
             outcome = self._decoder.decode_message(message, fmt)  # its model may have come with it
-            refusal = self._directory.admit(outcome.device_id)
+            refusal = self._refusal(outcome)
         return outcome, refusal
+
+    def _refusal(self, outcome: Outcome) -> tuple[RejectCode, str] | None:
+        """Why the sender, or a device whose readings it relays, may not be stored; None when all may."""
+        refusal = self._directory.admit(outcome.device_id)
+        for device_id in outcome.relayed:
+            refusal = refusal or self._directory.admit_relayed(outcome.device_id, device_id)
+        return refusal
 
     def _reject(self, key: bytes, reject: Reject, *, idempotent: bool) -> tuple[bytes, Reject]:
         if len(reject.payload) > self._decoder.options.max_payload_bytes:

@@ -1,11 +1,14 @@
 """Decoder of SenML JSON (RFC 8428) on ``<root>/<device>/senml``: resolve the pack, map records to quantities.
 
-The platform stores a message whole, so one record that cannot become a catalog reading (a string
-value, an unknown name and unit) rejects the pack with a reason naming that record.
+The platform stores a message whole, so one record that cannot become a catalog reading (an unknown name
+and unit) rejects the pack with a reason naming that record. A pack whose names give several devices is a
+gateway's: published on the gateway's own topic, each record's readings are its named device's, and the
+ingest service admits it only when the registry names that gateway for every one of them.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from iot_suitcase.devices.catalog import load_catalog
@@ -47,17 +50,23 @@ class SenmlFormat:
             topic_device = check_device_id(message.topic.split("/")[1])
         try:
             records = resolve(load_pack(message.payload), now=message.received_at)
-            readings, name_device, skipped = _readings(records)
-            device_id = topic_device or _device_from_names(name_device)
+            readings, devices, skipped = _readings(records)
+            if len(devices) > 1:
+                if topic_device is None:
+                    raise _several_devices(devices, "publish one pack per device, or the pack on its gateway's topic")
+                return Decoded(device_id=topic_device, readings=_relayed(readings, topic_device), skipped=skipped)
+            readings = [replace(reading, device=None) for reading in readings]
+            device_id = topic_device or _device_from_names(next(iter(devices)))
         except DecodeError as error:
             error.device_id = error.device_id or topic_device
             raise
         return Decoded(device_id=device_id, readings=readings, skipped=skipped)
 
 
-def _readings(records: list[Record]) -> tuple[list[RawReading], str, int]:
-    """Raw readings of every record, the device part the records' names share, and how many string, boolean
-    or data records were skipped: RFC 8428 allows them in any pack, and no catalog quantity holds them."""
+def _readings(records: list[Record]) -> tuple[list[RawReading], dict[str, int], int]:
+    """Raw readings of every record (``device``: the device part of its name), each device part with the
+    first record naming it, and how many string, boolean or data records were skipped: RFC 8428 allows them
+    in any pack, and no catalog quantity holds them."""
     known = load_catalog().quantities
     readings: list[RawReading] = []
     devices: dict[str, int] = {}
@@ -70,16 +79,9 @@ def _readings(records: list[Record]) -> tuple[list[RawReading], str, int]:
         devices.setdefault(device, record.index)
         unit = catalog_unit(record.unit)
         if record.value is not None:
-            readings.append(RawReading(quantity, record.value, unit, record.time))
+            readings.append(RawReading(quantity, record.value, unit, record.time, device))
         if record.sum is not None:
-            readings.append(_energy_from_sum(record, record.sum, quantity, unit))
-    if len(devices) > 1:
-        first, second = sorted(devices, key=devices.__getitem__)[:2]
-        raise DecodeError(
-            RejectCode.DEVICE_MISMATCH,
-            f"records name more than one device ({first[:64]!r} in record {devices[first]}, {second[:64]!r} in "
-            f"record {devices[second]}); publish one pack per device",
-        )
+            readings.append(replace(_energy_from_sum(record, record.sum, quantity, unit), device=device))
     if not readings:
         labels = sorted({record.other_value or "" for record in skipped})
         raise DecodeError(
@@ -88,7 +90,25 @@ def _readings(records: list[Record]) -> tuple[list[RawReading], str, int]:
             "stored",
         )
     _check_unique(readings)
-    return readings, next(iter(devices)), len(skipped)
+    return readings, devices, len(skipped)
+
+
+def _several_devices(devices: dict[str, int], what_to_do: str) -> DecodeError:
+    first, second = sorted(devices, key=devices.__getitem__)[:2]
+    return DecodeError(
+        RejectCode.DEVICE_MISMATCH,
+        f"records name more than one device ({first[:64]!r} in record {devices[first]}, {second[:64]!r} in "
+        f"record {devices[second]}); {what_to_do}",
+    )
+
+
+def _relayed(readings: list[RawReading], gateway: str) -> list[RawReading]:
+    """A gateway's pack: each reading is its named device's (a record without a device part: the gateway's)."""
+    relayed = []
+    for reading in readings:
+        device = device_id_of_name(reading.device) if reading.device else gateway
+        relayed.append(replace(reading, device=None if device == gateway else device))
+    return relayed
 
 
 def _energy_from_sum(record: Record, total: float, quantity: str, unit: str | None) -> RawReading:
@@ -110,9 +130,9 @@ def _energy_from_sum(record: Record, total: float, quantity: str, unit: str | No
 
 def _check_unique(readings: list[RawReading]) -> None:
     """Two values of one quantity at one time would overwrite each other in the store."""
-    seen: set[tuple[str, datetime | None]] = set()
+    seen: set[tuple[str, datetime | None, str | None]] = set()
     for reading in readings:
-        key = (reading.quantity, reading.time)
+        key = (reading.quantity, reading.time, reading.device)
         if key in seen:
             when = "now" if reading.time is None else reading.time.isoformat()
             raise DecodeError(
