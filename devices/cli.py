@@ -7,11 +7,13 @@ import base64
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pydantic_settings import CliSettingsSource
 
 from iot_suitcase.devices.catalog import load_catalog
 from iot_suitcase.devices.codecs import MODELS, decode_uplink
+from iot_suitcase.devices.codecs.javascript import JavaScriptDecoder
 from iot_suitcase.devices.decode import AUTO, Decoder
 from iot_suitcase.devices.errors import DecodeError, RejectCode
 from iot_suitcase.devices.formats import FORMATS, Message
@@ -53,6 +55,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     codec_decode.add_argument("--base64", metavar="B64", help="payload bytes as base64 instead of hex")
     codec_decode.add_argument("--fport", type=int, required=True, help="LoRaWAN FPort of the uplink")
     codec_decode.set_defaults(handler=run_codec_decode, trailing="hex")
+    codec_test = codec_commands.add_parser(
+        "test",
+        help="run a JavaScript decoder (decodeUplink, The Things Network's format) on one uplink, sandboxed",
+        description='Prints what decodeUplink returns, as JSON, or {"error": code, "reason": text} and exit 1: the '
+        "same sandbox, time and memory limits as the ingest service.",
+    )
+    codec_test.add_argument("script", type=Path, metavar="FILE.js")
+    codec_test.add_argument("hex", nargs="?", metavar="HEX", help="payload bytes as hex")
+    codec_test.add_argument("--base64", metavar="B64", help="payload bytes as base64 instead of hex")
+    codec_test.add_argument("--fport", type=int, required=True, help="LoRaWAN FPort of the uplink")
+    codec_test.set_defaults(handler=run_codec_test, trailing="hex")
 
     catalog = commands.add_parser("catalog", help="list quantities with canonical units, ranges and units accepted")
     catalog.add_argument("--json", action="store_true", help="machine-readable output")
@@ -116,6 +129,21 @@ def run_codec_decode(args: argparse.Namespace) -> int:
         return 1
     for row in rows:
         print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def run_codec_test(args: argparse.Namespace) -> int:
+    try:
+        payload = _payload_bytes(args.hex, args.base64)
+        source = args.script.read_text(encoding="utf-8")
+        output = JavaScriptDecoder(source, args.script.name).decode_uplink(args.fport, payload)
+    except OSError as error:
+        print(json.dumps({"error": "no_codec", "reason": f"{args.script}: {error.strerror or error}"}))
+        return 1
+    except DecodeError as error:
+        print(json.dumps(error.as_dict(), ensure_ascii=False))
+        return 1
+    print(json.dumps({"data": output.data, "warnings": output.warnings}, ensure_ascii=False, indent=2))
     return 0
 
 

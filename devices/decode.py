@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from iot_suitcase.devices.catalog import Catalog, load_catalog
+from iot_suitcase.devices.codecs import install_javascript_models
 from iot_suitcase.devices.errors import DecodeError, RejectCode
 from iot_suitcase.devices.formats import FORMATS, Decoded, FormatContext, Message, PayloadFormat, publish_filters
 from iot_suitcase.devices.reading import Reading, check_device_id, device_id_problem
@@ -54,6 +55,7 @@ class Decoder:
         formats: dict[str, PayloadFormat] | None = None,
     ) -> None:
         self.options = options or DecodeSettings()
+        install_javascript_models(self.options.javascript_decoders_file)
         self.catalog = catalog or load_catalog()
         self.formats = formats if formats is not None else FORMATS
         self.context = FormatContext(

@@ -49,6 +49,11 @@ class DecodeSettings(TopicSettings):
     future_tolerance_s: float = Field(
         default=600.0, ge=0, description="How far a device clock may run ahead of the server's, in seconds."
     )
+    javascript_decoders_file: Path | None = Field(
+        default=Path("var/decoders.toml"),
+        description="Models decoded by a vendor's JavaScript decoder, each with its script and field map "
+        "(devices/codecs/javascript/README.md); absent: none.",
+    )
 
 
 class RegistrySettings(SuitcaseSettings):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic_settings import CliSettingsSource
 
+from iot_suitcase.devices.codecs.javascript import DecodersFileError
 from iot_suitcase.devices.registry import RegistryError
 from iot_suitcase.ingest import heap
 from iot_suitcase.ingest.config import IngestSettings
@@ -142,4 +143,7 @@ def run(settings: IngestSettings) -> int:
         return asyncio.run(serve(settings))
     except RegistryError as error:
         print(f"the registry {settings.registry_file} does not load; fix it first:\n{error}", file=sys.stderr)
+        return 2
+    except DecodersFileError as error:
+        print(f"the JavaScript decoders file does not load; fix it first:\n{error}", file=sys.stderr)
         return 2

@@ -7,11 +7,16 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from pydantic import ValidationError
+
 from iot_suitcase import config, init
 from iot_suitcase.dashboards import cli as dashboards_cli
 from iot_suitcase.devices import cli as devices_cli
+from iot_suitcase.devices.codecs import install_javascript_models
+from iot_suitcase.devices.codecs.javascript import DecodersFileError
 from iot_suitcase.devices.credentials import cli as credentials_cli
 from iot_suitcase.devices.registry import cli as registry_cli
+from iot_suitcase.devices.settings import DecodeSettings
 from iot_suitcase.ingest import cli as ingest_cli
 from iot_suitcase.ingest.console import cli as users_cli
 from iot_suitcase.simulators import cli as simulators_cli
@@ -51,6 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     handler: Handler = args.handler
+    try:
+        # models of the JavaScript decoders file, for every command that names or lists models
+        install_javascript_models(DecodeSettings().javascript_decoders_file)
+    except DecodersFileError as error:
+        print(f"warning: JavaScript decoders not loaded: {error}", file=sys.stderr)
+    except ValidationError:
+        pass  # settings the command itself reads, and reports
     try:
         return handler(args)
     except KeyboardInterrupt:

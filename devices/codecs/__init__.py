@@ -6,8 +6,10 @@ Each vendor package exposes ``CODEC``, an object of the ``Codec`` protocol (devi
 from __future__ import annotations
 
 from importlib import import_module
+from pathlib import Path
 
 from iot_suitcase.devices.codecs.base import Codec, CodecError, CodecReadings, DeviceModel, load_models
+from iot_suitcase.devices.codecs.javascript import DecodersFileError, load_models_file
 from iot_suitcase.devices.errors import DecodeError, RejectCode
 
 VENDOR_PACKAGES: tuple[str, ...] = (
@@ -36,6 +38,38 @@ def codec_for(model_id: str) -> Codec:
     return CODECS[MODELS[model_id].vendor]
 
 
+_installed: set[Path] = set()
+_script_vendors: set[str] = set()
+
+
+def install_javascript_models(path: Path | None) -> None:
+    """Add the models of a JavaScript decoders file (SUITCASE_JAVASCRIPT_DECODERS_FILE) beside the built-in
+    codecs, once per file; a missing file adds none. ``DecodersFileError`` names what is wrong in the file, and a
+    vendor that has a built-in codec here cannot be given JavaScript models (one codec per vendor)."""
+    if path is None or path in _installed or not path.is_file():
+        return
+    added = load_models_file(path)
+    taken = sorted(vendor for vendor in added if vendor in CODECS and vendor not in _script_vendors)
+    if taken:
+        raise DecodersFileError(
+            f"{path}: {', '.join(taken)} has a codec here already; name the models of another vendor"
+        )
+    for vendor, codec in added.items():
+        for model_id in list(MODELS):
+            if MODELS[model_id].vendor == vendor:
+                del MODELS[model_id]
+        CODECS[vendor] = codec
+        MODELS.update(codec.models)
+        _script_vendors.add(vendor)
+    _installed.add(path)
+
+
+def forget_javascript_models() -> None:
+    """Let the files installed so far be installed again (tests that restore the tables)."""
+    _installed.clear()
+    _script_vendors.clear()
+
+
 def decode_uplink(model_id: str, fport: int, payload: bytes) -> CodecReadings:
     """Decode raw LoRaWAN payload bytes of a known model (with the count of unknown fields read past)."""
     readings = codec_for(model_id).decode(model_id, fport, payload)
@@ -51,5 +85,6 @@ __all__ = [
     "DeviceModel",
     "codec_for",
     "decode_uplink",
+    "install_javascript_models",
     "load_models",
 ]
