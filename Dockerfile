@@ -1,9 +1,9 @@
 # The ingest service (and every `suitcase` command) as a container: slim Python, non-root user.
-FROM python:3.11-slim
+FROM python:3.11.11-slim-bookworm
 
 RUN useradd --create-home --uid 10001 suitcase
 WORKDIR /app
-COPY pyproject.toml README.md requirements.lock ./
+COPY pyproject.toml setup.py README.md requirements.lock ./
 COPY devices ./devices
 COPY ingest ./ingest
 COPY dashboards ./dashboards

@@ -1,21 +1,56 @@
 #!/bin/sh
-# The compose stack's Mosquitto, with a log the ingest service can read: broker refusals (wrong passwords, ACL
-# denials) never reach it as messages, so it follows this log to show them in the console (README: "The broker").
+# The compose stack's Mosquitto, started by this script as root (Mosquitto then drops to its own user).
 #
-# Mosquitto writes its log as its own user, mode 0600. Beside it, as root, a loop hands the log to the group the
-# ingest container runs with (SUITCASE_GID, read only) and rotates it past BROKER_LOG_MAX_BYTES: the log becomes
-# mosquitto.log.1, and SIGHUP has Mosquitto open a new one. Then `exec` makes Mosquitto this process, so it
-# receives compose's signals itself and `$$` in the loop is its process id.
+# Account files: `suitcase init`, the CLI and the console write the password and ACL files into ./var/mosquitto
+# (mounted read-only at BROKER_FILES_FROM). Mosquitto wants them owned by its user and readable by nobody else
+# (newer releases refuse others), and the ingest container cannot signal the broker's. So this script copies them
+# to BROKER_FILES_TO, owned by Mosquitto's user, mode 0600, before the start and again whenever they change,
+# then sends SIGHUP: a credential issued in the console works within BROKER_EVERY_S seconds.
+#
+# Log: Mosquitto writes it as its own user, mode 0600. The ingest service follows it for broker refusals
+# (wrong passwords, ACL denials, which never reach it as messages), so the loop hands it to the group the
+# ingest container runs with (SUITCASE_GID, read only) and rotates it past BROKER_LOG_MAX_BYTES: the log
+# becomes mosquitto.log.1, and SIGHUP has Mosquitto open a new one.
+#
+# `exec` makes Mosquitto this process, so it receives compose's signals itself and `$$` in the loop is its pid.
 set -eu
 config="${BROKER_CONFIG:-/mosquitto/config/mosquitto.conf}"
+files_from="${BROKER_FILES_FROM:-/mosquitto/config/suitcase}"
+files_to="${BROKER_FILES_TO:-/mosquitto/private}"
+owner="${BROKER_USER:-mosquitto}"
 log="${BROKER_LOG:-/mosquitto/log/mosquitto.log}"
 max_bytes="${BROKER_LOG_MAX_BYTES:-33554432}"
-every="${BROKER_LOG_EVERY_S:-2}"
+every="${BROKER_EVERY_S:-2}"
 group="${SUITCASE_GID:-10001}"
+accounts="passwd acl passwd-service acl-service"
+
+# Copy the account files when any differs from its copy; true when it copied.
+sync_accounts() {
+  changed=1
+  for name in $accounts; do
+    [ -f "$files_from/$name" ] || continue
+    if ! cmp -s "$files_from/$name" "$files_to/$name"; then
+      cp "$files_from/$name" "$files_to/.$name.new"
+      chown "$owner:$owner" "$files_to/.$name.new"
+      chmod 0600 "$files_to/.$name.new"
+      mv -f "$files_to/.$name.new" "$files_to/$name"
+      changed=0
+    fi
+  done
+  return $changed
+}
+
+mkdir -p "$files_to"
+chown "$owner:$owner" "$files_to"
+chmod 0700 "$files_to"
+sync_accounts || true
 
 (
   set +e # a file that vanishes between two commands must not end the loop
   while sleep "$every"; do
+    if sync_accounts; then
+      kill -HUP $$
+    fi
     size="$(stat -c %s "$log" 2>/dev/null)" || continue
     if [ "$size" -gt "$max_bytes" ]; then
       mv -f "$log" "$log.1" && kill -HUP $$

@@ -8,7 +8,9 @@ The Dockerfile's RUN/CMD/HEALTHCHECK commands run in a fresh virtualenv.
 from __future__ import annotations
 
 import os
+import pwd
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -22,6 +24,7 @@ import yaml
 
 from iot_suitcase.cli import build_parser
 from iot_suitcase.devices.credentials import BrokerFiles, Listener, listener_config
+from iot_suitcase.devices.credentials.mosquitto import device_acl, hash_password, password_file, write_atomically
 from iot_suitcase.ingest.config import IngestSettings
 from iot_suitcase.init import CONTAINER_UID
 from iot_suitcase.servers import InfluxDB, Mosquitto, free_port
@@ -73,6 +76,10 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
         for source, _target in mounts(service):
             if source.startswith("/"):  # a bind mount (named volumes have no path)
                 assert Path(source).exists(), f"{name} mounts {source}, which is missing"
+    for name in ("mosquitto", "influxdb", "grafana"):  # #17 point 7: what runs is what was checked
+        assert re.fullmatch(r"[a-z/-]+:\d+\.\d+\.\d+", str(services[name]["image"])), f"{name} floats"
+    [base] = re.findall(r"^FROM (\S+)", (root / "Dockerfile").read_text(), re.MULTILINE)
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", base), "the Python image floats"
     published = {name: [p["published"] for p in s.get("ports", [])] for name, s in services.items()}  # type: ignore[attr-defined]
     assert published == {"mosquitto": [1883], "influxdb": [], "grafana": [3000], "ingest": [8080], "simulator": []}
     assert set(config["volumes"]) >= {"mosquitto-data", "influxdb-data", "grafana-data"}
@@ -109,7 +116,7 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
     mosquitto_conf = (root / "deploy" / "mosquitto.conf").read_text()
     for line in ("max_queued_messages 0", "persistence true"):
         assert line in mosquitto_conf
-    in_container = PurePosixPath("/mosquitto/config/suitcase")
+    in_container = PurePosixPath("/mosquitto/private")
     files = BrokerFiles(
         in_container / "passwd", in_container / "acl", in_container / "passwd-service", in_container / "acl-service"
     )
@@ -162,7 +169,9 @@ def test_the_compose_brokers_log_is_readable_by_the_ingest_user_and_rotated(tmp_
             "BROKER_CONFIG": str(config),
             "BROKER_LOG": str(log),
             "BROKER_LOG_MAX_BYTES": "20000",
-            "BROKER_LOG_EVERY_S": "0.2",
+            "BROKER_EVERY_S": "0.2",
+            "BROKER_FILES_FROM": str(root / "accounts"),
+            "BROKER_FILES_TO": str(root / "private"),
             "SUITCASE_GID": str(CONTAINER_UID),
         }
         broker = subprocess.Popen(["/bin/sh", str(REPO / "deploy" / "mosquitto-run.sh")], env=env)
@@ -198,6 +207,59 @@ def test_the_compose_brokers_log_is_readable_by_the_ingest_user_and_rotated(tmp_
             broker.wait(timeout=10)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="the script runs as root in the container, Mosquitto as its own user")
+def test_the_compose_broker_reads_its_accounts_from_private_copies_and_takes_new_ones_without_a_restart() -> None:
+    """#17 point 7: Mosquitto wants its password and ACL files its own and unreadable to others; the ingest
+    container writes them (console credentials) and cannot signal the broker's container. The script keeps
+    private copies, 0600 and Mosquitto's, and reloads the broker when the written ones change."""
+    root = Path(tempfile.mkdtemp(prefix="suitcase-brokerfiles-"))
+    try:
+        root.chmod(0o755)
+        accounts, private = root / "accounts", root / "private"
+        accounts.mkdir()
+        first, second = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+        write_atomically(accounts / "passwd", password_file({"kit-1": hash_password(first)}), mode=0o644)
+        write_atomically(accounts / "acl", device_acl(topic_root="suitcase"), mode=0o644)
+        port = free_port()
+        config = root / "mosquitto.conf"
+        config.write_text(
+            f"per_listener_settings true\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
+            f"password_file {private / 'passwd'}\nacl_file {private / 'acl'}\n"
+        )
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "BROKER_CONFIG": str(config),
+            "BROKER_FILES_FROM": str(accounts),
+            "BROKER_FILES_TO": str(private),
+            "BROKER_LOG": str(root / "no.log"),
+            "BROKER_EVERY_S": "0.2",
+        }
+        broker = subprocess.Popen(["/bin/sh", str(REPO / "deploy" / "mosquitto-run.sh")], env=env)
+
+        def publishes(password: str) -> bool:
+            command = ["mosquitto_pub", "-p", str(port), "-u", "kit-1", "-P", password, "-t", "suitcase/kit-1/up"]
+            return subprocess.run([*command, "-m", "{}"], capture_output=True, timeout=10, check=False).returncode == 0
+
+        try:
+            wait_until(lambda: publishes(first), 10, "the broker up with the first password")
+            for path in (private / "passwd", private / "acl"):
+                assert (path.stat().st_uid, path.stat().st_mode & 0o777) == (_uid("mosquitto"), 0o600)
+            assert private.stat().st_mode & 0o777 == 0o700
+            write_atomically(accounts / "passwd", password_file({"kit-1": hash_password(second)}), mode=0o644)
+            wait_until(lambda: publishes(second), 10, "the new password working, without a restart")
+            assert not publishes(first)
+            assert broker.poll() is None
+        finally:
+            broker.terminate()
+            broker.wait(timeout=10)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _uid(user: str) -> int:
+    return pwd.getpwnam(user).pw_uid
 
 
 def strip_comments(config: str) -> str:
