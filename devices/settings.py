@@ -27,10 +27,16 @@ INGEST_CLIENT_PREFIX = f"{RESERVED_PREFIX}ingest"
 
 
 class SuitcaseSettings(BaseSettings):
-    """How every settings class reads: ``SUITCASE_*`` variables and ``.env``; flags in kebab case."""
+    """How every settings class reads: ``SUITCASE_*`` variables and ``.env``; flags in kebab case. An empty
+    variable counts as unset: compose passes ``${VAR:-}`` of a line deleted from .env as one."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", frozen=True, cli_kebab_case=True, extra="ignore"
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        frozen=True,
+        cli_kebab_case=True,
+        extra="ignore",
+        env_ignore_empty=True,
     )
 
 

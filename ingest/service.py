@@ -230,8 +230,8 @@ class IngestService:
         )
         self.pages.add_routes(app)
         tiles = (
-            MapTiles(self.settings.map_tiles_url, self.settings.map_attribution)
-            if self.settings.map_tiles_url
+            MapTiles(self.settings.map_tiles, self.settings.map_attribution)
+            if self.settings.map_tiles
             else None
         )
         onboarding = Onboarding(

@@ -109,6 +109,18 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
     ):
         assert env.get(needed), f".env lacks {needed}"
     assert f"user {env['SUITCASE_SIMULATOR_MQTT_USERNAME']}\n" in (root / "var" / "mosquitto" / "acl").read_text()
+    # #17 point 5: each container carries its own secrets only, never the whole .env
+    secrets_of = {
+        name: {key for key, value in dict(service.get("environment") or {}).items() if value and value in env.values()}  # type: ignore[call-overload]
+        for name, service in services.items()
+    }
+    assert all("env_file" not in service for service in services.values())
+    assert secrets_of["mosquitto"] <= {"SUITCASE_GID"}
+    assert secrets_of["grafana"] == {"GF_SECURITY_ADMIN_USER", "GF_SECURITY_ADMIN_PASSWORD", "SUITCASE_INFLUX_TOKEN"}
+    assert secrets_of["simulator"] == {"SUITCASE_SIMULATOR_MQTT_USERNAME", "SUITCASE_SIMULATOR_MQTT_PASSWORD"}
+    assert not {key for key in secrets_of["ingest"] if key.startswith(("GF_", "DOCKER_INFLUXDB"))}
+    assert {"SUITCASE_MQTT_PASSWORD", "SUITCASE_INFLUX_TOKEN", "SUITCASE_METRICS_TOKEN"} <= secrets_of["ingest"]
+    assert not {key for key in secrets_of["influxdb"] if not key.startswith("DOCKER_INFLUXDB_INIT_")}
     for name in ("ingest", "simulator"):
         command: list[str] = services[name]["command"]  # type: ignore[assignment]
         parsed = build_parser().parse_args(command)

@@ -45,7 +45,7 @@ _INGESTION_PREFIX = "/v1/"  # HTTP ingestion: device keys, not logins
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def security_headers(map_tiles_url: str) -> dict[str, str]:
+def security_headers(map_tiles_url: str | None) -> dict[str, str]:
     """Every console answer's headers: nothing but this origin's scripts, and images from it or the map's
     tile server."""
     tiles = URL(map_tiles_url).origin() if map_tiles_url else None
@@ -115,7 +115,7 @@ class ConsoleAuth:
         self._settings = settings
         self._templates = templates
         self._throttle = throttle or LoginThrottle()
-        self._security_headers = security_headers(settings.map_tiles_url)
+        self._security_headers = security_headers(settings.map_tiles)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/login", self.login_page)

@@ -30,11 +30,17 @@ class ConsoleSettings(SuitcaseSettings):
     )
     map_tiles_url: str = Field(
         default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-        pattern=r"^(https?://[^\s'\"]+\{z\}[^\s'\"]*)?$",
+        pattern=r"^(https?://[^\s'\"]+\{z\}[^\s'\"]*|off)$",
         description="Map tiles for choosing a device's location on the add-device form: a URL template with "
         "{z}, {x} and {y} (OpenStreetMap's by default: light use only, see its tile usage policy; a "
-        "municipality's own tile server is better). Empty: no map, coordinates are typed.",
+        "municipality's own tile server is better). off: no map, coordinates are typed.",
     )
+
+    @property
+    def map_tiles(self) -> str | None:
+        """The tile URL template, or None when the map is off."""
+        return None if self.map_tiles_url == "off" else self.map_tiles_url
+
     map_attribution: str = Field(
         default="© OpenStreetMap contributors",
         description="The map tiles' attribution, shown on the map as their licence requires.",
