@@ -229,11 +229,7 @@ class IngestService:
             broker_refusals=self.broker_refusals,
         )
         self.pages.add_routes(app)
-        tiles = (
-            MapTiles(self.settings.map_tiles, self.settings.map_attribution)
-            if self.settings.map_tiles
-            else None
-        )
+        tiles = MapTiles(self.settings.map_tiles, self.settings.map_attribution) if self.settings.map_tiles else None
         onboarding = Onboarding(
             RegistryFile(self.settings.registry_file), templates, lambda: self.security, self.settings.mqtt_port, tiles
         )
