@@ -234,7 +234,12 @@ class IngestService:
             RegistryFile(self.settings.registry_file), templates, lambda: self.security, self.settings.mqtt_port, tiles
         )
         onboarding.add_routes(app)
-        reachable = Reachable(self.settings.topic_root, self.settings.mqtt_port, self.settings.grafana_public_url)
+        reachable = Reachable(
+            self.settings.topic_root,
+            self.settings.device_mqtt_port or self.settings.mqtt_port,
+            self.settings.grafana_public_url,
+            self.settings.device_ca_file,
+        )
         pages = ConsolePages(
             self.pages,
             accounts,

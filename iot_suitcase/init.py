@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import socket
 from pathlib import Path
 
 from pydantic import SecretStr
 
+from iot_suitcase.certificates import CertificateFiles, make_certificates
 from iot_suitcase.devices.credentials.issuing import commit
 from iot_suitcase.devices.credentials.mosquitto import write_atomically
 from iot_suitcase.devices.credentials.settings import SecuritySettings
@@ -22,6 +24,7 @@ from iot_suitcase.ingest.console.accounts import FIRST_ADMIN, Accounts
 from iot_suitcase.ingest.console.settings import ConsoleSettings
 
 INGEST_USER = "suitcase-ingest"
+CERTIFICATES = "certs"  # under ./var: the broker's TLS certificate and keys
 
 
 CONTAINER_UID = 10001  # the image's own user (Dockerfile): what the containers run as when root ran init
@@ -84,6 +87,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="where to write (default .env)")
     parser.add_argument("--force", action="store_true", help="replace an existing file (old secrets stop working)")
     parser.add_argument(
+        "--tls-name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name or IP address devices reach the broker by, for its TLS certificate (repeatable; "
+        "default: this machine's name, localhost, 127.0.0.1)",
+    )
+    parser.add_argument(
         "--broker-files",
         action="store_true",
         help="only rewrite the broker's password and ACL files from the existing .env and device credentials",
@@ -108,19 +119,37 @@ def run(args: argparse.Namespace) -> int:
     )
     status = _write_broker_files(security)
     console = ConsoleSettings(_env_file=path)
+    var = console.accounts_file.parent
+    _write_certificates(CertificateFiles(var / CERTIFICATES), args.tls_name)
     first_admin(console.accounts_file)
-    hand_over(console.accounts_file.parent, console.accounts_file.parent / "ingest")
+    hand_over(var, var / "ingest")
     return status
+
+
+def _write_certificates(files: CertificateFiles, names: list[str]) -> None:
+    """The broker's TLS certificate (the compose stack's devices connect over TLS), unless one is there."""
+    names = list(dict.fromkeys(names or [socket.getfqdn(), "localhost", "127.0.0.1"]))
+    written = make_certificates(files, names)
+    if written:
+        print(
+            f"wrote the broker's TLS certificate for {', '.join(names)} and its own CA in {files.folder}: "
+            f"devices check the broker with {files.ca_cert.name} (public); the keys stay there (mode 0600)"
+        )
+    else:
+        print(f"kept the broker's TLS certificate in {files.folder}")
 
 
 def hand_over(var_dir: Path, data_dir: Path) -> None:
     """The ingest container's data dir exists before compose mounts it (a directory Docker makes is root's), and
-    when root ran init, everything under ./var belongs to the containers' user, who must write there."""
+    when root ran init, everything under ./var belongs to the containers' user, who must write there; but for
+    the TLS keys, which only the broker's start script (root) reads: the ingest container mounts ./var too."""
     data_dir.mkdir(parents=True, exist_ok=True)
     if os.getuid() != 0:
         return
     uid, gid = owner()
-    for directory, _subdirectories, files in os.walk(var_dir):
+    for directory, subdirectories, files in os.walk(var_dir):
+        if Path(directory) == var_dir:
+            subdirectories[:] = [name for name in subdirectories if name != CERTIFICATES]
         os.chown(directory, uid, gid)
         for name in files:
             os.chown(Path(directory) / name, uid, gid)

@@ -7,6 +7,7 @@ The Dockerfile's RUN/CMD/HEALTHCHECK commands run in a fresh virtualenv.
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import re
@@ -24,7 +25,13 @@ import yaml
 
 from iot_suitcase.cli import build_parser
 from iot_suitcase.devices.credentials import BrokerFiles, Listener, listener_config
-from iot_suitcase.devices.credentials.mosquitto import device_acl, hash_password, password_file, write_atomically
+from iot_suitcase.devices.credentials.mosquitto import (
+    device_acl,
+    hash_password,
+    password_file,
+    tls_listener_config,
+    write_atomically,
+)
 from iot_suitcase.ingest.config import IngestSettings
 from iot_suitcase.init import CONTAINER_UID
 from iot_suitcase.servers import InfluxDB, Mosquitto, free_port
@@ -81,7 +88,7 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
     [base] = re.findall(r"^FROM (\S+)", (root / "Dockerfile").read_text(), re.MULTILINE)
     assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", base), "the Python image floats"
     published = {name: [p["published"] for p in s.get("ports", [])] for name, s in services.items()}  # type: ignore[attr-defined]
-    assert published == {"mosquitto": [1883], "influxdb": [], "grafana": [3000], "ingest": [8080], "simulator": []}
+    assert published == {"mosquitto": [8883], "influxdb": [], "grafana": [3000], "ingest": [8080], "simulator": []}
     assert set(config["volumes"]) >= {"mosquitto-data", "influxdb-data", "grafana-data"}
     ingest_mounts = {target: source for source, target in mounts(services["ingest"])}
     assert ingest_mounts["/data"] == str(root / "var" / "ingest"), "a directory init made, not a fresh root volume"
@@ -136,6 +143,8 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
         Listener(1883), Listener(1884), files, message_size_limit=IngestSettings().max_payload_bytes
     )
     assert strip_comments(listeners) in strip_comments(mosquitto_conf), "compose's broker = the generated layout"
+    tls = tls_listener_config(8883, files, PurePosixPath("/mosquitto/private/certs"))
+    assert strip_comments(tls) in strip_comments(mosquitto_conf), "devices over TLS, as tested here"
     ingest_env: dict[str, str] = services["ingest"]["environment"]  # type: ignore[assignment]
     assert ingest_env["SUITCASE_MQTT_SERVICE_PORT"] == "1884"
     assert (root / "var" / "mosquitto" / "passwd-service").read_text().startswith("suitcase-ingest:$7$")
@@ -263,6 +272,58 @@ def test_the_compose_broker_reads_its_accounts_from_private_copies_and_takes_new
             wait_until(lambda: publishes(second), 10, "the new password working, without a restart")
             assert not publishes(first)
             assert broker.poll() is None
+        finally:
+            broker.terminate()
+            broker.wait(timeout=10)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="the script runs as root in the container, Mosquitto as its own user")
+def test_devices_reach_the_compose_broker_over_tls_with_the_certificate_init_makes() -> None:
+    """#17 point 6: `suitcase init` makes a CA and a server certificate; the compose broker's TLS listener (the
+    lines deploy/mosquitto.conf has) takes a device that checks the broker against ca.crt, and a client that
+    does not trust that CA, or reaches it by a name the certificate does not carry, gets nowhere."""
+    root = Path(tempfile.mkdtemp(prefix="suitcase-tls-"))
+    try:
+        root.chmod(0o755)
+
+        def suitcase(*args: str) -> str:
+            command = [sys.executable, "-m", "iot_suitcase", *args]
+            return subprocess.run(command, cwd=root, capture_output=True, text=True, check=True, timeout=60).stdout
+
+        suitcase("init", "--tls-name", "localhost", "--tls-name", "127.0.0.1")
+        suitcase("devices", "add", "kit-1", "--model", "native", "--site", "harbour")
+        password = json.loads(suitcase("devices", "credentials", "kit-1", "--json"))["mqtt_password"]
+        certs, private = root / "var" / "certs", root / "private"
+        assert (certs / "server.key").stat().st_uid == 0, "the keys stay root's: the ingest container mounts ./var"
+        port = free_port()
+        files = BrokerFiles(private / "passwd", private / "acl", private / "passwd-service", private / "acl-service")
+        config = root / "mosquitto.conf"
+        config.write_text("per_listener_settings true\n" + tls_listener_config(port, files, private / "certs"))
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "BROKER_CONFIG": str(config),
+            "BROKER_FILES_FROM": str(root / "var" / "mosquitto"),
+            "BROKER_CERTS_FROM": str(certs),
+            "BROKER_FILES_TO": str(private),
+            "BROKER_LOG": str(root / "no.log"),
+            "BROKER_EVERY_S": "0.2",
+        }
+        broker = subprocess.Popen(["/bin/sh", str(REPO / "deploy" / "mosquitto-run.sh")], env=env)
+
+        def publish(host: str, *trust: str) -> int:
+            command = ["mosquitto_pub", "-h", host, "-p", str(port), "-u", "kit-1", "-P", password, *trust]
+            command += ["-t", "suitcase/kit-1/up", "-m", "{}", "-q", "1"]
+            return subprocess.run(command, capture_output=True, timeout=10, check=False).returncode
+
+        try:
+            wait_until(lambda: publish("localhost", "--cafile", str(certs / "ca.crt")) == 0, 15, "a TLS publish")
+            assert publish("127.0.0.1", "--cafile", str(certs / "ca.crt")) == 0, "the IP address is in it too"
+            assert publish("localhost", "--capath", "/etc/ssl/certs") != 0, "a client without the CA trusts nothing"
+            assert publish("localhost") != 0, "no plain MQTT on the TLS port"
+            key = private / "certs" / "server.key"
+            assert (key.stat().st_uid, key.stat().st_mode & 0o777) == (_uid("mosquitto"), 0o600)
         finally:
             broker.terminate()
             broker.wait(timeout=10)

@@ -7,11 +7,12 @@ import html
 import re
 import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from iot_suitcase.certificates import CertificateFiles, make_certificates
 from iot_suitcase.devices.registry import RegistryFile, make_spec
 from iot_suitcase.ingest.console.accounts import Accounts, Role
 from iot_suitcase.servers import InfluxDB, Mosquitto, free_port
@@ -151,5 +152,47 @@ def test_the_device_page_says_so_when_influxdb_cannot_give_the_charts(tmp_path: 
         assert "InfluxDB does not accept writes" in html.unescape(staff.get("/").text), "and the problem, at the top"
         danish = staff.get("/", headers={"Accept-Language": "da"}).text
         assert "InfluxDB tager ikke imod skrivninger" in html.unescape(danish), "in the viewer's language"
+    finally:
+        ingest.terminate()
+
+
+def test_with_tls_the_device_page_gives_the_ca_and_a_command_that_publishes_over_tls(
+    tmp_path: Path, mosquitto_factory: Callable[..., Mosquitto], influxdb: InfluxDB, influx_db: str
+) -> None:
+    """#17 point 6: where devices connect over TLS (compose: 8883), the connection settings say so, the console
+    hands out the broker's CA certificate, and the command shown works with it."""
+    certs = CertificateFiles(tmp_path / "certs")
+    make_certificates(certs, ["localhost", "127.0.0.1"])
+    tls_port = free_port()
+    tls = f"listener {tls_port} 127.0.0.1\ncafile {certs.ca_cert}\n"
+    tls += f"certfile {certs.server_cert}\nkeyfile {certs.server_key}"
+    broker = mosquitto_factory(extra_config=tls)
+    with RegistryFile(tmp_path / "registry.yaml").edit() as registry:
+        registry.add(make_spec({"id": "kit-1", "model": "native", "site": "dokk1"}))
+    settings = {
+        "mqtt_host": broker.host,
+        "mqtt_port": str(broker.port),
+        "mqtt_client_id": unique("suitcase-ingest-"),
+        "influx_url": influxdb.url,
+        "influx_database": influx_db,
+        "unknown_devices": "reject",
+        "device_mqtt_port": str(tls_port),
+        "device_ca_file": str(certs.ca_cert),
+    }
+    ingest = IngestProcess(tmp_path / "ingest.log", settings).start()
+    try:
+        staff = console(ingest.http_url, tmp_path / "accounts.sqlite3")
+        page = staff.get("/devices/kit-1").text
+        assert f"127.0.0.1:{tls_port}</code> (TLS" in page
+        command = html.unescape(re.search(r'<pre id="mosquitto-pub">(.*?)</pre>', page, re.S).group(1))  # type: ignore[union-attr]
+        assert f"-p {tls_port} --cafile ca.crt" in command
+        downloaded = staff.get("/ca.crt")
+        assert downloaded.text == certs.ca_cert.read_text()
+        device = tmp_path / "device"
+        device.mkdir()
+        (device / "ca.crt").write_text(downloaded.text)
+        environment = {"PASSWORD": secrets.token_hex(8), "PATH": "/usr/bin:/bin"}
+        subprocess.run(["bash", "-c", command], cwd=device, env=environment, check=True, timeout=20)
+        wait_until(lambda: bool(influxdb.points(influx_db, "temperature")), 20, "the reading sent over TLS")
     finally:
         ingest.terminate()

@@ -125,6 +125,26 @@ def listener_config(
     return "\n".join(lines) + "\n"
 
 
+def tls_listener_config(port: int, files: BrokerFiles, certificates: PurePath) -> str:
+    """A TLS listener for devices, with the device listener's accounts and the certificate files in
+    ``certificates`` (``ca.crt``, ``server.crt``, ``server.key``: `suitcase init` makes them)."""
+    return "\n".join(
+        [
+            "# devices over TLS: the same accounts and rules as the device listener",
+            f"listener {port}",
+            "allow_anonymous false",
+            f"password_file {files.password}",
+            f"acl_file {files.acl}",
+            "use_username_as_clientid true",
+            f"cafile {certificates / 'ca.crt'}",
+            f"certfile {certificates / 'server.crt'}",
+            f"keyfile {certificates / 'server.key'}",
+            "require_certificate false",
+            "",
+        ]
+    )
+
+
 def write_atomically(path: Path, text: str, *, mode: int = 0o600) -> None:
     """Write a temp file beside ``path``, fsync it, rename it over ``path``, fsync the directory."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
+from pathlib import Path
 
 from aiohttp import web
 
@@ -36,6 +37,7 @@ class Reachable:
     topic_root: str
     mqtt_port: int
     grafana_url: str | None
+    ca_file: Path | None = None  # devices check the broker with it: TLS on mqtt_port
 
 
 class ConsolePages:
@@ -60,6 +62,7 @@ class ConsolePages:
         app.router.add_get("/", self.home)
         for name in _SCRIPTS:
             app.router.add_get(f"/{name}", self.script)
+        app.router.add_get("/ca.crt", self.ca_certificate)
         app.router.add_get("/devices/{device}", self.device)
         app.router.add_get("/accounts", self.accounts)
         app.router.add_post("/accounts", self.add_account)
@@ -126,7 +129,12 @@ class ConsolePages:
             "rejects": await status.latest_rejects(_LISTED, device=device_id),
             "broker_refusals": status.broker_refusals.of(device_id)[:_LISTED],
             "ago": lambda moment: ago(moment, language),
-            "mqtt": {"host": host, "port": reach.mqtt_port, "topic": f"{reach.topic_root}/{device_id}/up"},
+            "mqtt": {
+                "host": host,
+                "port": reach.mqtt_port,
+                "topic": f"{reach.topic_root}/{device_id}/up",
+                "tls": reach.ca_file is not None,
+            },
             "http_url": f"{request.url.scheme}://{request.host}/v1/devices/{device_id}/readings",
             "grafana": kind_dashboard_url(reach.grafana_url, row.kind, device_id)
             if reach.grafana_url and row.kind
@@ -134,6 +142,18 @@ class ConsolePages:
             "grafana_health": health_dashboard_url(reach.grafana_url, device_id) if reach.grafana_url else None,
         }
         return self._templates.response(request, "device.html", context)
+
+    async def ca_certificate(self, _request: web.Request) -> web.Response:
+        """The broker's CA certificate (public), for devices to check the broker with."""
+        path = self._reachable.ca_file
+        if path is None:
+            raise web.HTTPNotFound(text="this installation's broker has no CA certificate configured")
+        try:
+            text = await asyncio.to_thread(path.read_text, encoding="ascii")
+        except (OSError, UnicodeDecodeError) as error:
+            raise web.HTTPNotFound(text=f"the broker's CA certificate cannot be read: {error}") from None
+        disposition = {"Content-Disposition": 'attachment; filename="ca.crt"'}
+        return web.Response(text=text, content_type="application/x-pem-file", headers=disposition)
 
     async def script(self, request: web.Request) -> web.Response:
         return web.Response(text=_SCRIPTS[request.path.lstrip("/")], content_type="application/javascript")

@@ -45,6 +45,18 @@ class ConsoleSettings(SuitcaseSettings):
         default="© OpenStreetMap contributors",
         description="The map tiles' attribution, shown on the map as their licence requires.",
     )
+    device_mqtt_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="The port devices reach the broker on, for the console's connection settings (compose: "
+        "8883, TLS). Unset: SUITCASE_MQTT_PORT.",
+    )
+    device_ca_file: Path | None = Field(
+        default=None,
+        description="The CA certificate devices check the broker with (compose: the one `suitcase init` made): "
+        "the console offers it for download and its examples connect over TLS.",
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
         description="Bearer token a scraper sends to read /metrics (`suitcase init` writes one); without it, "
