@@ -99,6 +99,9 @@ def test_a_wrong_password_a_denied_topic_and_a_wrong_topic_show_within_5_s(secur
     wait_until(lambda: "suitcase/kit-1/upp" in section(staff.get("/").text, "rejects"), 5, "the wrong topic")
     api = json.loads(staff.get("/api/refused").body)
     assert api["broker"]["counts"] == {"not_authorised": 1, "acl_denied": 1}
+    metrics = staff.get("/metrics").text
+    assert 'suitcase_broker_refused_total{kind="not_authorised"} 1.0' in metrics, "for an alert on guessing"
+    assert 'suitcase_broker_refused_total{kind="acl_denied"} 1.0' in metrics
 
 
 def test_the_local_stacks_broker_log_is_rotated_and_reopened(mosquitto_factory: Callable[..., Mosquitto]) -> None:

@@ -8,6 +8,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from iot_suitcase.ingest.operations.figures import FigureSource
+from iot_suitcase.ingest.sources.brokerlog import BrokerRefusals
 from iot_suitcase.ingest.sources.refusals import RefusedRequests
 
 
@@ -73,4 +74,23 @@ class RefusalCollector(Collector):
         )
         for status, count in sorted(self._refusals.counts.items()):
             refused.add_metric([str(status)], count)
+        yield refused
+
+
+class BrokerRefusalCollector(Collector):
+    """What the broker refused, per kind, read from its log (the samples are on the console and
+    ``/api/refused``): a rising count of refused logins is someone guessing passwords, or a device with old
+    credentials."""
+
+    def __init__(self, refusals: BrokerRefusals) -> None:
+        self._refusals = refusals
+
+    def collect(self) -> Iterator[Metric]:
+        refused = CounterMetricFamily(
+            "suitcase_broker_refused",
+            "Logins (not_authorised) and publications (acl_denied) the broker refused, from its log.",
+            labels=["kind"],
+        )
+        for kind, count in sorted(self._refusals.counts.items()):
+            refused.add_metric([kind], count)
         yield refused

@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from iot_suitcase.devices.registry import Registry
 from iot_suitcase.ingest.intake.directory import DeviceDirectory
 from iot_suitcase.ingest.operations.figures import FigureSource
-from iot_suitcase.ingest.operations.metrics import PipelineCollector, RefusalCollector
+from iot_suitcase.ingest.operations.metrics import BrokerRefusalCollector, PipelineCollector, RefusalCollector
 from iot_suitcase.ingest.operations.status import StatusBoard
 from iot_suitcase.ingest.sink.rejects import RejectStore, StoredReject
 from iot_suitcase.ingest.sources.brokerlog import BrokerRefusals
@@ -103,6 +103,7 @@ class StatusPages:
         self._refusals = refusals or RefusedRequests()
         self.broker_refusals = broker_refusals or BrokerRefusals()
         self._metrics.register(RefusalCollector(self._refusals))
+        self._metrics.register(BrokerRefusalCollector(self.broker_refusals))
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/api/devices", self.api_devices)

@@ -1,0 +1,294 @@
+"""`suitcase install --systemd`: the production stack on a Debian server without Docker, as systemd services
+with the same least-privilege split as compose.
+
+- ``iot-suitcase-broker``: Mosquitto from Debian's package, started by ``deploy/mosquitto-run.sh`` (the compose
+  broker's script) as root, which keeps private copies of the account files and the TLS certificate owned by
+  the ``mosquitto`` user, reloads on a change, and hands the log to the ingest user's group; Mosquitto itself
+  runs as ``mosquitto``.
+- ``iot-suitcase-ingest``: the ingest service and console as an unprivileged user of its own, with only its own
+  secrets (``var/env/ingest.env``, split from ``.env``), writing nothing but ``./var``.
+
+InfluxDB runs as Debian's ``influxdb`` service; Grafana is not a Debian package (see the README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pwd
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from iot_suitcase.devices.credentials import BrokerFiles, Listener, listener_config
+from iot_suitcase.devices.credentials.mosquitto import tls_listener_config, write_atomically
+from iot_suitcase.devices.credentials.settings import SecuritySettings
+from iot_suitcase.devices.settings import BrokerSettings
+from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.init import CERTIFICATES
+
+BROKER_UNIT = "iot-suitcase-broker.service"
+INGEST_UNIT = "iot-suitcase-ingest.service"
+RUNTIME = "iot-suitcase-broker"  # /run/iot-suitcase-broker: the broker's private copies
+# What the ingest service's environment holds of .env: its own secrets and settings, no other account's.
+INGEST_KEYS = (
+    "SUITCASE_INFLUX_URL",  # where this server's InfluxDB is, when the operator put it in .env
+    "SUITCASE_INFLUX_FLAVOUR",
+    "SUITCASE_INFLUX_DATABASE",
+    "SUITCASE_MQTT_USERNAME",
+    "SUITCASE_MQTT_PASSWORD",
+    "SUITCASE_INFLUX_USERNAME",
+    "SUITCASE_INFLUX_PASSWORD",
+    "SUITCASE_INFLUX_TOKEN",
+    "SUITCASE_INFLUX_ORG",
+    "SUITCASE_INFLUX_BUCKET",
+    "SUITCASE_METRICS_TOKEN",
+    "SUITCASE_SIMULATOR_MQTT_USERNAME",  # written into the broker files with the devices'
+    "SUITCASE_SIMULATOR_MQTT_PASSWORD",
+)
+_HARDENING = (
+    "NoNewPrivileges=yes",
+    "ProtectSystem=strict",
+    "PrivateTmp=yes",
+    "PrivateDevices=yes",
+    "ProtectKernelTunables=yes",
+    "ProtectKernelModules=yes",
+    "ProtectControlGroups=yes",
+    "RestrictSUIDSGID=yes",
+    "RestrictRealtime=yes",
+    "LockPersonality=yes",
+    "CapabilityBoundingSet=",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where the installation is and which ports it serves."""
+
+    root: Path  # the checkout: deploy/, .env and var/ are under it
+    suitcase: Path  # the `suitcase` command of its virtualenv
+    user: str  # the ingest service's user (a name, or a numeric uid)
+    device_port: int  # plain MQTT for devices on the network (and the demo fleet)
+    service_port: int  # the ingest service's own listener, on loopback
+    tls_port: int  # devices over TLS
+
+    @property
+    def var(self) -> Path:
+        return self.root / "var"
+
+    @property
+    def broker(self) -> Path:
+        return self.var / "broker"  # its configuration, persistence and log
+
+    @property
+    def ingest_env(self) -> Path:
+        return self.var / "env" / "ingest.env"
+
+
+def broker_config(layout: Layout) -> str:
+    """Mosquitto's configuration: the compose broker's rules, this installation's paths and ports."""
+    private = Path("/run") / RUNTIME
+    files = BrokerFiles(private / "passwd", private / "acl", private / "passwd-service", private / "acl-service")
+    limit = IngestSettings().max_payload_bytes
+    return "\n".join(
+        [
+            "# Written by `suitcase install --systemd`; rewritten when it runs again.",
+            "user mosquitto",
+            "persistence true",
+            f"persistence_location {layout.broker / 'data'}/",
+            "autosave_interval 10",
+            "max_queued_messages 0",
+            "max_queued_bytes 0",
+            f"log_dest file {layout.broker / 'mosquitto.log'}",
+            *(f"log_type {kind}" for kind in ("error", "warning", "notice", "information", "debug")),
+            listener_config(
+                Listener(layout.device_port),
+                Listener(layout.service_port, "127.0.0.1"),
+                files,
+                message_size_limit=limit,
+            ),
+            tls_listener_config(layout.tls_port, files, private / "certs"),
+        ]
+    )
+
+
+def broker_unit(layout: Layout, gid: int) -> str:
+    environment: dict[str, object] = {
+        "BROKER_CONFIG": layout.broker / "mosquitto.conf",
+        "BROKER_FILES_FROM": layout.var / "mosquitto",
+        "BROKER_CERTS_FROM": layout.var / CERTIFICATES,
+        "BROKER_FILES_TO": Path("/run") / RUNTIME,
+        "BROKER_LOG": layout.broker / "mosquitto.log",
+        "SUITCASE_GID": gid,
+    }
+    return "\n".join(
+        [
+            "[Unit]",
+            "Description=iot-suitcase MQTT broker (Mosquitto)",
+            "Documentation=file:" + str(layout.root / "README.md"),
+            "After=network-online.target",
+            "Wants=network-online.target",
+            "",
+            "[Service]",
+            "# as root for the copies and the log's group; Mosquitto drops to its own user (`user mosquitto`)",
+            *(f"Environment={key}={value}" for key, value in environment.items()),
+            f"ExecStart=/bin/sh {layout.root / 'deploy' / 'mosquitto-run.sh'}",
+            "ExecReload=/bin/kill -HUP $MAINPID",
+            f"RuntimeDirectory={RUNTIME}",
+            "RuntimeDirectoryMode=0700",
+            "Restart=on-failure",
+            "NoNewPrivileges=yes",
+            "ProtectSystem=strict",
+            f"ReadWritePaths={layout.broker}",
+            "PrivateTmp=yes",
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
+            "",
+        ]
+    )
+
+
+def var_paths(root: Path) -> dict[str, Path]:
+    """SUITCASE_ variable -> absolute path, for every setting whose default lies under ./var: the service runs
+    in ./var (the root's .env is not its to read), so relative defaults would miss."""
+    found = {}
+    for settings in (IngestSettings, SecuritySettings):
+        for name, field in settings.model_fields.items():
+            default = field.default
+            if isinstance(default, Path) and default.parts[:1] == ("var",):
+                found[f"SUITCASE_{name.upper()}"] = root / default
+    return found
+
+
+def ingest_unit(layout: Layout) -> str:
+    environment: dict[str, object] = {
+        **var_paths(layout.root),
+        "SUITCASE_MQTT_HOST": "127.0.0.1",
+        "SUITCASE_MQTT_PORT": layout.device_port,
+        "SUITCASE_MQTT_SERVICE_PORT": layout.service_port,
+        "SUITCASE_BROKER_LOG_FILE": layout.broker / "mosquitto.log",
+        "SUITCASE_DEVICE_MQTT_PORT": layout.tls_port,
+        "SUITCASE_DEVICE_CA_FILE": layout.var / CERTIFICATES / "ca.crt",
+        # the console and HTTP ingestion on loopback: a TLS reverse proxy in front serves them (README)
+        "SUITCASE_HTTP_HOST": "127.0.0.1",
+    }
+    return "\n".join(
+        [
+            "[Unit]",
+            "Description=iot-suitcase ingest service and console",
+            "Documentation=file:" + str(layout.root / "README.md"),
+            f"After=network-online.target {BROKER_UNIT} influxdb.service",
+            f"Wants=network-online.target {BROKER_UNIT}",
+            "",
+            "[Service]",
+            f"User={layout.user}",
+            f"WorkingDirectory={layout.var}",
+            f"EnvironmentFile={layout.ingest_env}",
+            *(f"Environment={key}={value}" for key, value in environment.items()),
+            f"ExecStart={layout.suitcase} ingest",
+            "Restart=on-failure",
+            "TimeoutStopSec=20",
+            *_HARDENING,
+            f"ReadWritePaths={layout.var}",
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
+            "",
+        ]
+    )
+
+
+def ingest_environment(env_file: Path) -> str:
+    """The lines of ``.env`` that are the ingest service's."""
+    lines = env_file.read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if line.partition("=")[0] in INGEST_KEYS]
+    header = "# The ingest service's own settings, split from .env by `suitcase install --systemd`."
+    return "\n".join([header, *kept, ""])
+
+
+def ids_of(user: str) -> tuple[int, int]:
+    """uid and gid of a user name or a numeric uid (whose gid is taken to be the same number)."""
+    if user.isdecimal():
+        return int(user), int(user)
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
+
+
+def install(layout: Layout, unit_dir: Path) -> list[Path]:
+    """Write the broker's configuration, the ingest service's environment and both units; hand ./var to the
+    service's user (but for the TLS keys) and the broker's folder to Mosquitto. Returns the files written."""
+    uid, gid = ids_of(layout.user)
+    mosquitto = pwd.getpwnam("mosquitto")
+    for folder in (layout.broker, layout.broker / "data"):
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chown(folder, mosquitto.pw_uid, mosquitto.pw_gid)
+    written = []
+    for path, text, mode in (
+        (layout.broker / "mosquitto.conf", broker_config(layout), 0o644),
+        (layout.ingest_env, ingest_environment(layout.root / ".env"), 0o600),
+        (unit_dir / BROKER_UNIT, broker_unit(layout, gid), 0o644),
+        (unit_dir / INGEST_UNIT, ingest_unit(layout), 0o644),
+    ):
+        write_atomically(path, text, mode=mode)
+        written.append(path)
+    for directory, subdirectories, files in os.walk(layout.var):
+        if Path(directory) == layout.var:
+            subdirectories[:] = [name for name in subdirectories if name not in (CERTIFICATES, "broker")]
+        os.chown(directory, uid, gid)
+        for name in files:
+            os.chown(Path(directory) / name, uid, gid)
+    return written
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "install",
+        help="install the production stack as systemd services (a Debian server without Docker)",
+        description="Writes the units iot-suitcase-broker (Mosquitto, as in compose) and iot-suitcase-ingest "
+        "(the ingest service as an unprivileged user with its own secrets only), after `suitcase init`. Run "
+        "as root from the checkout; then `systemctl daemon-reload && systemctl enable --now "
+        "iot-suitcase-broker iot-suitcase-ingest`.",
+    )
+    parser.add_argument("--systemd", action="store_true", required=True, help="systemd units (the only kind)")
+    parser.add_argument("--unit-dir", type=Path, default=Path("/etc/systemd/system"), help="where the units go")
+    parser.add_argument("--user", default="suitcase", help="the ingest service's user (made if missing)")
+    parser.add_argument("--tls-port", type=int, default=8883, help="devices over TLS (default 8883)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = Path.cwd()
+    if not (root / ".env").is_file() or not (root / "deploy" / "mosquitto-run.sh").is_file():
+        print("error: run it from the checkout after `suitcase init` (it needs .env and deploy/)", file=sys.stderr)
+        return 1
+    if os.getuid() != 0:
+        print("error: run it as root: it writes units and hands ./var to the service's user", file=sys.stderr)
+        return 1
+    if not args.user.isdecimal() and not _user_exists(args.user):
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", args.user], check=True
+        )
+        print(f"made the system user {args.user!r}")
+    broker = BrokerSettings()
+    layout = Layout(
+        root=root,
+        suitcase=Path(sys.executable).with_name("suitcase"),
+        user=args.user,
+        device_port=broker.mqtt_port,
+        service_port=broker.mqtt_service_port or 1884,
+        tls_port=args.tls_port,
+    )
+    for path in install(layout, args.unit_dir):
+        print(f"wrote {path}")
+    print(f"now: systemctl daemon-reload && systemctl enable --now {BROKER_UNIT} {INGEST_UNIT}")
+    return 0
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True

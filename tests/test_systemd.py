@@ -1,0 +1,166 @@
+"""`suitcase install --systemd` (#17 point 8): the production stack on a Debian server without Docker. No
+systemd runs here, so the units are checked with `systemd-analyze verify` and their ExecStart lines run the
+way systemd would run them (user, environment, working directory), with Debian's Mosquitto and a real
+InfluxDB: a device publishes over TLS, the ingest service stores its reading as an unprivileged user, and reads
+the broker's refusals from the log the broker hands over."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from iot_suitcase.install import BROKER_UNIT, INGEST_UNIT
+from iot_suitcase.servers import InfluxDB, free_port, port_is_listening
+from tests.helpers import wait_until
+
+REPO = Path(__file__).resolve().parent.parent
+SYSTEM_PYTHON = "/usr/bin/python3.11"
+SERVICE_UID = 10001
+
+pytestmark = [
+    pytest.mark.skipif(os.getuid() != 0, reason="the installer hands ./var over and the broker starts as root"),
+    pytest.mark.skipif(not os.access(SYSTEM_PYTHON, os.X_OK), reason="Debian's python3.11 runs it as uid 10001"),
+]
+
+
+def unit(path: Path) -> dict[str, list[str]]:
+    """The [Service] settings of a unit: key -> values, in order."""
+    found: dict[str, list[str]] = {}
+    section = ""
+    for line in path.read_text().splitlines():
+        if line.startswith("["):
+            section = line
+        elif section == "[Service]" and "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            found.setdefault(key, []).append(value)
+    return found
+
+
+def environment(settings: dict[str, list[str]]) -> dict[str, str]:
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    for path in settings.get("EnvironmentFile", []):
+        for line in Path(path).read_text().splitlines():
+            if "=" in line and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                env[key] = value
+    for assignment in settings.get("Environment", []):
+        key, _, value = assignment.partition("=")
+        env[key] = value
+    return env
+
+
+def test_the_systemd_units_run_the_stack_with_the_least_privilege_split(influxdb: InfluxDB, influx_db: str) -> None:
+    root = Path(tempfile.mkdtemp(prefix="suitcase-systemd-"))  # outside pytest's 0700 tree: uid 10001 enters it
+    try:
+        root.chmod(0o755)
+        shutil.copytree(REPO / "deploy", root / "deploy")
+
+        def suitcase(*args: str, env: dict[str, str] | None = None) -> str:
+            command = [sys.executable, "-m", "iot_suitcase", *args]
+            environment = {**os.environ, **(env or {})}
+            done = subprocess.run(
+                command, cwd=root, capture_output=True, text=True, timeout=60, env=environment, check=False
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        suitcase("init", "--tls-name", "localhost")
+        with (root / ".env").open("a") as env_file:  # where this server's InfluxDB is: the operator's lines
+            env_file.write(f"SUITCASE_INFLUX_URL={influxdb.url}\nSUITCASE_INFLUX_DATABASE={influx_db}\n")
+        suitcase("devices", "add", "kit-1", "--model", "native", "--site", "harbour")
+        password = json.loads(suitcase("devices", "credentials", "kit-1", "--json"))["mqtt_password"]
+        ports = {"SUITCASE_MQTT_PORT": str(free_port()), "SUITCASE_MQTT_SERVICE_PORT": str(free_port())}
+        tls_port = free_port()
+        units = root / "units"
+        user = ["--user", str(SERVICE_UID)]
+        suitcase("install", "--systemd", "--unit-dir", str(units), *user, "--tls-port", str(tls_port), env=ports)
+
+        if shutil.which("systemd-analyze"):
+            for name in (BROKER_UNIT, INGEST_UNIT):
+                verify = ["systemd-analyze", "verify", str(units / name)]
+                verified = subprocess.run(verify, capture_output=True, text=True, check=False)
+                assert verified.returncode == 0, verified.stderr
+        broker_settings, ingest_settings = unit(units / BROKER_UNIT), unit(units / INGEST_UNIT)
+        assert ingest_settings["User"] == [str(SERVICE_UID)]
+        assert {"NoNewPrivileges", "ProtectSystem", "ReadWritePaths", "CapabilityBoundingSet"} <= set(ingest_settings)
+        ingest_env = environment(ingest_settings)
+        assert "GF_SECURITY_ADMIN_PASSWORD" not in ingest_env, "its own secrets only"
+        assert "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN" not in ingest_env
+        assert (root / "var" / "env" / "ingest.env").stat().st_mode & 0o777 == 0o600
+
+        broker_env = environment(broker_settings)
+        runtime = Path(broker_env["BROKER_FILES_TO"])
+        runtime.mkdir(mode=0o700, exist_ok=True)  # systemd's RuntimeDirectory=
+        [broker_command] = broker_settings["ExecStart"]
+        broker = subprocess.Popen(broker_command.split(), env=broker_env)
+        ingest_log = (root / "ingest.log").open("wb")
+        [ingest_command] = ingest_settings["ExecStart"]
+        program, *arguments = ingest_command.split()
+        assert Path(program).name == "suitcase"
+
+        def as_service_user() -> None:
+            os.setgid(SERVICE_UID)
+            os.setuid(SERVICE_UID)
+
+        # this venv's interpreter lives under /root, which uid 10001 cannot enter: Debian's Python 3.11 runs the
+        # same code and packages (cp311 wheels)
+        packages = REPO / ".venv" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+        http_port = free_port()
+        ingest = subprocess.Popen(
+            [SYSTEM_PYTHON, "-m", "iot_suitcase", *arguments],
+            cwd=ingest_settings["WorkingDirectory"][0],
+            env={**ingest_env, "PYTHONPATH": f"{REPO}:{packages}", "SUITCASE_HTTP_PORT": str(http_port)},
+            stdout=ingest_log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=as_service_user,  # noqa: PLW1509 (the user must be set in the child)
+        )
+        try:
+            wait_until(lambda: port_is_listening("127.0.0.1", tls_port), 15, "the broker's TLS listener")
+            wait_until(lambda: b"connected to broker" in (root / "ingest.log").read_bytes(), 60, "ingest as uid 10001")
+
+            def publish(secret: str) -> int:
+                ca = str(root / "var" / "certs" / "ca.crt")
+                command = ["mosquitto_pub", "-h", "localhost", "-p", str(tls_port), "--cafile", ca, "-u", "kit-1"]
+                command += [
+                    "-P",
+                    secret,
+                    "-q",
+                    "1",
+                    "-t",
+                    "suitcase/kit-1/up",
+                    "-m",
+                    '{"readings": {"temperature": 19.5}}',
+                ]
+                return subprocess.run(command, capture_output=True, timeout=10, check=False).returncode
+
+            assert publish(password) == 0
+            wait_until(lambda: bool(influxdb.points(influx_db, "temperature")), 20, "the reading stored")
+            assert publish("not-its-password") != 0
+            token = ingest_env["SUITCASE_METRICS_TOKEN"]
+            metrics = f"http://127.0.0.1:{http_port}/metrics"
+            request = urllib.request.Request(metrics, headers={"Authorization": f"Bearer {token}"})
+
+            def refused() -> bool:
+                text = urllib.request.urlopen(request, timeout=5).read().decode()
+                return 'suitcase_broker_refused_total{kind="not_authorised"} 1.0' in text
+
+            wait_until(refused, 10, "the refused login, read from the log the broker handed over")
+            written = [p for p in (root / "var" / "ingest").rglob("*") if p.is_file()]
+            assert written, "it wrote its log and stores"
+            assert {p.stat().st_uid for p in written} == {SERVICE_UID}
+        finally:
+            ingest.terminate()
+            ingest.wait(timeout=15)
+            broker.terminate()
+            broker.wait(timeout=10)
+            shutil.rmtree(runtime, ignore_errors=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
