@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
+from collections.abc import Iterable
 from functools import cache
 from importlib.resources import files
 from typing import Literal, Self
@@ -96,6 +97,9 @@ class Kind(BaseModel):
     quantities: tuple[str, ...] = Field(min_length=1)
 
 
+HEALTH_KIND = "device_health"
+
+
 class Catalog:
     """Looks quantities up and turns (quantity, value, unit) into a canonical, range-checked value."""
 
@@ -121,6 +125,22 @@ class Catalog:
 
     def kinds_of(self, quantity: str) -> list[str]:
         return [kind.name for kind in self.kinds.values() if quantity in kind.quantities]
+
+    def kind_for(self, quantities: Iterable[str]) -> str | None:
+        """The kind a device sending ``quantities`` is, when nobody said: first the kind holding most of the
+        quantities no other kind holds (CO2: air quality), then the one its quantities point to most, a quantity
+        of fewer kinds pointing harder; on a tie the smaller kind, then the first in the catalog. None when no
+        kind holds any. Device health (battery, radio) says nothing about what a sensor measures: left out."""
+        measured = set(quantities) - set(self.kinds[HEALTH_KIND].quantities if HEALTH_KIND in self.kinds else ())
+        candidates = [kind for kind in self.kinds.values() if kind.name != HEALTH_KIND]
+        holders = {q: sum(1 for kind in candidates if q in kind.quantities) for q in measured}
+        scored = []
+        for index, kind in enumerate(candidates):
+            held = [q for q in measured if q in kind.quantities]
+            own = sum(1 for q in held if holders[q] == 1)
+            scored.append((own, sum(1 / holders[q] for q in held), -len(kind.quantities), -index, kind.name))
+        best = max(scored, default=None)
+        return best[4] if best is not None and best[1] > 0 else None
 
     def canonical_value(self, quantity: Quantity, value: float, unit: str | None) -> float:
         """Convert ``value`` from ``unit`` (None: already canonical) and check the plausible range."""

@@ -227,3 +227,20 @@ def test_a_misspelt_quantity_is_refused_with_the_name_it_was_meant_as() -> None:
     with pytest.raises(DecodeError) as far_off:
         catalog.quantity("colour")
     assert "did you mean" not in far_off.value.reason
+
+
+@pytest.mark.parametrize(
+    ("quantities", "kind"),
+    [
+        (["temperature", "humidity", "battery", "rssi"], "climate"),
+        (["co2", "temperature", "humidity"], "air_quality"),  # CO2 is air quality's alone
+        (["pm2_5", "pm10"], "air_quality"),
+        (["temperature", "humidity", "wind_speed"], "weather"),
+        (["illuminance"], "light"),  # light and weather both hold it: the smaller kind
+        (["noise_laeq", "noise_lamax"], "noise"),
+        (["battery", "rssi", "snr"], None),  # health says nothing of what it measures
+        ([], None),
+    ],
+)
+def test_a_kind_follows_from_the_quantities_a_device_sends(quantities: list[str], kind: str | None) -> None:
+    assert load_catalog().kind_for(quantities) == kind

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from enum import StrEnum
 
+from iot_suitcase.devices.catalog import load_catalog
 from iot_suitcase.devices.decode import Decoder
 from iot_suitcase.devices.errors import RejectCode
+from iot_suitcase.devices.reading import Reading
 from iot_suitcase.devices.registry import QUARANTINE_SITE, Registry, RegistryError, RegistryFile
 from iot_suitcase.ingest.sink.points import DEVICE_TAG, UNKNOWN, tag_set
 
@@ -38,6 +41,7 @@ class DeviceDirectory:
         self._registry = Registry()
         self._quarantined: set[str] = set()
         self._tags: dict[str, str] = {}
+        self._learned: dict[str, str] = {}  # device -> the kind its readings showed, until the registry has it
 
     def load(self) -> Registry:
         """Load the registry at start-up; a broken file raises ``RegistryError`` (refuse to start)."""
@@ -90,6 +94,31 @@ class DeviceDirectory:
             f"devices registered with it (`suitcase devices add {device_id} ... --gateway {gateway}`)"
         )
 
+    def learn_kind(self, device_id: str, readings: Sequence[Reading]) -> None:
+        """A registered device without a kind (a native sensor added without --kind) gets the kind its readings
+        show, in its points' tags at once and in the registry, so that it has a place on the dashboards."""
+        device = self._registry.get(device_id)
+        if device is None or device.kind is not None or device_id in self._learned:
+            return
+        kind = load_catalog().kind_for(reading.quantity for reading in readings)
+        if kind is None:
+            return
+        self._learned[device_id] = kind
+        self._tags.pop(device_id, None)
+        asyncio.get_running_loop().run_in_executor(None, self._save_kind, device_id, kind)
+
+    def _save_kind(self, device_id: str, kind: str) -> None:
+        if self._file is None:
+            return
+        try:
+            with self._file.edit() as registry:
+                found = registry.get(device_id)
+                if found is not None and found.kind is None:
+                    registry.update(device_id, kind=kind)
+            log.info("kind taken from the first readings device=%s kind=%s", device_id, kind)
+        except (RegistryError, OSError) as error:
+            log.error("could not save the kind of device=%s error=%s", device_id, error)
+
     def _register(self, device_id: str) -> None:
         if self._file is None:
             return
@@ -119,7 +148,7 @@ class DeviceDirectory:
         device = self._registry.get(device_id)
         tags = {DEVICE_TAG: device_id, "site": self.site(device_id), "kind": UNKNOWN, "model": UNKNOWN}
         if device is not None:
-            tags["kind"] = device.kind or UNKNOWN
+            tags["kind"] = device.kind or self._learned.get(device_id, UNKNOWN)
             tags["model"] = device.model
             for key, value in device.tags.items():  # one value per device: no extra series cardinality
                 if key not in _RESERVED_TAGS:

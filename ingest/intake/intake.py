@@ -141,6 +141,8 @@ class Intake:
                 reject = Reject(origin, payload, received_at, outcome.device_id, code, reason)
                 return self._reject(key, reject, idempotent=idempotent)
             parts = outcome.by_device()
+            for part in parts:
+                self._directory.learn_kind(part.device_id, part.readings)
             lines = [reading_lines(part.readings, self._directory.tags(part.device_id)) for part in parts]
         except DecodeError as error:
             reject = Reject(origin, payload, received_at, error.device_id, error.code, error.reason)
