@@ -44,6 +44,8 @@ from iot_suitcase.devices.registry import Registry
 
 CREDENTIAL_ENV_V1 = "SUITCASE_INFLUX_PASSWORD"
 CREDENTIAL_ENV_V2 = "SUITCASE_INFLUX_TOKEN"
+READ_CREDENTIAL_ENV_V1 = "SUITCASE_INFLUX_READ_PASSWORD"
+READ_CREDENTIAL_ENV_V2 = "SUITCASE_INFLUX_READ_TOKEN"
 # The minimum $__interval: the pipeline reports every 10 s, and finer buckets over hours would only
 # make InfluxDB return more points than a panel has pixels.
 MIN_INTERVAL = "10s"
@@ -128,16 +130,21 @@ def datasources(settings: DashboardSettings) -> tuple[Datasource, ...]:
     }
     secure: dict[str, Secret] = {}
     user = ""
+    # Grafana reads only: the read-only credentials where they are set (SUITCASE_INFLUX_READ_*)
+    reader, password, token = settings.reader
+    separate = settings.separate_reader
     if settings.influx_flavour is InfluxFlavour.V2:
         # InfluxQL on InfluxDB 2.x/3.x: the v1-compatible /query API with a token in the Authorization
         # header; the database name is mapped to the bucket by a DBRP mapping (every bucket has a virtual one).
         json_data["httpHeaderName1"] = "Authorization"
-        token = settings.influx_token.get_secret_value() if settings.influx_token else None
-        secure["httpHeaderValue1"] = Secret(CREDENTIAL_ENV_V2, token, prefix="Token ")
-    elif settings.influx_username:
-        user = settings.influx_username
-        password = settings.influx_password.get_secret_value() if settings.influx_password else None
-        secure["password"] = Secret(CREDENTIAL_ENV_V1, password)
+        secret = token.get_secret_value() if token else None
+        secure["httpHeaderValue1"] = Secret(
+            READ_CREDENTIAL_ENV_V2 if separate else CREDENTIAL_ENV_V2, secret, prefix="Token "
+        )
+    elif reader:
+        user = reader
+        secret = password.get_secret_value() if password else None
+        secure["password"] = Secret(READ_CREDENTIAL_ENV_V1 if separate else CREDENTIAL_ENV_V1, secret)
     influx = Datasource(
         uid=INFLUX_UID,
         name="iot-suitcase InfluxDB",

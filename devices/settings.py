@@ -178,10 +178,33 @@ class InfluxSettings(SuitcaseSettings):
     influx_org: str = Field(default="suitcase", description="v2: organisation.")
     influx_bucket: str | None = Field(default=None, description="v2: bucket (default: the database name).")
     influx_token: SecretStr | None = Field(default=None, description="v2: API token.")
+    influx_read_username: str | None = Field(
+        default=None,
+        description="v1: a user that may only read (Grafana, the console's charts); the ingest service then "
+        "writes as SUITCASE_INFLUX_USERNAME and reads as this one. Unset: one user for both.",
+    )
+    influx_read_password: SecretStr | None = Field(default=None, description="v1: its password.")
+    influx_read_token: SecretStr | None = Field(
+        default=None, description="v2: a token that may only read the bucket, as the read user. Unset: one token."
+    )
 
     @property
     def bucket(self) -> str:
         return self.influx_bucket or self.influx_database
+
+    @property
+    def separate_reader(self) -> bool:
+        """Whether reading has credentials of its own, for this flavour."""
+        if self.influx_flavour is InfluxFlavour.V2:
+            return self.influx_read_token is not None
+        return self.influx_read_username is not None
+
+    @property
+    def reader(self) -> tuple[str | None, SecretStr | None, SecretStr | None]:
+        """(user, password, token) to read with: the read-only credentials where this flavour has them."""
+        if self.separate_reader:
+            return self.influx_read_username, self.influx_read_password, self.influx_read_token
+        return self.influx_username, self.influx_password, self.influx_token
 
 
 class DataDirSettings(SuitcaseSettings):

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from iot_suitcase import config, init, install
+from iot_suitcase import config, influxgrants, init, install
 from iot_suitcase.dashboards import cli as dashboards_cli
 from iot_suitcase.devices import cli as devices_cli
 from iot_suitcase.devices.codecs import install_javascript_models
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     stack_cli.register(commands)
     init.register(commands)
     install.register(commands)
+    influxgrants.register(commands)
     simulators_cli.register(commands)
     dashboards_cli.register(commands)
     config.register(commands)

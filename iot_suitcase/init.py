@@ -43,6 +43,7 @@ def env_text(mqtt_password: str, simulator_password: str) -> str:
     influx_password = secrets.token_urlsafe(24)
     influx_token = secrets.token_urlsafe(48)
     grafana_password = secrets.token_urlsafe(24)
+    writer_password, reader_password = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     return f"""# iot-suitcase secrets, written by `suitcase init`. Keep this file private; never commit it.
 COMPOSE_PROJECT_NAME=iot-suitcase
 # docker compose runs the ingest container as this user (never root), who owns what it writes under ./var
@@ -51,8 +52,12 @@ SUITCASE_GID={owner()[1]}
 # The ingest service
 SUITCASE_MQTT_USERNAME={INGEST_USER}
 SUITCASE_MQTT_PASSWORD={mqtt_password}
-SUITCASE_INFLUX_USERNAME=suitcase
-SUITCASE_INFLUX_PASSWORD={influx_password}
+# InfluxDB 1.x: the ingest service writes as this user; Grafana and the console read as the read user
+# (`suitcase influx grant` makes both with these passwords)
+SUITCASE_INFLUX_USERNAME=suitcase-writer
+SUITCASE_INFLUX_PASSWORD={writer_password}
+SUITCASE_INFLUX_READ_USERNAME=suitcase-reader
+SUITCASE_INFLUX_READ_PASSWORD={reader_password}
 SUITCASE_INFLUX_TOKEN={influx_token}
 SUITCASE_INFLUX_ORG=suitcase
 SUITCASE_INFLUX_BUCKET=suitcase

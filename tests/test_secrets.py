@@ -36,6 +36,7 @@ def test_init_writes_fresh_secrets_each_time(tmp_path: Path) -> None:
         "SUITCASE_MQTT_PASSWORD",
         "SUITCASE_SIMULATOR_MQTT_PASSWORD",
         "SUITCASE_INFLUX_PASSWORD",
+        "SUITCASE_INFLUX_READ_PASSWORD",
         "SUITCASE_INFLUX_TOKEN",
         "SUITCASE_METRICS_TOKEN",
         "GF_SECURITY_ADMIN_PASSWORD",

@@ -48,23 +48,23 @@ class History:
     def __init__(self, settings: InfluxSettings) -> None:
         self._settings = settings
 
-    def _auth(self) -> tuple[dict[str, str], dict[str, str]]:
-        """(query parameters, headers) that authenticate, by flavour."""
-        settings = self._settings
-        if settings.influx_flavour is InfluxFlavour.V2:
-            token = settings.influx_token.get_secret_value() if settings.influx_token else ""
-            return {}, {"Authorization": f"Token {token}"}
-        if settings.influx_username:
-            password = settings.influx_password.get_secret_value() if settings.influx_password else ""
-            return {"u": settings.influx_username, "p": password}, {}
-        return {}, {}
+    def _auth(self) -> dict[str, str]:
+        """The headers that authenticate as the reader, by flavour. InfluxDB 1.x takes a user in the URL's query
+        or in basic auth, not in a form body: basic auth keeps the password out of URLs and logs."""
+        user, password, token = self._settings.reader
+        if self._settings.influx_flavour is InfluxFlavour.V2:
+            return {"Authorization": f"Token {token.get_secret_value() if token else ''}"}
+        if user:
+            basic = aiohttp.BasicAuth(user, password.get_secret_value() if password else "")
+            return {"Authorization": basic.encode()}
+        return {}
 
     async def last_day(self, device_id: str, quantities: list[str]) -> dict[str, Series] | None:
         """Each quantity's means over the last 24 h; None when InfluxDB cannot say (the page says so)."""
         if not quantities:
             return {}
-        params, headers = self._auth()
-        form = {"db": self._settings.bucket, "q": last_day_query(device_id, quantities), "epoch": "s", **params}
+        headers = self._auth()
+        form = {"db": self._settings.bucket, "q": last_day_query(device_id, quantities), "epoch": "s"}
         if self._settings.influx_retention_policy:
             form["rp"] = self._settings.influx_retention_policy
         try:

@@ -37,9 +37,11 @@ class InfluxDB(ManagedProcess):
     name = "influxdb"
     http_timeout = 30.0
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, data_dir: Path, *, port: int | None = None, host: str = "127.0.0.1", auth: bool = False) -> None:
+        """``auth``: check users and passwords (then the first user must be an admin, made without one)."""
         super().__init__(data_dir, host=host, port=port)
         self.rpc_port: int | None = None
+        self.auth = auth
 
     @property
     def url(self) -> str:
@@ -54,7 +56,11 @@ class InfluxDB(ManagedProcess):
         template = resources.files("iot_suitcase.servers").joinpath("influxdb.conf").read_text()
         self.config_path.write_text(
             string.Template(template).substitute(
-                host=self.host, port=self.port, rpc_port=self.rpc_port, data_dir=self.data_dir
+                host=self.host,
+                port=self.port,
+                rpc_port=self.rpc_port,
+                data_dir=self.data_dir,
+                auth="true" if self.auth else "false",
             )
         )
         return [shutil.which("influxd") or "/usr/bin/influxd", "-config", str(self.config_path)]
