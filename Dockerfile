@@ -20,7 +20,6 @@ ENV SUITCASE_DATA_DIR=/data \
     SUITCASE_HTTP_HOST=0.0.0.0
 VOLUME ["/data"]
 EXPOSE 8080
-HEALTHCHECK --interval=15s --timeout=5s --retries=4 \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"
+HEALTHCHECK --interval=15s --timeout=5s --retries=4 CMD ["suitcase", "health"]
 ENTRYPOINT ["suitcase"]
 CMD ["ingest"]

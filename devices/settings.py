@@ -221,6 +221,16 @@ class HttpSettings(SuitcaseSettings):
         default="127.0.0.1", description="HTTP listen address; 0.0.0.0 to accept devices on the network."
     )
     http_port: int = Field(default=8080, ge=0, le=65535, description="HTTP port (0: any free port, logged).")
+    http_tls_cert: Path | None = Field(
+        default=None,
+        description="Serve the console and HTTP ingestion over HTTPS with this certificate (PEM, chain included); "
+        "compose uses the one `suitcase init` made. Unset: plain HTTP (behind a TLS proxy, or on loopback).",
+    )
+    http_tls_key: Path | None = Field(default=None, description="The private key of SUITCASE_HTTP_TLS_CERT.")
+
+    @property
+    def http_scheme(self) -> str:
+        return "https" if self.http_tls_cert else "http"
 
 
 def env_name(field: str) -> str:

@@ -6,14 +6,17 @@ import argparse
 import asyncio
 import base64
 import json
+import ssl
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from pydantic_settings import CliSettingsSource
 
 from iot_suitcase.devices.codecs.javascript import DecodersFileError
 from iot_suitcase.devices.registry import RegistryError
+from iot_suitcase.devices.settings import HttpSettings
 from iot_suitcase.ingest import heap
 from iot_suitcase.ingest.config import IngestSettings
 from iot_suitcase.ingest.operations.logs import configure_logging
@@ -29,6 +32,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     source: CliSettingsSource[IngestSettings] = CliSettingsSource(IngestSettings, root_parser=parser)
     parser.set_defaults(handler=lambda args: run(IngestSettings(_cli_settings_source=source(parsed_args=args))))
+
+    health = commands.add_parser(
+        "health",
+        help="exit 0 when this machine's ingest service answers /healthz (the image's health check)",
+        description="Asks /healthz of the ingest service on 127.0.0.1 at SUITCASE_HTTP_PORT, over HTTPS when "
+        "SUITCASE_HTTP_TLS_CERT is set (its own certificate is not checked: it is this machine's own process).",
+    )
+    health.set_defaults(handler=check_health)
 
     rejects = commands.add_parser("rejects", help="inspect the messages that were not stored, and why")
     rejects_commands = rejects.add_subparsers(dest="rejects_command", required=True, metavar="COMMAND")
@@ -55,6 +66,22 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     replay.add_argument("--data-dir", type=Path, help="the service's data dir (default: SUITCASE_DATA_DIR)")
     replay.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the service (default 60)")
     replay.set_defaults(handler=replay_rejects)
+
+
+def check_health(_args: argparse.Namespace) -> int:
+    settings = HttpSettings()
+    context = None
+    if settings.http_tls_cert:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # loopback, this machine's own process: nothing to authenticate
+    url = f"{settings.http_scheme}://127.0.0.1:{settings.http_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=4, context=context) as answer:  # noqa: S310 (a fixed http(s) URL)
+            return 0 if answer.status == 200 else 1
+    except OSError as error:
+        print(f"unhealthy: {url}: {error}", file=sys.stderr)
+        return 1
 
 
 def _rejects_store(args: argparse.Namespace) -> RejectStore | None:

@@ -7,7 +7,9 @@ import contextlib
 import logging
 import signal
 import sqlite3
+import ssl
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -211,6 +213,9 @@ class IngestService:
         self.remembered.close()
         log.info("stopped %s", self.pipeline.status_line())
 
+    def _tls_context(self) -> ssl.SSLContext | None:
+        return tls_context(self.settings.http_tls_cert, self.settings.http_tls_key)
+
     async def _serve_http(self) -> None:
         consumer = self.consumer
         templates = Templates(template_globals, language_of)
@@ -251,10 +256,24 @@ class IngestService:
         pages.add_routes(app)
         self.http_runner = web.AppRunner(app, access_log=None)
         await self.http_runner.setup()
-        site = web.TCPSite(self.http_runner, self.settings.http_host, self.settings.http_port)
+        site = web.TCPSite(
+            self.http_runner, self.settings.http_host, self.settings.http_port, ssl_context=self._tls_context()
+        )
         await site.start()
         for address in self.http_runner.addresses:
-            log.info("http server listening host=%s port=%s", address[0], address[1])
+            log.info(
+                "http server listening host=%s port=%s scheme=%s", address[0], address[1], self.settings.http_scheme
+            )
+
+
+def tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
+    """The HTTPS context of the console and HTTP ingestion, or None for plain HTTP."""
+    if cert is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context
 
 
 async def serve(settings: IngestSettings) -> int:

@@ -1,9 +1,11 @@
-"""The broker's TLS certificates for the compose stack (`suitcase init --tls`): a certificate authority of the
-installation's own and a server certificate it signs, for the names devices reach the broker by.
+"""The TLS certificates of an installation (`suitcase init`): a certificate authority of its own, and for the
+names devices and staff reach the server by, a certificate for the broker and one for the console and HTTP
+ingestion.
 
-Devices are given ``ca.crt`` (public) and check the broker against it; the keys never leave ``var/certs``
-(mode 0600). An operator with certificates from the municipality's own CA puts ``ca.crt``, ``server.crt`` and
-``server.key`` there instead, and `--tls` leaves files that exist alone.
+Devices and browsers are given ``ca.crt`` (public) and check the server against it; the keys never leave
+``var/certs`` (mode 0600; the console's is the ingest service's to read, the others root's). An operator with
+certificates from the municipality's own CA puts ``ca.crt``, ``server.*`` and ``console.*`` there instead:
+files that exist are left alone.
 """
 
 from __future__ import annotations
@@ -46,28 +48,40 @@ class CertificateFiles:
     def server_key(self) -> Path:
         return self.folder / "server.key"
 
+    @property
+    def console_cert(self) -> Path:
+        return self.folder / "console.crt"
+
+    @property
+    def console_key(self) -> Path:
+        return self.folder / "console.key"
+
 
 def make_certificates(files: CertificateFiles, names: list[str], *, now: datetime | None = None) -> list[Path]:
-    """A CA (unless ``ca.crt`` exists) and a server certificate for ``names`` (unless ``server.crt`` exists):
-    host names or IP addresses. Returns the files written."""
+    """A CA (unless ``ca.crt`` exists), and for ``names`` (host names or IP addresses) a certificate for the
+    broker (``server.*``) and one for the console and HTTP ingestion (``console.*``, whose key the ingest
+    service reads), each unless it exists. Returns the files written."""
     now = now or datetime.now(UTC)
     written: list[Path] = []
-    if files.server_cert.exists():
+    if files.server_cert.exists() and files.console_cert.exists():
         return written
     if files.ca_cert.exists():
         ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
         ca_cert = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
         if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
-            raise ValueError(f"{files.ca_key}: not an EC key; sign the server certificate with your CA yourself")
+            raise ValueError(f"{files.ca_key}: not an EC key; sign the server certificates with your CA yourself")
     else:
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_cert = _ca_certificate(ca_key, names[0], now)
         written += _write(files.ca_key, _key_pem(ca_key), 0o600)
         written += _write(files.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM), 0o644)
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server_cert = _server_certificate(server_key, names, ca_key, ca_cert, now)
-    written += _write(files.server_key, _key_pem(server_key), 0o600)
-    written += _write(files.server_cert, server_cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    for cert_path, key_path in ((files.server_cert, files.server_key), (files.console_cert, files.console_key)):
+        if cert_path.exists():
+            continue
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _server_certificate(key, names, ca_key, ca_cert, now)
+        written += _write(key_path, _key_pem(key), 0o600)
+        written += _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return written
 
 

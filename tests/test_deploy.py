@@ -402,17 +402,17 @@ def test_dockerfile_commands_work_in_a_fresh_virtualenv(
         [str(bin_dir / entrypoint[0]), *command], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        health = next(a for k, a in instructions if k == "HEALTHCHECK").split(" CMD ", 1)[1]
-        check = health.replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
-        probe = ["bash", "-c", check.replace("python ", f"{bin_dir / 'python'} ", 1)]
+        health = yaml.safe_load(next(a for k, a in instructions if k == "HEALTHCHECK").split(" CMD ", 1)[1])
+        probe = [str(bin_dir / health[0]), *health[1:]]
         wait_until(
-            lambda: subprocess.run(probe, check=False, capture_output=True).returncode == 0,
+            lambda: subprocess.run(probe, env=env, check=False, capture_output=True).returncode == 0,
             60,
             "the Dockerfile's HEALTHCHECK to pass",
         )
     finally:
         service.terminate()
         assert service.wait(timeout=15) == 0
+    assert subprocess.run(probe, env=env, check=False, capture_output=True).returncode == 1, "and fail when down"
 
 
 SYSTEM_PYTHON = "/usr/bin/python3.11"

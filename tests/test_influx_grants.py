@@ -65,7 +65,7 @@ def test_the_write_user_only_writes_and_the_read_user_only_reads(
     assert admin_password not in granted.stdout + granted.stderr
     again = suitcase("influx", "grant", SUITCASE_INFLUX_ADMIN_PASSWORD=admin_password)
     assert again.returncode == 0, "again: the same users, the same grants"
-    wrong = suitcase("influx", "grant", SUITCASE_INFLUX_ADMIN_PASSWORD="not-the-password")
+    wrong = suitcase("influx", "grant", SUITCASE_INFLUX_ADMIN_PASSWORD=os.urandom(8).hex())
     assert wrong.returncode == 1
 
     env = dict(
