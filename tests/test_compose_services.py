@@ -1,0 +1,190 @@
+"""The compose stack's own services, run here as compose would run them (#17 acceptance 1): the command line,
+user and environment that `docker-compose config` gives each, the volumes mapped to folders here (named volumes
+to fresh ones), compose's host names and ports to this machine's. The broker (Debian's Mosquitto behind
+deploy/mosquitto-run.sh), the ingest service (as uid 10001, the image's user) and the demo fleet start and are
+healthy by their own checks, and the ingest service takes the fleet's messages in.
+
+Not run: the InfluxDB 2 and Grafana images (no Docker engine here, and Debian's InfluxDB is 1.6, without the v2
+write API the compose environment selects): the ingest service's writes fail here and are retried, which is
+what it does whenever InfluxDB is away.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path, PurePosixPath
+
+import pytest
+import yaml
+
+from iot_suitcase.servers import free_port, port_is_listening
+from tests.helpers import wait_until
+from tests.test_deploy import compose_config, env_value, prepared
+
+REPO = Path(__file__).resolve().parent.parent
+SYSTEM_PYTHON = "/usr/bin/python3.11"
+
+pytestmark = [
+    pytest.mark.skipif(os.getuid() != 0, reason="the broker's script starts as root, as in its container"),
+    pytest.mark.skipif(not os.access(SYSTEM_PYTHON, os.X_OK), reason="Debian's python3.11 runs ingest as uid 10001"),
+]
+
+
+class Mounts:
+    """Container paths -> folders here, from a service's volumes; named volumes become fresh folders."""
+
+    def __init__(self, service: dict[str, object], volumes: Path) -> None:
+        self.paths: list[tuple[PurePosixPath, Path]] = []
+        for volume in service.get("volumes", []):  # type: ignore[attr-defined]
+            source, target = str(volume).split(":")[:2]
+            host = Path(source)
+            if not source.startswith("/"):  # a named volume: a fresh folder, shared by the services naming it
+                host = volumes / source
+                host.mkdir(parents=True, exist_ok=True)
+            self.paths.append((PurePosixPath(target), host))
+
+    def host(self, container: str) -> str:
+        """The folder here behind a container path (the longest mount that holds it)."""
+        path = PurePosixPath(container)
+        for target, host in sorted(self.paths, key=lambda pair: -len(pair[0].parts)):
+            if path == target or target in path.parents:
+                return str(host / path.relative_to(target))
+        return container
+
+
+def test_every_compose_service_runs_with_the_environment_and_mounts_compose_gives_it() -> None:
+    base = Path(tempfile.mkdtemp(prefix="suitcase-compose-"))  # outside pytest's 0700 tree: uid 10001 enters it
+    try:
+        base.chmod(0o755)
+        root = prepared(base)
+        config, _warnings = compose_config(root)
+        services: dict[str, dict[str, object]] = config["services"]
+        volumes = base / "volumes"
+        ports = {1883: free_port(), 1884: free_port(), 8883: free_port()}
+
+        # the broker: its command and environment; its configuration with this machine's ports and folders
+        broker_mounts = Mounts(services["mosquitto"], volumes)
+        for named in ("mosquitto-data", "mosquitto-log"):
+            shutil.chown(volumes / named, "mosquitto", "mosquitto")  # as the image's /mosquitto folders are
+        conf = Path(broker_mounts.host("/mosquitto/config/mosquitto.conf")).read_text()
+        for port, here in ports.items():
+            conf = re.sub(rf"^listener {port}\b", f"listener {here}", conf, flags=re.MULTILINE)
+        conf = conf.replace("/mosquitto/private", str(base / "private"))  # the script's copies, in the container
+        conf = re.sub(r"(/mosquitto/\S+)", lambda found: broker_mounts.host(found.group(1)), conf)
+        mapped_conf = base / "mosquitto.conf"
+        mapped_conf.write_text(conf)
+        broker_env = {str(k): str(v) for k, v in dict(services["mosquitto"].get("environment") or {}).items()}  # type: ignore[call-overload]
+        broker_env |= {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "BROKER_CONFIG": str(mapped_conf),
+            "BROKER_FILES_FROM": broker_mounts.host("/mosquitto/config/suitcase"),
+            "BROKER_CERTS_FROM": broker_mounts.host("/mosquitto/certs"),
+            "BROKER_FILES_TO": str(base / "private"),
+            "BROKER_LOG": broker_mounts.host("/mosquitto/log/mosquitto.log"),
+        }
+        command = [broker_mounts.host(part) for part in services["mosquitto"]["command"]]  # type: ignore[attr-defined]
+        broker = subprocess.Popen(command, env=broker_env)
+        processes = [broker]
+        try:
+            wait_until(lambda: port_is_listening("127.0.0.1", ports[1883]), 15, "the broker's health check (nc -z)")
+
+            # the ingest service: compose's environment, the image's ENV and user, host names and ports here
+            ingest_mounts = Mounts(services["ingest"], volumes)
+            image_env = dict(
+                re.findall(
+                    r"(SUITCASE_\w+)=(\S+)", (root / "Dockerfile").read_text().split("ENV", 1)[1].split("VOLUME")[0]
+                )
+            )
+            ingest_env = {**image_env, **{str(k): str(v) for k, v in dict(services["ingest"]["environment"]).items()}}  # type: ignore[call-overload]
+            ingest_env = {
+                key: ingest_mounts.host(value) if value.startswith("/") else value for key, value in ingest_env.items()
+            }
+            http_port = free_port()
+            ingest_env |= {
+                "SUITCASE_MQTT_HOST": "127.0.0.1",
+                "SUITCASE_MQTT_SERVICE_PORT": str(ports[1884]),
+                "SUITCASE_INFLUX_URL": f"http://127.0.0.1:{free_port()}",  # nothing there: see the module's note
+                "SUITCASE_HTTP_HOST": "127.0.0.1",
+                "SUITCASE_HTTP_PORT": str(http_port),
+                "PATH": "/usr/bin:/bin",
+            }
+            uid, gid = (int(part) for part in str(services["ingest"]["user"]).split(":"))
+            assert uid != 0, "compose runs it as the user init chose, never root"
+
+            def as_container_user() -> None:
+                os.setgid(gid)
+                os.setuid(uid)
+
+            # this venv's interpreter lives under /root, which the user cannot enter: Debian's Python 3.11 runs
+            # the same code and packages (cp311 wheels), as the image's Python does
+            packages = REPO / ".venv" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+            python_env = {"PYTHONPATH": f"{REPO}:{packages}"}
+            app = base / "app"  # the image's WORKDIR: nothing of the host's there
+            app.mkdir()
+            log = (base / "ingest.log").open("wb")
+            ingest = subprocess.Popen(
+                [SYSTEM_PYTHON, "-m", "iot_suitcase", *services["ingest"]["command"]],  # type: ignore[misc]
+                cwd=app,
+                env={**ingest_env, **python_env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=as_container_user,  # noqa: PLW1509 (the user must be set in the child)
+            )
+            processes.append(ingest)
+            check = re.search(r"HEALTHCHECK .* CMD (\[.*\])", (root / "Dockerfile").read_text())
+            assert check is not None, "the image has a health check"
+            health = yaml.safe_load(check.group(1))
+
+            def healthy() -> bool:
+                probe = [SYSTEM_PYTHON, "-m", "iot_suitcase", *health[1:]]
+                return (
+                    subprocess.run(probe, env={**ingest_env, **python_env}, capture_output=True, check=False).returncode
+                    == 0
+                )
+
+            wait_until(healthy, 60, "the ingest service's health check (suitcase health, over HTTPS)")
+            assert b"connected to broker" in (base / "ingest.log").read_bytes()
+            written = [p for p in Path(ingest_mounts.host("/data")).rglob("*") if p.is_file()]
+            assert written, "it wrote its log and stores into the data folder"
+            assert {p.stat().st_uid for p in written} == {uid}
+
+            # the demo fleet: its command and environment, publishing to the broker's internal listener
+            simulator_env = {str(k): str(v) for k, v in dict(services["simulator"]["environment"]).items()}  # type: ignore[call-overload]
+            simulator_mounts = Mounts(services["simulator"], volumes)
+            arguments = [simulator_mounts.host(a) if a.startswith("/") else a for a in services["simulator"]["command"]]  # type: ignore[attr-defined]
+            arguments = ["127.0.0.1" if a == "mosquitto" else a for a in arguments]
+            arguments += ["--mqtt-port", str(ports[1883])]
+            simulator = subprocess.Popen(
+                [SYSTEM_PYTHON, "-m", "iot_suitcase", *arguments],
+                cwd=app,
+                env={**simulator_env, **python_env, "PATH": "/usr/bin:/bin"},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=as_container_user,  # noqa: PLW1509
+            )
+            processes.append(simulator)
+            token = env_value(root, "SUITCASE_METRICS_TOKEN")
+            trusted = ssl.create_default_context(cafile=ingest_env["SUITCASE_DEVICE_CA_FILE"])
+            request = urllib.request.Request(
+                f"https://localhost:{http_port}/metrics", headers={"Authorization": f"Bearer {token}"}
+            )
+
+            def received() -> bool:
+                with urllib.request.urlopen(request, context=trusted, timeout=5) as answer:
+                    found = re.search(r"^suitcase_messages_received_total (\S+)", answer.read().decode(), re.MULTILINE)
+                return found is not None and float(found.group(1)) > 0
+
+            wait_until(received, 60, "the demo fleet's messages taken in by the ingest service")
+        finally:
+            for process in reversed(processes):
+                process.terminate()
+                process.wait(timeout=20)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
