@@ -28,7 +28,6 @@ from iot_suitcase.dashboards.alerts import AlertSet, generate_alerts
 from iot_suitcase.dashboards.fleet import Fleet
 from iot_suitcase.dashboards.generate import (
     FOLDER_TITLE,
-    FOLDER_UID,
     INFLUX_UID,
     STATIC_UID,
     TAG,
@@ -231,8 +230,10 @@ def provisioning_files(bundle: Bundle) -> dict[str, str]:
                 {
                     "name": TAG,
                     "orgId": 1,
+                    # By title, as the alert rules name it: file provisioning of alert rules cannot give a folder
+                    # uid and makes the folder by title (with a uid of its own) when it runs first; a folderUid here
+                    # would then not be found and a second folder of the same title be made.
                     "folder": FOLDER_TITLE,
-                    "folderUid": FOLDER_UID,
                     "type": "file",
                     "disableDeletion": False,
                     "allowUiUpdates": False,

@@ -20,7 +20,7 @@ import yaml
 from iot_suitcase.cli import main
 from iot_suitcase.dashboards.cli import COMPOSE_INFLUX_URL, for_compose
 from iot_suitcase.dashboards.conftest import make_registry
-from iot_suitcase.dashboards.generate import FOLDER_TITLE, FOLDER_UID, OVERVIEW_UID
+from iot_suitcase.dashboards.generate import FOLDER_TITLE, OVERVIEW_UID
 from iot_suitcase.dashboards.provisioning import build_bundle, export_tree
 from iot_suitcase.dashboards.settings import DashboardSettings, InfluxFlavour, PushSettings
 from iot_suitcase.dashboards.thresholds import load_thresholds
@@ -87,7 +87,10 @@ def test_dashboard_provider_points_at_the_json_directory(tmp_path: Path, registr
     provider = load(tree / "dashboards/iot-suitcase.yaml")["providers"][0]
     assert provider["type"] == "file"
     assert provider["folder"] == FOLDER_TITLE
-    assert provider["folderUid"] == FOLDER_UID
+    assert "folderUid" not in provider, "by title: the rules can name no uid, and a uid here made a second folder"
+    rule_files = [load(path) for path in (tree / "alerting").glob("*.yaml")]
+    folders = {group["folder"] for data in rule_files for group in data.get("groups", [])}
+    assert folders == {FOLDER_TITLE}, "one folder for dashboards and rules"
     assert provider["options"]["path"] == "/srv/grafana/prov/dashboards/iot-suitcase"
     assert (tree / "dashboards/iot-suitcase").is_dir()
 
