@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
+import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic_settings import CliSettingsSource
 
@@ -46,10 +48,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help=f"for the compose stack's Grafana: InfluxDB 2 ({COMPOSE_INFLUX_URL}, its token), unless set otherwise",
     )
+    export.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep running and write the tree again whenever the registry changes (Grafana reloads dashboards "
+        "every 30 s; alert rules too when SUITCASE_GRAFANA_TOKEN is set: see dashboards/README.md)",
+    )
     _registry_option(export)
-    export_source: CliSettingsSource[DashboardSettings] = CliSettingsSource(DashboardSettings, root_parser=export)
+    export_source: CliSettingsSource[PushSettings] = CliSettingsSource(PushSettings, root_parser=export)
     export.set_defaults(
-        handler=lambda args: run_export(args, DashboardSettings(_cli_settings_source=export_source(parsed_args=args)))
+        handler=lambda args: run_export(args, PushSettings(_cli_settings_source=export_source(parsed_args=args)))
     )
 
     pushing = subcommands.add_parser(
@@ -106,26 +114,72 @@ def _contact_note(bundle: Bundle) -> str:
     )
 
 
-def for_compose(settings: DashboardSettings) -> DashboardSettings:
+Settings = TypeVar("Settings", bound=DashboardSettings)
+
+
+def for_compose(settings: Settings) -> Settings:
     """The compose stack's InfluxDB as its Grafana reaches it; what the operator set explicitly stays."""
     wanted = {"influx_flavour": InfluxFlavour.V2, "grafana_influx_url": COMPOSE_INFLUX_URL}
     return settings.model_copy(update={k: v for k, v in wanted.items() if k not in settings.model_fields_set})
 
 
-def run_export(args: argparse.Namespace, settings: DashboardSettings) -> int:
-    from iot_suitcase.dashboards.provisioning import export_tree  # noqa: PLC0415 (lazy, see above)
-
+def run_export(args: argparse.Namespace, settings: PushSettings) -> int:
     if args.compose:
         settings = for_compose(settings)
+    if not _export_once(args, settings):
+        return 1
+    if not args.watch:
+        return 0
+    registry = RegistryFile(args.registry).path
+    seen = _stamp(registry)
+    try:
+        while True:
+            time.sleep(WATCH_INTERVAL_S)
+            now = _stamp(registry)
+            if now != seen:
+                seen = now
+                _export_once(args, settings)  # a registry that does not load is said, and waited out
+    except KeyboardInterrupt:
+        return 0
+
+
+WATCH_INTERVAL_S = 2.0
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _export_once(args: argparse.Namespace, settings: PushSettings) -> bool:
+    """Write the tree; with a Grafana token, have Grafana reload alerting when a rule file changed."""
+    from iot_suitcase.dashboards.provisioning import export_tree  # noqa: PLC0415 (lazy, see above)
+
     bundle = _bundle(args, settings)
     if bundle is None:
-        return 1
+        return False
     written = export_tree(bundle, args.directory)
     for path in written:
-        print(path)
+        print(path, flush=True)
     rules = sum(len(group.rules or []) for group in bundle.alerts.groups)
     print(f"{len(bundle.dashboards)} dashboards, {rules} alert rules; {_contact_note(bundle)}", file=sys.stderr)
-    return 0
+    if settings.grafana_token is not None and any(path.parent.name == "alerting" for path in written):
+        print(reload_alerting(settings.grafana_url, settings.grafana_token.get_secret_value()), file=sys.stderr)
+    return True
+
+
+def reload_alerting(grafana_url: str, token: str) -> str:
+    """Ask Grafana to read its alerting provisioning files again (its admin provisioning API)."""
+    url = f"{grafana_url.rstrip('/')}/api/admin/provisioning/alerting/reload"
+    request = urllib.request.Request(url, method="POST", headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (the configured Grafana)
+            return f"Grafana reloaded its alert rules (HTTP {answer.status})"
+    except OSError as error:
+        return f"warning: Grafana did not reload its alert rules ({error}); they take effect at its next start"
 
 
 def run_push(args: argparse.Namespace, settings: PushSettings) -> int:

@@ -25,6 +25,7 @@ from iot_suitcase.ingest.console.settings import ConsoleSettings
 
 INGEST_USER = "suitcase-ingest"
 CERTIFICATES = "certs"  # under ./var: the broker's TLS certificate and keys
+GRAFANA_TREE = "grafana-compose"  # under ./var: the compose stack's Grafana provisioning, kept up to date by it
 
 
 CONTAINER_UID = 10001  # the image's own user (Dockerfile): what the containers run as when root ran init
@@ -127,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
     var = console.accounts_file.parent
     _write_certificates(CertificateFiles(var / CERTIFICATES), args.tls_name)
     first_admin(console.accounts_file)
+    (var / GRAFANA_TREE).mkdir(exist_ok=True)  # the compose stack's provisioner writes there, as the containers' user
     hand_over(var, var / "ingest")
     return status
 

@@ -182,6 +182,31 @@ def test_every_compose_service_runs_with_the_environment_and_mounts_compose_give
                 return found is not None and float(found.group(1)) > 0
 
             wait_until(received, 60, "the demo fleet's messages taken in by the ingest service")
+
+            # Grafana's provisioner: the tree written by the stack itself, into the folder init made
+            provisioner_mounts = Mounts(services["grafana-provisioning"], volumes)
+            tree = Path(provisioner_mounts.host("/provisioning"))
+            for exported in tree.iterdir():  # what the test's set-up exported: the service starts from an empty folder
+                shutil.rmtree(exported)
+            assert tree.stat().st_uid == uid, "init made the folder the containers' user's"
+            provisioner_env = {str(k): str(v) for k, v in dict(services["grafana-provisioning"]["environment"]).items()}  # type: ignore[call-overload]
+            provisioner_env |= {"SUITCASE_REGISTRY_FILE": provisioner_mounts.host("/config/registry.yaml")}
+            provisioner_command: list[str] = services["grafana-provisioning"]["command"]  # type: ignore[assignment]
+            arguments = [provisioner_mounts.host(a) if a.startswith("/") else a for a in provisioner_command]
+            provisioner = subprocess.Popen(
+                [SYSTEM_PYTHON, "-m", "iot_suitcase", *arguments],
+                cwd=app,
+                env={**provisioner_env, **python_env, "PATH": "/usr/bin:/bin"},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=as_container_user,  # noqa: PLW1509
+            )
+            processes.append(provisioner)
+            datasource = tree / "datasources" / "iot-suitcase.yaml"
+            wait_until(datasource.exists, 60, "the provisioner's health check (its datasource file)")
+            assert "http://influxdb:8086" in datasource.read_text()
+            provider = (tree / "dashboards" / "iot-suitcase.yaml").read_text()
+            assert "path: /etc/grafana/provisioning/dashboards/iot-suitcase" in provider, "the container's path"
         finally:
             for process in reversed(processes):
                 process.terminate()

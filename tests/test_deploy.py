@@ -50,8 +50,8 @@ def prepared(tmp_path: Path) -> Path:
     suitcase = [sys.executable, "-m", "iot_suitcase"]
     subprocess.run([*suitcase, "init"], cwd=target, check=True, capture_output=True, timeout=60)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUITCASE_")}  # as the README's one command
-    subprocess.run(
-        [*suitcase, "dashboards", "export", "var/grafana", "--compose"],
+    subprocess.run(  # the first pass of the grafana-provisioning service
+        [*suitcase, "dashboards", "export", "var/grafana-compose", "--compose"],
         cwd=target,
         env=env,
         check=True,
@@ -74,7 +74,7 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
     config, warnings = compose_config(root)
     assert "variable is not set" not in warnings, warnings
     services: dict[str, dict[str, object]] = config["services"]
-    assert set(services) == {"mosquitto", "influxdb", "grafana", "ingest", "simulator"}
+    assert set(services) == {"mosquitto", "influxdb", "grafana", "grafana-provisioning", "ingest", "simulator"}
     assert services["simulator"]["profiles"] == ["demo"]
     for name, service in services.items():
         if name != "simulator":
@@ -88,13 +88,25 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
     [base] = re.findall(r"^FROM (\S+)", (root / "Dockerfile").read_text(), re.MULTILINE)
     assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", base), "the Python image floats"
     published = {name: [p["published"] for p in s.get("ports", [])] for name, s in services.items()}  # type: ignore[attr-defined]
-    assert published == {"mosquitto": [8883], "influxdb": [], "grafana": [3000], "ingest": [8080], "simulator": []}
+    assert published == {
+        "mosquitto": [8883],
+        "influxdb": [],
+        "grafana": [3000],
+        "grafana-provisioning": [],
+        "ingest": [8080],
+        "simulator": [],
+    }
     assert set(config["volumes"]) >= {"mosquitto-data", "influxdb-data", "grafana-data"}
     ingest_mounts = {target: source for source, target in mounts(services["ingest"])}
     assert ingest_mounts["/data"] == str(root / "var" / "ingest"), "a directory init made, not a fresh root volume"
     grafana_mounts = {target: source for source, target in mounts(services["grafana"])}
-    assert grafana_mounts["/etc/grafana/provisioning"] == str(root / "var" / "grafana")
-    tree = root / "var" / "grafana"
+    assert grafana_mounts["/etc/grafana/provisioning"] == str(root / "var" / "grafana-compose")
+    provisioner_mounts = {target: source for source, target in mounts(services["grafana-provisioning"])}
+    assert provisioner_mounts["/provisioning"] == grafana_mounts["/etc/grafana/provisioning"], "what it writes"
+    provisioner_command: list[str] = services["grafana-provisioning"]["command"]  # type: ignore[assignment]
+    provisioner = build_parser().parse_args(provisioner_command)
+    assert (provisioner.directory, provisioner.compose, provisioner.watch) == (Path("/provisioning"), True, True)
+    tree = root / "var" / "grafana-compose"
     assert {p.name for p in tree.iterdir()} >= {"datasources", "dashboards", "alerting"}, "the export tree is mounted"
     datasource = (
         (tree / "datasources").read_text()
@@ -102,6 +114,8 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
         else "".join(f.read_text() for f in (tree / "datasources").glob("*.yaml"))
     )
     assert "http://influxdb:8086" in datasource
+    written = [path.read_text() for path in tree.rglob("*") if path.is_file()]
+    assert not any(str(root) in text for text in written), "no host path: Grafana sees the container's"
     assert env_value(root, "SUITCASE_INFLUX_TOKEN") not in datasource, "the token is referenced, never written"
     env = dict(line.split("=", 1) for line in (root / ".env").read_text().splitlines() if "=" in line)
     for needed in (
@@ -128,7 +142,7 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
     assert not {key for key in secrets_of["ingest"] if key.startswith(("GF_", "DOCKER_INFLUXDB"))}
     assert {"SUITCASE_MQTT_PASSWORD", "SUITCASE_INFLUX_TOKEN", "SUITCASE_METRICS_TOKEN"} <= secrets_of["ingest"]
     assert not {key for key in secrets_of["influxdb"] if not key.startswith("DOCKER_INFLUXDB_INIT_")}
-    for name in ("ingest", "simulator"):
+    for name in ("ingest", "simulator", "grafana-provisioning"):
         command: list[str] = services[name]["command"]  # type: ignore[assignment]
         parsed = build_parser().parse_args(command)
         assert callable(parsed.handler), f"{name}: {command} is a suitcase command"
