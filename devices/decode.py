@@ -30,15 +30,13 @@ class Outcome:
     device_id: str  # the sender: the device whose topic, key or envelope the message came with
     readings: list[Reading]
     skipped: int = 0  # values the format read past on purpose, counted in the service's figures
-
-    @property
-    def relayed(self) -> list[str]:
-        """Devices other than the sender whose readings the message carries (a gateway's pack), in order."""
-        return list(dict.fromkeys(r.device_id for r in self.readings if r.device_id != self.device_id))
+    relayed: tuple[str, ...] = ()  # devices other than the sender whose readings it carries (a gateway's pack)
 
     def by_device(self) -> list[Outcome]:
         """The sender's part (its own readings, maybe none) and one part per relayed device."""
-        parts = [replace(self, readings=[r for r in self.readings if r.device_id == self.device_id])]
+        if not self.relayed:
+            return [self]
+        parts = [replace(self, readings=[r for r in self.readings if r.device_id == self.device_id], relayed=())]
         for device_id in self.relayed:
             mine = [r for r in self.readings if r.device_id == device_id]
             parts.append(Outcome(self.format, device_id, mine))
@@ -120,7 +118,10 @@ class Decoder:
         decoded = fmt.decode(message, self.context)
         try:
             readings = self._canonical(decoded, message.received_at)
-            return Outcome(fmt.name, decoded.device_id, readings, decoded.skipped)
+            relayed: tuple[str, ...] = ()
+            if any(raw.device is not None for raw in decoded.readings):
+                relayed = tuple(dict.fromkeys(r.device_id for r in readings if r.device_id != decoded.device_id))
+            return Outcome(fmt.name, decoded.device_id, readings, decoded.skipped, relayed)
         except DecodeError as error:
             error.device_id = error.device_id or decoded.device_id
             raise

@@ -21,16 +21,13 @@ import urllib.parse
 import urllib.request
 
 from iot_suitcase.devices.settings import InfluxSettings
+from iot_suitcase.servers.influxdb import quote_ident
 
 ADMIN_ENV = "SUITCASE_INFLUX_ADMIN_PASSWORD"  # the variable the admin's password comes in, never as a flag
 
 
 class GrantError(RuntimeError):
     """InfluxDB refused a statement."""
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def quote_string(text: str) -> str:

@@ -160,13 +160,18 @@ def hand_over(var_dir: Path, data_dir: Path) -> None:
     if os.getuid() != 0:
         return
     uid, gid = owner()
-    for directory, subdirectories, files in os.walk(var_dir):
-        if Path(directory) == var_dir:
-            subdirectories[:] = [name for name in subdirectories if name != CERTIFICATES]
+    give_tree(var_dir, uid, gid, keep=(CERTIFICATES,))
+    print(f"{var_dir} now belongs to uid {uid}, the containers' user (init ran as root; the containers never do)")
+
+
+def give_tree(folder: Path, uid: int, gid: int, *, keep: tuple[str, ...] = ()) -> None:
+    """Hand ``folder`` and everything in it to ``uid``:``gid``, but for its subfolders named in ``keep``."""
+    for directory, subdirectories, files in os.walk(folder):
+        if Path(directory) == folder:
+            subdirectories[:] = [name for name in subdirectories if name not in keep]
         os.chown(directory, uid, gid)
         for name in files:
             os.chown(Path(directory) / name, uid, gid)
-    print(f"{var_dir} now belongs to uid {uid}, the containers' user (init ran as root; the containers never do)")
 
 
 def first_admin(accounts_file: Path) -> None:

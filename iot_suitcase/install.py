@@ -26,7 +26,7 @@ from iot_suitcase.devices.credentials.mosquitto import tls_listener_config, writ
 from iot_suitcase.devices.credentials.settings import SecuritySettings
 from iot_suitcase.devices.settings import BrokerSettings
 from iot_suitcase.ingest.config import IngestSettings
-from iot_suitcase.init import CERTIFICATES
+from iot_suitcase.init import CERTIFICATES, give_tree
 
 BROKER_UNIT = "iot-suitcase-broker.service"
 INGEST_UNIT = "iot-suitcase-ingest.service"
@@ -233,12 +233,7 @@ def install(layout: Layout, unit_dir: Path) -> list[Path]:
     ):
         write_atomically(path, text, mode=mode)
         written.append(path)
-    for directory, subdirectories, files in os.walk(layout.var):
-        if Path(directory) == layout.var:
-            subdirectories[:] = [name for name in subdirectories if name not in (CERTIFICATES, "broker")]
-        os.chown(directory, uid, gid)
-        for name in files:
-            os.chown(Path(directory) / name, uid, gid)
+    give_tree(layout.var, uid, gid, keep=(CERTIFICATES, layout.broker.name))
     return written
 
 

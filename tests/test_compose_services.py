@@ -11,12 +11,10 @@ what it does whenever InfluxDB is away.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import ssl
 import subprocess
-import sys
 import tempfile
 import urllib.request
 from pathlib import Path, PurePosixPath
@@ -25,16 +23,13 @@ import pytest
 import yaml
 
 from iot_suitcase.servers import free_port, port_is_listening
+from tests import asuser
 from tests.helpers import wait_until
 from tests.test_deploy import compose_config, env_value, prepared
 
-REPO = Path(__file__).resolve().parent.parent
-SYSTEM_PYTHON = "/usr/bin/python3.11"
-
-pytestmark = [
-    pytest.mark.skipif(os.getuid() != 0, reason="the broker's script starts as root, as in its container"),
-    pytest.mark.skipif(not os.access(SYSTEM_PYTHON, os.X_OK), reason="Debian's python3.11 runs ingest as uid 10001"),
-]
+pytestmark = pytest.mark.skipif(
+    not asuser.usable(), reason="the broker's script starts as root; Debian's python3.11 runs the rest as uid 10001"
+)
 
 
 class Mounts:
@@ -118,19 +113,13 @@ def test_every_compose_service_runs_with_the_environment_and_mounts_compose_give
             uid, gid = (int(part) for part in str(services["ingest"]["user"]).split(":"))
             assert uid != 0, "compose runs it as the user init chose, never root"
 
-            def as_container_user() -> None:
-                os.setgid(gid)
-                os.setuid(uid)
-
-            # this venv's interpreter lives under /root, which the user cannot enter: Debian's Python 3.11 runs
-            # the same code and packages (cp311 wheels), as the image's Python does
-            packages = REPO / ".venv" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
-            python_env = {"PYTHONPATH": f"{REPO}:{packages}"}
+            as_container_user = asuser.become(uid, gid)
+            python_env = asuser.python_path()
             app = base / "app"  # the image's WORKDIR: nothing of the host's there
             app.mkdir()
             log = (base / "ingest.log").open("wb")
             ingest = subprocess.Popen(
-                [SYSTEM_PYTHON, "-m", "iot_suitcase", *services["ingest"]["command"]],  # type: ignore[misc]
+                asuser.suitcase_command(*services["ingest"]["command"]),  # type: ignore[misc]
                 cwd=app,
                 env={**ingest_env, **python_env},
                 stdout=log,
@@ -143,7 +132,7 @@ def test_every_compose_service_runs_with_the_environment_and_mounts_compose_give
             health = yaml.safe_load(check.group(1))
 
             def healthy() -> bool:
-                probe = [SYSTEM_PYTHON, "-m", "iot_suitcase", *health[1:]]
+                probe = asuser.suitcase_command(*health[1:])
                 return (
                     subprocess.run(probe, env={**ingest_env, **python_env}, capture_output=True, check=False).returncode
                     == 0
@@ -162,7 +151,7 @@ def test_every_compose_service_runs_with_the_environment_and_mounts_compose_give
             arguments = ["127.0.0.1" if a == "mosquitto" else a for a in arguments]
             arguments += ["--mqtt-port", str(ports[1883])]
             simulator = subprocess.Popen(
-                [SYSTEM_PYTHON, "-m", "iot_suitcase", *arguments],
+                asuser.suitcase_command(*arguments),
                 cwd=app,
                 env={**simulator_env, **python_env, "PATH": "/usr/bin:/bin"},
                 stdout=subprocess.DEVNULL,
@@ -194,7 +183,7 @@ def test_every_compose_service_runs_with_the_environment_and_mounts_compose_give
             provisioner_command: list[str] = services["grafana-provisioning"]["command"]  # type: ignore[assignment]
             arguments = [provisioner_mounts.host(a) if a.startswith("/") else a for a in provisioner_command]
             provisioner = subprocess.Popen(
-                [SYSTEM_PYTHON, "-m", "iot_suitcase", *arguments],
+                asuser.suitcase_command(*arguments),
                 cwd=app,
                 env={**provisioner_env, **python_env, "PATH": "/usr/bin:/bin"},
                 stdout=subprocess.DEVNULL,

@@ -35,6 +35,7 @@ from iot_suitcase.devices.credentials.mosquitto import (
 from iot_suitcase.ingest.config import IngestSettings
 from iot_suitcase.init import CONTAINER_UID
 from iot_suitcase.servers import InfluxDB, Mosquitto, free_port
+from tests import asuser
 from tests.helpers import unique, wait_until
 
 REPO = Path(__file__).parent.parent
@@ -216,15 +217,11 @@ def test_the_compose_brokers_log_is_readable_by_the_ingest_user_and_rotated(tmp_
             assert Path(f"/proc/{broker.pid}/comm").read_text().strip() == "mosquitto", "exec: it gets the signals"
 
             def read_as_ingest() -> str:
-                def as_container_user() -> None:
-                    os.setgid(CONTAINER_UID)
-                    os.setuid(CONTAINER_UID)
-
                 done = subprocess.run(
                     ["cat", str(log)],
                     capture_output=True,
                     text=True,
-                    preexec_fn=as_container_user,
+                    preexec_fn=asuser.become(CONTAINER_UID, CONTAINER_UID),
                     check=True,
                 )
                 return done.stdout
@@ -429,11 +426,7 @@ def test_dockerfile_commands_work_in_a_fresh_virtualenv(
     assert subprocess.run(probe, env=env, check=False, capture_output=True).returncode == 1, "and fail when down"
 
 
-SYSTEM_PYTHON = "/usr/bin/python3.11"
-
-
-@pytest.mark.skipif(os.getuid() != 0, reason="what root's `suitcase init` does; run as root (CI is)")
-@pytest.mark.skipif(not os.access(SYSTEM_PYTHON, os.X_OK), reason="Debian's python3.11 runs the service as uid 10001")
+@pytest.mark.skipif(not asuser.usable(), reason="root's `suitcase init`; Debian's python3.11 runs ingest as uid 10001")
 def test_init_as_root_hands_var_to_a_user_who_is_not_root_and_ingest_runs_as_that_user(
     mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str
 ) -> None:
@@ -458,25 +451,16 @@ def test_init_as_root_hands_var_to_a_user_who_is_not_root_and_ingest_runs_as_tha
             "SUITCASE_INFLUX_URL": influxdb.url,
             "SUITCASE_INFLUX_DATABASE": influx_db,
             "SUITCASE_HTTP_PORT": "0",
+            **asuser.python_path(),
         }
         log = (root / "ingest.log").open("wb")
-
-        def as_container_user() -> None:
-            os.setgid(gid)
-            os.setuid(uid)
-
-        # this venv's interpreter lives under /root, which uid 10001 cannot enter: the system's Python 3.11 runs
-        # the same code and packages (cp311 wheels), as the image's Python does
-        repo = Path(__file__).resolve().parent.parent
-        packages = repo / ".venv" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
-        env["PYTHONPATH"] = f"{repo}:{packages}"
         service = subprocess.Popen(
-            [SYSTEM_PYTHON, "-m", "iot_suitcase", "ingest"],
+            asuser.suitcase_command("ingest"),
             cwd=root / "var",  # not where .env is: compose hands the container its values, not the file (0600, root's)
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=as_container_user,  # noqa: PLW1509 (the user must be set in the child)
+            preexec_fn=asuser.become(uid, gid),  # noqa: PLW1509 (the user must be set in the child)
         )
         try:
             wait_until(lambda: "connected to broker" in (root / "ingest.log").read_text(), 60, "ingest as uid 10001")

@@ -19,16 +19,15 @@ import pytest
 
 from iot_suitcase.install import BROKER_UNIT, INGEST_UNIT
 from iot_suitcase.servers import InfluxDB, free_port, port_is_listening
+from tests import asuser
 from tests.helpers import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
-SYSTEM_PYTHON = "/usr/bin/python3.11"
 SERVICE_UID = 10001
 
-pytestmark = [
-    pytest.mark.skipif(os.getuid() != 0, reason="the installer hands ./var over and the broker starts as root"),
-    pytest.mark.skipif(not os.access(SYSTEM_PYTHON, os.X_OK), reason="Debian's python3.11 runs it as uid 10001"),
-]
+pytestmark = pytest.mark.skipif(
+    not asuser.usable(), reason="as root (the installer hands ./var over); Debian's python3.11 runs it as uid 10001"
+)
 
 
 def unit(path: Path) -> dict[str, list[str]]:
@@ -106,21 +105,14 @@ def test_the_systemd_units_run_the_stack_with_the_least_privilege_split(influxdb
         program, *arguments = ingest_command.split()
         assert Path(program).name == "suitcase"
 
-        def as_service_user() -> None:
-            os.setgid(SERVICE_UID)
-            os.setuid(SERVICE_UID)
-
-        # this venv's interpreter lives under /root, which uid 10001 cannot enter: Debian's Python 3.11 runs the
-        # same code and packages (cp311 wheels)
-        packages = REPO / ".venv" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
         http_port = free_port()
         ingest = subprocess.Popen(
-            [SYSTEM_PYTHON, "-m", "iot_suitcase", *arguments],
+            asuser.suitcase_command(*arguments),
             cwd=ingest_settings["WorkingDirectory"][0],
-            env={**ingest_env, "PYTHONPATH": f"{REPO}:{packages}", "SUITCASE_HTTP_PORT": str(http_port)},
+            env={**ingest_env, **asuser.python_path(), "SUITCASE_HTTP_PORT": str(http_port)},
             stdout=ingest_log,
             stderr=subprocess.STDOUT,
-            preexec_fn=as_service_user,  # noqa: PLW1509 (the user must be set in the child)
+            preexec_fn=asuser.become(SERVICE_UID, SERVICE_UID),  # noqa: PLW1509 (the user must be set in the child)
         )
         try:
             wait_until(lambda: port_is_listening("127.0.0.1", tls_port), 15, "the broker's TLS listener")

@@ -299,7 +299,7 @@ def test_a_pack_naming_several_devices_is_a_gateways() -> None:
     assert "on its gateway's topic" in alone.reason
     outcome = Decoder().decode_message(Message(pack, RECEIVED, "suitcase/gw-1/senml"), "senml")
     assert outcome.device_id == "gw-1"
-    assert outcome.relayed == ["mac-0024befffe804ff1", "room-2"]
+    assert outcome.relayed == ("mac-0024befffe804ff1", "room-2")
     assert [(part.device_id, len(part.readings)) for part in outcome.by_device()] == [
         ("gw-1", 1),
         ("mac-0024befffe804ff1", 1),
