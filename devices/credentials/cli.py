@@ -107,7 +107,7 @@ def run_add_integration(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     topics = ", ".join(integration_topics(args.kind, args.name))
     print(f"# {args.kind} {args.name}: its broker account may publish only {topics}")
-    print(f"# the password is shown only now; {PASTE_WHERE[args.kind]}:")
+    print(f"# The password is shown only now. {PASTE_WHERE[args.kind]}")
     print(integration_settings(args.kind, args.name, issued, args.broker_host, BrokerSettings().mqtt_port))
     if args.reload:
         print(reload_broker(settings))

@@ -41,10 +41,10 @@ def remove_integration(name: str, settings: SecuritySettings) -> bool:
     return True
 
 
-# Where each network server takes its settings (the console says the same, translated).
+# Where each network server takes its settings: the CLI says it, and the console, translated.
 PASTE_WHERE = {
-    "chirpstack": "paste this into chirpstack.toml and restart ChirpStack",
-    "tts": "enter this in The Things Stack's console: your application > Integrations > Pub/Subs > Add Pub/Sub",
+    "chirpstack": "Paste this into chirpstack.toml and restart ChirpStack.",
+    "tts": "Enter this in The Things Stack's console: your application > Integrations > Pub/Subs > Add Pub/Sub.",
 }
 
 

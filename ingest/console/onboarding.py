@@ -18,6 +18,7 @@ from multidict import MultiDictProxy
 
 from iot_suitcase.devices.catalog import load_catalog
 from iot_suitcase.devices.credentials.issuing import (
+    PASTE_WHERE,
     add_integration,
     integration_settings,
     issue_credentials,
@@ -259,6 +260,7 @@ class Onboarding:
             "integrations": sorted(store.integrations.items()),
             "kinds": list(INTEGRATION_KINDS),
             "kind_names": INTEGRATION_KINDS,
+            "paste_where": PASTE_WHERE,
             "made": made,
             "made_kind": made_kind,
             "error": error,

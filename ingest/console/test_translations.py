@@ -12,6 +12,7 @@ import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
+from iot_suitcase.devices.credentials.issuing import PASTE_WHERE
 from iot_suitcase.devices.errors import RejectCode
 from iot_suitcase.ingest.console.accounts import Role
 from iot_suitcase.ingest.console.fleet import STATES, TROUBLES
@@ -28,6 +29,7 @@ def template_texts() -> set[str]:
     found = {role.value for role in Role} | set(STATES) | set(TROUBLES)  # shown through _(role.value), _(state)
     # the service's own texts, which the console shows through _(...)
     found |= set(PROBLEMS.values()) | set(HTTP_WHAT_TO_DO.values()) | set(BROKER_WHAT_TO_DO.values())
+    found |= set(PASTE_WHERE.values())
     for template in (CONSOLE / "templates").glob("*.html"):
         for _line, message, _comments, _context in extract_from_file(
             "jinja2.ext:babel_extract", str(template), options={"extensions": "jinja2.ext.i18n"}

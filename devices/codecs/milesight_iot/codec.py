@@ -59,7 +59,6 @@ class MilesightCodec:
             key = (payload[offset], payload[offset + 1])
             slot = table.get(key)
             size = slot.channel.size if slot is not None else layouts.skippable_size(key)
-            what = slot.channel.describe() if slot is not None else f"channel 0x{key[0]:02x} type 0x{key[1]:02x}"
             if size is None:
                 raise CodecError(
                     f"{model}: unknown channel 0x{key[0]:02x} type 0x{key[1]:02x} at offset {offset}, "
@@ -67,6 +66,7 @@ class MilesightCodec:
                 )
             start, end = offset + _HEADER, offset + _HEADER + size
             if end > len(payload):
+                what = slot.channel.describe() if slot is not None else f"channel 0x{key[0]:02x} type 0x{key[1]:02x}"
                 raise CodecError(
                     f"{model}: {what} needs {size} bytes at offset {start}, only {len(payload) - start} left"
                 )
