@@ -167,7 +167,7 @@ class Intake:
                     time=time_ns(received_at),
                 )
             )
-        every_line = [line for part_lines in lines for line in part_lines]
+        every_line = lines[0] if len(lines) == 1 else [line for part_lines in lines for line in part_lines]
         body = points_record(key, origin, payload, received_at, every_line, bookkeeping=uplinks, idempotent=idempotent)
         return body, None
 
