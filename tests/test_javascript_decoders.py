@@ -20,10 +20,13 @@ DECODERS = Path(__file__).resolve().parent.parent / "devices" / "codecs" / "java
 GOOD = bytes.fromhex("08ca2a0ce4")  # 22.50 degC, 42 %, 3300 mV (acme-soil.js)
 
 
-def tts_uplink(device: str, fport: int, payload: bytes) -> tuple[str, bytes]:
+def tts_uplink(device: str, fport: int, payload: bytes, decoded: dict[str, object] | None = None) -> tuple[str, bytes]:
+    message: dict[str, object] = {"f_port": fport, "f_cnt": fport, "frm_payload": base64.b64encode(payload).decode()}
+    if decoded is not None:
+        message["decoded_payload"] = decoded  # what the network server's payload formatter made
     up = {
         "end_device_ids": {"device_id": device, "application_ids": {"application_id": "soil"}},
-        "uplink_message": {"f_port": fport, "f_cnt": fport, "frm_payload": base64.b64encode(payload).decode()},
+        "uplink_message": message,
     }
     return f"v3/soil/devices/{device}/up", json.dumps(up).encode()
 
@@ -50,14 +53,17 @@ def test_a_javascript_decoder_decodes_and_a_broken_one_costs_one_uplink(
         devices.add(make_spec({"id": "kit-1", "model": "native", "site": "park"}))
     ingest.start()
     try:
-        command = [sys.executable, "-m", "iot_suitcase", "devices", "add", "soil-1", "--model", "acme/soil-probe"]
-        command += ["--site", "park", "--registry", str(registry.path)]
-        added = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=ingest.env)
-        assert added.returncode == 0, added.stderr
+        for device, model in (("soil-1", "acme/soil-probe"), ("air-1", "acme/air-probe")):
+            command = [sys.executable, "-m", "iot_suitcase", "devices", "add", device, "--model", model]
+            command += ["--site", "park", "--registry", str(registry.path)]
+            added = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=ingest.env)
+            assert added.returncode == 0, added.stderr
         messages = [tts_uplink("soil-1", port, b"\x00") for port in (99, 98, 97)]
         messages += [("suitcase/kit-1/up", b'{"readings": {"temperature": 20.5}}'), tts_uplink("soil-1", 2, GOOD)]
+        messages.append(tts_uplink("air-1", 1, b"\x02\x80", {"co2ppm": 640, "air": {"temp": 19.0}}))
         publish_all(mosquitto.host, mosquitto.port, messages)
         wait_until(lambda: bool(influxdb.points(influx_db, "external_temperature")), 20, "the decoded uplink")
+        wait_until(lambda: bool(influxdb.points(influx_db, "co2")), 20, "the mapped decoded payload")
         wait_until(lambda: ingest.log().count("code=codec_error") == 3, 20, "three codec errors")
     finally:
         ingest.terminate()
@@ -65,7 +71,10 @@ def test_a_javascript_decoder_decodes_and_a_broken_one_costs_one_uplink(
     assert (probe["device"], probe["value"]) == ("soil-1", 22.5)
     [battery] = influxdb.points(influx_db, "battery_voltage")
     assert battery["value"] == pytest.approx(3.3), "mV in the field map, V in the catalog"
-    assert [p["value"] for p in influxdb.points(influx_db, "temperature")] == [20.5], "the other device went on"
+    temperatures = {(p["device"], p["value"]) for p in influxdb.points(influx_db, "temperature")}
+    assert temperatures == {("kit-1", 20.5), ("air-1", 19.0)}, "the other devices went on"
+    [co2] = influxdb.points(influx_db, "co2")
+    assert (co2["device"], co2["value"]) == ("air-1", 640.0), "the network server's decoded payload, mapped"
     log = ingest.log()
     for said in ("ran past its time limit", "went past its memory limit", "require is not defined"):
         assert said in log

@@ -5,11 +5,13 @@ Each vendor package exposes ``CODEC``, an object of the ``Codec`` protocol (devi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 from iot_suitcase.devices.codecs.base import Codec, CodecError, CodecReadings, DeviceModel, load_models
-from iot_suitcase.devices.codecs.javascript import DecodersFileError, load_models_file
+from iot_suitcase.devices.codecs.javascript import DecodersFileError, JavaScriptCodec, load_models_file
 from iot_suitcase.devices.errors import DecodeError, RejectCode
 
 VENDOR_PACKAGES: tuple[str, ...] = (
@@ -62,6 +64,20 @@ def install_javascript_models(path: Path | None) -> None:
         MODELS.update(codec.models)
         _script_vendors.add(vendor)
     _installed.add(path)
+
+
+def decoded_by_network_server(model_id: str) -> bool:
+    """Whether a model is decoded by its network server's payload formatter and only mapped here (a model of
+    the decoders file without a script)."""
+    codec = CODECS.get(model_id.split("/", 1)[0])
+    return isinstance(codec, JavaScriptCodec) and model_id in codec.models and codec.decoded_by_network_server(model_id)
+
+
+def map_decoded(model_id: str, data: Mapping[str, Any]) -> CodecReadings:
+    """The catalog readings of a network server's decoded payload, through the model's field map."""
+    codec = CODECS[model_id.split("/", 1)[0]]
+    assert isinstance(codec, JavaScriptCodec)
+    return codec.map_fields(model_id, data)
 
 
 def forget_javascript_models() -> None:

@@ -1,7 +1,9 @@
-"""Models whose uplinks a vendor's JavaScript decoder decodes, registered by staff in a TOML file.
+"""Models registered by staff in a TOML file, for sensors without a codec here.
 
-A model there names its decoder script (a path relative to the file) and a field map from the decoder's
-output (dotted paths) to catalog quantities; an output field the map does not name is read past and counted.
+A model names its decoder script (a path relative to the file), whose output a field map (dotted paths) turns
+into catalog quantities; or it names no script, and the same kind of map turns the payload its network server
+decoded (ChirpStack's ``object``, The Things Stack's ``decoded_payload``). An output field the map does not name
+is read past and counted.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class FieldMap:
 @dataclass(frozen=True, slots=True)
 class ScriptModel:
     model: DeviceModel
-    decoder: JavaScriptDecoder
+    decoder: JavaScriptDecoder | None  # None: the network server decodes, the map is all there is here
     fields: tuple[FieldMap, ...]
 
 
@@ -49,12 +51,22 @@ class JavaScriptCodec:
         self.models: Mapping[str, DeviceModel] = {model_id: s.model for model_id, s in models.items()}
 
     def decode(self, model: str, fport: int, payload: bytes) -> CodecReadings:
-        script = self._scripts.get(model)
-        if script is None:
-            raise CodecError(f"{self.vendor}: no decoder is registered for {model!r}")
+        script = self._script(model)
         if fport not in _APPLICATION_PORTS:
             raise CodecError(f"{model}: fport {fport} is not an application port (1-223)")
-        data = script.decoder.decode_uplink(fport, payload).data
+        if script.decoder is None:
+            raise CodecError(
+                f"{model} is decoded by its network server (a payload formatter there), and this uplink carried "
+                "no decoded payload: turn the formatter on"
+            )
+        return self.map_fields(model, script.decoder.decode_uplink(fport, payload).data)
+
+    def decoded_by_network_server(self, model: str) -> bool:
+        return self._script(model).decoder is None
+
+    def map_fields(self, model: str, data: Mapping[str, Any]) -> CodecReadings:
+        """The catalog readings of a decoder's output (this project's or the network server's)."""
+        script = self._script(model)
         readings = []
         for field in script.fields:
             value = number_at(data, field.path)
@@ -64,11 +76,17 @@ class JavaScriptCodec:
         skipped = sum(1 for path in leaves(data) if path not in mapped)
         return CodecReadings(readings, skipped=skipped)
 
+    def _script(self, model: str) -> ScriptModel:
+        script = self._scripts.get(model)
+        if script is None:
+            raise CodecError(f"{self.vendor}: no decoder is registered for {model!r}")
+        return script
+
     def encode(self, model: str, fport: int, values: Mapping[str, float]) -> bytes:
         raise CodecError(f"{model}: a JavaScript decoder only decodes; simulate this model in the native format")
 
 
-def leaves(data: dict[str, Any], prefix: str = "") -> list[str]:
+def leaves(data: Mapping[str, Any], prefix: str = "") -> list[str]:
     """The dotted paths of the number and boolean fields of a decoder's data."""
     found = []
     for key, value in data.items():
@@ -97,6 +115,17 @@ def load_models_file(path: Path) -> dict[str, JavaScriptCodec]:
     return {vendor: JavaScriptCodec(vendor, models) for vendor, models in by_vendor.items()}
 
 
+def _decoder(model_id: str, script_path: Path, where: str) -> JavaScriptDecoder:
+    try:
+        source = script_path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise DecodersFileError(f"{where}: decoder {script_path}: {error.strerror or error}") from None
+    try:
+        return JavaScriptDecoder(source, model_id)
+    except CodecError as error:
+        raise DecodersFileError(f"{where}: {error.reason}") from None
+
+
 def _script_model(model_id: str, entry: dict[str, Any], folder: Path, catalog: Catalog, where: str) -> ScriptModel:
     vendor, slash, name = model_id.partition("/")
     if not (slash and vendor and name) or model_id != model_id.lower():
@@ -113,15 +142,7 @@ def _script_model(model_id: str, entry: dict[str, Any], folder: Path, catalog: C
         fields.append(FieldMap(str(output), str(quantity), None if unit is None else str(unit)))
     if not fields:
         raise DecodersFileError(f"{where}: give a [fields] map from the decoder's output to catalog quantities")
-    script_path = folder / str(entry.get("decoder", ""))
-    try:
-        source = script_path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise DecodersFileError(f"{where}: decoder {script_path}: {error.strerror or error}") from None
-    try:
-        decoder = JavaScriptDecoder(source, model_id)
-    except CodecError as error:
-        raise DecodersFileError(f"{where}: {error.reason}") from None
+    decoder = None if "decoder" not in entry else _decoder(model_id, folder / str(entry["decoder"]), where)
     model = DeviceModel(
         id=model_id,
         name=str(entry.get("name", name)),

@@ -17,7 +17,7 @@ import asyncio
 import json
 import math
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -147,12 +147,12 @@ def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number")
 
 
-def number_at(data: dict[str, Any], path: str) -> float | None:
+def number_at(data: Mapping[str, Any], path: str) -> float | None:
     """The number at a dotted path of the decoder's data (``battery.voltage``); a boolean is 1 or 0; None when
     there is none (a field a decoder leaves out when a sensor is absent)."""
     found: Any = data
     for part in path.split("."):
-        if not isinstance(found, dict) or part not in found:
+        if not isinstance(found, Mapping) or part not in found:
             return None
         found = found[part]
     if isinstance(found, bool):

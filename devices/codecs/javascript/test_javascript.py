@@ -154,3 +154,23 @@ def test_random_uplinks_give_readings_or_a_codec_error(fport: int, payload: byte
         return
     assert len(payload) == 5
     assert {r.quantity for r in readings} == {"external_temperature", "battery_voltage"}
+
+
+@pytest.mark.usefixtures("installed")
+def test_a_model_its_network_server_decodes_is_mapped_from_the_decoded_payload() -> None:
+    """#16 point 3: a sensor without a codec here whose network server runs the vendor's payload formatter:
+    its decoded payload lands in canonical units through the model's field map."""
+    codecs.install_javascript_models(TESTDATA / "decoders.toml")
+    assert codecs.decoded_by_network_server("acme/air-probe")
+    assert not codecs.decoded_by_network_server("acme/soil-probe")
+    assert not codecs.decoded_by_network_server("elsys/ers")
+    decoded = {"co2ppm": 640, "air": {"temp": 21.5, "humidity": 40, "pressure": 1013}, "status": "ok"}
+    readings = codecs.map_decoded("acme/air-probe", decoded)
+    assert list(readings) == [
+        RawReading("co2", 640, None),
+        RawReading("temperature", 21.5, None),
+        RawReading("humidity", 40, "%"),
+    ]
+    assert readings.skipped == 1, "air.pressure: a number the map does not name (the status is text)"
+    with pytest.raises(CodecError, match="turn the formatter on"):
+        codecs.decode_uplink("acme/air-probe", 1, b"\x01\x02")

@@ -65,7 +65,11 @@ def uplink_readings(uplink: Uplink, context: FormatContext) -> Decoded:
     if model is None and uplink.model_hint in codecs.MODELS:
         model = uplink.model_hint
     skipped = 0
-    if model is not None:
+    if model is not None and uplink.decoded is not None and codecs.decoded_by_network_server(model):
+        decoded = codecs.map_decoded(model, uplink.decoded.data)
+        readings, skipped = list(decoded), decoded.skipped
+        source = f"fields:{model}"
+    elif model is not None:
         decoded = _codec_readings(uplink, model)
         readings, skipped = list(decoded), decoded.skipped
         source = f"codec:{model}"
