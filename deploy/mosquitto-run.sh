@@ -29,7 +29,8 @@ sync_files() {
   from="$1" to="$2" changed=1
   shift 2
   for name in "$@"; do
-    [ -f "$from/$name" ] || continue
+    # a regular file only: as root, a link planted by a less trusted writer must not be followed
+    [ -f "$from/$name" ] && [ ! -L "$from/$name" ] || continue
     if ! cmp -s "$from/$name" "$to/$name"; then
       cp "$from/$name" "$to/.$name.new"
       chown "$owner:$owner" "$to/.$name.new"

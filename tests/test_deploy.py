@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import venv
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -283,6 +284,13 @@ def test_the_compose_broker_reads_its_accounts_from_private_copies_and_takes_new
             wait_until(lambda: publishes(second), 10, "the new password working, without a restart")
             assert not publishes(first)
             assert broker.poll() is None
+            secret = root / "root-only"
+            secret.write_text("not for the broker\n")
+            secret.chmod(0o600)
+            (accounts / "acl").unlink()
+            (accounts / "acl").symlink_to(secret)  # what a compromised writer of ./var/mosquitto could plant
+            time.sleep(1)  # five rounds of the script's loop
+            assert "not for the broker" not in (private / "acl").read_text(), "a link is not followed as root"
         finally:
             broker.terminate()
             broker.wait(timeout=10)
