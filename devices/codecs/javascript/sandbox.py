@@ -17,6 +17,8 @@ import asyncio
 import json
 import math
 import threading
+import time
+from collections import deque
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,6 +30,11 @@ from iot_suitcase.devices.codecs.base import CodecError
 TIME_LIMIT_MS = 100  # per call: a decoder turns a few dozen bytes into numbers; this is a hundred times that
 MEMORY_LIMIT_BYTES = 32 << 20  # per decoder's isolate
 _SOURCE_LIMIT_BYTES = 1 << 20
+_OUTPUT_LIMIT_CHARS = 1 << 20  # a decoder's answer: a few fields, never megabytes
+# A decoder that overruns its limits this often within the window is suspended for the window: each overrun
+# holds the ingest service up for the time limit, and a flood of such uplinks must not add up to a stall.
+OVERRUNS_TO_SUSPEND = 3
+SUSPENSION_S = 60.0
 T = TypeVar("T")
 
 
@@ -68,6 +75,7 @@ class JavaScriptDecoder:
         *,
         time_limit_ms: int = TIME_LIMIT_MS,
         memory_limit_bytes: int = MEMORY_LIMIT_BYTES,
+        suspension_s: float = SUSPENSION_S,
     ) -> None:
         if len(source.encode()) > _SOURCE_LIMIT_BYTES:
             raise ValueError(f"{name}: the decoder is over {_SOURCE_LIMIT_BYTES >> 20} MiB")
@@ -75,6 +83,8 @@ class JavaScriptDecoder:
         self._source = source
         self._time_limit_ms = time_limit_ms
         self._memory_limit_bytes = memory_limit_bytes
+        self._suspension_s = suspension_s
+        self._overruns: deque[float] = deque(maxlen=OVERRUNS_TO_SUSPEND)  # when the last ones happened
         self._isolate: MiniRacer | None = None
         _run(self._load())  # a script that does not even load is refused when it is registered, not per uplink
 
@@ -95,7 +105,18 @@ class JavaScriptDecoder:
         return await asyncio.wait_for(isolate.eval_cancelable(code), timeout=limit_ms / 1000)
 
     def decode_uplink(self, fport: int, payload: bytes) -> DecoderOutput:
-        return _run(self._decode(fport, payload))
+        now = time.monotonic()
+        if len(self._overruns) == OVERRUNS_TO_SUSPEND and now - self._overruns[0] < self._suspension_s:
+            wait = self._overruns[0] + self._suspension_s - now
+            raise CodecError(
+                f"{self.name}: decodeUplink is suspended for {wait:.0f} s more: it overran its limits "
+                f"{OVERRUNS_TO_SUSPEND} times within {self._suspension_s:.0f} s (fix the script)"
+            )
+        try:
+            return _run(self._decode(fport, payload))
+        except _Overrun as overrun:
+            self._overruns.append(time.monotonic())
+            raise CodecError(str(overrun)) from None
 
     async def _decode(self, fport: int, payload: bytes) -> DecoderOutput:
         isolate = self._isolate or await self._load()
@@ -104,16 +125,19 @@ class JavaScriptDecoder:
             text = await self._eval(isolate, call, self._time_limit_ms)
         except TimeoutError:
             self._isolate = None
-            raise CodecError(f"{self.name}: decodeUplink ran past its time limit of {self._time_limit_ms} ms") from None
+            raise _Overrun(f"{self.name}: decodeUplink ran past its time limit of {self._time_limit_ms} ms") from None
         except JSOOMException:
             self._isolate = None
-            raise CodecError(
-                f"{self.name}: decodeUplink went past its memory limit of {self._memory_limit_bytes >> 20} MiB"
-            ) from None
+            limit = self._memory_limit_bytes >> 20
+            raise _Overrun(f"{self.name}: decodeUplink went past its memory limit of {limit} MiB") from None
         except JSEvalException as error:
             self._isolate = None
             raise CodecError(f"{self.name}: decodeUplink failed: {_said(error)}") from None
         return _output(self.name, text)
+
+
+class _Overrun(Exception):
+    """A call stopped at its time or memory limit (what counts towards a suspension)."""
 
 
 def _said(error: Exception) -> str:
@@ -125,6 +149,8 @@ def _said(error: Exception) -> str:
 def _output(name: str, text: object) -> DecoderOutput:
     if not isinstance(text, str):
         raise CodecError(f"{name}: decodeUplink returned nothing JSON can carry")
+    if len(text) > _OUTPUT_LIMIT_CHARS:
+        raise CodecError(f"{name}: decodeUplink returned {len(text)} characters of JSON, over the limit of 1 Mi")
     try:
         result = json.loads(text, parse_constant=_no_constant)
     except ValueError as error:

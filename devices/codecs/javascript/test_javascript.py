@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,3 +175,15 @@ def test_a_model_its_network_server_decodes_is_mapped_from_the_decoded_payload()
     assert readings.skipped == 1, "air.pressure: a number the map does not name (the status is text)"
     with pytest.raises(CodecError, match="turn the formatter on"):
         codecs.decode_uplink("acme/air-probe", 1, b"\x01\x02")
+
+
+def test_a_decoder_that_keeps_overrunning_is_suspended_for_a_while() -> None:
+    """Each overrun holds the service up for the time limit; a flood of looping uplinks must not add up."""
+    looping = JavaScriptDecoder((TESTDATA / "acme-soil.js").read_text(), "acme/soil-probe", suspension_s=1.5)
+    for _ in range(3):
+        with pytest.raises(CodecError, match="time limit"):
+            looping.decode_uplink(99, b"\x00")
+    with pytest.raises(CodecError, match="suspended for"):
+        looping.decode_uplink(2, GOOD)  # not even run: the script is suspended
+    time.sleep(1.6)
+    assert looping.decode_uplink(2, GOOD).data["temperature"] == 22.5, "after the window, it runs again"
