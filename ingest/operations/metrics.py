@@ -35,7 +35,7 @@ class PipelineCollector(Collector):
             (
                 "suitcase_values_skipped",
                 s.skipped_values,
-                "Values formats read past on purpose and did not store (SenML string, boolean and data records).",
+                "Values read past on purpose, not stored (SenML string records, fields a codec or map does not know).",
             ),
             ("suitcase_influx_write_errors", s.write_errors, "Failed InfluxDB writes (retried)."),
         )

@@ -5,8 +5,11 @@ The order of sources is the same for every network server:
 1. the model named for the device in ``FormatContext.device_models`` (by device id, then by DevEUI),
    then the model the network server itself names (The Things Stack ``version_ids``) if it has a codec
    here: decode the raw bytes with this project's codec;
-2. otherwise the network server's own decoder output, through the field table (fields.toml);
-3. otherwise reject with ``no_codec``.
+2. otherwise The Things Stack's normalized payload, when it gives a reading (normalized.toml);
+3. otherwise the network server's own decoder output: through the model's field map when the model is one
+   its network server decodes (a decoders-file model without a script), else through the field table
+   (fields.toml);
+4. otherwise reject with ``no_codec``.
 
 The best gateway's (highest RSSI) signal becomes ``rssi`` and ``snr`` readings, next to the sensor's.
 """
@@ -22,6 +25,7 @@ from iot_suitcase.devices.errors import DecodeError, RejectCode
 from iot_suitcase.devices.formats.base import Decoded, FormatContext, RawReading
 from iot_suitcase.devices.formats.lorawan.fields import mapped_readings, unmapped_names
 from iot_suitcase.devices.formats.lorawan.json_access import JsonObject
+from iot_suitcase.devices.formats.lorawan.normalized import normalized_readings
 
 _EUI = re.compile(r"[0-9A-Fa-f]{16}")
 MODELS_HINT = "name its model in SUITCASE_DEVICE_MODELS_FILE"
@@ -56,6 +60,7 @@ class Uplink:
     receptions: tuple[Reception, ...]
     time: datetime | None
     model_hint: str | None = None  # a model the network server names for the device
+    normalized: tuple[JsonObject, ...] = ()  # The Things Stack's normalized measurements, when it has a normalizer
     extras: dict[str, str] = field(default_factory=dict)
 
 
@@ -65,7 +70,16 @@ def uplink_readings(uplink: Uplink, context: FormatContext) -> Decoded:
     if model is None and uplink.model_hint in codecs.MODELS:
         model = uplink.model_hint
     skipped = 0
-    if model is not None and uplink.decoded is not None and codecs.decoded_by_network_server(model):
+    mapped_here = model is not None and codecs.decoded_by_network_server(model)
+    normalized = normalized_readings(list(uplink.normalized)) if uplink.normalized else None
+    if model is not None and not mapped_here:
+        decoded = _codec_readings(uplink, model)
+        readings, skipped = list(decoded), decoded.skipped
+        source = f"codec:{model}"
+    elif normalized is not None and normalized.readings:
+        readings, skipped = normalized.readings, normalized.skipped
+        source = "normalized_payload"
+    elif model is not None and uplink.decoded is not None:
         decoded = codecs.map_decoded(model, uplink.decoded.data)
         readings, skipped = list(decoded), decoded.skipped
         source = f"fields:{model}"

@@ -123,6 +123,7 @@ def _uplink(up: JsonObject, end_device: JsonObject, device_id: str) -> Uplink:
         fcnt=message.integer("f_cnt", 0, _MAX_FCNT),
         payload=message.base64_bytes("frm_payload"),
         decoded=message.object("decoded_payload"),
+        normalized=tuple(message.objects("normalized_payload")),
         receptions=tuple(_reception(rx) for rx in message.objects("rx_metadata")),
         time=None if not time else parse_timestamp(time),
         model_hint=_model_hint(message.object("version_ids")),

@@ -193,6 +193,80 @@ def test_decoded_payload_values_with_units(tmp_path: Path) -> None:
     ]
 
 
+def normalized_outcome(up: dict[str, Any], tmp_path: Path, models: dict[str, str] | None = None) -> Any:
+    return decoder(tmp_path, models).decode_message(Message(json.dumps(up).encode(), RECEIVED, TOPIC), "tts")
+
+
+def test_the_normalized_payload_is_preferred_to_the_decoded_payload(tmp_path: Path) -> None:
+    """#16 point 3: a device with a normalizer lands in the schema's units, whatever its decoder calls things."""
+    normalized = [
+        {
+            "air": {"location": "indoor", "temperature": 21.25, "relativeHumidity": 40, "pressure": 1013.5},
+            "action": {"motion": {"detected": True, "count": 2}, "contactState": "OPEN"},
+            "water": {"leak": False},
+            "soil": {"moisture": 30},
+            "battery": 3.1,
+        }
+    ]
+    outcome = normalized_outcome(docs(normalized_payload=normalized), tmp_path)
+    assert [(r.quantity, r.value, r.unit) for r in outcome.readings] == [
+        ("temperature", 21.25, "degC"),
+        ("humidity", 40.0, "%"),
+        ("pressure", 1013.5, "hPa"),
+        ("motion", 2.0, "count"),
+        ("door_open", 1.0, "count"),
+        ("water_leak", 0.0, "count"),
+        ("battery_voltage", 3.1, "V"),
+        ("rssi", -35.0, "dBm"),
+        ("snr", 5.0, "dB"),
+    ]
+    assert outcome.skipped == 2  # action.motion.detected and soil.moisture: no quantity here (air.location is a word)
+
+
+def test_each_normalized_measurement_keeps_its_own_time(tmp_path: Path) -> None:
+    normalized = [
+        {"air": {"temperature": 20.0}, "time": "2020-02-12T15:00:00Z"},
+        {"air": {"temperature": 20.5}, "time": "2020-02-12T15:10:00Z"},
+        {"air": {"temperature": 21.0}},
+    ]
+    readings = decode(docs(normalized_payload=normalized, rx_metadata=None), tmp_path)
+    assert [(r["time"], r["value"]) for r in readings] == [
+        ("2020-02-12T15:00:00Z", 20.0),
+        ("2020-02-12T15:10:00Z", 20.5),
+        ("2020-02-12T15:15:45.789585Z", 21.0),  # none of its own: the uplink's
+    ]
+
+
+def test_this_projects_codec_is_preferred_to_the_normalized_payload(tmp_path: Path) -> None:
+    up = docs(frm_payload="Kg==", normalized_payload=[{"air": {"temperature": 5.0}}])
+    with acme_codec():
+        assert values(decode(up, tmp_path, {"dev1": COUNTER}))[0] == ("people_count", 42.0, "count")
+
+
+def test_a_normalized_payload_without_a_known_path_falls_back_to_the_decoded_payload(tmp_path: Path) -> None:
+    up = docs(normalized_payload=[{"soil": {"moisture": 30}}])
+    assert values(decode(up, tmp_path))[0] == ("temperature", 1.0, "degC")
+
+
+@pytest.mark.parametrize(
+    ("normalized", "code"),
+    [
+        ([{"action": {"contactState": "AJAR"}}], RejectCode.WRONG_TYPE),
+        ([{"action": {"contactState": 1}}], RejectCode.WRONG_TYPE),
+        ([{"air": {"temperature": 20.0}, "time": "yesterday"}], RejectCode.BAD_TIME),
+        ([{"air": {"temperature": 900.0}}], RejectCode.OUT_OF_RANGE),
+        ("air", RejectCode.WRONG_TYPE),
+        (["air"], RejectCode.WRONG_TYPE),
+    ],
+)
+def test_a_malformed_normalized_payload_is_a_reject_naming_it(
+    normalized: object, code: RejectCode, tmp_path: Path
+) -> None:
+    error = reject(docs(normalized_payload=normalized), tmp_path)
+    assert error.code is code
+    assert "normalized_payload" in error.reason or code is RejectCode.OUT_OF_RANGE
+
+
 def test_best_gateway_by_rssi_with_channel_rssi_as_fallback(tmp_path: Path) -> None:
     rx = [{"rssi": -90, "snr": 1}, {"channel_rssi": -60, "snr": 8.5}, {"rssi": -60, "snr": 2}]
     assert values(decode(docs(rx_metadata=rx), tmp_path))[-2:] == [("rssi", -60.0, "dBm"), ("snr", 8.5, "dB")]
@@ -394,6 +468,20 @@ uplink_messages = st.fixed_dictionaries(
         )
         | json_values,
         "received_at": st.sampled_from(["2020-02-12T15:15:45.789585559Z", "x"]) | json_values,
+        "normalized_payload": st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "air": st.dictionaries(st.sampled_from(["temperature", "co2", "location"]), json_values),
+                    "action": st.fixed_dictionaries({}, optional={"contactState": json_values}),
+                    "battery": json_values,
+                    "time": st.sampled_from(["2020-02-12T15:15:00Z", "x"]) | json_values,
+                },
+            )
+            | json_values,
+            max_size=3,
+        )
+        | json_values,
         "version_ids": st.fixed_dictionaries(
             {}, optional={"brand_id": st.just("acme") | json_values, "model_id": st.just("counter") | json_values}
         )
