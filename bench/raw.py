@@ -95,7 +95,10 @@ def influx_limit(stack: Stack, plan: list[Shard], database: str) -> dict[str, An
                 tags = f"device={device_id(d)},kind=-,model=-,site=-"
                 lines.append(f"temperature,{tags} value={-20 + (k % 480) * 0.25!r} {stamp}")
                 lines.append(f"humidity,{tags} value={(k % 200) * 0.5!r} {stamp}")
-                lines.append(f"suitcase_uplinks,device={device_id(d)},format=native,site=- readings=2,bytes=58 {stamp}")
+                lines.append(
+                    f"suitcase_uplinks,device={device_id(d)},format=native,interval_s=-,site=- "
+                    f"readings=2,bytes=58 {stamp}"
+                )
     bodies = ["\n".join(lines[i : i + INFLUX_BATCH_LINES]).encode() for i in range(0, len(lines), INFLUX_BATCH_LINES)]
     connection = http.client.HTTPConnection(stack.influx.host, stack.influx.port, timeout=60)
     path = f"/write?db={database}&precision=ns"

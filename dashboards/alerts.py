@@ -141,15 +141,15 @@ def _rule(
 def _device_rules(context: Context, notify: bool) -> list[RuleBuilder]:
     fleet, queries, thresholds = context.fleet, context.queries, context.thresholds
     rules: list[RuleBuilder] = []
-    groups = fleet.interval_groups
-    if groups:
+    intervals = fleet.intervals
+    if intervals:
         rules.append(
             _rule(
                 uid=rule_uid("device-silent"),
                 title="Device silent",
                 group=DEVICES_GROUP,
-                query=queries.uplinks_for_silence_alert(groups),
-                window_s=SILENCE_FACTOR * max(groups),
+                query=queries.uplinks_for_silence_alert(intervals),
+                window_s=SILENCE_FACTOR * max(intervals),
                 below=True,
                 value=1,
                 for_minutes=5,

@@ -7,7 +7,6 @@ registry produces byte-identical output (which is what makes a second ``push`` a
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 from iot_suitcase.devices.catalog import Catalog
@@ -49,10 +48,10 @@ class Fleet:
     def kind_quantities(self, kind: str) -> tuple[str, ...]:
         return self.catalog.kinds[kind].quantities
 
-    def site_quantities(self, site: str) -> tuple[str, ...]:
-        """Quantities of the kinds present at a site, in catalog order, without device health ones."""
-        kinds = {device.kind for device in self.devices if device.site == site and device.kind is not None}
-        wanted = {q for kind in kinds - {HEALTH_KIND} for q in self.catalog.kinds[kind].quantities}
+    @property
+    def shown_quantities(self) -> tuple[str, ...]:
+        """Quantities of the kinds with a dashboard (device health ones have their own), in catalog order."""
+        wanted = {q for kind in self.dashboard_kinds for q in self.catalog.kinds[kind].quantities}
         return tuple(q for q in self.catalog.quantities if q in wanted)
 
     @property
@@ -61,20 +60,10 @@ class Fleet:
         wanted = {q for kind in self.kinds for q in self.catalog.kinds[kind].quantities}
         return tuple(q for q in self.catalog.quantities if q in wanted)
 
-    def site_devices(self, site: str) -> tuple[Device, ...]:
-        return tuple(device for device in self.devices if device.site == site)
-
     @property
-    def located(self) -> tuple[Device, ...]:
-        return tuple(device for device in self.devices if device.location is not None)
-
-    @property
-    def interval_groups(self) -> dict[int, tuple[str, ...]]:
-        """Device ids by expected reporting interval (seconds): one silence window per group."""
-        groups: defaultdict[int, list[str]] = defaultdict(list)
-        for device in self.devices:
-            groups[device.interval_s].append(device.id)
-        return {interval: tuple(ids) for interval, ids in sorted(groups.items())}
+    def intervals(self) -> tuple[int, ...]:
+        """The distinct expected reporting intervals (seconds): one silence window each."""
+        return tuple(sorted({device.interval_s for device in self.devices}))
 
     @property
     def models(self) -> tuple[str, ...]:

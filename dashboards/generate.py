@@ -1,27 +1,26 @@
 """The four kinds of dashboards, built with grafana-foundation-sdk's typed builders from a ``Fleet``.
 
-1. City overview: a map of the registered devices coloured by state, and per site the newest value of
-   each quantity measured there.
+1. City overview: a map of the registered devices coloured by state, and a row repeated per site with the
+   newest value of each quantity measured there.
 2. One dashboard per kind (climate, air quality, ...): a time series per quantity, with public guidance
    values drawn as thresholds.
 3. Device health: silent devices, last seen, messages per minute, rejects, battery, radio.
 4. Pipeline: the ingest service's own figures.
 
-The registry decides what exists (sites, kinds, the map's points, the silence windows), so a new site or
-kind appears on the next export/push. The output is deterministic: stable uids, panel ids and order.
+The registry decides which kind dashboards and alert rules exist and the silence windows (one per distinct
+reporting interval); devices and sites come from InfluxDB at view time, so no dashboard grows with the fleet
+and a new device of a known kind and interval shows with no new export. The output is deterministic: stable
+uids, panel ids and order.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from grafana_foundation_sdk.builders import common as common_builder
 from grafana_foundation_sdk.builders import dashboard as dashboard_builder
 from grafana_foundation_sdk.builders import geomap, stat, table, text, timeseries
-from grafana_foundation_sdk.builders import testdata as testdata_builder
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dashboard_model
@@ -30,7 +29,7 @@ from grafana_foundation_sdk.models import text as text_model
 
 from iot_suitcase.dashboards.display import Aggregate, aggregate, grafana_unit
 from iot_suitcase.dashboards.fleet import Fleet
-from iot_suitcase.dashboards.influxql import INFLUXDB_TYPE, TESTDATA_TYPE, InfluxQueryBuilder, ResultFormat
+from iot_suitcase.dashboards.influxql import INFLUXDB_TYPE, InfluxQueryBuilder, ResultFormat
 from iot_suitcase.dashboards.queries import (
     DEVICE_FILTER,
     PIPELINE,
@@ -46,12 +45,7 @@ FOLDER_UID = "iot-suitcase"
 FOLDER_TITLE = "iot-suitcase"
 TAG = "iot-suitcase"
 INFLUX_UID = "suitcase-influxdb"
-STATIC_UID = "suitcase-static"
 INFLUX = dashboard_model.DataSourceRef(type_val=INFLUXDB_TYPE, uid=INFLUX_UID)
-STATIC = dashboard_model.DataSourceRef(type_val=TESTDATA_TYPE, uid=STATIC_UID)
-# Grafana's built-in "Mixed" datasource, referred to by uid only: with a type, the SDK would read every
-# target of the panel back as that type's query and lose the InfluxQL and TestData fields.
-MIXED = dashboard_model.DataSourceRef(uid="-- Mixed --")
 
 OVERVIEW_UID = "suitcase-overview"
 HEALTH_UID = DEVICE_HEALTH_UID  # the console links devices to it (devices/links.py)
@@ -222,45 +216,17 @@ def _daily_mean_panel(context: Context, ids: _PanelIds, quantity: str, kind: str
     )
 
 
-def registry_csv(fleet: Fleet) -> str:
-    """The registry's located devices as CSV: the map's static layer (locations are not in InfluxDB)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["device", "name", "site", "kind", "model", "interval_s", "lat", "lon"])
-    for device in fleet.located:
-        assert device.location is not None
-        writer.writerow(
-            [
-                device.id,
-                device.name,
-                device.site,
-                device.kind or "",
-                device.model,
-                device.interval_s,
-                repr(device.location.lat),
-                repr(device.location.lon),
-            ]
-        )
-    return out.getvalue()
-
-
 def _map_panel(context: Context, ids: _PanelIds) -> geomap.Panel:
     """Devices at their registry locations, coloured by whether they are reporting.
 
-    The locations live in the registry, not in InfluxDB, so they come as static data: a TestData "CSV
-    content" query generated from the registry (regenerated on every export/push). The InfluxQL query
-    counts each device's uplinks within 3x its own reporting interval (0: silent). A join by device id
-    puts both together; a device never heard from within the lookback has no count and shows grey.
+    Both queries read InfluxDB: the registry's devices as the ingest service publishes them
+    (``suitcase_devices``: name, site, kind, model, interval, location) and each device's uplinks within 3x its
+    own reporting interval (0: silent). A join by device id puts both together; a device never heard from
+    within the lookback has no count and shows grey. A device registered a minute ago is on the map.
     """
-    fleet = context.fleet
-    registry = (
-        testdata_builder.Dataquery()
-        .ref_id("registry")
-        .datasource(STATIC)
-        .scenario_id("csv_content")
-        .csv_content(registry_csv(fleet))
-    )
-    state = _influx(context.queries.uplinks_in_silence_window(fleet.interval_groups), "state", fmt="table")
+    queries = context.queries
+    registry = _influx(queries.located_devices(), "devices", fmt="table")
+    state = _influx(queries.uplinks_for_silence_alert(context.fleet.intervals), "state", fmt="table")
     markers = (
         common_builder.MapLayerOptions()
         .type("markers")
@@ -292,10 +258,10 @@ def _map_panel(context: Context, ids: _PanelIds) -> geomap.Panel:
         .title("Devices")
         .description(
             f"Every registered device with a location. Green: reported within {SILENCE_FACTOR}x its reporting "
-            f"interval; red: silent longer; no colour: not heard from in {SILENCE_LOOKBACK}. Locations come "
-            "from the device registry (`suitcase devices`), regenerated on every `suitcase dashboards export/push`."
+            f"interval; red: silent longer; no colour: not heard from in {SILENCE_LOOKBACK}. Names and locations "
+            "come from the device registry (`suitcase devices`), which the ingest service writes to InfluxDB."
         )
-        .datasource(MIXED)
+        .datasource(INFLUX)
         .with_target(registry)
         .with_target(state)
         .with_transformation(
@@ -333,47 +299,50 @@ def overview(context: Context) -> dashboard_model.Dashboard:
     board = _dashboard(
         OVERVIEW_UID,
         "iot-suitcase: city overview",
-        "Where the devices are and what they measure now. Generated from the device registry and the sensor "
-        "catalog by `suitcase dashboards`; do not edit here, changes are overwritten.",
+        "Where the devices are and what they measure now. Generated from the sensor catalog by `suitcase "
+        "dashboards`; the devices come from InfluxDB. Do not edit here, changes are overwritten.",
         hours=24,
     ).variables(_variables(context.queries))
-    if fleet.located:
-        board = board.with_panel(_map_panel(context, ids))
     if not fleet.devices:
         return board.with_panel(_empty_fleet_note(ids)).build()
-    for site in fleet.sites:
-        board = board.with_row(dashboard_builder.Row(f"Site {site}").id(ids()))
-        for quantity in fleet.site_quantities(site):
-            board = board.with_panel(_latest_stat(context, ids, quantity, site))
-    return board.build()
+    board = board.with_panel(_map_panel(context, ids))
+    if not fleet.shown_quantities:
+        return board.build()
+    # One row per site chosen in the site variable, repeated by Grafana: the JSON does not grow with the city.
+    row = dashboard_builder.Row("Site $site").id(ids()).repeat("site")
+    return board.with_row(row).with_panel(_latest_stats(context, ids)).build()
 
 
-def _latest_stat(context: Context, ids: _PanelIds, quantity: str, site: str) -> stat.Panel:
-    spec = context.fleet.catalog.quantities[quantity]
-    guidance = context.thresholds.for_quantity(quantity)
+def _latest_stats(context: Context, ids: _PanelIds) -> stat.Panel:
+    """The newest value of every device at one site, a tile each: a query per quantity the fleet's kinds
+    measure (a site without that quantity returns nothing for it), each with its unit and guidance colours."""
     panel = (
         stat.Panel()
         .id(ids())
-        .title(spec.description)
-        .description(f"Newest {spec.description.lower()} of each device at {site}, in {spec.unit}.")
+        .title("Newest values")
+        .description("Newest value of each quantity of each device at this site; colours mark guidance values.")
         .datasource(INFLUX)
-        .with_target(_influx(context.queries.latest_per_device(quantity, site), alias="$tag_device"))
-        .unit(grafana_unit(spec))
-        .decimals(spec.decimals)
         .reduce_options(common_builder.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
         .text_mode(common.BigValueTextMode.VALUE_AND_NAME)
         .graph_mode(common.BigValueGraphMode.NONE)
-        .span(4)
-        .height(5)
+        .color_mode(common.BigValueColorMode.BACKGROUND)
+        .thresholds(_steps("blue", []))
+        .span(24)
+        .height(8)
     )
-    if guidance:
-        panel = panel.thresholds(_guidance_steps(guidance)).color_mode(common.BigValueColorMode.BACKGROUND)
-        panel = panel.description(
-            f"Newest {spec.description.lower()} of each device at {site}; the colour marks guidance values:"
-            + _guidance_text(guidance)
+    for quantity in context.fleet.shown_quantities:
+        spec = context.fleet.catalog.quantities[quantity]
+        guidance = context.thresholds.for_quantity(quantity)
+        target = _influx(context.queries.latest_per_device(quantity), quantity, alias=f"$tag_device: {spec.short}")
+        steps = _guidance_steps(guidance) if guidance else _steps("blue", [])
+        panel = panel.with_target(target).override_by_query(
+            quantity,
+            [
+                dashboard_model.DynamicConfigValue(id_val="unit", value=grafana_unit(spec)),
+                dashboard_model.DynamicConfigValue(id_val="decimals", value=spec.decimals),
+                dashboard_model.DynamicConfigValue(id_val="thresholds", value=steps.build()),
+            ],
         )
-    else:
-        panel = panel.thresholds(_steps("blue", [])).color_mode(common.BigValueColorMode.VALUE)
     return panel
 
 
@@ -456,7 +425,7 @@ def device_health(context: Context) -> dashboard_model.Dashboard:
 
 def _silent_table(context: Context, ids: _PanelIds) -> table.Panel:
     query = context.queries.uplinks_in_silence_window(
-        context.fleet.interval_groups, extra_filter=f"{SITE_FILTER} AND {DEVICE_FILTER}", silent_only=True
+        context.fleet.intervals, extra_filter=f"{SITE_FILTER} AND {DEVICE_FILTER}", silent_only=True
     )
     return (
         _table()

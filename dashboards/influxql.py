@@ -16,11 +16,8 @@ from grafana_foundation_sdk.cog import runtime as cogruntime
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models import dashboard as dashboard_model
-from grafana_foundation_sdk.models import testdata
 
 INFLUXDB_TYPE = "influxdb"
-# Grafana 10+ names the bundled TestData plugin so; the SDK registers it under its old id "testdata".
-TESTDATA_TYPE = "grafana-testdata-datasource"
 
 ResultFormat = Literal["time_series", "table", "logs"]
 
@@ -125,16 +122,13 @@ class InfluxQueryBuilder(cogbuilder.Builder[InfluxQuery]):
 
 
 def register_plugins() -> None:
-    """The SDK's panel and query types, plus InfluxQL and TestData under the plugin ids Grafana 11 uses.
+    """The SDK's panel and query types, plus InfluxQL under the plugin id Grafana 11 uses.
 
     Registration is idempotent (a dict keyed by plugin id), so every entry point may call it.
     """
     register_default_plugins()
     cogruntime.register_dataquery_variant(
         cogruntime.DataqueryConfig(identifier=INFLUXDB_TYPE, from_json_hook=InfluxQuery.from_json)
-    )
-    cogruntime.register_dataquery_variant(
-        cogruntime.DataqueryConfig(identifier=TESTDATA_TYPE, from_json_hook=testdata.Dataquery.from_json)
     )
 
 

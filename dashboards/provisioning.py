@@ -3,7 +3,7 @@
 ``build_bundle`` turns registry + catalog + thresholds + settings into datasources, dashboards and alerting
 objects; ``export_tree`` writes them in the layout Grafana's file provisioning reads::
 
-    DIR/datasources/iot-suitcase.yaml          InfluxDB (InfluxQL) and the static registry data
+    DIR/datasources/iot-suitcase.yaml          InfluxDB (InfluxQL)
     DIR/dashboards/iot-suitcase.yaml           a file provider pointing at the JSON directory below
     DIR/dashboards/iot-suitcase/<uid>.json     one file per dashboard
     DIR/alerting/iot-suitcase-rules.yaml       rule groups
@@ -29,12 +29,11 @@ from iot_suitcase.dashboards.fleet import Fleet
 from iot_suitcase.dashboards.generate import (
     FOLDER_TITLE,
     INFLUX_UID,
-    STATIC_UID,
     TAG,
     Context,
     generate,
 )
-from iot_suitcase.dashboards.influxql import INFLUXDB_TYPE, TESTDATA_TYPE, register_plugins
+from iot_suitcase.dashboards.influxql import INFLUXDB_TYPE, register_plugins
 from iot_suitcase.dashboards.queries import Queries
 from iot_suitcase.dashboards.settings import DashboardSettings, InfluxFlavour
 from iot_suitcase.dashboards.thresholds import Thresholds, load_thresholds
@@ -53,6 +52,9 @@ HEADER = (
     "# dashboards/thresholds.toml. Do not edit: the next export overwrites it (dashboards/README.md).\n"
 )
 PROVIDER_DIR = "iot-suitcase"
+# Datasources earlier releases provisioned: a Grafana that has them drops them (the map's static registry data,
+# before the devices came from InfluxDB).
+RETIRED_DATASOURCES = ("iot-suitcase registry (static data)",)
 
 
 @dataclass(frozen=True)
@@ -120,10 +122,10 @@ class Bundle:
 
 
 def datasources(settings: DashboardSettings) -> tuple[Datasource, ...]:
-    """The InfluxQL datasource for the configured InfluxDB flavour, and the static-data one for the map."""
+    """The InfluxQL datasource for the configured InfluxDB flavour: every panel and rule reads from it."""
     json_data: dict[str, Any] = {
         "dbName": settings.influx_db_name,
-        "httpMode": "POST",  # long generated queries (device lists) would overflow a GET URL
+        "httpMode": "POST",  # a subquery per reporting interval makes long queries: no GET URL limit
         "timeInterval": MIN_INTERVAL,
         "version": "InfluxQL",
     }
@@ -153,8 +155,7 @@ def datasources(settings: DashboardSettings) -> tuple[Datasource, ...]:
         json_data=json_data,
         secure=secure,
     )
-    static = Datasource(uid=STATIC_UID, name="iot-suitcase registry (static data)", type=TESTDATA_TYPE)
-    return (influx, static)
+    return (influx,)
 
 
 _ENCODER = JSONEncoder(sort_keys=True, ensure_ascii=False)
@@ -220,7 +221,11 @@ def provisioning_files(bundle: Bundle) -> dict[str, str]:
     settings = bundle.settings
     files: dict[str, str] = {}
     files["datasources/iot-suitcase.yaml"] = _yaml(
-        {"apiVersion": 1, "datasources": [source.provisioning_entry() for source in bundle.datasources]}
+        {
+            "apiVersion": 1,
+            "deleteDatasources": [{"name": name, "orgId": 1} for name in RETIRED_DATASOURCES],
+            "datasources": [source.provisioning_entry() for source in bundle.datasources],
+        }
     )
     provider_path = f"{settings.grafana_provisioning_dir.rstrip('/')}/dashboards/{PROVIDER_DIR}"
     files["dashboards/iot-suitcase.yaml"] = _yaml(

@@ -3,9 +3,11 @@
 """The InfluxQL of every panel and alert rule, against the schema the ingest service writes.
 
 Schema (see the repository README): one measurement per catalog quantity with tags device, site, kind,
-model and the float field ``value``; ``suitcase_uplinks`` (device, site, format; readings, bytes) per
-stored message; ``suitcase_rejects`` (reason, device, site; count) per rejected message;
-``suitcase_pipeline`` (worker; counters and gauges) every 10 s per ingest worker.
+model and the float field ``value``; ``suitcase_uplinks`` (device, site, interval_s, format; readings, bytes)
+per stored message; ``suitcase_rejects`` (reason, device, site; count) per rejected message;
+``suitcase_pipeline`` (worker; counters and gauges) every 10 s per ingest worker; ``suitcase_devices``
+(device; name, site, kind, model, interval_s, lat, lon, located, registered), the registry as the ingest
+service publishes it. No query lists device ids, so no query grows with the fleet.
 
 Dashboard queries use Grafana's macros (``$timeFilter``, ``$__interval``, ``$__interval_ms``) and the
 dashboard variables in their ``regex`` format (``/^${site:regex}$/``): that format is applied by Grafana
@@ -15,15 +17,16 @@ matches every site without listing them. Alert rules cannot use dashboard variab
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from iot_suitcase.dashboards.display import Aggregate
-from iot_suitcase.dashboards.influxql import quote_ident, quote_string, regex_any_of
+from iot_suitcase.dashboards.influxql import quote_ident, quote_string
 
 UPLINKS = "suitcase_uplinks"
 REJECTS = "suitcase_rejects"
 PIPELINE = "suitcase_pipeline"
+DEVICES = "suitcase_devices"
 
 SITE_FILTER = '"site" =~ /^${site:regex}$/'
 DEVICE_FILTER = '"device" =~ /^${device:regex}$/'
@@ -34,6 +37,9 @@ WORKER_FILTER = '"worker" =~ /^${worker:regex}$/'
 SILENCE_LOOKBACK = "30d"
 # A device is silent after this many reporting intervals without an uplink.
 SILENCE_FACTOR = 3
+# How far back the registry's devices are read: the ingest service publishes them at start, on every change
+# and every 6 hours, so this only matters when it has been down for that long.
+DEVICES_LOOKBACK = "30d"
 
 
 @dataclass(frozen=True)
@@ -58,11 +64,11 @@ class Queries:
         return f'SHOW TAG VALUES FROM {self.measurement(PIPELINE)} WITH KEY = "worker"'
 
     # --- quantities ----------------------------------------------------------------------------------------
-    def latest_per_device(self, quantity: str, site: str) -> str:
-        """Newest reading of each device of one site (overview stat panels)."""
+    def latest_per_device(self, quantity: str) -> str:
+        """Newest reading of each device at the chosen sites (the overview's row repeated per site)."""
         return (
             f'SELECT last("value") AS "value" FROM {self.measurement(quantity)} '
-            f'WHERE "site" = {quote_string(site)} AND {DEVICE_FILTER} AND $timeFilter GROUP BY "device"'
+            f'WHERE {SITE_FILTER} AND {DEVICE_FILTER} AND $timeFilter GROUP BY "device"'
         )
 
     def series_per_device(self, quantity: str, aggregate: Aggregate, *, kind: str | None = None) -> str:
@@ -91,6 +97,23 @@ class Queries:
             f'GROUP BY time($__interval), "device" fill(none)'
         )
 
+    # --- the registry ------------------------------------------------------------------------------------
+    def located_devices(self) -> str:
+        """The registered devices with a location at the chosen sites, with their name, kind, model and interval
+        (the map). Each field's newest value; a device that left the registry has ``registered`` 0."""
+        fields = ("name", "site", "kind", "model", "interval_s", "lat", "lon")
+        newest = ", ".join(
+            f"last({quote_ident(name)}) AS {quote_ident(name)}" for name in (*fields, "located", "registered")
+        )
+        inner = (
+            f"SELECT {newest} FROM {self.measurement(DEVICES)} WHERE time > now() - {DEVICES_LOOKBACK} "
+            'GROUP BY "device"'
+        )
+        return (
+            f"SELECT {', '.join(quote_ident(name) for name in fields)} FROM ({inner}) "
+            f'WHERE "registered" = 1 AND "located" = 1 AND {SITE_FILTER} GROUP BY "device"'
+        )
+
     # --- uplinks and rejects -------------------------------------------------------------------------------
     def last_seen(self) -> str:
         """Newest uplink of each device within the silence lookback (table; its time is the last-seen time)."""
@@ -116,23 +139,24 @@ class Queries:
         )
 
     def uplinks_in_silence_window(
-        self, groups: Mapping[int, Sequence[str]], *, extra_filter: str = "", silent_only: bool = False
+        self, intervals: Sequence[int], *, extra_filter: str = "", silent_only: bool = False
     ) -> str:
         """Uplinks of each device within ``SILENCE_FACTOR`` x its own reporting interval, 0 for none.
 
-        InfluxDB cannot return a row for a series that has no points, and it does not know the registry's
-        intervals. So per interval group two subqueries are unioned: the count of uplinks inside the group's
-        window, and a zero for every device of the group heard within the lookback. ``max`` per device then
-        gives the count, or 0 for a silent device; ``interval_s`` carries the expected interval along.
-        ``silent_only`` keeps the rows whose count is 0.
+        InfluxDB cannot return a row for a series that has no points, and it does not join measurements. So per
+        reporting interval in the registry two subqueries are unioned, both on the uplinks tagged with that
+        interval (the ingest service tags each with its device's): the count inside the window, and a zero for
+        every such device heard within the lookback. ``max`` per device then gives the count, or 0 for a silent
+        device; ``interval_s`` carries the expected interval along. ``silent_only`` keeps the rows whose count
+        is 0. The query grows with the number of distinct intervals, never with the number of devices.
         """
-        if not groups:
+        if not intervals:
             raise ValueError("no devices: there is nothing to be silent")
         table = self.measurement(UPLINKS)
         condition = f" AND {extra_filter}" if extra_filter else ""
         parts = []
-        for interval, ids in sorted(groups.items()):
-            devices = f'"device" =~ {regex_any_of(ids)}{condition}'
+        for interval in sorted(set(intervals)):
+            devices = f'"interval_s" = {quote_string(str(interval))}{condition}'
             parts.append(
                 f'(SELECT count("readings") AS "uplinks" FROM {table} '
                 f'WHERE time > now() - {SILENCE_FACTOR * interval}s AND {devices} GROUP BY "device", "site")'
@@ -149,10 +173,10 @@ class Queries:
             return union
         return f'SELECT "uplinks", "interval_s" FROM ({union}) WHERE "uplinks" = 0 GROUP BY "device", "site"'
 
-    def uplinks_for_silence_alert(self, groups: Mapping[int, Sequence[str]]) -> str:
+    def uplinks_for_silence_alert(self, intervals: Sequence[int]) -> str:
         """The uplink counts alone: Grafana's rule evaluator makes a frame of each field, and two frames with
         one device's labels (``uplinks`` and ``interval_s``) put the rule in Error."""
-        return f'SELECT "uplinks" FROM ({self.uplinks_in_silence_window(groups)}) GROUP BY "device", "site"'
+        return f'SELECT "uplinks" FROM ({self.uplinks_in_silence_window(intervals)}) GROUP BY "device", "site"'
 
     # --- pipeline ------------------------------------------------------------------------------------------
     def counter_rate(self, field: str) -> str:

@@ -110,7 +110,9 @@ def test_influxdb_1x_datasource_uses_user_and_password_from_the_environment(tmp_
     assert influx["user"] == "grafana"
     assert influx["jsonData"] == {"dbName": "city", "httpMode": "POST", "timeInterval": "10s", "version": "InfluxQL"}
     assert influx["secureJsonData"] == {"password": "$__env{SUITCASE_INFLUX_PASSWORD}"}
-    assert sources["suitcase-static"]["type"] == "grafana-testdata-datasource"
+    assert set(sources) == {"suitcase-influxdb"}  # the map reads the devices from InfluxDB too
+    deleted = load(tree / "datasources/iot-suitcase.yaml")["deleteDatasources"]
+    assert deleted == [{"name": "iot-suitcase registry (static data)", "orgId": 1}]  # an earlier release's
     assert not any(MARK_V1 in path.read_text() for path in tree.rglob("*") if path.is_file())
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from typing import Any
@@ -18,7 +16,6 @@ from iot_suitcase.dashboards.generate import (
     INFLUX_UID,
     OVERVIEW_UID,
     PIPELINE_UID,
-    STATIC_UID,
     iter_panels,
 )
 from iot_suitcase.dashboards.influxql import InfluxQuery, register_plugins
@@ -94,26 +91,32 @@ def test_one_dashboard_per_registered_kind_and_none_for_unregistered_kinds(bundl
     assert kinds == {"air_quality", "noise", "climate", "level", "weather", "counter", "energy", "light"}
 
 
-def test_overview_has_a_row_per_site_with_a_stat_per_quantity_measured_there(bundle: Bundle) -> None:
+def test_overview_repeats_one_row_by_site_with_a_query_per_quantity_the_fleet_measures(bundle: Bundle) -> None:
     board = bundle.dashboard(OVERVIEW_UID)
-    rows = [panel["title"] for panel in board["panels"] if panel["type"] == "row"]
-    assert rows == ["Site aarhus-c", "Site dokk1", "Site harbour"]  # quarantine is left out
-    stats = [panel for panel in board["panels"] if panel["type"] == "stat"]
-    harbour = [p for p in stats if "'harbour'" in p["targets"][0]["query"]]
-    titles = {p["title"] for p in harbour}
-    assert "Carbon dioxide concentration" in titles
-    assert "A-weighted equivalent continuous sound level" in titles
-    assert "Air temperature" not in titles  # no climate device at the harbour
+    rows = [panel for panel in board["panels"] if panel["type"] == "row"]
+    assert [(row["title"], row["repeat"]) for row in rows] == [("Site $site", "site")]  # Grafana repeats it per site
+    (stats,) = [panel for panel in board["panels"] if panel["type"] == "stat"]
+    queries = {target["refId"]: target["query"] for target in stats["targets"]}
+    assert {"co2", "noise_laeq", "temperature", "distance", "energy"} <= set(queries)
+    assert not {"battery", "rssi"} & set(queries)  # device health has its own dashboard
+    assert all("${site:regex}" in query and "${device:regex}" in query for query in queries.values())
 
 
 def test_stat_and_series_panels_carry_catalog_units_decimals_and_guidance(bundle: Bundle) -> None:
     catalog = load_catalog()
     board = bundle.dashboard(OVERVIEW_UID)
-    co2 = next(p for p in board["panels"] if p["type"] == "stat" and '"co2"' in p["targets"][0]["query"])
-    defaults = co2["fieldConfig"]["defaults"]
-    assert defaults["unit"] == "ppm"
-    assert defaults["decimals"] == catalog.quantities["co2"].decimals
-    assert [step["value"] for step in defaults["thresholds"]["steps"]] == [None, 1000, 2000]
+    (stats,) = [panel for panel in board["panels"] if panel["type"] == "stat"]
+    overrides = {
+        override["matcher"]["options"]: {item["id"]: item["value"] for item in override["properties"]}
+        for override in stats["fieldConfig"]["overrides"]
+    }
+    assert all(override["matcher"]["id"] == "byFrameRefID" for override in stats["fieldConfig"]["overrides"])
+    co2 = overrides["co2"]
+    assert co2["unit"] == "ppm"
+    assert co2["decimals"] == catalog.quantities["co2"].decimals
+    assert [step["value"] for step in co2["thresholds"]["steps"]] == [None, 1000, 2000]
+    assert overrides["temperature"]["unit"] == "celsius"
+    assert [step["value"] for step in overrides["temperature"]["thresholds"]["steps"]] == [None]
     air = bundle.dashboard("suitcase-kind-air_quality")
     pm = next(p for p in air["panels"] if p["title"].startswith("Particulate matter up to 2.5"))
     assert pm["fieldConfig"]["defaults"]["unit"] == "conμgm3"
@@ -135,18 +138,13 @@ def test_kind_panels_filter_by_kind_and_group_by_device(bundle: Bundle) -> None:
         assert "${device:regex}" in query
 
 
-def test_the_map_shows_registry_locations_joined_with_state(bundle: Bundle) -> None:
+def test_the_map_reads_the_devices_from_influxdb_joined_with_state(bundle: Bundle) -> None:
     board = bundle.dashboard(OVERVIEW_UID)
     geomap = next(p for p in board["panels"] if p["type"] == "geomap")
-    static = next(t for t in geomap["targets"] if t["datasource"]["uid"] == STATIC_UID)
-    rows = list(csv.DictReader(io.StringIO(static["csvContent"])))
-    located = {d.id for d in make_registry().devices if d.location is not None}
-    assert {row["device"] for row in rows} == located
-    air = next(row for row in rows if row["device"] == "harbour-air.1")
-    assert (float(air["lat"]), float(air["lon"])) == (56.1534, 10.214)
-    assert air["name"] == "Harbour air, quay 2"  # the comma survives as CSV quoting
-    state = next(t for t in geomap["targets"] if t["datasource"]["uid"] == INFLUX_UID)
-    assert state["resultFormat"] == "table"
+    assert {t["datasource"]["uid"] for t in geomap["targets"]} == {INFLUX_UID}
+    devices, state = geomap["targets"]
+    assert 'FROM "suitcase_devices"' in devices["query"]
+    assert (devices["resultFormat"], state["resultFormat"]) == ("table", "table")
     assert geomap["transformations"][0]["id"] == "joinByField"
     assert geomap["options"]["layers"][0]["location"] == {"mode": "coords", "latitude": "lat", "longitude": "lon"}
 
@@ -159,19 +157,40 @@ def test_health_dashboard_has_the_silent_table_and_a_voltage_panel_for_registere
     silent = next(p for p in board["panels"] if p["title"] == "Silent devices")
     assert 'WHERE "uplinks" = 0' in silent["targets"][0]["query"]
     assert "+ 300 AS" in silent["targets"][0]["query"]  # the registry's interval of c-silent-1 and harbour-air.1
+    assert "\"interval_s\" = '300'" in silent["targets"][0]["query"]
 
 
-def test_registry_change_shows_up_in_the_generated_dashboards() -> None:
+def test_a_new_device_changes_no_dashboard_unless_it_brings_a_new_kind_or_interval() -> None:
+    """#17 point 3: devices and sites are data in InfluxDB; only a new kind (a dashboard) or a new reporting
+    interval (a silence window) changes what is generated."""
     settings = DashboardSettings()
     before = build_bundle(make_registry(), settings)
     registry = make_registry()
-    registry.add(make_spec({"id": "new-1", "model": "native", "site": "newtown", "kind": "climate"}))
+    registry.add(make_spec({"id": "new-1", "model": "native", "site": "newtown", "kind": "climate", "interval_s": 300}))
+    same = build_bundle(registry, settings)
+    assert same.dashboards == before.dashboards
+    assert [to_json(g) for g in same.alerts.groups] == [to_json(g) for g in before.alerts.groups]
+    registry.add(make_spec({"id": "new-2", "model": "native", "site": "newtown", "kind": "climate", "interval_s": 120}))
     after = build_bundle(registry, settings)
-    rows = [p["title"] for p in after.dashboard(OVERVIEW_UID)["panels"] if p["type"] == "row"]
-    assert "Site newtown" in rows
-    assert before.dashboard(OVERVIEW_UID) != after.dashboard(OVERVIEW_UID)
     silent = to_json(after.alerts.groups[0])["rules"][0]
-    assert "new-1" in silent["data"][0]["model"]["query"]
+    assert "\"interval_s\" = '120'" in silent["data"][0]["model"]["query"]
+    assert "new-2" not in silent["data"][0]["model"]["query"]
+
+
+def test_every_dashboard_stays_small_whatever_the_fleet() -> None:
+    """#17 point 3: 5,000 devices on 40 sites; every dashboard under 100 KB, and no device id in any of them."""
+    registry = Registry()
+    kinds = ("climate", "air_quality", "noise", "level", "counter", "weather", "light", "energy")
+    for n in range(5000):
+        spec = {"id": f"kit-{n:05d}", "model": "native", "site": f"site-{n % 40}", "kind": kinds[n % len(kinds)]}
+        registry.add(make_spec({**spec, "interval_s": (300, 600, 900)[n % 3], "location": {"lat": 56.1, "lon": 10.2}}))
+    bundle = build_bundle(registry, DashboardSettings())
+    for board in bundle.dashboards:
+        text = json.dumps(board)
+        assert len(text.encode()) < 100_000, (board["uid"], len(text))
+        assert not [word for word in ("kit-0", "site-1") if word in text], board["uid"]
+    for group in bundle.alerts.groups:
+        assert "kit-0" not in json.dumps(to_json(group))
 
 
 def test_an_empty_registry_still_gives_every_fixed_dashboard() -> None:
@@ -209,7 +228,7 @@ def test_alert_rules(bundle: Bundle) -> None:
     assert pm["data"][0]["relativeTimeRange"] == {"from": 86400, "to": 0}
     assert pm["data"][2]["model"]["conditions"][0]["evaluator"] == {"params": [15.0], "type": "gt"}
     assert pm["for"] == f"{load_thresholds().alert_for_minutes}m"
-    assert SILENT in rules["suitcase-device-silent"]["data"][0]["model"]["query"]
+    assert SILENT not in rules["suitcase-device-silent"]["data"][0]["model"]["query"]  # no device lists
 
 
 def test_without_a_contact_point_rules_name_no_receiver(registry: Registry) -> None:

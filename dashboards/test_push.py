@@ -31,7 +31,7 @@ async def test_first_push_creates_everything_by_uid(grafana: FakeGrafana, regist
     assert report.deleted == []
     assert set(grafana.dashboards) == {board["uid"] for board in bundle.dashboards}
     assert all(grafana.dashboard_folders[uid] == FOLDER_UID for uid in grafana.dashboards)
-    assert set(grafana.datasources) == {"suitcase-influxdb", "suitcase-static"}
+    assert set(grafana.datasources) == {"suitcase-influxdb"}
     assert grafana.secrets["suitcase-influxdb"] == {"password": "s3cret"}
     assert {uid for uid in grafana.contact_points} == {"suitcase-email"}
     rules = {rule["uid"] for group in grafana.rule_groups.values() for rule in group["rules"]}
@@ -61,17 +61,23 @@ async def test_every_request_carries_the_bearer_token(grafana: FakeGrafana, regi
         await push(build_bundle(registry, SETTINGS), grafana.url, "wrong-token")
 
 
-async def test_a_new_site_and_kind_appear_after_the_next_push(grafana: FakeGrafana, registry: Registry) -> None:
+async def test_a_new_kind_and_interval_appear_after_the_next_push(grafana: FakeGrafana, registry: Registry) -> None:
+    registry.remove("c-light-1")
     await push(build_bundle(registry, SETTINGS), grafana.url, BEARER)
     writes = len(grafana.writes)
+    assert "suitcase-kind-light" not in grafana.dashboards
     registry.add(make_spec({"id": "north-air-1", "model": "native", "site": "north", "kind": "air_quality"}))
-    registry.add(make_spec({"id": "north-bins-1", "model": "native", "site": "north", "kind": "device_health"}))
+    registry.add(
+        make_spec({"id": "north-light-1", "model": "native", "site": "north", "kind": "light", "interval_s": 60})
+    )
     changed = build_bundle(registry, SETTINGS)
     report = await push(changed, grafana.url, BEARER)
+    assert "dashboard suitcase-kind-light" in report.created
+    assert "rule group iot-suitcase-devices" in report.updated  # the silence rule has a 60 s window now
+    # the overview gains the light quantities and the 60 s window, not a row: it repeats one row per site
     assert "dashboard suitcase-overview" in report.updated
-    assert "rule group iot-suitcase-devices" in report.updated  # the silence rule knows the new device
     rows = [p["title"] for p in grafana.dashboards[OVERVIEW_UID]["panels"] if p["type"] == "row"]
-    assert "Site north" in rows
+    assert rows == ["Site $site"]
     assert "dashboard suitcase-pipeline" in report.unchanged
     assert len(grafana.writes) - writes == len(report.created) + len(report.updated) + len(report.deleted)
 

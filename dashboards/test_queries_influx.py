@@ -61,9 +61,10 @@ def fleet_lines(registry: Registry, now: datetime) -> list[str]:
                 value = OVERRIDES.get((device.id, quantity), VALUES[quantity]) * (1 - (step % 3) * 0.001)
                 lines.append(f"{quantity},{tags} value={value} {ns(moment)}")
             lines.append(
-                f"suitcase_uplinks,device={device.id},site={device.site},format=native "
+                f"suitcase_uplinks,device={device.id},site={device.site},interval_s={device.interval_s},format=native "
                 f"readings={len(quantities)},bytes=120 {ns(moment)}"
             )
+    lines += device_lines(registry, now - timedelta(hours=1))
     for minute in range(0, HOURS * 60, 7):
         moment = now - timedelta(minutes=minute)
         lines.append(f"suitcase_rejects,device=harbour-air.1,reason=out_of_range,site=harbour count=1 {ns(moment)}")
@@ -76,6 +77,22 @@ def fleet_lines(registry: Registry, now: datetime) -> list[str]:
                 f"rejected={tick // 10},duplicates={tick // 50},backlog_records={tick % 7},"
                 f"backlog_bytes={(tick % 7) * 300},write_latency_ms={5 + tick % 4},influx_ok=1 {ns(moment)}"
             )
+    return lines
+
+
+def device_lines(registry: Registry, moment: datetime) -> list[str]:
+    """``suitcase_devices`` as the ingest service publishes the registry (ingest/sink/devicemeta.py)."""
+    lines = []
+    for device in registry.devices:
+        if device.site == QUARANTINE_SITE:
+            continue
+        lat, lon = (0.0, 0.0) if device.location is None else (device.location.lat, device.location.lon)
+        name = device.name.replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(
+            f'suitcase_devices,device={device.id} kind="{device.kind or "-"}",model="{device.model}",name="{name}",'
+            f'site="{device.site}",interval_s={device.interval_s},lat={lat},lon={lon},'
+            f"located={int(device.location is not None)},registered=1 {ns(moment)}"
+        )
     return lines
 
 
@@ -234,14 +251,57 @@ def test_map_state_counts_uplinks_per_device(
 ) -> None:
     board = bundle.dashboard(OVERVIEW_UID)
     panel = next(p for p in board["panels"] if p["type"] == "geomap")
-    target = next(t for t in panel["targets"] if t["datasource"].get("type") == "influxdb")
+    target = next(t for t in panel["targets"] if t["refId"] == "state")
     series = run_target(
         influxdb, influx_db, board=board, panel=panel, target=target, now=city, variables=all_selected()
     )
+    assert all(s["columns"] == ["time", "uplinks"] for s in series)
     uplinks = {s["tags"]["device"]: s["values"][0][1] for s in series}
     assert uplinks[SILENT] == 0
     assert uplinks["harbour-air.1"] == 3  # 5-minute uplinks within 15 minutes
     assert all(count > 0 for device, count in uplinks.items() if device != SILENT)
+
+
+def test_the_map_reads_located_registered_devices_with_their_names(
+    influxdb: InfluxDB, influx_db: str, city: datetime, bundle: Bundle, registry: Registry
+) -> None:
+    board = bundle.dashboard(OVERVIEW_UID)
+    panel = next(p for p in board["panels"] if p["type"] == "geomap")
+    devices = next(t for t in panel["targets"] if 'FROM "suitcase_devices"' in t["query"])
+
+    def shown(variables: dict[str, Variable]) -> dict[str, dict[str, Any]]:
+        series = run_target(
+            influxdb, influx_db, board=board, panel=panel, target=devices, now=city, variables=variables
+        )
+        return {s["tags"]["device"]: dict(zip(s["columns"], s["values"][0], strict=True)) for s in series}
+
+    located = {d.id for d in registry.devices if d.location is not None and d.site != QUARANTINE_SITE}
+    assert set(shown(all_selected())) == located
+    air = shown(all_selected())["harbour-air.1"]
+    assert (air["name"], air["site"], air["kind"], air["lat"], air["lon"]) == (
+        "Harbour air, quay 2",
+        "harbour",
+        "air_quality",
+        56.1534,
+        10.214,
+    )
+    assert set(shown({**all_selected(), "site": Variable("site", ["harbour"], all_value=".*")})) == {
+        "harbour-air.1",
+        "harbour-noise-1",
+    }
+    # Moved to another site, then removed from the registry: the newest point of each field counts.
+    later = ns(city - timedelta(minutes=10))
+    influxdb.write(
+        influx_db,
+        [
+            f'suitcase_devices,device=harbour-noise-1 kind="noise",model="m",name="Moved",site="dokk1",'
+            f"interval_s=900,lat=56.2,lon=10.3,located=1,registered=1 {later}",
+            f"suitcase_devices,device=harbour-air.1 registered=0 {later}",
+        ],
+    )
+    now_shown = shown(all_selected())
+    assert "harbour-air.1" not in now_shown
+    assert (now_shown["harbour-noise-1"]["site"], now_shown["harbour-noise-1"]["name"]) == ("dokk1", "Moved")
 
 
 def test_pipeline_rates(influxdb: InfluxDB, influx_db: str, city: datetime, bundle: Bundle) -> None:

@@ -30,6 +30,7 @@ from iot_suitcase.ingest.intake.takein import TakeIn
 from iot_suitcase.ingest.operations.remembered import RememberedDevices
 from iot_suitcase.ingest.operations.web import StatusPages
 from iot_suitcase.ingest.pipeline import Pipeline
+from iot_suitcase.ingest.sink.devicemeta import RegistryPublisher
 from iot_suitcase.ingest.sink.history import History
 from iot_suitcase.ingest.sink.influx import make_writer
 from iot_suitcase.ingest.sink.rejects import RejectStore
@@ -56,8 +57,11 @@ class IngestService:
             mqtt_password=settings.mqtt_password,
         )
         self.decoder = Decoder(settings)
-        self.directory = DeviceDirectory(RegistryFile(settings.registry_file), settings.unknown_devices)
         self.writer = make_writer(settings)
+        self.publisher = RegistryPublisher(self.writer, settings.data_dir / "published-devices.json")
+        self.directory = DeviceDirectory(
+            RegistryFile(settings.registry_file), settings.unknown_devices, on_change=self.publisher.changed
+        )
         # The broker can redeliver at most Receive Maximum unacknowledged messages: remember twice that many.
         remember = 2 * settings.mqtt_receive_maximum
         self.wal = WriteAheadLog(settings.data_dir / "wal", segment_bytes=settings.wal_segment_bytes)
@@ -161,6 +165,7 @@ class IngestService:
             self._task(self.pipeline.run_drainer(), "drainer"),
             self._task(self.pipeline.run_status(), "status"),
             self._task(self.directory.run_reloader(self.decoder), "registry reloader"),
+            self._task(self.publisher.run(), "device metadata publisher"),
             self._task(self.remembered.run(self.pipeline.board.take_changed), "device state keeper"),
             self._task(TakeIn(self.pipeline.intake, self.rejects, self._registered_now).run(), "take-in"),
         ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 
 from iot_suitcase.devices.catalog import load_catalog
@@ -17,11 +17,11 @@ from iot_suitcase.devices.decode import Decoder
 from iot_suitcase.devices.errors import RejectCode
 from iot_suitcase.devices.reading import Reading
 from iot_suitcase.devices.registry import QUARANTINE_SITE, Registry, RegistryError, RegistryFile
-from iot_suitcase.ingest.sink.points import DEVICE_TAG, UNKNOWN, tag_set
+from iot_suitcase.ingest.sink.points import DEVICE_TAG, UNKNOWN, tag_set, uplink_tags
 
 log = logging.getLogger(__name__)
 
-_RESERVED_TAGS = {DEVICE_TAG, "site", "kind", "model", "format", "reason", "worker"}
+_RESERVED_TAGS = {DEVICE_TAG, "site", "kind", "model", "format", "reason", "worker", "interval_s"}
 _RELOAD_INTERVAL_S = 2.0
 
 
@@ -34,13 +34,22 @@ class UnknownDevices(StrEnum):
 class DeviceDirectory:
     """Tags per device (cached), the admission rule, and registry reloads."""
 
-    def __init__(self, file: RegistryFile | None, policy: UnknownDevices, *, quarantine_limit: int = 1000) -> None:
+    def __init__(
+        self,
+        file: RegistryFile | None,
+        policy: UnknownDevices,
+        *,
+        quarantine_limit: int = 1000,
+        on_change: Callable[[Registry], None] | None = None,
+    ) -> None:
         self._file = file
+        self._on_change = on_change  # told of the registry at start and after every reload
         self._policy = policy
         self._quarantine_limit = quarantine_limit
         self._registry = Registry()
         self._quarantined: set[str] = set()
         self._tags: dict[str, str] = {}
+        self._uplink_tags: dict[str, str] = {}
         self._learned: dict[str, str] = {}  # device -> the kind its readings showed, until the registry has it
 
     def load(self) -> Registry:
@@ -53,6 +62,9 @@ class DeviceDirectory:
         self._registry = registry
         self._quarantined -= {device.id for device in registry.devices}
         self._tags.clear()
+        self._uplink_tags.clear()
+        if self._on_change is not None:
+            self._on_change(registry)
 
     @property
     def registry(self) -> Registry:
@@ -70,6 +82,7 @@ class DeviceDirectory:
             if len(self._quarantined) < self._quarantine_limit:
                 self._quarantined.add(device_id)
                 self._tags.pop(device_id, None)
+                self._uplink_tags.pop(device_id, None)
                 asyncio.get_running_loop().run_in_executor(None, self._register, device_id)
                 return None
             return RejectCode.UNKNOWN_DEVICE, (
@@ -134,6 +147,15 @@ class DeviceDirectory:
         cached = self._tags.get(device_id)
         if cached is None:
             cached = self._tags[device_id] = self._build_tags(device_id)
+        return cached
+
+    def uplink_tags(self, device_id: str) -> str:
+        """The site and expected interval tags of a device's uplink points, escaped, cached."""
+        cached = self._uplink_tags.get(device_id)
+        if cached is None:
+            device = self._registry.get(device_id)
+            interval = None if device is None else device.interval_s
+            cached = self._uplink_tags[device_id] = uplink_tags(self.site(device_id), interval)
         return cached
 
     def site(self, device_id: str | None) -> str:

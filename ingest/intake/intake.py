@@ -156,11 +156,10 @@ class Intake:
         uplinks = []
         for part, part_lines in zip(parts, lines, strict=True):
             self._board.stored(part, received_at)
-            site = self._directory.site(part.device_id)
             uplinks.append(
                 uplink_line(
                     part.device_id,
-                    site,
+                    self._directory.uplink_tags(part.device_id),
                     part.format,
                     readings=len(part_lines),
                     size=len(payload),

@@ -29,7 +29,7 @@ from __future__ import annotations
 from math import isfinite
 from typing import NoReturn
 
-__all__ = ["LineProtocolError", "escape_key", "escape_tag_value", "format_float"]
+__all__ = ["LineProtocolError", "escape_key", "escape_tag_value", "format_float", "string_field"]
 
 
 class LineProtocolError(ValueError):
@@ -139,6 +139,17 @@ def escape_key(s: str) -> str:
 def escape_tag_value(s: str) -> str:
     """Escape a tag value as Point does (``,`` ``=`` space), refusing what Point would mangle."""
     return _escape_tag_value(s, None)
+
+
+_STRING_TABLE = str.maketrans({"\\": "\\\\", '"': '\\"'})
+
+
+def string_field(s: str) -> str:
+    """A string field value as Point writes it: in double quotes, with backslash and quote escaped (the two
+    characters InfluxDB unescapes there); control characters and lone surrogates are refused as for keys."""
+    _require_str(s, "string field", None)
+    _check_unprintable(s, "string field", None)
+    return '"' + s.translate(_STRING_TABLE) + '"'
 
 
 def _float_text(value: float) -> str:

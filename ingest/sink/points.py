@@ -17,6 +17,7 @@ VALUE_FIELD = "value"
 UPLINKS = "suitcase_uplinks"
 REJECTS = "suitcase_rejects"
 PIPELINE = "suitcase_pipeline"
+DEVICES = "suitcase_devices"
 UNKNOWN = "-"
 
 
@@ -77,12 +78,16 @@ def tag_value(value: str | None) -> str:
         return UNKNOWN
 
 
-def uplink_line(device_id: str, site: str, fmt: str, *, readings: int, size: int, time: int) -> str:
-    """One point per stored message: when a device was last heard, and how often it speaks."""
-    return (
-        f"{UPLINKS},{DEVICE_TAG}={device_id},format={fmt},site={tag_value(site)} "
-        f"readings={readings},bytes={size} {time}"
-    )
+def uplink_tags(site: str, interval_s: int | None) -> str:
+    """The tags of a device's uplink points besides its id and the format: its site, and the reporting interval
+    the registry expects of it (the silence queries group devices by it, so they never list device ids)."""
+    return f"interval_s={UNKNOWN if interval_s is None else interval_s},site={tag_value(site)}"
+
+
+def uplink_line(device_id: str, tags: str, fmt: str, *, readings: int, size: int, time: int) -> str:
+    """One point per stored message: when a device was last heard, and how often it speaks. ``tags`` is
+    ``uplink_tags`` of the device."""
+    return f"{UPLINKS},{DEVICE_TAG}={device_id},format={fmt},{tags} readings={readings},bytes={size} {time}"
 
 
 def reject_line(reason: str, device_id: str | None, site: str, time: int) -> str:

@@ -34,7 +34,15 @@ from influxdb_client.client.write import point as _point_module
 
 from iot_suitcase.devices.reading import Reading
 from iot_suitcase.ingest.sink.lineprotocol import LineProtocolError, escape_key, escape_tag_value, format_float
-from iot_suitcase.ingest.sink.points import reading_line, reject_line, tag_set, tag_value, time_ns, uplink_line
+from iot_suitcase.ingest.sink.points import (
+    reading_line,
+    reject_line,
+    tag_set,
+    tag_value,
+    time_ns,
+    uplink_line,
+    uplink_tags,
+)
 
 FieldValue = float | int | bool | str
 
@@ -335,7 +343,7 @@ def test_real_influxdb_stores_the_bookkeeping_lines_as_they_were_given(
     """A site or reason line protocol cannot carry becomes "-"; any other is stored as it is."""
     stamp = 1_700_000_000_000_000_000 + next(_sequence)
     lines = [
-        uplink_line("dev-1", site, "native", readings=2, size=40, time=stamp),
+        uplink_line("dev-1", uplink_tags(site, 300), "native", readings=2, size=40, time=stamp),
         reject_line(reason, "dev-1", site, stamp),
     ]
     status, detail = http_write(influxdb, fresh_db, "\n".join(lines))
@@ -344,7 +352,7 @@ def test_real_influxdb_stores_the_bookkeeping_lines_as_they_were_given(
     expected_reason = reason if tag_value(reason) != "-" else "-"
     uplinks = [r for r in rows(influxdb, fresh_db, "suitcase_uplinks") if r["time"] == stamp]
     rejects = [r for r in rows(influxdb, fresh_db, "suitcase_rejects") if r["time"] == stamp]
-    assert [(r["site"], r["readings"], r["bytes"]) for r in uplinks] == [(expected_site, 2, 40)]
+    assert [(r["site"], r["interval_s"], r["readings"], r["bytes"]) for r in uplinks] == [(expected_site, "300", 2, 40)]
     assert [(r["site"], r["reason"], r["count"]) for r in rejects] == [(expected_site, expected_reason, 1)]
 
 
