@@ -46,7 +46,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     export.add_argument(
         "--compose",
         action="store_true",
-        help=f"for the compose stack's Grafana: InfluxDB 2 ({COMPOSE_INFLUX_URL}, its token), unless set otherwise",
+        help=f"for the compose stack's Grafana: InfluxDB 1.x at {COMPOSE_INFLUX_URL}, unless set otherwise",
     )
     export.add_argument(
         "--watch",
@@ -119,7 +119,7 @@ Settings = TypeVar("Settings", bound=DashboardSettings)
 
 def for_compose(settings: Settings) -> Settings:
     """The compose stack's InfluxDB as its Grafana reaches it; what the operator set explicitly stays."""
-    wanted = {"influx_flavour": InfluxFlavour.V2, "grafana_influx_url": COMPOSE_INFLUX_URL}
+    wanted = {"influx_flavour": InfluxFlavour.V1, "grafana_influx_url": COMPOSE_INFLUX_URL}
     return settings.model_copy(update={k: v for k, v in wanted.items() if k not in settings.model_fields_set})
 
 

@@ -1,7 +1,7 @@
 """What the dashboards are generated from: the registry's devices seen through the catalog.
 
-Everything that varies between installations (sites, kinds, quantities, locations, reporting intervals,
-models) is read here, so the generators stay pure functions of a ``Fleet`` and a second run on the same
+Everything that varies between installations and shapes what is generated (kinds, quantities, reporting
+intervals, models) is read here, so the generators stay pure functions of a ``Fleet`` and a second run on the same
 registry produces byte-identical output (which is what makes a second ``push`` a no-op).
 """
 
@@ -30,10 +30,6 @@ class Fleet:
     @classmethod
     def from_registry(cls, registry: Registry, catalog: Catalog) -> Fleet:
         return cls(catalog, tuple(d for d in registry.devices if d.site != QUARANTINE_SITE))
-
-    @property
-    def sites(self) -> tuple[str, ...]:
-        return tuple(sorted({device.site for device in self.devices}))
 
     @property
     def kinds(self) -> tuple[str, ...]:

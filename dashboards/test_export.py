@@ -220,6 +220,6 @@ def test_export_for_compose_points_grafana_at_the_stacks_influxdb_unless_told_ot
     """#17 point 2: exported as the compose file's header says, the datasource pointed at 127.0.0.1:8086 (Grafana's
     own container) with no token."""
     compose = for_compose(DashboardSettings())
-    assert (compose.influx_flavour, compose.datasource_url) == (InfluxFlavour.V2, COMPOSE_INFLUX_URL)
+    assert (compose.influx_flavour, compose.datasource_url) == (InfluxFlavour.V1, COMPOSE_INFLUX_URL)
     own = for_compose(DashboardSettings(grafana_influx_url="http://tsdb.example:8086"))
     assert own.datasource_url == "http://tsdb.example:8086", "what the operator set stays"

@@ -6,7 +6,7 @@
 Neither can drop a measurement or a database, make users or read another database; the admin's password is
 used for this command only and held by no service. InfluxDB 1.x lets a user with WRITE also ``DELETE``
 points (it asks WRITE for that statement): the write user could delete readings, though not drop them.
-InfluxDB 2.x (compose) is not covered here: its tokens are not scoped by this command.
+The compose stack needs no such command: its InfluxDB 1.x image makes the same two users at its first start.
 """
 
 from __future__ import annotations

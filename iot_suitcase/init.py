@@ -42,7 +42,6 @@ def owner() -> tuple[int, int]:
 def env_text(mqtt_password: str, simulator_password: str) -> str:
     metrics_token = secrets.token_urlsafe(32)
     influx_password = secrets.token_urlsafe(24)
-    influx_token = secrets.token_urlsafe(48)
     grafana_password = secrets.token_urlsafe(24)
     writer_password, reader_password = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     return f"""# iot-suitcase secrets, written by `suitcase init`. Keep this file private; never commit it.
@@ -54,27 +53,22 @@ SUITCASE_GID={owner()[1]}
 SUITCASE_MQTT_USERNAME={INGEST_USER}
 SUITCASE_MQTT_PASSWORD={mqtt_password}
 # InfluxDB 1.x: the ingest service writes as this user; Grafana and the console read as the read user
-# (`suitcase influx grant` makes both with these passwords)
+# (compose's influxdb image makes both at its first start; elsewhere `suitcase influx grant` does)
+SUITCASE_INFLUX_DATABASE=suitcase
 SUITCASE_INFLUX_USERNAME=suitcase-writer
 SUITCASE_INFLUX_PASSWORD={writer_password}
 SUITCASE_INFLUX_READ_USERNAME=suitcase-reader
 SUITCASE_INFLUX_READ_PASSWORD={reader_password}
-SUITCASE_INFLUX_TOKEN={influx_token}
-SUITCASE_INFLUX_ORG=suitcase
-SUITCASE_INFLUX_BUCKET=suitcase
 # What a scraper sends to read /metrics (Authorization: Bearer ...); every other page needs a console login
 SUITCASE_METRICS_TOKEN={metrics_token}
 # The demo fleet (`scripts/up`, `docker compose --profile demo`): may publish uplinks for any device.
 # Where no simulator runs, delete these two lines and rewrite the broker files (`suitcase init --broker-files`).
 SUITCASE_SIMULATOR_MQTT_USERNAME=suitcase-simulator
 SUITCASE_SIMULATOR_MQTT_PASSWORD={simulator_password}
-# InfluxDB 2.x first start (docker compose)
-DOCKER_INFLUXDB_INIT_MODE=setup
-DOCKER_INFLUXDB_INIT_USERNAME=suitcase
-DOCKER_INFLUXDB_INIT_PASSWORD={influx_password}
-DOCKER_INFLUXDB_INIT_ADMIN_TOKEN={influx_token}
-DOCKER_INFLUXDB_INIT_ORG=suitcase
-DOCKER_INFLUXDB_INIT_BUCKET=suitcase
+# InfluxDB's admin (docker compose): its image makes the users above with it at its first start; no running
+# service of the stack uses it
+INFLUXDB_ADMIN_USER=suitcase-admin
+INFLUXDB_ADMIN_PASSWORD={influx_password}
 # Grafana
 GF_SECURITY_ADMIN_USER=admin
 GF_SECURITY_ADMIN_PASSWORD={grafana_password}
@@ -86,7 +80,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "init",
         help="write a .env with fresh random secrets for the whole stack",
         description="Writes a .env (mode 0600) with new random secrets: the ingest service's MQTT password, "
-        "the demo fleet's MQTT password, InfluxDB's admin password and token, Grafana's admin password, the "
+        "the demo fleet's MQTT password, InfluxDB's admin, write and read passwords, Grafana's admin password, the "
         "/metrics token, and the broker's password and ACL files; and the console's first account, 'admin', "
         "whose password is shown once. No other secret is printed.",
     )

@@ -4,9 +4,10 @@ to fresh ones), compose's host names and ports to this machine's. The broker (De
 deploy/mosquitto-run.sh), the ingest service (as uid 10001, the image's user) and the demo fleet start and are
 healthy by their own checks, and the ingest service takes the fleet's messages in.
 
-Not run: the InfluxDB 2 and Grafana images (no Docker engine here, and Debian's InfluxDB is 1.6, without the v2
-write API the compose environment selects): the ingest service's writes fail here and are retried, which is
-what it does whenever InfluxDB is away.
+InfluxDB: Debian's 1.6 stands in for the influxdb image, with passwords checked and the database and users that
+compose's environment gives the image made as its first start makes them (an admin, a user who may only write, one
+who may only read); the ingest service writes the fleet's readings as the writer. Not run: the InfluxDB and Grafana
+images themselves (no Docker engine here).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import ssl
 import subprocess
 import tempfile
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
 
-from iot_suitcase.servers import free_port, port_is_listening
+from iot_suitcase.servers import InfluxDB, free_port, port_is_listening
 from tests import asuser
 from tests.helpers import wait_until
 from tests.test_deploy import compose_config, env_value, prepared
@@ -54,13 +56,36 @@ class Mounts:
         return container
 
 
-def test_every_compose_service_runs_with_the_environment_and_mounts_compose_gives_it() -> None:
+def influx_as_the_image_makes_it(server: InfluxDB, environment: dict[str, str]) -> None:
+    """What the influxdb image's first start does with its INFLUXDB_* variables (its init script): the database,
+    the admin, then a user granted WRITE and one granted READ on that database."""
+    database = environment["INFLUXDB_DB"]
+    admin = (environment["INFLUXDB_ADMIN_USER"], environment["INFLUXDB_ADMIN_PASSWORD"])
+    server.query(f"CREATE USER \"{admin[0]}\" WITH PASSWORD '{admin[1]}' WITH ALL PRIVILEGES")
+    statements = [f'CREATE DATABASE "{database}"']
+    for role in ("WRITE", "READ"):
+        user, password = environment[f"INFLUXDB_{role}_USER"], environment[f"INFLUXDB_{role}_USER_PASSWORD"]
+        statements += [
+            f"CREATE USER \"{user}\" WITH PASSWORD '{password}'",
+            f'GRANT {role} ON "{database}" TO "{user}"',
+        ]
+    for statement in statements:
+        server.query(statement, auth=admin)
+
+
+def test_every_compose_service_runs_with_the_environment_and_mounts_compose_gives_it(
+    influxdb_factory: Callable[..., InfluxDB],
+) -> None:
     base = Path(tempfile.mkdtemp(prefix="suitcase-compose-"))  # outside pytest's 0700 tree: uid 10001 enters it
     try:
         base.chmod(0o755)
         root = prepared(base)
         config, _warnings = compose_config(root)
         services: dict[str, dict[str, object]] = config["services"]
+        influx_env = {str(k): str(v) for k, v in dict(services["influxdb"]["environment"]).items()}  # type: ignore[call-overload]
+        assert influx_env["INFLUXDB_HTTP_AUTH_ENABLED"] == "true"
+        influx = influxdb_factory(auth=True)
+        influx_as_the_image_makes_it(influx, influx_env)
         volumes = base / "volumes"
         ports = {1883: free_port(), 1884: free_port(), 8883: free_port()}
 
@@ -105,7 +130,7 @@ def test_every_compose_service_runs_with_the_environment_and_mounts_compose_give
             ingest_env |= {
                 "SUITCASE_MQTT_HOST": "127.0.0.1",
                 "SUITCASE_MQTT_SERVICE_PORT": str(ports[1884]),
-                "SUITCASE_INFLUX_URL": f"http://127.0.0.1:{free_port()}",  # nothing there: see the module's note
+                "SUITCASE_INFLUX_URL": influx.url,
                 "SUITCASE_HTTP_HOST": "127.0.0.1",
                 "SUITCASE_HTTP_PORT": str(http_port),
                 "PATH": "/usr/bin:/bin",
@@ -171,6 +196,14 @@ def test_every_compose_service_runs_with_the_environment_and_mounts_compose_give
                 return found is not None and float(found.group(1)) > 0
 
             wait_until(received, 60, "the demo fleet's messages taken in by the ingest service")
+            admin = (influx_env["INFLUXDB_ADMIN_USER"], influx_env["INFLUXDB_ADMIN_PASSWORD"])
+
+            def stored() -> bool:
+                answer = influx.query("SELECT count(*) FROM suitcase_uplinks", influx_env["INFLUXDB_DB"], auth=admin)
+                return bool(answer["results"][0].get("series"))
+
+            wait_until(stored, 60, "the fleet's readings in InfluxDB, written by the user who may only write")
+            assert ingest_env["SUITCASE_INFLUX_USERNAME"] == influx_env["INFLUXDB_WRITE_USER"]
 
             # Grafana's provisioner: the tree written by the stack itself, into the folder init made
             provisioner_mounts = Mounts(services["grafana-provisioning"], volumes)

@@ -118,13 +118,15 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
     assert "http://influxdb:8086" in datasource
     written = [path.read_text() for path in tree.rglob("*") if path.is_file()]
     assert not any(str(root) in text for text in written), "no host path: Grafana sees the container's"
-    assert env_value(root, "SUITCASE_INFLUX_TOKEN") not in datasource, "the token is referenced, never written"
+    assert "user: suitcase-reader" in datasource, "Grafana reads as the user who may only read"
+    assert env_value(root, "SUITCASE_INFLUX_READ_PASSWORD") not in datasource, "its password is referenced, not written"
+    assert "$__env{SUITCASE_INFLUX_READ_PASSWORD}" in datasource
     env = dict(line.split("=", 1) for line in (root / ".env").read_text().splitlines() if "=" in line)
     for needed in (
         "GF_SECURITY_ADMIN_PASSWORD",
-        "DOCKER_INFLUXDB_INIT_PASSWORD",
-        "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN",
-        "SUITCASE_INFLUX_TOKEN",
+        "INFLUXDB_ADMIN_PASSWORD",
+        "SUITCASE_INFLUX_PASSWORD",
+        "SUITCASE_INFLUX_READ_PASSWORD",
         "SUITCASE_MQTT_PASSWORD",
         "SUITCASE_SIMULATOR_MQTT_USERNAME",
         "SUITCASE_SIMULATOR_MQTT_PASSWORD",
@@ -139,11 +141,21 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
     }
     assert all("env_file" not in service for service in services.values())
     assert secrets_of["mosquitto"] <= {"SUITCASE_GID"}
-    assert secrets_of["grafana"] == {"GF_SECURITY_ADMIN_USER", "GF_SECURITY_ADMIN_PASSWORD", "SUITCASE_INFLUX_TOKEN"}
-    assert secrets_of["simulator"] == {"SUITCASE_SIMULATOR_MQTT_USERNAME", "SUITCASE_SIMULATOR_MQTT_PASSWORD"}
-    assert not {key for key in secrets_of["ingest"] if key.startswith(("GF_", "DOCKER_INFLUXDB"))}
-    assert {"SUITCASE_MQTT_PASSWORD", "SUITCASE_INFLUX_TOKEN", "SUITCASE_METRICS_TOKEN"} <= secrets_of["ingest"]
-    assert not {key for key in secrets_of["influxdb"] if not key.startswith("DOCKER_INFLUXDB_INIT_")}
+    passwords = {
+        name: {key for key in found if key.endswith(("PASSWORD", "TOKEN"))} for name, found in secrets_of.items()
+    }
+    assert passwords["grafana"] == {"GF_SECURITY_ADMIN_PASSWORD", "SUITCASE_INFLUX_READ_PASSWORD"}
+    assert passwords["grafana-provisioning"] == set(), "it names the read user; Grafana has the password"
+    assert passwords["simulator"] == {"SUITCASE_SIMULATOR_MQTT_PASSWORD"}
+    assert passwords["ingest"] == {
+        "SUITCASE_MQTT_PASSWORD",
+        "SUITCASE_INFLUX_PASSWORD",  # the user who may only write
+        "SUITCASE_INFLUX_READ_PASSWORD",  # the one who may only read, for the console's charts
+        "SUITCASE_METRICS_TOKEN",
+        "SUITCASE_SIMULATOR_MQTT_PASSWORD",  # written into the broker files, as the devices' are
+    }
+    assert "INFLUXDB_ADMIN_PASSWORD" in passwords["influxdb"], "the admin's password: InfluxDB's own, nobody else's"
+    assert not {name for name, found in passwords.items() if "INFLUXDB_ADMIN_PASSWORD" in found} - {"influxdb"}
     for name in ("ingest", "simulator", "grafana-provisioning"):
         command: list[str] = services[name]["command"]  # type: ignore[assignment]
         parsed = build_parser().parse_args(command)

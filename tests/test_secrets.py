@@ -37,11 +37,9 @@ def test_init_writes_fresh_secrets_each_time(tmp_path: Path) -> None:
         "SUITCASE_SIMULATOR_MQTT_PASSWORD",
         "SUITCASE_INFLUX_PASSWORD",
         "SUITCASE_INFLUX_READ_PASSWORD",
-        "SUITCASE_INFLUX_TOKEN",
         "SUITCASE_METRICS_TOKEN",
         "GF_SECURITY_ADMIN_PASSWORD",
-        "DOCKER_INFLUXDB_INIT_PASSWORD",
-        "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN",
+        "INFLUXDB_ADMIN_PASSWORD",
     }
     for key, value in secrets_first.items():
         assert value != second[key], f"{key} must differ between two runs"

@@ -92,7 +92,7 @@ def test_the_systemd_units_run_the_stack_with_the_least_privilege_split(influxdb
         assert {"NoNewPrivileges", "ProtectSystem", "ReadWritePaths", "CapabilityBoundingSet"} <= set(ingest_settings)
         ingest_env = environment(ingest_settings)
         assert "GF_SECURITY_ADMIN_PASSWORD" not in ingest_env, "its own secrets only"
-        assert "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN" not in ingest_env
+        assert "INFLUXDB_ADMIN_PASSWORD" not in ingest_env
         assert (root / "var" / "env" / "ingest.env").stat().st_mode & 0o777 == 0o600
 
         broker_env = environment(broker_settings)

@@ -33,7 +33,13 @@ from hypothesis import strategies as st
 from influxdb_client.client.write import point as _point_module
 
 from iot_suitcase.devices.reading import Reading
-from iot_suitcase.ingest.sink.lineprotocol import LineProtocolError, escape_key, escape_tag_value, format_float
+from iot_suitcase.ingest.sink.lineprotocol import (
+    LineProtocolError,
+    escape_key,
+    escape_tag_value,
+    format_float,
+    string_field,
+)
 from iot_suitcase.ingest.sink.points import (
     reading_line,
     reject_line,
@@ -155,6 +161,18 @@ def test_escape_functions_equal_points_escaping_or_reject(s: str) -> None:
         escaped = escape(s)
         expected = point_module._escape_tag_value(s) if table is None else s.translate(table)
         assert escaped == expected
+
+
+@settings(max_examples=1000)
+@given(s=st.one_of(names, tag_values, any_text))
+def test_string_field_equals_points_string_field_or_rejects(s: str) -> None:
+    """The registry's names go into ``suitcase_devices`` as string fields; anything Point writes faithfully is
+    written the same way, and control characters and lone surrogates are refused as for keys."""
+    if CONTROL_RE.search(s) or SURROGATE_RE.search(s):
+        with pytest.raises(LineProtocolError):
+            string_field(s)
+        return
+    assert f"m f={string_field(s)}" == point_line("m", {}, {"f": s}, None)
 
 
 @settings(max_examples=500)
@@ -354,6 +372,15 @@ def test_real_influxdb_stores_the_bookkeeping_lines_as_they_were_given(
     rejects = [r for r in rows(influxdb, fresh_db, "suitcase_rejects") if r["time"] == stamp]
     assert [(r["site"], r["interval_s"], r["readings"], r["bytes"]) for r in uplinks] == [(expected_site, "300", 2, 40)]
     assert [(r["site"], r["reason"], r["count"]) for r in rejects] == [(expected_site, expected_reason, 1)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=texts(controls=False, surrogates=False, max_size=16))
+def test_real_influxdb_stores_a_string_field_as_it_was_given(influxdb: InfluxServer, fresh_db: str, text: str) -> None:
+    stamp = 1_700_000_000_000_000_000 + next(_sequence)
+    status, detail = http_write(influxdb, fresh_db, f"names,device=d name={string_field(text)} {stamp}")
+    assert status == 204, f"{text!r}: HTTP {status} {detail}"
+    assert [r["name"] for r in rows(influxdb, fresh_db, "names") if r["time"] == stamp] == [text]
 
 
 @pytest.mark.parametrize(

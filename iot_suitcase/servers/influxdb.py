@@ -71,12 +71,16 @@ class InfluxDB(ManagedProcess):
         except OSError:
             return False
 
-    def query(self, q: str, db: str | None = None, *, epoch: str = "ns") -> dict[str, Any]:
-        """Run InfluxQL (POST, so CREATE/DROP work too); return the parsed JSON, raise QueryError on errors."""
+    def query(
+        self, q: str, db: str | None = None, *, epoch: str = "ns", auth: tuple[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Run InfluxQL (POST, so CREATE/DROP work too), as the user ``auth`` names where passwords are checked;
+        return the parsed JSON, raise QueryError on errors."""
         params = {"q": q, "epoch": epoch}
         if db is not None:
             params["db"] = db
-        body = self._post("/query", urllib.parse.urlencode(params).encode(), {})
+        credentials = {} if auth is None else {"u": auth[0], "p": auth[1]}  # InfluxDB reads them from the URL
+        body = self._post("/query", urllib.parse.urlencode(params).encode(), credentials)
         result: dict[str, Any] = json.loads(body)
         errors = [result["error"]] if "error" in result else []
         errors += [r["error"] for r in result.get("results", []) if "error" in r]
