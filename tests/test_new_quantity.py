@@ -82,7 +82,8 @@ def test_a_kind_dashboard_draws_a_quantity_only_the_catalog_knows() -> None:
     assert '"soil_moisture"' in panel["targets"][0]["query"]
     assert "mean(" in panel["targets"][0]["query"], "its catalog entry says how readings combine"
     overview = bundle.dashboard("suitcase-overview")
-    assert any(p.get("title") == "Volumetric soil moisture" for p in overview["panels"]), "a stat in its site's row"
+    (stats,) = [p for p in overview["panels"] if p["type"] == "stat"]
+    assert "soil_moisture" in {t["refId"] for t in stats["targets"]}, "a query of its own in the site rows' tiles"
 
 
 @pytest.mark.usefixtures("soil_catalog")

@@ -63,10 +63,12 @@ def test_the_tree_follows_the_registry_and_grafana_reloads_its_rules(tmp_path: P
         assert not (boards / "suitcase-kind-noise.json").exists()
         wait_until(lambda: len(grafana.calls) == 1, 10, "Grafana asked to reload its alert rules")
         with registry.edit() as devices:
-            devices.add(make_spec({"id": "noise-1", "model": "native", "kind": "noise", "site": "harbour"}))
+            devices.add(
+                make_spec({"id": "noise-1", "model": "native", "kind": "noise", "site": "harbour", "interval_s": 120})
+            )
         wait_until((boards / "suitcase-kind-noise.json").exists, 20, "the new kind's dashboard")
         rules = tree / "alerting" / "iot-suitcase-rules.yaml"
-        wait_until(lambda: "noise-1" in rules.read_text(), 10, "its place in the silence rule")
+        wait_until(lambda: "'120'" in rules.read_text(), 10, "a silence window for its reporting interval")
         wait_until(lambda: len(grafana.calls) == 2, 10, "Grafana asked again")
         assert grafana.calls[-1] == ("POST", "/api/admin/provisioning/alerting/reload", f"Bearer {token}")
         assert watcher.poll() is None, "it keeps watching"
