@@ -57,7 +57,9 @@ class Decoder:
         self.catalog = catalog or load_catalog()
         self.formats = formats if formats is not None else FORMATS
         self.context = FormatContext(
-            topic_root=self.options.topic_root, device_models=load_device_models(self.options.device_models_file)
+            topic_root=self.options.topic_root,
+            device_models=load_device_models(self.options.device_models_file),
+            network_servers=self.options.tenant is None,
         )
         self._future = timedelta(seconds=self.options.future_tolerance_s)
 

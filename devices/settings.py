@@ -10,13 +10,15 @@ and ``suitcase config --markdown`` the README's table (a test checks they agree)
 
 from __future__ import annotations
 
+import os
 import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+from dotenv import dotenv_values
 from pydantic import AfterValidator, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from iot_suitcase.devices.reading import RESERVED_PREFIX
 
@@ -26,22 +28,65 @@ _SERVICE_NAME = re.compile(rf"^{re.escape(RESERVED_PREFIX)}[A-Za-z0-9._-]{{1,55}
 INGEST_CLIENT_PREFIX = f"{RESERVED_PREFIX}ingest"
 
 
+TENANT_VARIABLE = f"{ENV_PREFIX}TENANT"
+TENANTS_FILE_VARIABLE = f"{ENV_PREFIX}TENANTS_FILE"
+DEFAULT_TENANTS_FILE = Path("var/tenants.toml")
+ENV_FILE = Path(".env")
+
+
+def tenants_file_path() -> Path:
+    """Where the tenants file is, read as every setting is (variable, then ``.env``): it is needed before any
+    settings class can be, since it locates the file that replaces ``.env`` for a tenant."""
+    configured = os.environ.get(TENANTS_FILE_VARIABLE) or dotenv_values(ENV_FILE).get(TENANTS_FILE_VARIABLE)
+    return Path(configured or DEFAULT_TENANTS_FILE)
+
+
+def tenant_env_file(tenant: str) -> Path:
+    """A tenant's own settings file, in place of ``.env``: ``tenants/<name>/tenant.env`` beside the tenants file."""
+    return tenants_file_path().parent / "tenants" / tenant / "tenant.env"
+
+
 class SuitcaseSettings(BaseSettings):
     """How every settings class reads: ``SUITCASE_*`` variables and ``.env``; flags in kebab case. An empty
-    variable counts as unset: compose passes ``${VAR:-}`` of a line deleted from .env as one."""
+    variable counts as unset: compose passes ``${VAR:-}`` of a line deleted from .env as one.
+
+    With ``SUITCASE_TENANT`` set (``suitcase --tenant NAME``), a tenant's settings file takes the place of
+    ``.env``: a tenant's command never sees the installation's own secrets or another tenant's."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
-        env_file=".env",
+        env_file=ENV_FILE,
         frozen=True,
         cli_kebab_case=True,
         extra="ignore",
         env_ignore_empty=True,
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        tenant = os.environ.get(TENANT_VARIABLE)
+        if tenant and isinstance(dotenv_settings, DotEnvSettingsSource) and dotenv_settings.env_file == ENV_FILE:
+            dotenv_settings = DotEnvSettingsSource(settings_cls, env_file=tenant_env_file(tenant))
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
+
 
 class TopicSettings(SuitcaseSettings):
     topic_root: str = Field(default="suitcase", pattern=TOPIC_LEVEL, description="First topic level of native devices.")
+    tenant: str | None = Field(
+        default=None,
+        description="The tenant a command works for (`suitcase --tenant NAME`); its settings file "
+        "(tenants/NAME/tenant.env beside the tenants file) replaces .env. Unset: the installation's own.",
+    )
+    tenants_file: Path = Field(
+        default=DEFAULT_TENANTS_FILE, description="The tenants of a shared installation (`suitcase tenants`)."
+    )
 
 
 class DecodeSettings(TopicSettings):

@@ -225,7 +225,7 @@ class IngestService:
         consumer = self.consumer
         templates = Templates(template_globals, language_of)
         accounts = Accounts(self.settings.accounts_file, idle_s=self.settings.session_idle_hours * 3600)
-        auth = ConsoleAuth(accounts, self.settings, templates)
+        auth = ConsoleAuth(accounts, self.settings, templates, tenant=self.settings.tenant)
         app = self.http.app(outer_middlewares=[auth.middleware])
         auth.add_routes(app)
         self.pages = StatusPages(

@@ -16,7 +16,8 @@ from iot_suitcase.devices.codecs import install_javascript_models
 from iot_suitcase.devices.codecs.javascript import DecodersFileError
 from iot_suitcase.devices.credentials import cli as credentials_cli
 from iot_suitcase.devices.registry import cli as registry_cli
-from iot_suitcase.devices.settings import DecodeSettings
+from iot_suitcase.devices.settings import TENANT_VARIABLE, DecodeSettings
+from iot_suitcase.devices.tenants import cli as tenants_cli
 from iot_suitcase.ingest import cli as ingest_cli
 from iot_suitcase.ingest.console import cli as users_cli
 from iot_suitcase.simulators import cli as simulators_cli
@@ -30,8 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="suitcase",
         description="iot-suitcase: sensor readings from MQTT and HTTP into InfluxDB, dashboards in Grafana.",
     )
+    parser.add_argument(
+        "--tenant",
+        metavar="NAME",
+        help="work for this tenant of a shared installation (`suitcase tenants`): its devices, accounts, data "
+        "and settings (var/tenants/NAME/tenant.env instead of .env); default: SUITCASE_TENANT, else the "
+        "installation's own",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     devices_cli.register(commands)
+    tenants_cli.register(commands)
     group = registry_cli.register(commands)  # credentials build on the registry, not the reverse
     credentials_cli.add_command(group.subcommands, group.common, group.guarded)
     credentials_cli.register_integrations(commands)
@@ -57,6 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         setattr(args, trailing, rest[0])
     elif rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.tenant:
+        os.environ[TENANT_VARIABLE] = args.tenant
+    tenant = os.environ.get(TENANT_VARIABLE)
+    if tenant and not tenants_cli.tenant_exists(tenant):
+        print(f"error: no tenant {tenant!r} here (`suitcase tenants list`)", file=sys.stderr)
+        return 2
     handler: Handler = args.handler
     try:
         # models of the JavaScript decoders file, for every command that names or lists models

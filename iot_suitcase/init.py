@@ -16,10 +16,9 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from iot_suitcase.certificates import CertificateFiles, make_certificates
-from iot_suitcase.devices.credentials.issuing import commit
+from iot_suitcase.devices.credentials.issuing import commit, open_store
 from iot_suitcase.devices.credentials.mosquitto import write_atomically
 from iot_suitcase.devices.credentials.settings import SecuritySettings
-from iot_suitcase.devices.credentials.store import CredentialStore
 from iot_suitcase.ingest.console.accounts import FIRST_ADMIN, Accounts
 from iot_suitcase.ingest.console.settings import ConsoleSettings
 
@@ -187,7 +186,7 @@ def _write_broker_files(security: SecuritySettings) -> int:
     if security.mqtt_password is None:
         print("error: no SUITCASE_MQTT_PASSWORD (the ingest service's): run `suitcase init` first")
         return 1
-    for warning in commit(CredentialStore(security.credentials_file), security):
+    for warning in commit(open_store(security), security):
         print(warning)
     print(
         "wrote the broker's password and ACL files: "

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from iot_suitcase.devices.credentials.issuing import commit
+from iot_suitcase.devices.credentials.issuing import commit, open_store
 from iot_suitcase.devices.credentials.settings import SecuritySettings
-from iot_suitcase.devices.credentials.store import CredentialStore
 from iot_suitcase.devices.registry import DeviceSpec, Problem, RegistryError, RegistryFile, make_spec
 from iot_suitcase.simulators.model import SimDevice
 
@@ -79,7 +78,7 @@ def issue_api_keys(device_ids: Sequence[str], keys_file: Path | None) -> dict[st
     settings = SecuritySettings()
     if settings.mqtt_password is None:
         raise RegistryError(Problem("the ingest service's MQTT password is not set: run `suitcase init` first"))
-    store = CredentialStore(settings.credentials_file)
+    store = open_store(settings)
     issued = [store.issue(device_id) for device_id in device_ids]
     commit(store, settings)
     if keys_file is not None:

@@ -68,10 +68,11 @@ class Console:
 
     def login(self) -> Answer:
         page = request(f"{self.base_url}/login")
+        login_cookie = next(name for name in page.cookies if name.startswith("suitcase_login"))  # a tenant's: _NAME
         answer = request(
             f"{self.base_url}/login",
             data={"name": self.name, "password": self.password, "csrf": form_csrf(page.text), "next": "/"},
-            headers={"Cookie": f"suitcase_login={page.cookies['suitcase_login']}"},
+            headers={"Cookie": f"{login_cookie}={page.cookies[login_cookie]}"},
         )
         self.cookies = {k: v for k, v in answer.cookies.items() if v}
         return answer

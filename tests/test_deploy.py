@@ -266,7 +266,7 @@ def test_the_compose_broker_reads_its_accounts_from_private_copies_and_takes_new
         accounts.mkdir()
         first, second = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
         write_atomically(accounts / "passwd", password_file({"kit-1": hash_password(first)}), mode=0o644)
-        write_atomically(accounts / "acl", device_acl(topic_root="suitcase"), mode=0o644)
+        write_atomically(accounts / "acl", device_acl(topic_root="suitcase", devices={"kit-1": "kit-1"}), mode=0o644)
         port = free_port()
         config = root / "mosquitto.conf"
         config.write_text(

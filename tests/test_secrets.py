@@ -71,7 +71,7 @@ def test_broker_files_follow_the_env_file(tmp_path: Path) -> None:
     assert "suitcase-simulator" not in acl.read_text(), "no simulator password, no simulator user"
     assert "suitcase-simulator" not in (tmp_path / "var" / "mosquitto" / "passwd").read_text()
     assert "suitcase-ingest" not in acl.read_text(), "the ingest account is not a device-listener account"
-    assert "user suitcase-ingest\ntopic read #" in (acl.parent / "acl-service").read_text()
+    assert "user suitcase-ingest\ntopic read suitcase/#\n" in (acl.parent / "acl-service").read_text()
 
 
 def test_init_does_not_overwrite_without_force(tmp_path: Path) -> None:

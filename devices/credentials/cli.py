@@ -13,6 +13,7 @@ from iot_suitcase.devices.credentials.issuing import (
     commit,
     integration_settings,
     issue_credentials,
+    open_store,
     reload_broker,
     remove_integration,
 )
@@ -137,7 +138,7 @@ def run_credentials(args: argparse.Namespace) -> int:
     settings = SecuritySettings()
     if not _initialised(settings):
         return 1
-    store = CredentialStore(settings.credentials_file)
+    store = open_store(settings)
     if args.revoke:
         if not store.revoke(args.id):
             print(f"error: {args.id!r} has no credentials in {settings.credentials_file}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 from iot_suitcase.devices.credentials.mosquitto import write_atomically
 from iot_suitcase.devices.credentials.settings import SecuritySettings
@@ -21,20 +22,27 @@ def issue_credentials(
     """New credentials for a registered device (its old ones stop working once the broker reloads), with
     the warnings of writing the broker files."""
     registry.require(device_id)
-    store = CredentialStore(settings.credentials_file)
+    store = open_store(settings)
     issued = store.issue(device_id)
     return issued, commit(store, settings)
 
 
+def open_store(settings: SecuritySettings) -> CredentialStore:
+    """The credential store of the installation, or of the tenant the settings are for."""
+    return CredentialStore(settings.credentials_file, tenant=settings.tenant)
+
+
 def add_integration(kind: str, name: str, settings: SecuritySettings) -> tuple[IssuedCredentials, list[str]]:
     """A network server's broker account (a new password for one that exists), and the broker files."""
-    store = CredentialStore(settings.credentials_file)
+    if settings.tenant is not None:
+        raise ValueError("a tenant cannot have network-server integrations yet: their topics are the installation's")
+    store = open_store(settings)
     issued = store.add_integration(kind, name)
     return issued, commit(store, settings)
 
 
 def remove_integration(name: str, settings: SecuritySettings) -> bool:
-    store = CredentialStore(settings.credentials_file)
+    store = open_store(settings)
     if not store.remove_integration(name):
         return False
     commit(store, settings)
@@ -100,13 +108,14 @@ def commit(store: CredentialStore, settings: SecuritySettings) -> list[str]:
     """Save the credential store and the broker files made from it, all or nothing as far as files allow.
 
     Everything is rendered (and so checked) before anything is written; then the store (the source of
-    truth), then the broker files, each atomically. Returns warnings: stored devices the broker files leave
-    out because their ids are not valid any more (remove or rename them).
+    truth), then this scope's part of the broker files (the installation's own, or a tenant's), then the broker
+    files themselves, made of every scope's part, each atomically. Returns warnings: stored devices the broker
+    files leave out because their ids are not valid any more (remove or rename them).
     """
     if settings.mqtt_password is None:
         raise ValueError("the ingest service's MQTT password is not set: run `suitcase init` first")
     publishers = {}
-    if settings.simulator_mqtt_password is not None:
+    if settings.simulator_mqtt_password is not None and settings.tenant is None:
         publishers[settings.simulator_mqtt_username] = ServicePublisher(
             settings.simulator_mqtt_password.get_secret_value(), simulator_topics(settings.topic_root)
         )
@@ -115,9 +124,10 @@ def commit(store: CredentialStore, settings: SecuritySettings) -> list[str]:
         ingest_user=settings.mqtt_username,
         ingest_password=settings.mqtt_password.get_secret_value(),
         publishers=publishers,
+        ingest_reads=ingest_reads(settings),
     )
     store.save()
-    write_broker_files(texts, settings)
+    write_broker_part(texts, settings)
     return [
         f"warning: {device!r} in {settings.credentials_file} is not a valid device id any more; the broker files "
         "leave it out (`suitcase devices credentials --revoke` it)"
@@ -125,15 +135,63 @@ def commit(store: CredentialStore, settings: SecuritySettings) -> list[str]:
     ]
 
 
-def write_broker_files(texts: BrokerFileTexts, settings: BrokerFileSettings) -> None:
+def ingest_reads(settings: SecuritySettings) -> tuple[str, ...]:
+    """What an ingest service may read: every topic an account of its scope may publish on, nothing else."""
+    network_servers = settings.tenant is None  # a tenant's topics are all under its own root
+    return tuple(publish_filters(FormatContext(topic_root=settings.topic_root, network_servers=network_servers)))
+
+
+_PART_FILES = ("passwd", "acl", "passwd-service", "acl-service")
+
+
+def write_broker_part(texts: BrokerFileTexts, settings: SecuritySettings) -> None:
+    """Write one scope's part of the broker files (``parts/<scope>.*`` beside them), then the files themselves
+    from every part. The scope is a tenant's name, or ``default`` for the installation's own accounts."""
+    parts = broker_parts_dir(settings)
+    name = settings.tenant or DEFAULT_SCOPE
+    for suffix, text in zip(
+        _PART_FILES, (texts.password, texts.acl, texts.service_password, texts.service_acl), strict=True
+    ):
+        write_atomically(parts / f"{name}.{suffix}", text, mode=0o600)
+    assemble_broker_files(settings)
+
+
+DEFAULT_SCOPE = "default"
+
+
+def broker_parts_dir(settings: BrokerFileSettings) -> Path:
+    return settings.mosquitto_password_file.parent / "parts"
+
+
+def remove_broker_part(settings: BrokerFileSettings, scope: str) -> None:
+    for suffix in _PART_FILES:
+        (broker_parts_dir(settings) / f"{scope}.{suffix}").unlink(missing_ok=True)
+    assemble_broker_files(settings)
+
+
+def assemble_broker_files(settings: BrokerFileSettings) -> None:
+    """The broker's four files, each the parts of every scope one after another (the installation's first)."""
+    parts = broker_parts_dir(settings)
+    found = {path.name.split(".", 1)[0] for path in parts.glob("*.passwd")}
+    scopes = sorted(found, key=lambda scope: (scope != DEFAULT_SCOPE, scope))
+    if scopes and DEFAULT_SCOPE not in scopes:
+        raise ValueError(
+            "the installation's own broker accounts are not among the broker files' parts yet: run "
+            "`suitcase init --broker-files` once, then try again"
+        )
     # 0644: Mosquitto re-reads them as its own unprivileged user on SIGHUP (in docker: another uid).
     # They hold salted PBKDF2 hashes of random passwords and topic rules, nothing usable in clear.
-    for path, text in (
-        (settings.mosquitto_password_file, texts.password),
-        (settings.mosquitto_acl_file, texts.acl),
-        (settings.mosquitto_service_password_file, texts.service_password),
-        (settings.mosquitto_service_acl_file, texts.service_acl),
+    for suffix, path in zip(
+        _PART_FILES,
+        (
+            settings.mosquitto_password_file,
+            settings.mosquitto_acl_file,
+            settings.mosquitto_service_password_file,
+            settings.mosquitto_service_acl_file,
+        ),
+        strict=True,
     ):
+        text = "".join((parts / f"{scope}.{suffix}").read_text(encoding="utf-8") for scope in scopes)
         write_atomically(path, text, mode=0o644)
 
 

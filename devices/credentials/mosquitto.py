@@ -38,6 +38,15 @@ def verify_password(password: str, hashed: str) -> bool:
     return hmac.compare_digest(computed, base64.b64decode(digest))
 
 
+TENANT_SEPARATOR = "@"  # between a tenant's topic root and its name, and a device id and its tenant in user names
+
+
+def broker_user(device_id: str, tenant: str | None) -> str:
+    """The broker account of a device: its id, with its tenant's name after ``@`` for a tenant's device (no
+    device id holds ``@``, so no other account can be it)."""
+    return device_id if tenant is None else f"{device_id}{TENANT_SEPARATOR}{tenant}"
+
+
 def password_file(users: Mapping[str, str]) -> str:
     """The password file for ``user -> $7$ hash``; user names may not contain ':' or line breaks."""
     for user in users:
@@ -46,24 +55,34 @@ def password_file(users: Mapping[str, str]) -> str:
     return "".join(f"{user}:{users[user]}\n" for user in sorted(users))
 
 
-def device_acl(*, topic_root: str, publishers: Mapping[str, Sequence[str]] | None = None) -> str:
+def device_acl(
+    *, topic_root: str, devices: Mapping[str, str] | None = None, publishers: Mapping[str, Sequence[str]] | None = None
+) -> str:
     """The device listener's ACL: each device writes only under its own topic; service accounts that publish
     for many devices (the demo fleet, network servers) write their named topic filters; nobody reads.
 
-    Mosquitto substitutes ``%u`` with the connecting user's name, and each device's user name is its device
-    id, so one pattern pins every device to ``<root>/<its id>/#``.
+    ``devices`` maps each device's broker account to its device id: a device writes ``<root>/<its id>/#``. One
+    section per account rather than a ``%u`` pattern, because a pattern applies to every account: a tenant's
+    device (``kit-1@aarhus``) would get a topic under the installation's own root, where its ingest service
+    reads.
     """
     lines = ["# Written by iot-suitcase (suitcase init / suitcase devices credentials); edits are overwritten.", ""]
     for user, topics in sorted((publishers or {}).items()):
         lines += [f"user {user}", *(f"topic write {topic}" for topic in topics), ""]
-    lines += ["# every device: its own topics only", f"pattern write {topic_root}/%u/#", ""]
+    for user, device_id in sorted((devices or {}).items()):
+        lines += [f"user {user}", f"topic write {topic_root}/{device_id}/#", ""]
     return "\n".join(lines)
 
 
-def service_acl(*, ingest_user: str) -> str:
-    """The service listener's ACL: the ingest service reads everything, and that is all it may do."""
+def service_acl(*, ingest_user: str, reads: Sequence[str] = ("#",)) -> str:
+    """The service listener's ACL: the ingest service reads its topics, and that is all it may do."""
     return "\n".join(
-        ["# Written by iot-suitcase (suitcase init); edits are overwritten.", f"user {ingest_user}", "topic read #", ""]
+        [
+            "# Written by iot-suitcase (suitcase init); edits are overwritten.",
+            f"user {ingest_user}",
+            *(f"topic read {topic}" for topic in reads),
+            "",
+        ]
     )
 
 

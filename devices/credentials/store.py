@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from iot_suitcase.devices.credentials.mosquitto import (
+    broker_user,
     device_acl,
     hash_password,
     password_file,
@@ -101,8 +102,9 @@ def _api_key_digest(api_key: str) -> str:
 class CredentialStore:
     """Load, issue, rotate, revoke, check; ``save`` writes the file atomically."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, tenant: str | None = None) -> None:
         self.path = path
+        self.tenant = tenant  # a tenant's devices log in as <device>@<tenant>
         self.devices: dict[str, DeviceSecrets] = {}
         self.integrations: dict[str, IntegrationSecrets] = {}
         if path.exists():
@@ -125,7 +127,7 @@ class CredentialStore:
             api_key_sha256=_api_key_digest(api_key),
             issued_at=datetime.now(UTC),
         )
-        return IssuedCredentials(device_id, device_id, password, api_key)
+        return IssuedCredentials(device_id, broker_user(device_id, self.tenant), password, api_key)
 
     def add_integration(self, kind: str, name: str) -> IssuedCredentials:
         """A broker account for a network server's MQTT integration (a new password if it has one already)."""
@@ -164,19 +166,23 @@ class CredentialStore:
         ingest_user: str,
         ingest_password: str,
         publishers: Mapping[str, ServicePublisher] | None = None,
+        ingest_reads: Sequence[str] = ("#",),
     ) -> BrokerFileTexts:
         """Mosquitto's password and ACL files of both listeners, as text (nothing is written here).
 
         ``publishers`` are service accounts that write on named topic filters for many devices at once (the
         demo simulator, a network server's MQTT integration), keyed by user name. An entry whose device id
         the broker cannot carry (a store written by an older release) is left out and named in ``skipped``,
-        so it never blocks or alters another device.
+        so it never blocks or alters another device. A tenant's devices log in as ``<device>@<tenant>``;
+        ``ingest_reads`` are the topic filters its ingest service may read.
         """
         users: dict[str, str] = {}
+        devices: dict[str, str] = {}
         skipped = []
         for device, entry in sorted(self.devices.items()):
             if device_id_problem(device) is None:
-                users[device] = entry.mqtt_password_hash
+                user = broker_user(device, self.tenant)
+                users[user], devices[user] = entry.mqtt_password_hash, device
             else:
                 skipped.append(device)
         topics: dict[str, tuple[str, ...]] = {}
@@ -193,9 +199,9 @@ class CredentialStore:
             add_service(integration_user(name), integration.mqtt_password_hash, filters)
         return BrokerFileTexts(
             password=password_file(users),
-            acl=device_acl(topic_root=topic_root, publishers=topics),
+            acl=device_acl(topic_root=topic_root, devices=devices, publishers=topics),
             service_password=password_file({ingest_user: hash_password(ingest_password)}),
-            service_acl=service_acl(ingest_user=ingest_user),
+            service_acl=service_acl(ingest_user=ingest_user, reads=ingest_reads),
             skipped=tuple(skipped),
         )
 

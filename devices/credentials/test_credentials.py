@@ -41,9 +41,12 @@ def test_files_have_mosquittos_shape() -> None:
     assert text.splitlines()[0].startswith("a-dev:$7$")
     with pytest.raises(ValueError, match="cannot be written"):
         password_file({"evil:user": "x"})
-    acl = device_acl(topic_root="suitcase")
+    acl = device_acl(topic_root="suitcase", devices={"kit-1": "kit-1", "kit-1@aarhus": "kit-1"})
     assert "user ingest\ntopic read #" in service_acl(ingest_user="ingest")
-    assert "pattern write suitcase/%u/#" in acl
+    assert "user ingest\ntopic read suitcase/#\n" in service_acl(ingest_user="ingest", reads=("suitcase/#",))
+    assert "user kit-1\ntopic write suitcase/kit-1/#\n" in acl
+    assert "user kit-1@aarhus\ntopic write suitcase/kit-1/#\n" in acl
+    assert "pattern" not in acl, "a pattern would apply to every account, a tenant's devices too"
 
 
 def test_store_keeps_hashes_only_and_rotates(tmp_path: Path) -> None:

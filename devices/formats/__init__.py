@@ -34,6 +34,8 @@ def publish_filters(context: FormatContext, formats: dict[str, PayloadFormat] | 
     """
     root = f"{context.topic_root}/"
     filters = [f"{root}#"]
+    if not context.network_servers:
+        return filters
     for fmt in (FORMATS if formats is None else formats).values():
         for topic in fmt.topic_filters(context):
             if not topic.startswith(root) and topic not in filters:

@@ -49,6 +49,8 @@ class FormatContext:
     topic_root: str
     # device id or LoRaWAN DevEUI (lower-case hex) -> "vendor/model", to pick the codec for raw bytes
     device_models: Mapping[str, str] = field(default_factory=dict)
+    # whether the formats whose topics lie outside the root (network servers) are read: a tenant's are not
+    network_servers: bool = True
 
 
 class PayloadFormat(Protocol):

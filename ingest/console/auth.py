@@ -110,7 +110,12 @@ class ConsoleAuth:
         settings: ConsoleSettings,
         templates: Templates,
         throttle: LoginThrottle | None = None,
+        tenant: str | None = None,
     ) -> None:
+        # Browsers send a host's cookies to every port of it: each tenant's console (its own port) has cookies
+        # of its own names, so logging in to one never logs out of another in the same browser
+        suffix = "" if tenant is None else f"_{tenant}"
+        self._session_cookie, self._login_cookie = SESSION_COOKIE + suffix, LOGIN_COOKIE + suffix
         self._accounts = accounts
         self._settings = settings
         self._templates = templates
@@ -162,7 +167,7 @@ class ConsoleAuth:
         return hmac.compare_digest(given.removeprefix("Bearer ").encode(), token.get_secret_value().encode())
 
     async def _session(self, request: web.Request) -> Session | None:
-        token = request.cookies.get(SESSION_COOKIE)
+        token = request.cookies.get(self._session_cookie)
         if not token:
             return None
         return await asyncio.to_thread(self._accounts.session, token)
@@ -183,7 +188,7 @@ class ConsoleAuth:
 
     def _login_form(self, request: web.Request, *, error: str | None, status: int, name: str = "") -> web.Response:
         # one token per browser: a second login page (another tab, a favicon redirected here) keeps the first
-        kept = request.cookies.get(LOGIN_COOKIE, "")
+        kept = request.cookies.get(self._login_cookie, "")
         token = kept if len(kept) == _LOGIN_TOKEN_CHARS and kept.isascii() else secrets.token_urlsafe(24)
         response = self._templates.response(
             request,
@@ -197,13 +202,13 @@ class ConsoleAuth:
             },
             status=status,
         )
-        self._cookie(response, LOGIN_COOKIE, token)
+        self._cookie(response, self._login_cookie, token)
         return response
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         form = await form_of(request)
         name, password = str(form.get("name", ""))[:64], str(form.get("password", ""))[:1024]
-        expected = request.cookies.get(LOGIN_COOKIE, "")
+        expected = request.cookies.get(self._login_cookie, "")
         if not expected or not hmac.compare_digest(str(form.get("csrf", "")).encode(), expected.encode()):
             return self._login_form(request, error="form_expired", status=400, name=name)
         address = request.remote or "-"
@@ -222,8 +227,8 @@ class ConsoleAuth:
         token, _session = await asyncio.to_thread(self._accounts.open_session, account)
         log.info("console login account=%s role=%s remote=%s", account.name, account.role.value, address)
         response = web.Response(status=303, headers={"Location": local_path(str(form.get("next", "/")))})
-        self._cookie(response, SESSION_COOKIE, token)
-        response.del_cookie(LOGIN_COOKIE, path="/")
+        self._cookie(response, self._session_cookie, token)
+        response.del_cookie(self._login_cookie, path="/")
         return response
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
@@ -231,7 +236,7 @@ class ConsoleAuth:
         await asyncio.to_thread(self._accounts.close_session, session)
         log.info("console logout account=%s", session.account.name)
         response = web.Response(status=303, headers={"Location": "/login"})
-        response.del_cookie(SESSION_COOKIE, path="/")
+        response.del_cookie(self._session_cookie, path="/")
         return response
 
 

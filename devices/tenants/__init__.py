@@ -1,0 +1,1 @@
+"""Several municipalities on one installation (see README.md here)."""

@@ -1,0 +1,314 @@
+"""Several municipalities on one installation (#18): two tenants and the installation's own, on one real
+Mosquitto and one real InfluxDB, each with a device called kit-1. Each tenant's readings land in its own database
+through its own ingest service; no device can publish into another tenant's topics or the installation's, no
+ingest service can read another's, a device's HTTP key works at its own tenant's service only, and a tenant's
+rejects stay its own."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from iot_suitcase.devices.credentials import BrokerFiles
+from iot_suitcase.servers import InfluxDB, Mosquitto
+from tests.console import Console, console
+from tests.helpers import unique, wait_until
+
+TENANTS = ("aarhus", "odder")
+READING = b'{"readings": {"temperature": 21.5}}'
+
+
+def suitcase(
+    root: Path, *args: str, check: bool = True, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SUITCASE_")} | (extra or {})
+    return subprocess.run(
+        [sys.executable, "-m", "iot_suitcase", *args], cwd=root, env=env, capture_output=True, text=True, check=check
+    )
+
+
+def env_file(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and line[0] != "#")
+
+
+class Service:
+    """`suitcase [--tenant NAME] ingest` in the installation's folder, reaching this test's broker and InfluxDB."""
+
+    def __init__(self, root: Path, tenant: str | None, broker: Mosquitto, influxdb: InfluxDB) -> None:
+        self.log_path = root / f"ingest-{tenant or 'own'}.log"
+        env = {key: value for key, value in os.environ.items() if not key.startswith("SUITCASE_")}
+        env |= {
+            "SUITCASE_MQTT_PORT": str(broker.port),
+            "SUITCASE_MQTT_SERVICE_PORT": str(broker.ingest_port),
+            "SUITCASE_INFLUX_URL": influxdb.url,
+            "SUITCASE_HTTP_PORT": "0",
+            "SUITCASE_UNKNOWN_DEVICES": "reject",
+            "SUITCASE_BATCH_INTERVAL_S": "0.05",
+        }
+        tenant_flag = [] if tenant is None else ["--tenant", tenant]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "iot_suitcase", *tenant_flag, "ingest"],
+                cwd=root,
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+        wait_until(lambda: "connected to broker" in self.log() or self.process.poll() is not None, 30, "a connection")
+        assert self.process.poll() is None, self.log()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    @property
+    def http_url(self) -> str:
+        host, port = re.findall(r"http server listening host=(\S+) port=(\d+)", self.log())[-1]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+def publish(broker: Mosquitto, user: str, password: str, topic: str, payload: bytes = READING) -> int:
+    """Publish at QoS 1; the PUBACK reason code (0: accepted, 135: not authorised)."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=user, protocol=MQTTProtocolVersion.MQTTv5)
+    codes: list[int] = []
+    client.on_publish = lambda _c, _u, _mid, reason, _p: codes.append(reason.value)
+    client.username_pw_set(user, password)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        client.publish(topic, payload, qos=1)
+        wait_until(lambda: bool(codes), 10, "a PUBACK")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return codes[0]
+
+
+def received_by(
+    broker: Mosquitto, user: str, password: str, topic_filter: str, publish_now: Callable[[], None]
+) -> list[str]:
+    """What an account subscribed to ``topic_filter`` on the service listener gets while ``publish_now`` runs."""
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2, client_id=unique("suitcase-probe-"), protocol=MQTTProtocolVersion.MQTTv5
+    )
+    got: list[str] = []
+    subscribed: list[bool] = []
+    client.on_message = lambda _c, _u, message: got.append(message.topic)
+    client.on_subscribe = lambda *_args: subscribed.append(True)
+    client.username_pw_set(user, password)
+    client.connect(broker.host, broker.ingest_port)
+    client.loop_start()
+    try:
+        client.subscribe(topic_filter, qos=1)
+        wait_until(lambda: bool(subscribed), 10, "a SUBACK")
+        publish_now()
+        time.sleep(1.5)  # time enough for the broker to deliver what it would
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return got
+
+
+@pytest.fixture
+def installation(tmp_path: Path) -> Path:
+    """An installation with its own kit-1 and two tenants with a kit-1 each, credentials issued."""
+    suitcase(tmp_path, "init")
+    for name in TENANTS:
+        added = suitcase(tmp_path, "tenants", "add", name, "--title", f"{name.title()} Kommune")
+        assert f"added tenant {name}" in added.stdout
+    scopes: tuple[str | None, ...] = (None, *TENANTS)
+    for tenant in scopes:
+        flag = [] if tenant is None else ["--tenant", tenant]
+        suitcase(tmp_path, *flag, "devices", "add", "kit-1", "--model", "native", "--site", "city-hall")
+        issued = json.loads(suitcase(tmp_path, *flag, "devices", "credentials", "kit-1", "--json").stdout)
+        (tmp_path / f"kit-1.{tenant or 'own'}.json").write_text(json.dumps(issued))
+    suitcase(tmp_path, "--tenant", "odder", "devices", "add", "ferry-1", "--model", "native", "--site", "harbour")
+    return tmp_path
+
+
+def credentials(root: Path, tenant: str | None) -> dict[str, str]:
+    loaded: dict[str, str] = json.loads((root / f"kit-1.{tenant or 'own'}.json").read_text())
+    return loaded
+
+
+def test_tenants_are_listed_with_their_own_folders_ports_and_databases(installation: Path) -> None:
+    listed = suitcase(installation, "tenants", "list").stdout
+    assert re.search(r"aarhus +port 8081 +devices 1 +database suitcase_aarhus +Aarhus Kommune", listed)
+    assert re.search(r"odder +port 8082 +devices 2 +database suitcase_odder +Odder Kommune", listed)
+    for tenant in TENANTS:
+        own = env_file(installation / "var" / "tenants" / tenant / "tenant.env")
+        assert own["SUITCASE_TOPIC_ROOT"] == f"suitcase@{tenant}"
+        assert (installation / "var" / "tenants" / tenant / "tenant.env").stat().st_mode & 0o077 == 0
+    installation_env = env_file(installation / ".env")
+    aarhus = (installation / "var" / "tenants" / "aarhus" / "tenant.env").read_text()
+    assert not [key for key, value in installation_env.items() if "PASSWORD" in key and value in aarhus], (
+        "no secret of the installation's in a tenant's settings"
+    )
+    assert credentials(installation, "aarhus")["mqtt_username"] == "kit-1@aarhus"
+    assert credentials(installation, None)["mqtt_username"] == "kit-1"
+    refused = suitcase(installation, "--tenant", "nowhere", "devices", "list", check=False)
+    assert refused.returncode == 2
+    assert "no tenant 'nowhere'" in refused.stderr
+
+    removed = suitcase(installation, "tenants", "remove", "odder").stdout
+    assert "removed tenant odder" in removed
+    passwd = (installation / "var" / "mosquitto" / "passwd").read_text()
+    assert "kit-1@aarhus:" in passwd
+    assert "@odder" not in passwd, "a removed tenant's devices cannot log in"
+    assert "suitcase-ingest-odder" not in (installation / "var" / "mosquitto" / "passwd-service").read_text()
+    gone = suitcase(installation, "--tenant", "odder", "devices", "list", check=False)
+    assert gone.returncode == 2, "a removed tenant's folder stays, its name is not accepted any more"
+    assert suitcase(installation, "--tenant", "aarhus", "devices", "list").returncode == 0
+
+
+def test_each_tenants_readings_reach_its_own_database_and_nobody_crosses(
+    installation: Path, mosquitto_factory: Callable[..., Mosquitto], influxdb: InfluxDB
+) -> None:
+    var = installation / "var" / "mosquitto"
+    broker = mosquitto_factory(
+        files=BrokerFiles(var / "passwd", var / "acl", var / "passwd-service", var / "acl-service")
+    )
+    services = [Service(installation, tenant, broker, influxdb) for tenant in (None, *TENANTS)]
+    try:
+        own, aarhus, odder = (credentials(installation, tenant) for tenant in (None, *TENANTS))
+        assert publish(broker, aarhus["mqtt_username"], aarhus["mqtt_password"], "suitcase@aarhus/kit-1/up") == 0
+        assert publish(broker, odder["mqtt_username"], odder["mqtt_password"], "suitcase@odder/kit-1/up") == 0
+        assert publish(broker, own["mqtt_username"], own["mqtt_password"], "suitcase/kit-1/up") == 0
+
+        def one_reading_in(database: str) -> Callable[[], bool]:
+            return lambda: database in influxdb.databases() and influxdb.count(database, "temperature") == 1
+
+        for database in ("suitcase", "suitcase_aarhus", "suitcase_odder"):
+            wait_until(one_reading_in(database), 20, f"the reading in {database}")
+
+        # every crossing is refused by the broker: into another tenant, into the installation's, out of it
+        for user, password, topic in (
+            (aarhus["mqtt_username"], aarhus["mqtt_password"], "suitcase@odder/kit-1/up"),
+            (aarhus["mqtt_username"], aarhus["mqtt_password"], "suitcase/kit-1/up"),
+            (own["mqtt_username"], own["mqtt_password"], "suitcase@aarhus/kit-1/up"),
+            (odder["mqtt_username"], odder["mqtt_password"], "suitcase@aarhus/kit-1/up"),
+        ):
+            assert publish(broker, user, password, topic) == 135, f"{user} on {topic}"
+
+        # one tenant's ingest account reads its own topics only
+        def publish_all() -> None:
+            for account, topic in ((odder, "suitcase@odder/kit-1/up"), (own, "suitcase/kit-1/up"),
+                                   (aarhus, "suitcase@aarhus/kit-1/up")):  # fmt: skip
+                assert publish(broker, account["mqtt_username"], account["mqtt_password"], topic) == 0
+
+        aarhus_env = env_file(installation / "var" / "tenants" / "aarhus" / "tenant.env")
+        seen = received_by(
+            broker,
+            aarhus_env["SUITCASE_MQTT_USERNAME"],
+            aarhus_env["SUITCASE_MQTT_PASSWORD"],
+            "#",
+            publish_all,
+        )
+        assert seen == ["suitcase@aarhus/kit-1/up"]
+
+        # a device's HTTP key works at its own tenant's service only, although both devices are called kit-1
+        def post(service: Service, key: str) -> int:
+            request = urllib.request.Request(
+                f"{service.http_url}/v1/devices/kit-1/readings",
+                data=READING,
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    return int(answer.status)
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        assert post(services[1], aarhus["api_key"]) in (200, 202)
+        assert post(services[2], aarhus["api_key"]) == 401
+        assert post(services[0], aarhus["api_key"]) == 401
+
+        # a console account is its tenant's alone, and shows its tenant's devices only
+        tenants = installation / "var" / "tenants"
+        aarhus_viewer = console(services[1].http_url, tenants / "aarhus" / "accounts.sqlite3")
+        assert Console(services[2].http_url, aarhus_viewer.name, aarhus_viewer.password).login().status != 303
+        assert Console(services[0].http_url, aarhus_viewer.name, aarhus_viewer.password).login().status != 303
+        assert "kit-1" in aarhus_viewer.get("/").text
+        assert set(aarhus_viewer.cookies) == {"suitcase_session_aarhus"}, "a browser keeps each tenant's login"
+        assert "ferry-1" not in aarhus_viewer.get("/").text
+        assert aarhus_viewer.get("/devices/ferry-1").status == 404
+        assert "ferry-1" in console(services[2].http_url, tenants / "odder" / "accounts.sqlite3").get("/").text
+
+        # a reject of a tenant's device is that tenant's alone
+        assert publish(broker, aarhus["mqtt_username"], aarhus["mqtt_password"], "suitcase@aarhus/kit-1/up", b"{") == 0
+
+        def rejects(folder: Path) -> int:
+            with sqlite3.connect(folder / "rejects.sqlite3") as db:
+                return int(db.execute("SELECT count(*) FROM rejects").fetchone()[0])
+
+        wait_until(lambda: rejects(installation / "var" / "tenants" / "aarhus" / "ingest") == 1, 20, "aarhus' reject")
+        assert rejects(installation / "var" / "tenants" / "odder" / "ingest") == 0
+        assert rejects(installation / "var" / "ingest") == 0
+    finally:
+        for service in services:
+            service.stop()
+    counts = {db: influxdb.count(db, "temperature") for db in ("suitcase", "suitcase_aarhus", "suitcase_odder")}
+    assert counts == {"suitcase": 2, "suitcase_aarhus": 3, "suitcase_odder": 2}, counts
+
+
+def test_each_tenants_influxdb_users_reach_its_own_database_only(
+    tmp_path: Path, influxdb_factory: Callable[..., InfluxDB]
+) -> None:
+    """With passwords checked, `suitcase --tenant NAME influx grant` gives each tenant a writer and a reader on
+    its own database; neither can touch another tenant's, nor the installation's."""
+    server = influxdb_factory(auth=True)
+    admin = os.urandom(12).hex()
+    first = f"CREATE USER admin WITH PASSWORD '{admin}' WITH ALL PRIVILEGES"
+    assert influx_call(server.url, "", "", "query", "", first) == 200, "the first user, an admin, needs no password"
+    suitcase(tmp_path, "init")
+    with (tmp_path / ".env").open("a") as installation_env:
+        installation_env.write(f"SUITCASE_INFLUX_URL={server.url}\n")
+    for name in TENANTS:
+        suitcase(tmp_path, "tenants", "add", name)
+        granted = suitcase(
+            tmp_path, "--tenant", name, "influx", "grant", extra={"SUITCASE_INFLUX_ADMIN_PASSWORD": admin}
+        )
+        assert f"suitcase-writer-{name}: WRITE on suitcase_{name} only" in granted.stdout
+    aarhus, odder = (env_file(tmp_path / "var" / "tenants" / name / "tenant.env") for name in TENANTS)
+    writer = (aarhus["SUITCASE_INFLUX_USERNAME"], aarhus["SUITCASE_INFLUX_PASSWORD"])
+    reader = (aarhus["SUITCASE_INFLUX_READ_USERNAME"], aarhus["SUITCASE_INFLUX_READ_PASSWORD"])
+    odder_writer = (odder["SUITCASE_INFLUX_USERNAME"], odder["SUITCASE_INFLUX_PASSWORD"])
+    assert influx_call(server.url, *writer, "write", "suitcase_aarhus", "probe value=1") == 204
+    assert influx_call(server.url, *odder_writer, "write", "suitcase_odder", "probe value=2") == 204
+    assert influx_call(server.url, *writer, "write", "suitcase_odder", "probe value=3") == 403
+    assert influx_call(server.url, *reader, "query", "suitcase_aarhus", "SELECT * FROM probe") == 200
+    assert influx_call(server.url, *reader, "query", "suitcase_odder", "SELECT * FROM probe") == 403
+    assert influx_call(server.url, *writer, "query", "suitcase_odder", "DROP DATABASE suitcase_odder") == 403
+
+
+def influx_call(url: str, user: str, password: str, kind: str, database: str, body: str) -> int:
+    """The status of an InfluxDB 1.x /write or /query as ``user`` (no credentials when empty)."""
+    params = urllib.parse.urlencode({"db": database} if database else {})
+    data = body.encode() if kind == "write" else urllib.parse.urlencode({"q": body}).encode()
+    request = urllib.request.Request(f"{url}/{kind}?{params}", data=data, method="POST")
+    if user:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
