@@ -126,6 +126,13 @@ def for_compose(settings: Settings) -> Settings:
 def run_export(args: argparse.Namespace, settings: PushSettings) -> int:
     if args.compose:
         settings = for_compose(settings)
+    if settings.tenant is not None and settings.grafana_org_id == 1:
+        print(
+            f"error: tenant {settings.tenant}'s dashboards need a Grafana organisation of its own: create one "
+            "(Administration > Organizations) and set SUITCASE_GRAFANA_ORG_ID to its id in the tenant's tenant.env",
+            file=sys.stderr,
+        )
+        return 1
     if not _export_once(args, settings):
         return 1
     if not args.watch:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
 
-from iot_suitcase.devices.settings import InfluxFlavour, InfluxSettings
+from iot_suitcase.devices.settings import InfluxFlavour, InfluxSettings, TenantSettings
 
 __all__ = ["DashboardSettings", "InfluxFlavour", "PushSettings"]
 
 
-class DashboardSettings(InfluxSettings):
-    """What export and push both need: how Grafana reaches InfluxDB, and where alerts go."""
+class DashboardSettings(InfluxSettings, TenantSettings):
+    """What export and push both need: how Grafana reaches InfluxDB, and where alerts go; for a tenant, which
+    Grafana organisation is its own."""
 
     grafana_influx_url: str | None = Field(
         default=None,
@@ -31,6 +32,13 @@ class DashboardSettings(InfluxSettings):
         description="Where Grafana sees the exported tree (the dashboard provider's path is below it).",
     )
 
+    grafana_org_id: int = Field(
+        default=1,
+        ge=1,
+        description="The Grafana organisation the export provisions into. A tenant's must be its own "
+        "(Administration > Organizations), so its users see only its datasource and dashboards.",
+    )
+
     @field_validator("alert_email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
@@ -44,6 +52,15 @@ class DashboardSettings(InfluxSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("the webhook URL must start with http:// or https://")
         return value
+
+    @property
+    def scope(self) -> str:
+        """The name of what is generated for this installation or tenant: file names, the dashboard provider."""
+        return "iot-suitcase" if self.tenant is None else f"iot-suitcase-{self.tenant}"
+
+    def secret_env(self, name: str) -> str:
+        """The variable Grafana reads a secret from: one Grafana serves every tenant, each with its own."""
+        return name if self.tenant is None else f"{name}_{self.tenant.upper().replace('-', '_')}"
 
     @property
     def datasource_url(self) -> str:

@@ -77,8 +77,7 @@ class SuitcaseSettings(BaseSettings):
         return init_settings, env_settings, dotenv_settings, file_secret_settings
 
 
-class TopicSettings(SuitcaseSettings):
-    topic_root: str = Field(default="suitcase", pattern=TOPIC_LEVEL, description="First topic level of native devices.")
+class TenantSettings(SuitcaseSettings):
     tenant: str | None = Field(
         default=None,
         description="The tenant a command works for (`suitcase --tenant NAME`); its settings file "
@@ -87,6 +86,10 @@ class TopicSettings(SuitcaseSettings):
     tenants_file: Path = Field(
         default=DEFAULT_TENANTS_FILE, description="The tenants of a shared installation (`suitcase tenants`)."
     )
+
+
+class TopicSettings(TenantSettings):
+    topic_root: str = Field(default="suitcase", pattern=TOPIC_LEVEL, description="First topic level of native devices.")
 
 
 class DecodeSettings(TopicSettings):

@@ -312,3 +312,45 @@ def influx_call(url: str, user: str, password: str, kind: str, database: str, bo
             return int(answer.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
+
+
+def test_each_tenants_grafana_tree_is_its_own_organisations_and_names_nothing_of_another(installation: Path) -> None:
+    """One Grafana serves the installation and every tenant: each tenant's provisioning files lie beside the
+    others', provision into its organisation only, read its database as its reader, and name nothing of
+    another tenant's."""
+    tree = installation / "grafana"
+    refused = suitcase(installation, "--tenant", "aarhus", "dashboards", "export", str(tree), check=False)
+    assert refused.returncode == 1, "a tenant in the installation's organisation would see its datasource"
+    assert "organisation of its own" in refused.stderr
+    for name, org in (("aarhus", 2), ("odder", 3)):
+        with (installation / "var" / "tenants" / name / "tenant.env").open("a") as tenant_env:
+            tenant_env.write(f"SUITCASE_GRAFANA_ORG_ID={org}\n")
+    suitcase(installation, "dashboards", "export", str(tree))
+    for name in TENANTS:
+        suitcase(installation, "--tenant", name, "dashboards", "export", str(tree))
+    suitcase(installation, "dashboards", "export", str(tree))  # the installation's again: the tenants' stay
+
+    def files_of(scope: str) -> list[Path]:
+        found = [path for path in tree.rglob("*") if path.is_file() and path.name.startswith(f"{scope}.")]
+        found += [path for path in tree.rglob("*") if path.is_file() and path.name.startswith(f"{scope}-")]
+        found += list((tree / "dashboards" / scope).glob("*.json"))
+        return found
+
+    for name, org, other in (("aarhus", 2, "odder"), ("odder", 3, "aarhus")):
+        files = files_of(f"iot-suitcase-{name}")
+        assert {path.parent.name for path in files} >= {"datasources", "dashboards", "alerting", f"iot-suitcase-{name}"}
+        for path in files:
+            text = path.read_text()
+            assert other not in text, f"{path} names {other}"
+            for org_id in re.findall(r"orgId: (\d+)", text):
+                assert int(org_id) == org, f"{path} provisions into organisation {org_id}"
+        datasource = (tree / "datasources" / f"iot-suitcase-{name}.yaml").read_text()
+        assert f"dbName: suitcase_{name}" in datasource
+        assert f"user: suitcase-reader-{name}" in datasource
+        assert f"$__env{{SUITCASE_INFLUX_READ_PASSWORD_{name.upper()}}}" in datasource
+        provider = (tree / "dashboards" / f"iot-suitcase-{name}.yaml").read_text()
+        assert f"/dashboards/iot-suitcase-{name}\n" in provider
+    own = (tree / "datasources" / "iot-suitcase.yaml").read_text()
+    assert "orgId: 1" in own
+    assert "suitcase_aarhus" not in own
+    assert "suitcase_odder" not in own
