@@ -49,9 +49,13 @@ def env_file(path: Path) -> dict[str, str]:
 class Service:
     """`suitcase [--tenant NAME] ingest` in the installation's folder, reaching this test's broker and InfluxDB."""
 
-    def __init__(self, root: Path, tenant: str | None, broker: Mosquitto, influxdb: InfluxDB) -> None:
+    def __init__(
+        self, root: Path, tenant: str | None, broker: Mosquitto, influxdb: InfluxDB, pythonpath: Path | None = None
+    ) -> None:
         self.log_path = root / f"ingest-{tenant or 'own'}.log"
         env = {key: value for key, value in os.environ.items() if not key.startswith("SUITCASE_")}
+        if pythonpath is not None:  # another release's code
+            env["PYTHONPATH"] = str(pythonpath)
         env |= {
             "SUITCASE_MQTT_PORT": str(broker.port),
             "SUITCASE_MQTT_SERVICE_PORT": str(broker.ingest_port),
@@ -61,7 +65,7 @@ class Service:
             "SUITCASE_BATCH_INTERVAL_S": "0.05",
         }
         tenant_flag = [] if tenant is None else ["--tenant", tenant]
-        with self.log_path.open("wb") as log:
+        with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "iot_suitcase", *tenant_flag, "ingest"],
                 cwd=root,
