@@ -25,7 +25,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from iot_suitcase.devices.credentials import BrokerFiles
+from iot_suitcase.ingest.console.accounts import Accounts, Role
 from iot_suitcase.servers import InfluxDB, Mosquitto
+from tests.browser import browser_page, log_in, screenshot
 from tests.console import Console, console
 from tests.helpers import unique, wait_until
 
@@ -358,3 +360,42 @@ def test_each_tenants_grafana_tree_is_its_own_organisations_and_names_nothing_of
     assert "orgId: 1" in own
     assert "suitcase_aarhus" not in own
     assert "suitcase_odder" not in own
+
+
+def test_one_browser_logs_in_to_two_tenants_consoles_and_each_shows_only_its_own(
+    installation: Path, mosquitto_factory: Callable[..., Mosquitto], influxdb: InfluxDB
+) -> None:
+    """Staff of a region may work for two municipalities in one browser: a browser sends a host's cookies to
+    every port of it, so each tenant's console keeps its login under a name of its own, and neither console
+    takes the other's login for one of its own."""
+    var = installation / "var" / "mosquitto"
+    broker = mosquitto_factory(
+        files=BrokerFiles(var / "passwd", var / "acl", var / "passwd-service", var / "acl-service")
+    )
+    services = {tenant: Service(installation, tenant, broker, influxdb) for tenant in TENANTS}
+    try:
+        users: dict[str, tuple[str, str]] = {}
+        for tenant in TENANTS:
+            name = unique(f"staff-{tenant}-")
+            users[tenant] = (name, Accounts(accounts_file(installation, tenant)).add(name, Role.VIEWER))
+        aarhus_url, odder_url = services["aarhus"].http_url, services["odder"].http_url
+        with browser_page() as page:
+            log_in(page, aarhus_url, *users["aarhus"])
+            page.goto(f"{odder_url}/")
+            assert page.url.startswith(f"{odder_url}/login"), "aarhus' login is no login at odder's console"
+            log_in(page, odder_url, *users["odder"])
+            assert "ferry-1" in page.content()
+            screenshot(page, "tenants-odder-fleet")
+            page.goto(f"{aarhus_url}/")
+            assert page.url == f"{aarhus_url}/", "logging in to odder's console kept the login at aarhus'"
+            assert "kit-1" in page.content()
+            assert "ferry-1" not in page.content()
+            screenshot(page, "tenants-aarhus-fleet")
+            assert page.goto(f"{aarhus_url}/devices/ferry-1").status == 404  # type: ignore[union-attr]
+    finally:
+        for service in services.values():
+            service.stop()
+
+
+def accounts_file(root: Path, tenant: str) -> Path:
+    return root / "var" / "tenants" / tenant / "accounts.sqlite3"
