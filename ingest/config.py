@@ -60,6 +60,13 @@ class IngestSettings(
         le=65535,
         description="Most unacknowledged messages the broker may send at once (MQTT v5 Receive Maximum).",
     )
+    mqtt_rate_per_s: float | None = Field(
+        default=None,
+        ge=1,
+        description="Most MQTT messages per second this service takes in (a tenant's quota on a shared "
+        "installation): beyond it the service reads more slowly and the broker keeps the rest queued, nothing is "
+        "dropped. Unset: as fast as it can.",
+    )
     mqtt_share_group: str | None = Field(
         default=None,
         pattern=TOPIC_LEVEL,

@@ -237,6 +237,7 @@ class IngestService:
             failure=lambda: self.failure,
             refusals=self.http.refusals,
             broker_refusals=self.broker_refusals,
+            throttled_s=lambda: consumer.throttled_s,
         )
         self.pages.add_routes(app)
         tiles = MapTiles(self.settings.map_tiles, self.settings.map_attribution) if self.settings.map_tiles else None

@@ -399,3 +399,64 @@ def test_one_browser_logs_in_to_two_tenants_consoles_and_each_shows_only_its_own
 
 def accounts_file(root: Path, tenant: str) -> Path:
     return root / "var" / "tenants" / tenant / "accounts.sqlite3"
+
+
+def test_a_tenant_over_its_message_quota_is_read_more_slowly_and_loses_nothing(
+    installation: Path, mosquitto_factory: Callable[..., Mosquitto], influxdb: InfluxDB
+) -> None:
+    """#18 point 4: a municipality's broken sensor floods; its ingest service takes in no more than its quota
+    (SUITCASE_MQTT_RATE_PER_S in its tenant.env), the broker keeps the rest queued, every message is stored in
+    the end, and the service says it is slowed, in its log and on /metrics. (That another tenant's latency is
+    unaffected is measured in the benchmark, not here.)"""
+    with (installation / "var" / "tenants" / "aarhus" / "tenant.env").open("a") as tenant_env:
+        tenant_env.write("SUITCASE_MQTT_RATE_PER_S=20\n")
+    var = installation / "var" / "mosquitto"
+    broker = mosquitto_factory(
+        files=BrokerFiles(var / "passwd", var / "acl", var / "passwd-service", var / "acl-service")
+    )
+    flood = 150
+    service = Service(installation, "aarhus", broker, influxdb)
+    try:
+        kit = credentials(installation, "aarhus")
+        start = time.time()
+        payloads = [
+            json.dumps({"time": round(start - index / 1000, 3), "readings": {"temperature": 20 + index / 100}}).encode()
+            for index in range(flood)
+        ]
+        assert publish_many(broker, kit["mqtt_username"], kit["mqtt_password"], "suitcase@aarhus/kit-1/up", payloads)
+
+        def stored() -> int:
+            return influxdb.count("suitcase_aarhus", "temperature") if "suitcase_aarhus" in influxdb.databases() else 0
+
+        wait_until(lambda: "intake over its quota" in service.log(), 30, "the service saying it is slowed")
+        assert stored() < flood, "the quota held the flood back"
+        wait_until(lambda: stored() == flood, 60, "every message of the flood, stored in the end")
+        token = env_file(installation / "var" / "tenants" / "aarhus" / "tenant.env")["SUITCASE_METRICS_TOKEN"]
+        request = urllib.request.Request(f"{service.http_url}/metrics", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            metrics = answer.read().decode()
+        throttled = re.search(r"^suitcase_mqtt_throttled_seconds_total (\S+)$", metrics, re.MULTILINE)
+        assert throttled, metrics
+        assert float(throttled.group(1)) > 0
+    finally:
+        service.stop()
+
+
+def publish_many(broker: Mosquitto, user: str, password: str, topic: str, payloads: list[bytes]) -> bool:
+    """Publish every payload at QoS 1 on one connection as fast as the broker takes them; all acknowledged?"""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=user, protocol=MQTTProtocolVersion.MQTTv5)
+    client.max_inflight_messages_set(100)
+    client.max_queued_messages_set(0)
+    codes: list[int] = []
+    client.on_publish = lambda _c, _u, _mid, reason, _p: codes.append(reason.value)
+    client.username_pw_set(user, password)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        for payload in payloads:
+            client.publish(topic, payload, qos=1)
+        wait_until(lambda: len(codes) == len(payloads), 30, "every PUBACK")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return set(codes) == {0}

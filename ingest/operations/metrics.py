@@ -15,9 +15,12 @@ from iot_suitcase.ingest.sources.refusals import RefusedRequests
 class PipelineCollector(Collector):
     """Counters and gauges straight from the pipeline's figures: one source of truth, nothing counted twice."""
 
-    def __init__(self, pipeline: FigureSource, connected: Callable[[], bool]) -> None:
+    def __init__(
+        self, pipeline: FigureSource, connected: Callable[[], bool], throttled_s: Callable[[], float] = lambda: 0.0
+    ) -> None:
         self._pipeline = pipeline
         self._connected = connected
+        self._throttled_s = throttled_s
 
     def collect(self) -> Iterator[Metric]:
         s = self._pipeline.figures()
@@ -38,6 +41,11 @@ class PipelineCollector(Collector):
                 "Values read past on purpose, not stored (SenML string records, fields a codec or map does not know).",
             ),
             ("suitcase_influx_write_errors", s.write_errors, "Failed InfluxDB writes (retried)."),
+            (
+                "suitcase_mqtt_throttled_seconds",
+                self._throttled_s(),
+                "Time MQTT reading waited for the intake quota (SUITCASE_MQTT_RATE_PER_S).",
+            ),
         )
         for name, value, text in counters:
             yield CounterMetricFamily(name, text, value=value)

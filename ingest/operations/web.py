@@ -90,6 +90,7 @@ class StatusPages:
         failure: Callable[[], str | None] = lambda: None,
         refusals: RefusedRequests | None = None,
         broker_refusals: BrokerRefusals | None = None,
+        throttled_s: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self._pipeline = pipeline
         self._failure = failure
@@ -99,7 +100,7 @@ class StatusPages:
         self._connected = connected
         self.rate = Rate()
         self._metrics = CollectorRegistry(auto_describe=True)
-        self._metrics.register(PipelineCollector(pipeline, connected))
+        self._metrics.register(PipelineCollector(pipeline, connected, throttled_s))
         self._refusals = refusals or RefusedRequests()
         self.broker_refusals = broker_refusals or BrokerRefusals()
         self._metrics.register(RefusalCollector(self._refusals))

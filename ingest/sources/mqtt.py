@@ -25,6 +25,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from iot_suitcase.ingest.config import IngestSettings
 from iot_suitcase.ingest.sources.mqttclient import LeanClient
+from iot_suitcase.ingest.sources.ratelimit import Pace
 from iot_suitcase.ingest.tasks import supervised
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ _MISC_INTERVAL_S = 1.0
 _PACKETS_PER_TURN = 100  # ~4 ms of work: committer and drainer get a turn between
 _BACKOFF_START_S = 0.25
 _BACKOFF_MAX_S = 30.0
+_PACE_LOG_EVERY_S = 60.0
 
 
 class MqttConsumer:
@@ -59,12 +61,21 @@ class MqttConsumer:
         self._lost = asyncio.Event()
         self._connected = asyncio.Event()
         self._reading = True
+        self._paused = False  # over the intake quota: reading waits, the broker keeps what comes
+        self._pace = None if settings.mqtt_rate_per_s is None else Pace(settings.mqtt_rate_per_s)
+        self._turn_messages = 0
+        self._pace_logged = -_PACE_LOG_EVERY_S
         self._read_again_pending = False
         self._sock: socket.socket | None = None
         self.generation = 0  # bumped per connection: an ack belongs to the connection that got the message
         self._acks: list[int] = []
         self._acks_generation = 0
         self._client = self._make_client()
+
+    @property
+    def throttled_s(self) -> float:
+        """How long reading has waited for the intake quota (``SUITCASE_MQTT_RATE_PER_S``) in all."""
+        return 0.0 if self._pace is None else self._pace.paused_s
 
     @property
     def connected(self) -> bool:
@@ -109,19 +120,21 @@ class MqttConsumer:
         self._on_loop(partial(self._watch_reads, sock))
 
     def _watch_reads(self, sock: socket.socket) -> None:
-        if self._reading and sock is self._sock:
+        if self._reading and not self._paused and sock is self._sock:
             self._loop.add_reader(sock, self._read)
 
     def _read(self) -> None:
-        if not self._reading:
-            return  # stop_reading() came between a turn and the next
+        if not self._reading or self._paused:
+            return  # stop_reading() or the quota came between a turn and the next
         try:
             self._read_turn()
         finally:
+            if self._pace is not None:
+                self._keep_pace()
             # Bytes already read into the client's buffer, or already decrypted inside the SSL object, do
             # not make the socket readable again: after a full turn (or a callback that raised), read on at
             # the next turn. One continuation at a time, or they would multiply every turn.
-            if self._reading and self._unread() and not self._read_again_pending:
+            if self._reading and not self._paused and self._unread() and not self._read_again_pending:
                 self._read_again_pending = True
                 self._loop.call_soon(self._read_again)
 
@@ -130,10 +143,41 @@ class MqttConsumer:
         many packets (the buffer refills from the socket as it empties)."""
         client, sock = self._client, self._sock
         client.loop_read()
-        for _ in range(_PACKETS_PER_TURN):
+        # within the intake quota, a turn reads no more than it allows: a pause then stays short (a second at
+        # most), well within the keepalive, whose ping answer waits unread meanwhile
+        packets = _PACKETS_PER_TURN if self._pace is None else min(_PACKETS_PER_TURN, self._pace.available() - 1)
+        for _ in range(packets):
             if sock is not self._sock or not self._unread():
                 return
             client.loop_read()
+
+    def _keep_pace(self) -> None:
+        """Over the quota, stop reading for as long as it takes to be within it again. Unread messages stay in
+        the broker (beyond the Receive Maximum it does not even send them), acks and pings still go out."""
+        assert self._pace is not None
+        wait = self._pace.take(self._turn_messages)
+        self._turn_messages = 0
+        if wait <= 0:
+            return
+        self._paused = True
+        if self._sock is not None:
+            self._loop.remove_reader(self._sock)
+        self._loop.call_later(wait, self._resume)
+        now = self._loop.time()
+        if now - self._pace_logged >= _PACE_LOG_EVERY_S:
+            self._pace_logged = now
+            log.warning(
+                "intake over its quota: reading more slowly, the broker keeps the rest queued rate_per_s=%s "
+                "throttled_s=%.1f",
+                self._settings.mqtt_rate_per_s,
+                self.throttled_s,
+            )
+
+    def _resume(self) -> None:
+        self._paused = False
+        if self._reading and self._sock is not None:
+            self._loop.add_reader(self._sock, self._read)
+            self._read()  # what the client has buffered does not make the socket readable
 
     def _unread(self) -> bool:
         sock = self._sock
@@ -190,6 +234,7 @@ class MqttConsumer:
         self._lost.set()
 
     def _handle_message(self, client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
+        self._turn_messages += 1
         self._on_message(message)
 
     def _handle_pong(self, token: object) -> None:

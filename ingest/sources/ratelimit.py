@@ -1,4 +1,5 @@
-"""A token bucket per device: a burst is fine, a device stuck in a loop is told to slow down (HTTP 429)."""
+"""Token buckets: per device, so a device stuck in a loop is told to slow down (HTTP 429); and one for a whole
+ingest service's MQTT intake, so a tenant over its quota is read more slowly and never starves another."""
 
 from __future__ import annotations
 
@@ -40,3 +41,31 @@ class RateLimiter:
     def _forget_full(self, now: float) -> None:
         refill = self._burst / self._rate
         self._buckets = {k: b for k, b in self._buckets.items() if now - b.updated < refill}
+
+
+class Pace:
+    """At most ``rate`` messages per second on average, a second's worth at once. ``take`` says how long to
+    wait before reading on; nothing is refused, so what waits stays queued in the broker, where it is safe."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._rate = rate
+        self._clock = clock
+        self._tokens = max(rate, 1.0)
+        self._updated = clock()
+        self.paused_s = 0.0  # how long reading waited in all: the quota at work, on /metrics
+
+    def available(self) -> int:
+        """How many messages may be read now (at least one, so reading never stops for good)."""
+        now = self._clock()
+        return max(1, int(min(max(self._rate, 1.0), self._tokens + (now - self._updated) * self._rate)))
+
+    def take(self, messages: int) -> float:
+        """Count ``messages`` just read; the seconds to wait before reading more (0.0: read on)."""
+        now = self._clock()
+        self._tokens = min(max(self._rate, 1.0), self._tokens + (now - self._updated) * self._rate) - messages
+        self._updated = now
+        if self._tokens >= 0:
+            return 0.0
+        wait = -self._tokens / self._rate
+        self.paused_s += wait
+        return wait
