@@ -45,9 +45,7 @@ def test_never_more_than_burst_plus_rate_times_elapsed(gaps: list[float]) -> Non
     rate=st.floats(min_value=1, max_value=500),
     gaps=st.lists(st.floats(min_value=0, max_value=2), min_size=1, max_size=80),
 )
-def test_a_reader_keeping_pace_stays_within_a_second_of_its_quota(
-    rate: float, gaps: list[float]
-) -> None:
+def test_a_reader_keeping_pace_stays_within_a_second_of_its_quota(rate: float, gaps: list[float]) -> None:
     """A reader that reads what ``available`` allows, then waits what ``take`` says, stays within
     rate x elapsed plus a second's worth (and one message), however its turns fall."""
     clock = Clock()
