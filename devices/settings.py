@@ -41,8 +41,13 @@ def tenants_file_path() -> Path:
     return Path(configured or DEFAULT_TENANTS_FILE)
 
 
+TENANT_NAME = r"^[a-z][a-z0-9-]{1,30}$"
+
+
 def tenant_env_file(tenant: str) -> Path:
     """A tenant's own settings file, in place of ``.env``: ``tenants/<name>/tenant.env`` beside the tenants file."""
+    if not re.fullmatch(TENANT_NAME, tenant):
+        raise ValueError(f"{TENANT_VARIABLE}={tenant[:40]!r} is not a tenant name: 2-31 of a-z 0-9 -")
     return tenants_file_path().parent / "tenants" / tenant / "tenant.env"
 
 
@@ -80,6 +85,7 @@ class SuitcaseSettings(BaseSettings):
 class TenantSettings(SuitcaseSettings):
     tenant: str | None = Field(
         default=None,
+        pattern=TENANT_NAME,
         description="The tenant a command works for (`suitcase --tenant NAME`); its settings file "
         "(tenants/NAME/tenant.env beside the tenants file) replaces .env. Unset: the installation's own.",
     )

@@ -57,6 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The tenant first: building the parser reads settings (the defaults its help shows), which must be the
+    # tenant's, from its settings file.
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--tenant")
+    chosen = early.parse_known_args(argv)[0].tenant
+    if chosen:
+        os.environ[TENANT_VARIABLE] = chosen
+    tenant = os.environ.get(TENANT_VARIABLE)
+    if tenant and not tenants_cli.tenant_exists(tenant):
+        print(f"error: no tenant {tenant!r} here (`suitcase tenants list`)", file=sys.stderr)
+        return 2
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     # argparse cannot take an optional positional after an option (`MODEL --fport 5 HEX`): a command that
@@ -66,12 +77,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         setattr(args, trailing, rest[0])
     elif rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    if args.tenant:
-        os.environ[TENANT_VARIABLE] = args.tenant
-    tenant = os.environ.get(TENANT_VARIABLE)
-    if tenant and not tenants_cli.tenant_exists(tenant):
-        print(f"error: no tenant {tenant!r} here (`suitcase tenants list`)", file=sys.stderr)
-        return 2
     handler: Handler = args.handler
     try:
         # models of the JavaScript decoders file, for every command that names or lists models

@@ -173,6 +173,9 @@ def test_tenants_are_listed_with_their_own_folders_ports_and_databases(installat
     refused = suitcase(installation, "--tenant", "nowhere", "devices", "list", check=False)
     assert refused.returncode == 2
     assert "no tenant 'nowhere'" in refused.stderr
+    hostile = suitcase(installation, "devices", "list", check=False, extra={"SUITCASE_TENANT": "../../etc"})
+    assert hostile.returncode == 2, "a tenant name is never a path"
+    assert "Traceback" not in hostile.stderr
 
     removed = suitcase(installation, "tenants", "remove", "odder").stdout
     assert "removed tenant odder" in removed

@@ -190,6 +190,6 @@ def tenant_exists(name: str) -> bool:
     a removed tenant's folder stays, but its name is not accepted any more."""
     try:
         listed = name in load_tenants(tenants_file_path())
-    except TenantsError:
+        return listed and tenant_env_file(name).is_file()
+    except (TenantsError, ValueError):
         return False
-    return listed and tenant_env_file(name).is_file()

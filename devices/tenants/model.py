@@ -15,8 +15,9 @@ from pathlib import Path
 
 from iot_suitcase.devices.credentials.mosquitto import TENANT_SEPARATOR
 from iot_suitcase.devices.reading import RESERVED_PREFIX
+from iot_suitcase.devices.settings import TENANT_NAME as TENANT_NAME_PATTERN
 
-TENANT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+TENANT_NAME = re.compile(TENANT_NAME_PATTERN)
 
 
 def tenant_name_problem(name: str) -> str | None:
