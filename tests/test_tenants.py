@@ -35,6 +35,13 @@ TENANTS = ("aarhus", "odder")
 READING = b'{"readings": {"temperature": 21.5}}'
 
 
+@pytest.fixture
+def influxdb(influxdb_factory: Callable[..., InfluxDB]) -> InfluxDB:
+    """An InfluxDB of this test's own (in place of the suite's shared one): these tests count what lands in
+    databases of fixed names."""
+    return influxdb_factory()
+
+
 def suitcase(
     root: Path, *args: str, check: bool = True, extra: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:

@@ -19,6 +19,8 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from iot_suitcase.devices.credentials import BrokerFiles
 from iot_suitcase.servers import InfluxDB, Mosquitto
 from tests.helpers import wait_until
@@ -27,6 +29,13 @@ from tests.test_tenants import Service, publish
 REPO = Path(__file__).resolve().parent.parent
 # the last commit before tenants: the release an installation in the field runs
 PREVIOUS_RELEASE = "92e50fb75ddd9b9a0e3db53ec9e61f97bba2b2b8"
+
+
+@pytest.fixture
+def influxdb(influxdb_factory: Callable[..., InfluxDB]) -> InfluxDB:
+    """An InfluxDB of this test's own (in place of the suite's shared one): these tests count what lands in
+    databases of fixed names."""
+    return influxdb_factory()
 
 
 def unpack_release(commit: str, into: Path) -> Path:
