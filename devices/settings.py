@@ -121,6 +121,12 @@ class RegistrySettings(SuitcaseSettings):
         default=Path("var/registry.yaml"),
         description="The device registry: one YAML file of every device (devices/registry/README.md).",
     )
+    max_devices: int | None = Field(
+        default=None,
+        ge=0,
+        description="Most devices the registry may hold (a tenant's quota on a shared installation): adding one "
+        "more is refused, saying so, whoever adds it (command, console, automatic registration). Unset: no limit.",
+    )
 
 
 class CredentialSettings(SuitcaseSettings):

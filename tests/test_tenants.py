@@ -184,6 +184,14 @@ def test_tenants_are_listed_with_their_own_folders_ports_and_databases(installat
     assert hostile.returncode == 2, "a tenant name is never a path"
     assert "Traceback" not in hostile.stderr
 
+    with (installation / "var" / "tenants" / "odder" / "tenant.env").open("a") as tenant_env:
+        tenant_env.write("SUITCASE_MAX_DEVICES=2\n")
+    over = suitcase(installation, "--tenant", "odder", "devices", "add", "bus-1", "--model", "native", "--site", "x",
+                    check=False)  # fmt: skip
+    assert over.returncode != 0
+    assert "at most 2 devices (SUITCASE_MAX_DEVICES)" in over.stderr
+    suitcase(installation, "--tenant", "aarhus", "devices", "add", "bus-1", "--model", "native", "--site", "x")
+
     removed = suitcase(installation, "tenants", "remove", "odder").stdout
     assert "removed tenant odder" in removed
     passwd = (installation / "var" / "mosquitto" / "passwd").read_text()

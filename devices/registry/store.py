@@ -411,7 +411,9 @@ class RegistryFile:
     """
 
     def __init__(self, path: Path | str | None = None, *, models: Mapping[str, DeviceModel] | None = None) -> None:
-        self.path = default_registry_path() if path is None else Path(path)
+        settings = RegistrySettings()
+        self.path = settings.registry_file if path is None else Path(path)
+        self.max_devices = settings.max_devices
         self._models = models
         self._seen: Signature | None = _NEVER_LOADED
         self._locked_here = False
@@ -461,10 +463,21 @@ class RegistryFile:
         """
         with self._locked():
             registry = self.load()
-            revision = registry._revision
+            revision, before = registry._revision, len(registry)
             yield registry
             if registry._revision != revision:
+                self._check_quota(before, len(registry))
                 write_atomic(self.path, dump_yaml(registry).encode("utf-8"))
+
+    def _check_quota(self, before: int, after: int) -> None:
+        """Refuse growing past ``SUITCASE_MAX_DEVICES``; a registry already over it may still shrink or change."""
+        if self.max_devices is not None and after > max(before, self.max_devices):
+            raise RegistryError(
+                Problem(
+                    f"this registry may hold at most {self.max_devices} devices (SUITCASE_MAX_DEVICES) and has "
+                    f"{before}: remove a device, or ask the platform's administrator for a larger quota"
+                )
+            )
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -288,6 +289,29 @@ def test_default_path_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
     assert default_registry_path() == Path("var/registry.yaml")
     monkeypatch.setenv("SUITCASE_REGISTRY_FILE", "/srv/kit/registry.yaml")
     assert RegistryFile().path == Path("/srv/kit/registry.yaml")
+
+
+def test_a_registry_at_its_device_quota_refuses_one_more_from_every_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUITCASE_MAX_DEVICES", "2")
+    file = RegistryFile(tmp_path / "registry.yaml", models=MODELS)
+    with file.edit() as registry:
+        registry.add(spec("a"))
+        registry.add(spec("b"))
+    before = file.path.read_bytes()
+    grows: tuple[Callable[[Registry], object], ...] = (lambda r: r.add(spec("c")), lambda r: r.auto_register("c"))
+    for grow in grows:
+        with (
+            pytest.raises(RegistryError, match=r"at most 2 devices \(SUITCASE_MAX_DEVICES\) and has 2"),
+            file.edit() as registry,
+        ):
+            grow(registry)
+    assert file.path.read_bytes() == before, "nothing saved"
+    with file.edit() as registry:  # a change, or one out and another in, stays within it
+        registry.remove("a")
+        registry.add(spec("c"))
+    assert sorted(device.id for device in file.load().devices) == ["b", "c"]
 
 
 def test_save_and_load(tmp_path: Path) -> None:
