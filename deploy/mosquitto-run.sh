@@ -59,6 +59,8 @@ sync_accounts || true
 (
   set +e # a file that vanishes between two commands must not end the loop
   while sleep "$every"; do
+    # the broker gone (outside a container nothing else ends this loop): go with it
+    kill -0 $$ 2>/dev/null || exit 0
     if sync_accounts; then
       kill -HUP $$
     fi

@@ -306,8 +306,21 @@ def test_the_compose_broker_reads_its_accounts_from_private_copies_and_takes_new
         finally:
             broker.terminate()
             broker.wait(timeout=10)
+        wait_until(lambda: not processes_with(f"BROKER_CONFIG={config}"), 10, "the script's loop gone with the broker")
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def processes_with(variable: str) -> list[int]:
+    """The pids of the processes whose environment holds ``variable`` (NAME=value)."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if variable.encode() in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return found
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="the script runs as root in the container, Mosquitto as its own user")
