@@ -142,6 +142,7 @@ def ingest_reads(settings: SecuritySettings) -> tuple[str, ...]:
 
 
 _PART_FILES = ("passwd", "acl", "passwd-service", "acl-service")
+DEFAULT_SCOPE = "default"  # the part of the installation's own accounts
 
 
 def write_broker_part(texts: BrokerFileTexts, settings: SecuritySettings) -> None:
@@ -154,9 +155,6 @@ def write_broker_part(texts: BrokerFileTexts, settings: SecuritySettings) -> Non
     ):
         write_atomically(parts / f"{name}.{suffix}", text, mode=0o600)
     assemble_broker_files(settings)
-
-
-DEFAULT_SCOPE = "default"
 
 
 def broker_parts_dir(settings: BrokerFileSettings) -> Path:

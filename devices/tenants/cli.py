@@ -68,12 +68,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     remove.set_defaults(handler=run_remove)
 
 
-def _platform() -> TopicSettings | None:
+def _platform() -> tuple[TopicSettings, dict[str, Tenant]] | None:
+    """The installation's settings and its tenants, or None (said on stderr) run for a tenant or unreadable."""
     settings = TopicSettings()
     if settings.tenant is not None:
         print("error: tenants are managed for the whole installation: run this without --tenant", file=sys.stderr)
         return None
-    return settings
+    try:
+        return settings, load_tenants(settings.tenants_file)
+    except TenantsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
 
 
 def tenant_env_text(tenant: Tenant, settings: TopicSettings) -> str:
@@ -110,15 +115,15 @@ def tenant_env_text(tenant: Tenant, settings: TopicSettings) -> str:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    settings = _platform()
-    if settings is None:
+    found = _platform()
+    if found is None:
         return 1
+    settings, tenants = found
     platform = SecuritySettings()
     if platform.mqtt_password is None:
         print("error: run `suitcase init` first: the broker files start with the installation's own", file=sys.stderr)
         return 1
     try:
-        tenants = load_tenants(settings.tenants_file)
         tenant = new_tenant(tenants, args.name, args.title)
     except TenantsError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -141,14 +146,10 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_list(_args: argparse.Namespace) -> int:
-    settings = _platform()
-    if settings is None:
+    found = _platform()
+    if found is None:
         return 1
-    try:
-        tenants = load_tenants(settings.tenants_file)
-    except TenantsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    settings, tenants = found
     if not tenants:
         print(f"no tenants: this installation serves one organisation ({settings.tenants_file} does not list any)")
         return 0
@@ -164,14 +165,10 @@ def run_list(_args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    settings = _platform()
-    if settings is None:
+    found = _platform()
+    if found is None:
         return 1
-    try:
-        tenants = load_tenants(settings.tenants_file)
-    except TenantsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    settings, tenants = found
     tenant = tenants.pop(args.name, None)
     if tenant is None:
         print(f"error: no tenant {args.name!r} (suitcase tenants list)", file=sys.stderr)
