@@ -216,6 +216,35 @@ def rule_group_file_entry(group: dict[str, Any], org_id: int = 1) -> dict[str, A
     }
 
 
+@dataclass(frozen=True)
+class ScopeFiles:
+    """The paths of one scope's tree (the installation's, ``iot-suitcase``, or a tenant's), relative to it: one
+    list for writing them and for finding the ones written before."""
+
+    name: str
+
+    @property
+    def datasource(self) -> str:
+        return f"datasources/{self.name}.yaml"
+
+    @property
+    def provider(self) -> str:
+        return f"dashboards/{self.name}.yaml"
+
+    @property
+    def dashboards(self) -> str:
+        return f"dashboards/{self.name}"
+
+    def alerting(self, part: str) -> str:
+        return f"alerting/{self.name}-{part}.yaml"
+
+    def existing(self, directory: Path) -> list[Path]:
+        """This scope's files under ``directory`` (none of another scope's)."""
+        single = [self.datasource, self.provider, *map(self.alerting, ("rules", "contact-points", "policies"))]
+        found = [directory / path for path in single if (directory / path).exists()]
+        return found + sorted(directory.glob(f"{self.dashboards}/*.json"))
+
+
 def provisioning_files(bundle: Bundle) -> dict[str, str]:
     """Relative path -> text of every file of the provisioning tree.
 
@@ -225,16 +254,17 @@ def provisioning_files(bundle: Bundle) -> dict[str, str]:
     """
     settings = bundle.settings
     name, org = settings.scope, settings.grafana_org_id
+    paths = ScopeFiles(name)
     files: dict[str, str] = {}
-    files[f"datasources/{name}.yaml"] = _yaml(
+    files[paths.datasource] = _yaml(
         {
             "apiVersion": 1,
             "deleteDatasources": [{"name": retired, "orgId": org} for retired in RETIRED_DATASOURCES],
             "datasources": [source.provisioning_entry(org) for source in bundle.datasources],
         }
     )
-    provider_path = f"{settings.grafana_provisioning_dir.rstrip('/')}/dashboards/{name}"
-    files[f"dashboards/{name}.yaml"] = _yaml(
+    provider_path = f"{settings.grafana_provisioning_dir.rstrip('/')}/{paths.dashboards}"
+    files[paths.provider] = _yaml(
         {
             "apiVersion": 1,
             "providers": [
@@ -255,33 +285,23 @@ def provisioning_files(bundle: Bundle) -> dict[str, str]:
         }
     )
     for board in bundle.dashboards:
-        files[f"dashboards/{name}/{board['uid']}.json"] = json.dumps(board, indent=2, sort_keys=True) + "\n"
+        files[f"{paths.dashboards}/{board['uid']}.json"] = json.dumps(board, indent=2, sort_keys=True) + "\n"
     groups = [rule_group_file_entry(to_json(group), org) for group in bundle.alerts.groups]
-    files[f"alerting/{name}-rules.yaml"] = _yaml({"apiVersion": 1, "groups": groups})
+    files[paths.alerting("rules")] = _yaml({"apiVersion": 1, "groups": groups})
     if bundle.alerts.contact_points:
         receivers = [
             {key: point[key] for key in ("uid", "type", "settings", "disableResolveMessage") if key in point}
             for point in map(to_json, bundle.alerts.contact_points)
         ]
         title = to_json(bundle.alerts.contact_points[0])["name"]
-        files[f"alerting/{name}-contact-points.yaml"] = _yaml(
+        files[paths.alerting("contact-points")] = _yaml(
             {"apiVersion": 1, "contactPoints": [{"orgId": org, "name": title, "receivers": receivers}]}
         )
     if bundle.alerts.policy is not None:
-        files[f"alerting/{name}-policies.yaml"] = _yaml(
+        files[paths.alerting("policies")] = _yaml(
             {"apiVersion": 1, "policies": [{"orgId": org, **to_json(bundle.alerts.policy)}]}
         )
     return files
-
-
-def scope_files(directory: Path, name: str) -> list[Path]:
-    """The files of one scope's tree that exist under ``directory`` (none of another scope's)."""
-    candidates = [
-        directory / f"datasources/{name}.yaml",
-        directory / f"dashboards/{name}.yaml",
-        *(directory / f"alerting/{name}-{part}.yaml" for part in ("rules", "contact-points", "policies")),
-    ]
-    return [path for path in candidates if path.exists()] + sorted(directory.glob(f"dashboards/{name}/*.json"))
 
 
 def _yaml(document: object) -> str:
@@ -296,7 +316,7 @@ def export_tree(bundle: Bundle, directory: Path) -> list[Path]:
     included, are left alone.
     """
     files = provisioning_files(bundle)
-    for path in scope_files(directory, bundle.settings.scope):
+    for path in ScopeFiles(bundle.settings.scope).existing(directory):
         if path.relative_to(directory).as_posix() not in files:
             path.unlink()
     written = []

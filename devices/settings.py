@@ -44,11 +44,16 @@ def tenants_file_path() -> Path:
 TENANT_NAME = r"^[a-z][a-z0-9-]{1,30}$"
 
 
+def tenant_folder(tenant: str, tenants_file: Path) -> Path:
+    """Where everything of a tenant's lives: ``tenants/<name>/`` beside the tenants file."""
+    return tenants_file.parent / "tenants" / tenant
+
+
 def tenant_env_file(tenant: str) -> Path:
-    """A tenant's own settings file, in place of ``.env``: ``tenants/<name>/tenant.env`` beside the tenants file."""
+    """A tenant's own settings file, in place of ``.env``: ``tenant.env`` in its folder."""
     if not re.fullmatch(TENANT_NAME, tenant):
         raise ValueError(f"{TENANT_VARIABLE}={tenant[:40]!r} is not a tenant name: 2-31 of a-z 0-9 -")
-    return tenants_file_path().parent / "tenants" / tenant / "tenant.env"
+    return tenant_folder(tenant, tenants_file_path()) / "tenant.env"
 
 
 class SuitcaseSettings(BaseSettings):

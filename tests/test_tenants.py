@@ -6,7 +6,6 @@ rejects stay its own."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -30,6 +29,7 @@ from iot_suitcase.servers import InfluxDB, Mosquitto
 from tests.browser import browser_page, log_in, screenshot
 from tests.console import Console, console
 from tests.helpers import unique, wait_until
+from tests.test_influx_grants import call
 
 TENANTS = ("aarhus", "odder")
 READING = b'{"readings": {"temperature": 21.5}}'
@@ -325,17 +325,8 @@ def test_each_tenants_influxdb_users_reach_its_own_database_only(
 
 def influx_call(url: str, user: str, password: str, kind: str, database: str, body: str) -> int:
     """The status of an InfluxDB 1.x /write or /query as ``user`` (no credentials when empty)."""
-    params = urllib.parse.urlencode({"db": database} if database else {})
     data = body.encode() if kind == "write" else urllib.parse.urlencode({"q": body}).encode()
-    request = urllib.request.Request(f"{url}/{kind}?{params}", data=data, method="POST")
-    if user:
-        token = base64.b64encode(f"{user}:{password}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return int(answer.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
+    return call(url, user, password, f"/{kind}", {"db": database} if database else {}, data)[0]
 
 
 def test_each_tenants_grafana_tree_is_its_own_organisations_and_names_nothing_of_another(installation: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from iot_suitcase.devices.credentials.mosquitto import TENANT_SEPARATOR
 from iot_suitcase.devices.reading import RESERVED_PREFIX
 from iot_suitcase.devices.settings import TENANT_NAME as TENANT_NAME_PATTERN
+from iot_suitcase.devices.settings import tenant_folder
 
 TENANT_NAME = re.compile(TENANT_NAME_PATTERN)
 
@@ -39,7 +40,7 @@ class Tenant:
 
     def folder(self, tenants_file: Path) -> Path:
         """Where everything of the tenant's lives: beside the tenants file, in tenants/<name>/."""
-        return tenants_file.parent / "tenants" / self.name
+        return tenant_folder(self.name, tenants_file)
 
     def topic_root(self, root: str) -> str:
         return f"{root}{TENANT_SEPARATOR}{self.name}"

@@ -54,15 +54,18 @@ class Pace:
         self._updated = clock()
         self.paused_s = 0.0  # how long reading waited in all: the quota at work, on /metrics
 
+    def _refilled(self, now: float) -> float:
+        """The tokens at ``now``: what was left, plus the rate since, up to a second's worth."""
+        return min(max(self._rate, 1.0), self._tokens + (now - self._updated) * self._rate)
+
     def available(self) -> int:
         """How many messages may be read now (at least one, so reading never stops for good)."""
-        now = self._clock()
-        return max(1, int(min(max(self._rate, 1.0), self._tokens + (now - self._updated) * self._rate)))
+        return max(1, int(self._refilled(self._clock())))
 
     def take(self, messages: int) -> float:
         """Count ``messages`` just read; the seconds to wait before reading more (0.0: read on)."""
         now = self._clock()
-        self._tokens = min(max(self._rate, 1.0), self._tokens + (now - self._updated) * self._rate) - messages
+        self._tokens = self._refilled(now) - messages
         self._updated = now
         if self._tokens >= 0:
             return 0.0
