@@ -469,3 +469,74 @@ def publish_many(broker: Mosquitto, user: str, password: str, topic: str, payloa
         client.disconnect()
         client.loop_stop()
     return set(codes) == {0}
+
+
+# Every route of a tenant's service that shows or changes something (GET pages and API, POST forms), with a device
+# of the other tenant where the route names one. The HTTP ingestion routes are covered above with device keys.
+CROSS_GETS = (
+    "/", "/api/devices", "/api/rejects", "/api/refused", "/metrics", "/devices/ferry-1", "/devices/ferry-1/edit",
+    "/accounts", "/integrations", "/add-device", "/import",
+)  # fmt: skip
+CROSS_POSTS = (
+    "/devices/ferry-1/remove", "/devices/ferry-1/credentials", "/devices/ferry-1/edit", "/devices/ferry-1/take-in",
+    "/add-device", "/import", "/accounts", "/accounts/anyone/remove", "/integrations", "/language",
+)  # fmt: skip
+
+
+def test_no_page_api_or_form_of_a_tenants_console_shows_or_changes_anything_of_another(
+    installation: Path, mosquitto_factory: Callable[..., Mosquitto], influxdb: InfluxDB
+) -> None:
+    """#18's isolation acceptance, route by route: aarhus' administrator, logged in at aarhus' console, gets
+    nothing of odder's from any route of odder's service (each asks for a login of its own), and at aarhus' own
+    console every route that names odder's device answers 404 or shows nothing of it; odder's registry, reject
+    and accounts are as they were."""
+    var = installation / "var" / "mosquitto"
+    broker = mosquitto_factory(
+        files=BrokerFiles(var / "passwd", var / "acl", var / "passwd-service", var / "acl-service")
+    )
+    services = {tenant: Service(installation, tenant, broker, influxdb) for tenant in TENANTS}
+    try:
+        odder_kit = credentials(installation, "odder")
+        secret = b'{"odder-only-payload'
+        assert (
+            publish(broker, odder_kit["mqtt_username"], odder_kit["mqtt_password"], "suitcase@odder/kit-1/up", secret)
+            == 0
+        )
+        odder_admin = console(services["odder"].http_url, accounts_file(installation, "odder"), Role.ADMIN)
+        wait_until(lambda: "odder-only-payload" in odder_admin.get("/api/rejects").text, 20, "odder's reject")
+        aarhus_admin = console(services["aarhus"].http_url, accounts_file(installation, "aarhus"), Role.ADMIN)
+        aarhus_token = env_file(installation / "var" / "tenants" / "aarhus" / "tenant.env")["SUITCASE_METRICS_TOKEN"]
+        csrf = aarhus_admin.csrf()
+        odder_before = (installation / "var" / "tenants" / "odder" / "registry.yaml").read_text()
+
+        # at odder's service, aarhus' login (and its metrics token) is nobody's
+        at_odder = Console(services["odder"].http_url, aarhus_admin.name, aarhus_admin.password, aarhus_admin.cookies)
+        for path in CROSS_GETS:
+            answer = at_odder.get(path, headers={"Authorization": f"Bearer {aarhus_token}"})
+            assert answer.status in (303, 401), f"GET {path}: {answer.status}"
+            assert answer.status == 401 or answer.headers["Location"].startswith("/login"), path
+            assert b"ferry-1" not in answer.body, path
+            assert b"odder-only" not in answer.body, path
+        for path in CROSS_POSTS:
+            answer = at_odder.post(path, {"csrf": csrf, "id": "intruder", "name": "intruder", "role": "admin",
+                                          "kind": "tts", "model": "native"})  # fmt: skip
+            assert answer.status == 401, f"POST {path}: {answer.status}"
+
+        # at aarhus' own service, odder's device and reject do not exist
+        for path in CROSS_GETS:
+            answer = aarhus_admin.get(path, headers={"Authorization": f"Bearer {aarhus_token}"})
+            assert b"odder-only" not in answer.body, path
+            assert "ferry-1" in path or b"ferry-1" not in answer.body, path  # a 404 page names what was asked
+        assert aarhus_admin.get("/devices/ferry-1").status == 404
+        assert aarhus_admin.get("/devices/ferry-1/edit").status == 404
+        for path in ("/devices/ferry-1/remove", "/devices/ferry-1/credentials"):
+            assert aarhus_admin.post(path, {"csrf": csrf}).status == 404, path
+        assert json.loads(aarhus_admin.get("/api/rejects").text)["rejects"] == []
+        assert "kit-1" in aarhus_admin.get("/api/devices").text
+
+        assert (installation / "var" / "tenants" / "odder" / "registry.yaml").read_text() == odder_before
+        assert "odder-only-payload" in odder_admin.get("/api/rejects").text
+        assert "intruder" not in odder_admin.get("/accounts").text
+    finally:
+        for service in services.values():
+            service.stop()
