@@ -52,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     sizes.add_argument("--registry-devices", type=int)
     sizes.add_argument("--console-devices", type=int, help="registered devices behind the console's first screen")
     sizes.add_argument("--publishers", type=int, help="publisher processes")
+    sizes.add_argument("--tenants-rate", type=float, help="the quiet tenant's msg/s while another floods")
+    sizes.add_argument("--tenants-quota", type=float, help="the flooding tenant's quota in msg/s (it floods at 10x)")
+    sizes.add_argument("--tenants-seconds", type=float, help="length of each run of the flood test")
+    sizes.add_argument("--tenants-rounds", type=int, help="alone/flood pairs of runs (their spread is the noise)")
     return parser
 
 
@@ -100,6 +104,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         registry_devices=args.registry_devices,
         console_devices=args.console_devices,
         publishers=args.publishers,
+        tenants_rate=args.tenants_rate,
+        tenants_quota=args.tenants_quota,
+        tenants_seconds=args.tenants_seconds,
+        tenants_rounds=args.tenants_rounds,
     )
     wanted = SCENARIOS if not args.only else tuple(name.strip() for name in args.only.split(","))
     unknown = set(wanted) - set(SCENARIOS)

@@ -20,8 +20,8 @@ def device_id(index: int) -> str:
     return f"bench-{index:05d}"
 
 
-def topic(index: int) -> bytes:
-    return f"{TOPIC_ROOT}/{device_id(index)}/up".encode()
+def topic(index: int, root: str = TOPIC_ROOT) -> bytes:
+    return f"{root}/{device_id(index)}/up".encode()
 
 
 def payload(k: int, time_ms: int) -> bytes:

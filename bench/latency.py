@@ -14,8 +14,9 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
-from bench.fleet import device_id, topic
+from bench.fleet import TOPIC_ROOT, device_id, topic
 from bench.mqtt import Publisher, PublishResult
 from iot_suitcase.servers import InfluxDB
 
@@ -38,17 +39,27 @@ class Published:
 class PacedPublisher(threading.Thread):
     """``count`` messages at ``rate`` per second, round-robin over ``devices``, each stamped as it is sent."""
 
-    def __init__(self, host: str, port: int, *, devices: int, rate: float, count: int) -> None:
-        super().__init__(daemon=True, name="bench-paced-publisher")
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        devices: int,
+        rate: float,
+        count: int,
+        root: str = TOPIC_ROOT,
+        client_id: str = "bench-latency",
+    ) -> None:
+        super().__init__(daemon=True, name=f"bench-paced-publisher-{client_id}")
         self.devices = devices
         self.rate = rate
         self.count = count
         self.published = Published()
         self.result: PublishResult | None = None
         self.error: BaseException | None = None
-        self._topics = [topic(d) for d in range(devices)]
+        self._topics = [topic(d, root) for d in range(devices)]
         self._ids = [device_id(d) for d in range(devices)]
-        self._client = Publisher(host, port, "bench-latency", window=10_000)
+        self._client = Publisher(host, port, client_id, window=10_000)
 
     def _make(self, index: int, now_ns: int) -> tuple[bytes, bytes]:
         device = index % self.devices
@@ -129,3 +140,34 @@ def percentile(values: list[float], share: float) -> float:
         return float("nan")
     rank = max(1, min(len(ordered), math.ceil(share * len(ordered))))
     return ordered[rank - 1]
+
+
+def latency_figures(published: Published, first_seen: dict[Key, tuple[int, int]]) -> dict[str, Any]:
+    """Percentiles of publish -> queryable (upper bound), of its lower bound and of the poll's resolution, in ms;
+    and how many published messages were observed at all."""
+    upper, lower, width = [], [], []
+    for key, sent_ns in zip(published.keys, published.times_ns, strict=True):
+        if key in first_seen:
+            after, answered = first_seen[key]
+            upper.append((answered - sent_ns) / 1e6)
+            lower.append(max(0, after - sent_ns) / 1e6)
+            width.append((answered - max(after, sent_ns)) / 1e6)
+    return {
+        "observed": len(upper),
+        "not_observed": len(published.keys) - len(upper),
+        "latency_ms": percentiles(upper),
+        "latency_lower_bound_ms": percentiles(lower),
+        "resolution_ms": percentiles(width),
+    }
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    return {
+        "p50": round(percentile(values, 0.50), 1),
+        "p95": round(percentile(values, 0.95), 1),
+        "p99": round(percentile(values, 0.99), 1),
+        "max": round(max(values), 1),
+        "mean": round(sum(values) / len(values), 1),
+    }

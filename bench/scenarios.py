@@ -9,15 +9,15 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import console, raw, registry_import
+from bench import console, raw, registry_import, tenants
 from bench.fleet import MEASUREMENTS, TOPIC_ROOT, Shard, shards
-from bench.latency import PacedPublisher, VisibilityPoller, percentile
+from bench.latency import PacedPublisher, VisibilityPoller, latency_figures, percentiles
 from bench.mqtt import Publisher, publish_packet
 from bench.observe import Completion, ProcessSampler, count, thread_cpu, wait_until_stored
 from bench.pyspy import Profiler, summarise
-from bench.stack import DATABASE, BenchError, IngestWorker, PublisherGroup, Stack, publish, wait_for
+from bench.stack import DATABASE, BenchError, IngestWorker, PublisherGroup, Stack, publish, server_pid, wait_for
 
-SCENARIOS = ("raw", "drain", "live", "latency", "scaleout", "memory", "registry", "console")
+SCENARIOS = ("raw", "drain", "live", "latency", "scaleout", "memory", "registry", "console", "tenants")
 SHARE_GROUP = "bench"
 PROBE_QUANTITY = "co2"  # probes go to a measurement of their own, so they never count as load
 
@@ -42,6 +42,10 @@ class Sizes:
     console_repeats: int = 10
     publishers: int = 2
     window: int = 10_000
+    tenants_rate: float = 500.0  # the quiet tenant's msg/s while another floods
+    tenants_quota: float = 200.0  # the flooding tenant's quota; it floods at 10x
+    tenants_seconds: float = 30.0
+    tenants_rounds: int = 3
 
     @classmethod
     def smoke(cls) -> Sizes:
@@ -56,6 +60,8 @@ class Sizes:
             registry_repeats=1,
             console_devices=200,
             console_repeats=2,
+            tenants_seconds=2.0,
+            tenants_rounds=1,
         )
 
     def with_overrides(self, **changes: Any) -> Sizes:
@@ -141,7 +147,7 @@ class Bench:
                 self.probe(stack, 3 * workers)
                 pids = {f"ingest-{n}": worker.pid for n, worker in enumerate(crew)}
                 sampler = ProcessSampler(
-                    {**pids, "mosquitto": _pid(stack.broker.pid), "influxdb": _pid(stack.influx.pid)}
+                    {**pids, "mosquitto": server_pid(stack.broker.pid), "influxdb": server_pid(stack.influx.pid)}
                 )
                 sampler.start()
                 paused = time.monotonic()
@@ -246,7 +252,11 @@ class Bench:
                 worker.start()
                 self.probe(stack, 3)
                 sampler = ProcessSampler(
-                    {"ingest-0": worker.pid, "mosquitto": _pid(stack.broker.pid), "influxdb": _pid(stack.influx.pid)}
+                    {
+                        "ingest-0": worker.pid,
+                        "mosquitto": server_pid(stack.broker.pid),
+                        "influxdb": server_pid(stack.influx.pid),
+                    }
                 )
                 sampler.start()
                 group = PublisherGroup(stack.broker, plan, directory, "publishers", window=self.sizes.window).ready()
@@ -302,15 +312,6 @@ class Bench:
                 stored = count(stack.influx, DATABASE, "temperature")
             finally:
                 worker.stop()
-        published = publisher.published
-        seen = poller.first_seen
-        upper, lower, width = [], [], []
-        for key, sent_ns in zip(published.keys, published.times_ns, strict=True):
-            if key in seen:
-                after, answered = seen[key]
-                upper.append((answered - sent_ns) / 1e6)
-                lower.append(max(0, after - sent_ns) / 1e6)
-                width.append((answered - max(after, sent_ns)) / 1e6)
         result = publisher.result
         figures: dict[str, Any] = {
             "messages": messages,
@@ -319,13 +320,9 @@ class Bench:
             "seconds": sizes.latency_seconds,
             "stored": stored,
             "loss": messages - stored,
-            "observed": len(upper),
-            "not_observed": messages - len(upper),
+            **latency_figures(publisher.published, poller.first_seen),
             "poll_interval_ms": sizes.latency_poll_s * 1000,
-            "latency_ms": _percentiles(upper),
-            "latency_lower_bound_ms": _percentiles(lower),
-            "resolution_ms": _percentiles(width),
-            "query_ms": _percentiles(poller.query_ms),
+            "query_ms": percentiles(poller.query_ms),
             "ingest_cpu_share": round(sampler.cpu_between("ingest-0", began, ended) / max(ended - began, 1e-9), 2),
             "ingest_threads_cpu_share": {
                 name: round((threads_after[name] - threads_before[name]) / max(ended - began, 1e-9), 2)
@@ -340,15 +337,22 @@ class Bench:
         self.say(f"console: the first screen with {self.sizes.console_devices:,} registered devices")
         return console.run(self.workdir / "console", self.sizes.console_devices, self.sizes.console_repeats)
 
+    def tenants(self) -> dict[str, Any]:
+        sizes = self.sizes
+        plan = tenants.FloodPlan(
+            rate=sizes.tenants_rate,
+            seconds=sizes.tenants_seconds,
+            quota=sizes.tenants_quota,
+            rounds=sizes.tenants_rounds,
+            devices=sizes.devices,
+            poll_s=sizes.latency_poll_s,
+            base_ms=self.base_ms,
+        )
+        return tenants.run(plan, self.workdir / "tenants", lambda stack: self.probe(stack, 3), self.say)
+
     def registry(self) -> dict[str, Any]:
         self.say(f"registry: importing {self.sizes.registry_devices:,} devices")
         return registry_import.run(self.sizes.registry_devices, self.sizes.registry_repeats)
-
-
-def _pid(pid: int | None) -> int:
-    if pid is None:
-        raise BenchError("a server of the stack is not running")
-    return pid
 
 
 def _throughput(
@@ -372,16 +376,4 @@ def _throughput(
         "ingest_cpu_share": round(sum(cpu[name] for name in workers) / seconds, 2),
         "progress": done.progress,
         "influx_queries": done.queries,
-    }
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    return {
-        "p50": round(percentile(values, 0.50), 1),
-        "p95": round(percentile(values, 0.95), 1),
-        "p99": round(percentile(values, 0.99), 1),
-        "max": round(max(values), 1),
-        "mean": round(sum(values) / len(values), 1),
     }

@@ -72,12 +72,19 @@ class IngestWorker:
     no ``.env`` of the caller's working tree leaks into its settings."""
 
     def __init__(
-        self, directory: Path, stack: Stack, *, client_id: str, share_group: str | None = None, console: bool = False
+        self,
+        directory: Path,
+        stack: Stack,
+        *,
+        client_id: str,
+        share_group: str | None = None,
+        console: bool = False,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.log_path = directory / "ingest.log"
-        settings = {
+        defaults = {
             "mqtt_host": stack.broker.host,
             "mqtt_port": str(stack.broker.port),
             "mqtt_client_id": client_id,
@@ -93,7 +100,8 @@ class IngestWorker:
             "accounts_file": str(directory / "accounts.sqlite3"),
         }
         if share_group:
-            settings["mqtt_share_group"] = share_group
+            defaults["mqtt_share_group"] = share_group
+        settings = defaults | (settings or {})  # a scenario's own, e.g. another tenant's topic root and database
         inherited = {key: value for key, value in os.environ.items() if not key.startswith("SUITCASE_")}
         self.env = {**inherited, **{f"SUITCASE_{key.upper()}": value for key, value in settings.items()}}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -195,7 +203,7 @@ class PublisherGroup:
                 "--per-device", str(shard.per_device), "--base-ms", str(shard.base_ms), "--window", str(window),
             ]  # fmt: skip
             proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True, env=_with_repo()
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True, env=with_repo()
             )
             self._procs.append(proc)
 
@@ -245,7 +253,7 @@ class PublisherGroup:
         self._log.close()
 
 
-def _with_repo() -> dict[str, str]:
+def with_repo() -> dict[str, str]:
     """The environment with this checkout importable (``bench`` is not an installed package)."""
     path = os.environ.get("PYTHONPATH")
     return {**os.environ, "PYTHONPATH": f"{_REPO}{os.pathsep}{path}" if path else str(_REPO)}
@@ -256,3 +264,10 @@ def publish(broker: Mosquitto, shards: list[Shard], directory: Path, name: str, 
     group = PublisherGroup(broker, shards, directory, name, window=window).ready()
     group.go()
     return group.wait()
+
+
+def server_pid(pid: int | None) -> int:
+    """A server's pid, for sampling it; BenchError if it is not running."""
+    if pid is None:
+        raise BenchError("a server of the stack is not running")
+    return pid

@@ -66,10 +66,30 @@ def test_smoke_run_measures_every_scenario_without_loss(tmp_path: Path) -> None:
     assert registry["in_process_s"]["max"] > 0
     assert registry["command_s"]["max"] > 0
 
-    assert len(results["targets"]) == 6  # drain, latency, memory, the registry import twice, the console
+    flood = scenarios["tenants"]
+    assert [run["kind"] for run in flood["runs"]] == ["alone", "flood", "flood-no-quota"]
+    for run in flood["runs"]:
+        assert run["loss"] == 0
+        assert run["not_observed"] == 0
+    flooded = flood["runs"][1]
+    assert flooded["flood"]["acked"] == flood["flood_rate"] * flood["seconds"], "the whole flood reached the broker"
+    assert flooded["flooding_tenant_slowed"] is True, "the flooding tenant was held to its quota"
+    assert flood["runs"][2]["flooding_tenant_slowed"] is False
+
+    # drain, latency, memory, the registry import twice, the console, the tenants' flood
+    assert len(results["targets"]) == 7
     console = scenarios["console"]
     assert console["first_screen"]["median_s"] > 0
     assert console["first_screen"]["bytes"] > 10_000, "the first screen has the devices on it"
     assert all(isinstance(target["met"], bool) for target in results["targets"])
-    for row in ("Drain, 1 ingest process", "Live, 1 ingest process", "Latency", "Memory", "Scale-out", "Registry"):
+    rows = (
+        "Drain, 1 ingest process",
+        "Live, 1 ingest process",
+        "Latency",
+        "Memory",
+        "Scale-out",
+        "Registry",
+        "Tenants",
+    )
+    for row in rows:
         assert row in table
