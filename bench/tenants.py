@@ -78,9 +78,9 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     noise = max(alone) - min(alone)
     raised = statistics.median(flood) - statistics.median(alone)
     return {
-        "alone_p99_ms": statistics.median(alone),
-        "flood_p99_ms": statistics.median(flood),
-        "flood_no_quota_p99_ms": statistics.median(unbounded),
+        "alone_p99_ms": round(statistics.median(alone), 1),
+        "flood_p99_ms": round(statistics.median(flood), 1),
+        "flood_no_quota_p99_ms": round(statistics.median(unbounded), 1),
         "noise_ms": round(noise, 1),
         "raised_ms": round(raised, 1),
         "loss": sum(r["loss"] for r in runs),

@@ -15,6 +15,7 @@ from iot_suitcase.devices.catalog import Catalog, load_catalog
 from iot_suitcase.devices.codecs import install_javascript_models
 from iot_suitcase.devices.errors import DecodeError, RejectCode
 from iot_suitcase.devices.formats import FORMATS, Decoded, FormatContext, Message, PayloadFormat, publish_filters
+from iot_suitcase.devices.formats.base import network_prefix
 from iot_suitcase.devices.reading import Reading, check_device_id, device_id_problem
 from iot_suitcase.devices.settings import DecodeSettings
 from iot_suitcase.devices.timestamps import check_window
@@ -59,7 +60,7 @@ class Decoder:
         self.context = FormatContext(
             topic_root=self.options.topic_root,
             device_models=load_device_models(self.options.device_models_file),
-            network_servers=self.options.tenant is None,
+            network_prefix=network_prefix(self.options.topic_root, self.options.tenant),
         )
         self._future = timedelta(seconds=self.options.future_tolerance_s)
 

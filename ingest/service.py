@@ -238,6 +238,7 @@ class IngestService:
             refusals=self.http.refusals,
             broker_refusals=self.broker_refusals,
             throttled_s=lambda: consumer.throttled_s,
+            metric_labels={"tenant": self.settings.tenant} if self.settings.tenant else None,
         )
         self.pages.add_routes(app)
         tiles = MapTiles(self.settings.map_tiles, self.settings.map_attribution) if self.settings.map_tiles else None

@@ -444,7 +444,11 @@ def test_a_tenant_over_its_message_quota_is_read_more_slowly_and_loses_nothing(
         request = urllib.request.Request(f"{service.http_url}/metrics", headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(request, timeout=10) as answer:
             metrics = answer.read().decode()
-        throttled = re.search(r"^suitcase_mqtt_throttled_seconds_total (\S+)$", metrics, re.MULTILINE)
+        # labelled with its tenant: one Prometheus scraping every tenant's service keeps them apart
+        throttled = re.search(
+            r'^suitcase_mqtt_throttled_seconds_total\{tenant="aarhus"\} (\S+)$', metrics, re.MULTILINE
+        )
+        assert re.search(r'^suitcase_mqtt_connected\{tenant="aarhus"\} 1\.0$', metrics, re.MULTILINE), metrics
         assert throttled, metrics
         assert float(throttled.group(1)) > 0
     finally:
@@ -540,3 +544,117 @@ def test_no_page_api_or_form_of_a_tenants_console_shows_or_changes_anything_of_a
     finally:
         for service in services.values():
             service.stop()
+
+
+def test_a_tenant_moves_to_another_installation_and_its_devices_and_staff_go_on_as_they_were(
+    installation: Path, tmp_path: Path, mosquitto_factory: Callable[..., Mosquitto], influxdb: InfluxDB
+) -> None:
+    """#18 point 5: `suitcase tenants export aarhus` at one installation, `suitcase tenants import` at another.
+    The archive holds hashes, never a password or a login session; at the new place the tenant's devices log
+    in and publish with the credentials they had, on the topics they had, its staff log in with their
+    passwords, and the settings it chose come along, while its services get fresh passwords of the new place."""
+    old_env = installation / "var" / "tenants" / "aarhus" / "tenant.env"
+    with old_env.open("a") as tenant_env:
+        tenant_env.write("SUITCASE_MQTT_RATE_PER_S=50\nSUITCASE_MAX_DEVICES=10\n")
+    staff = unique("anna-")
+    staff_password = Accounts(accounts_file(installation, "aarhus")).add(staff, Role.OPERATOR)
+    accounts = Accounts(accounts_file(installation, "aarhus"))
+    accounts.open_session(accounts.get(staff))  # type: ignore[arg-type]  # a session, to be left behind
+    archive = tmp_path / "aarhus.tar.gz"
+    exported = suitcase(installation, "tenants", "export", "aarhus", "--to", str(archive))
+    assert "exported tenant aarhus" in exported.stdout
+    assert archive.stat().st_mode & 0o077 == 0
+
+    unpacked = subprocess.run(["tar", "-xzOf", str(archive)], capture_output=True, check=True).stdout
+    kit = credentials(installation, "aarhus")
+    for secret in (kit["mqtt_password"], kit["api_key"], staff_password, *env_file(old_env).values()):
+        if len(secret) >= 16:  # passwords, keys, tokens (not the short settings such as the quota)
+            assert secret.encode() not in unpacked, "no secret in clear in the archive"
+    assert b"tenant.env" not in unpacked
+
+    new = tmp_path / "new"
+    new.mkdir()
+    suitcase(new, "init")
+    imported = suitcase(new, "tenants", "import", str(archive))
+    assert "imported tenant aarhus" in imported.stdout, imported.stderr
+    assert "1 devices" in imported.stdout
+    again = suitcase(new, "tenants", "import", str(archive), check=False)
+    assert again.returncode == 1
+    assert "exists already" in again.stderr
+
+    new_env = env_file(new / "var" / "tenants" / "aarhus" / "tenant.env")
+    assert new_env["SUITCASE_MQTT_RATE_PER_S"] == "50"
+    assert new_env["SUITCASE_MAX_DEVICES"] == "10"
+    assert new_env["SUITCASE_TOPIC_ROOT"] == "suitcase@aarhus"
+    assert new_env["SUITCASE_MQTT_PASSWORD"] != env_file(old_env)["SUITCASE_MQTT_PASSWORD"]
+    with sqlite3.connect(accounts_file(new, "aarhus")) as db:
+        assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+
+    var = new / "var" / "mosquitto"
+    broker = mosquitto_factory(
+        files=BrokerFiles(var / "passwd", var / "acl", var / "passwd-service", var / "acl-service")
+    )
+    service = Service(new, "aarhus", broker, influxdb)
+    try:
+        assert publish(broker, kit["mqtt_username"], kit["mqtt_password"], "suitcase@aarhus/kit-1/up") == 0
+        wait_until(
+            lambda: "suitcase_aarhus" in influxdb.databases() and influxdb.count("suitcase_aarhus", "temperature") == 1,
+            20,
+            "the moved device's reading",
+        )
+        assert Console(service.http_url, staff, staff_password).login().status == 303
+    finally:
+        service.stop()
+
+
+def test_each_tenant_has_network_servers_of_its_own_under_its_own_root(
+    installation: Path, mosquitto_factory: Callable[..., Mosquitto], influxdb: InfluxDB
+) -> None:
+    """#18 point 3: a tenant's ChirpStack or The Things Stack publishes under the tenant's root
+    (``suitcase@aarhus/suitcase-ns/...``, which no device id can be), with an account ``suitcase-ns-<name>@aarhus``;
+    three scopes may each call theirs "city". Its uplinks reach the tenant's database, and neither it nor the
+    tenant's devices can publish where the installation's or another tenant's network servers do."""
+    formats = Path(__file__).resolve().parent.parent / "devices" / "formats"
+    vector = formats / "chirpstack" / "testdata" / "thingsboard-elsys-ers-co2.json"
+    own_topic = json.loads(vector.with_name("expected.json").read_text())[vector.name]["topic"]
+    uplink = vector.read_bytes()
+    suitcase(installation, "--tenant", "aarhus", "devices", "add", "eui-1000000000000001", "--model", "elsys/ers-co2",
+             "--site", "office", "--dev-eui", "1000000000000001")  # fmt: skip
+    passwords = {}
+    for tenant in (None, *TENANTS):
+        flag = [] if tenant is None else ["--tenant", tenant]
+        printed = suitcase(installation, *flag, "integrations", "add", "chirpstack", "city").stdout
+        passwords[tenant] = re.search(r'password = "([^"]+)"', printed).group(1)  # type: ignore[union-attr]
+    assert "suitcase-ns-city@aarhus" in suitcase(installation, "--tenant", "aarhus", "integrations", "list").stdout
+    assert 'username = "suitcase-ns-city@odder"' in printed
+    assert 'event_topic = "suitcase@odder/suitcase-ns/application/{{application_id}}/device/' in printed
+
+    var = installation / "var" / "mosquitto"
+    broker = mosquitto_factory(
+        files=BrokerFiles(var / "passwd", var / "acl", var / "passwd-service", var / "acl-service")
+    )
+    service = Service(installation, "aarhus", broker, influxdb)
+    try:
+        aarhus_topic = f"suitcase@aarhus/suitcase-ns/{own_topic}"
+        assert publish(broker, "suitcase-ns-city@aarhus", passwords["aarhus"], aarhus_topic, uplink) == 0
+        wait_until(
+            lambda: "suitcase_aarhus" in influxdb.databases() and bool(influxdb.points("suitcase_aarhus", "co2")),
+            20,
+            "the tenant's network server's uplink",
+        )
+        [co2] = influxdb.points("suitcase_aarhus", "co2")
+        assert (co2["device"], co2["value"]) == ("eui-1000000000000001", 776.0)
+
+        kit = credentials(installation, "aarhus")
+        for user, password, topic in (
+            ("suitcase-ns-city@aarhus", passwords["aarhus"], own_topic),  # the installation's network servers'
+            ("suitcase-ns-city@aarhus", passwords["aarhus"], f"suitcase@odder/suitcase-ns/{own_topic}"),
+            ("suitcase-ns-city@aarhus", passwords["aarhus"], "suitcase@aarhus/kit-1/up"),  # a device's topic
+            ("suitcase-ns-city@odder", passwords["odder"], aarhus_topic),
+            ("suitcase-ns-city", passwords[None], aarhus_topic),
+            (kit["mqtt_username"], kit["mqtt_password"], aarhus_topic),  # a tenant's device posing as its server
+        ):
+            assert publish(broker, user, password, topic, uplink) == 135, f"{user} on {topic}"
+    finally:
+        service.stop()
+    assert [p["value"] for p in influxdb.points("suitcase_aarhus", "co2")] == [776.0]

@@ -20,11 +20,11 @@ from iot_suitcase.devices.credentials.issuing import (
 from iot_suitcase.devices.credentials.settings import SecuritySettings
 from iot_suitcase.devices.credentials.store import (
     INTEGRATION_KINDS,
-    CredentialStore,
     IssuedCredentials,
     integration_topics,
     integration_user,
 )
+from iot_suitcase.devices.formats.base import network_prefix
 from iot_suitcase.devices.registry import RegistryFile
 from iot_suitcase.devices.settings import BrokerSettings
 
@@ -106,10 +106,12 @@ def run_add_integration(args: argparse.Namespace) -> int:
         return 1
     for warning in warnings:
         print(warning, file=sys.stderr)
-    topics = ", ".join(integration_topics(args.kind, args.name))
+    prefix = network_prefix(settings.topic_root, settings.tenant)
+    topics = ", ".join(integration_topics(args.kind, args.name, prefix))
     print(f"# {args.kind} {args.name}: its broker account may publish only {topics}")
     print(f"# The password is shown only now. {PASTE_WHERE[args.kind]}")
-    print(integration_settings(args.kind, args.name, issued, args.broker_host, BrokerSettings().mqtt_port))
+    port = BrokerSettings().mqtt_port
+    print(integration_settings(args.kind, args.name, issued, args.broker_host, port, prefix=prefix))
     if args.reload:
         print(reload_broker(settings))
     return 0
@@ -117,9 +119,9 @@ def run_add_integration(args: argparse.Namespace) -> int:
 
 def run_list_integrations(_args: argparse.Namespace) -> int:
     settings = SecuritySettings()
-    for name, entry in sorted(CredentialStore(settings.credentials_file).integrations.items()):
+    for name, entry in sorted(open_store(settings).integrations.items()):
         issued = entry.issued_at.isoformat(timespec="seconds")
-        print(f"{name:<24} {entry.kind:<11} user {integration_user(name):<32} since {issued}")
+        print(f"{name:<24} {entry.kind:<11} user {integration_user(name, settings.tenant):<32} since {issued}")
     return 0
 
 

@@ -11,6 +11,7 @@ from iot_suitcase.devices.credentials.mosquitto import write_atomically
 from iot_suitcase.devices.credentials.settings import SecuritySettings
 from iot_suitcase.devices.credentials.store import BrokerFileTexts, CredentialStore, IssuedCredentials, ServicePublisher
 from iot_suitcase.devices.formats import FormatContext, publish_filters
+from iot_suitcase.devices.formats.base import network_prefix
 from iot_suitcase.devices.formats.tts import pubsub_topic
 from iot_suitcase.devices.registry import Registry
 from iot_suitcase.devices.settings import BrokerFileSettings
@@ -34,8 +35,6 @@ def open_store(settings: SecuritySettings) -> CredentialStore:
 
 def add_integration(kind: str, name: str, settings: SecuritySettings) -> tuple[IssuedCredentials, list[str]]:
     """A network server's broker account (a new password for one that exists), and the broker files."""
-    if settings.tenant is not None:
-        raise ValueError("a tenant cannot have network-server integrations yet: their topics are the installation's")
     store = open_store(settings)
     issued = store.add_integration(kind, name)
     return issued, commit(store, settings)
@@ -49,6 +48,9 @@ def remove_integration(name: str, settings: SecuritySettings) -> bool:
     return True
 
 
+CHIRPSTACK_EVENT_TOPIC = "application/{{application_id}}/device/{{dev_eui}}/event/{{event}}"  # its default
+
+
 # Where each network server takes its settings: the CLI says it, and the console, translated.
 PASTE_WHERE = {
     "chirpstack": "Paste this into chirpstack.toml and restart ChirpStack.",
@@ -56,14 +58,17 @@ PASTE_WHERE = {
 }
 
 
-def integration_settings(kind: str, name: str, issued: IssuedCredentials, host: str, port: int) -> str:
-    """What to give a network server's MQTT integration for it to publish uplinks to this platform's broker."""
+def integration_settings(
+    kind: str, name: str, issued: IssuedCredentials, host: str, port: int, *, prefix: str = ""
+) -> str:
+    """What to give a network server's MQTT integration for it to publish uplinks to this platform's broker;
+    ``prefix``: where its scope's network-server topics begin (a tenant's, under its root)."""
     if kind == "tts":
-        return _tts_pubsub_settings(name, issued, host, port)
-    return _chirpstack_settings(issued, host, port)
+        return _tts_pubsub_settings(name, issued, host, port, prefix)
+    return _chirpstack_settings(issued, host, port, prefix)
 
 
-def _chirpstack_settings(issued: IssuedCredentials, host: str, port: int) -> str:
+def _chirpstack_settings(issued: IssuedCredentials, host: str, port: int, prefix: str) -> str:
     """chirpstack.toml's MQTT integration section."""
     return "\n".join(
         [
@@ -76,15 +81,15 @@ def _chirpstack_settings(issued: IssuedCredentials, host: str, port: int) -> str
             f'    username = "{issued.mqtt_username}"',
             f'    password = "{issued.mqtt_password}"',
             f'    client_id = "{issued.mqtt_username}"',
-            '    event_topic = "application/{{application_id}}/device/{{dev_eui}}/event/{{event}}"',
+            f'    event_topic = "{prefix}{CHIRPSTACK_EVENT_TOPIC}"',
         ]
     )
 
 
-def _tts_pubsub_settings(name: str, issued: IssuedCredentials, host: str, port: int) -> str:
+def _tts_pubsub_settings(name: str, issued: IssuedCredentials, host: str, port: int, prefix: str) -> str:
     """The fields of The Things Stack's MQTT Pub/Sub form; its topic is the base topic joined with the
     uplink message's sub-topic, which gives the one topic this account may publish on."""
-    base_topic, _, sub_topic = pubsub_topic(name).rpartition("/")
+    base_topic, _, sub_topic = (prefix + pubsub_topic(name)).rpartition("/")
     return "\n".join(
         [
             f"Pub/Sub ID:          {issued.mqtt_username}",
@@ -137,8 +142,8 @@ def commit(store: CredentialStore, settings: SecuritySettings) -> list[str]:
 
 def ingest_reads(settings: SecuritySettings) -> tuple[str, ...]:
     """What an ingest service may read: every topic an account of its scope may publish on, nothing else."""
-    network_servers = settings.tenant is None  # a tenant's topics are all under its own root
-    return tuple(publish_filters(FormatContext(topic_root=settings.topic_root, network_servers=network_servers)))
+    prefix = network_prefix(settings.topic_root, settings.tenant)
+    return tuple(publish_filters(FormatContext(topic_root=settings.topic_root, network_prefix=prefix)))
 
 
 _PART_FILES = ("passwd", "acl", "passwd-service", "acl-service")

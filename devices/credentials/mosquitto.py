@@ -164,13 +164,13 @@ def tls_listener_config(port: int, files: BrokerFiles, certificates: PurePath) -
     )
 
 
-def write_atomically(path: Path, text: str, *, mode: int = 0o600) -> None:
+def write_atomically(path: Path, text: str | bytes, *, mode: int = 0o600) -> None:
     """Write a temp file beside ``path``, fsync it, rename it over ``path``, fsync the directory."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(text.encode() if isinstance(text, str) else text)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)

@@ -27,6 +27,7 @@ from iot_suitcase.devices.credentials.mosquitto import (
     service_acl,
     write_atomically,
 )
+from iot_suitcase.devices.formats.base import network_prefix
 from iot_suitcase.devices.formats.tts import pubsub_topic
 from iot_suitcase.devices.reading import check_device_id, device_id_problem
 
@@ -67,12 +68,13 @@ class ServicePublisher:
 INTEGRATION_KINDS = {"chirpstack": "ChirpStack", "tts": "The Things Stack"}  # kind: its product's name
 
 
-def integration_topics(kind: str, name: str) -> tuple[str, ...]:
-    """The topic filters a network server's account may publish on."""
+def integration_topics(kind: str, name: str, prefix: str = "") -> tuple[str, ...]:
+    """The topic filters a network server's account may publish on (``prefix``: its scope's, see
+    ``network_prefix``)."""
     if kind == "chirpstack":
-        return ("application/+/device/+/event/+",)
+        return (f"{prefix}application/+/device/+/event/+",)
     if kind == "tts":
-        return (pubsub_topic(name),)
+        return (prefix + pubsub_topic(name),)
     raise ValueError(f"unknown network server {kind!r}: known are {', '.join(INTEGRATION_KINDS)}")
 
 
@@ -90,8 +92,9 @@ class IntegrationSecrets(BaseModel):
     issued_at: datetime
 
 
-def integration_user(name: str) -> str:
-    return f"{INTEGRATION_USER_PREFIX}{name}"
+def integration_user(name: str, tenant: str | None = None) -> str:
+    """A network server's broker account; a tenant's carries its name, as its devices' do."""
+    return broker_user(f"{INTEGRATION_USER_PREFIX}{name}", tenant)
 
 
 def _api_key_digest(api_key: str) -> str:
@@ -138,8 +141,7 @@ class CredentialStore:
         self.integrations[name] = IntegrationSecrets(
             kind=kind, mqtt_password_hash=hash_password(password), issued_at=datetime.now(UTC)
         )
-        user = integration_user(name)
-        return IssuedCredentials(name, user, password, "")
+        return IssuedCredentials(name, integration_user(name, self.tenant), password, "")
 
     def remove_integration(self, name: str) -> bool:
         return self.integrations.pop(name, None) is not None
@@ -194,9 +196,10 @@ class CredentialStore:
 
         for user, publisher in (publishers or {}).items():
             add_service(user, hash_password(publisher.password), publisher.topics)
+        prefix = network_prefix(topic_root, self.tenant)
         for name, integration in sorted(self.integrations.items()):
-            filters = integration_topics(integration.kind, name)
-            add_service(integration_user(name), integration.mqtt_password_hash, filters)
+            filters = integration_topics(integration.kind, name, prefix)
+            add_service(integration_user(name, self.tenant), integration.mqtt_password_hash, filters)
         return BrokerFileTexts(
             password=password_file(users),
             acl=device_acl(topic_root=topic_root, devices=devices, publishers=topics),

@@ -29,13 +29,12 @@ def publish_filters(context: FormatContext, formats: dict[str, PayloadFormat] | 
 
     Everything under the topic root (a device account may write ``<root>/<its id>/#``; what no format reads
     becomes an ``unknown_topic`` reject, never a silent loss), plus the uplink topics of formats that live
-    outside the root (network servers). Filters under the root are left out: overlapping subscriptions would
+    outside the root (the installation's network servers; a tenant's publish under its root). Filters under
+    the root are left out: overlapping subscriptions would
     have the broker deliver a message twice.
     """
     root = f"{context.topic_root}/"
     filters = [f"{root}#"]
-    if not context.network_servers:
-        return filters
     for fmt in (FORMATS if formats is None else formats).values():
         for topic in fmt.topic_filters(context):
             if not topic.startswith(root) and topic not in filters:

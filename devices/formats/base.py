@@ -13,9 +13,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from iot_suitcase.devices.reading import RawReading
+from iot_suitcase.devices.reading import RESERVED_PREFIX, RawReading
 
-__all__ = ["Decoded", "Encoded", "FormatContext", "Message", "PayloadFormat", "RawReading", "Sent"]
+__all__ = ["Decoded", "Encoded", "FormatContext", "Message", "PayloadFormat", "RawReading", "Sent", "network_prefix"]
+
+# The topic level under a tenant's root where its network servers publish: no device id can be it, so no
+# device of the tenant's can write there.
+NETWORK_LEVEL = f"{RESERVED_PREFIX}ns"
+
+
+def network_prefix(topic_root: str, tenant: str | None) -> str:
+    """Where a scope's network-server topics begin: nowhere for the installation's own (ChirpStack's
+    ``application/...``, The Things Stack's ``v3/...`` and ``tts/...``, as the network servers publish them by
+    default), ``<root>/suitcase-ns/`` for a tenant's, under its own root where no other tenant reaches."""
+    return "" if tenant is None else f"{topic_root}/{NETWORK_LEVEL}/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +60,12 @@ class FormatContext:
     topic_root: str
     # device id or LoRaWAN DevEUI (lower-case hex) -> "vendor/model", to pick the codec for raw bytes
     device_models: Mapping[str, str] = field(default_factory=dict)
-    # whether the formats whose topics lie outside the root (network servers) are read: a tenant's are not
-    network_servers: bool = True
+    # where the network servers' topics begin (network_prefix): "" for the installation's own
+    network_prefix: str = ""
+
+    def network_topic(self, topic: str) -> str | None:
+        """A network server's topic as its format knows it (without this scope's prefix), or None."""
+        return topic[len(self.network_prefix) :] if topic.startswith(self.network_prefix) else None
 
 
 class PayloadFormat(Protocol):

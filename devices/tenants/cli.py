@@ -1,4 +1,4 @@
-"""`suitcase tenants add|list|remove`: the platform administrator's view of a shared installation.
+"""`suitcase tenants add|list|remove|export|import`: the platform administrator's view of a shared installation.
 
 Run without ``--tenant``, in the installation's folder, after `suitcase init`. Adding a tenant writes its folder
 (``var/tenants/<name>/``) with its own settings file (``tenant.env``, 0600: fresh passwords for its ingest
@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import shutil
 import sys
+import tomllib
+from pathlib import Path
 
 from dotenv import dotenv_values
 
@@ -21,6 +24,7 @@ from iot_suitcase.devices.credentials.settings import SecuritySettings
 from iot_suitcase.devices.registry import RegistryError, RegistryFile
 from iot_suitcase.devices.settings import ENV_FILE, TopicSettings, tenant_env_file, tenants_file_path
 from iot_suitcase.devices.tenants.model import Tenant
+from iot_suitcase.devices.tenants.moving import MoveError, export_tenant, read_archive, write_files
 from iot_suitcase.devices.tenants.store import TenantsError, load_tenants, new_tenant, save_tenants
 
 # What a tenant shares with the installation: where the broker and InfluxDB are and how to reach them, where the
@@ -66,6 +70,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     remove = sub.add_parser("remove", help="remove a tenant's broker accounts; its folder and data stay")
     remove.add_argument("name")
     remove.set_defaults(handler=run_remove)
+    export = sub.add_parser(
+        "export", help="a tenant's registry, credential hashes, console accounts and settings, in one archive"
+    )
+    export.add_argument("name")
+    export.add_argument("--to", type=Path, help="the archive to write (default: NAME.tenant.tar.gz here)")
+    export.set_defaults(handler=run_export)
+    take = sub.add_parser("import", help="a tenant from another installation's export; its devices go on as they were")
+    take.add_argument("archive", type=Path)
+    take.set_defaults(handler=run_import)
 
 
 def _platform() -> tuple[TopicSettings, dict[str, Tenant]] | None:
@@ -81,11 +94,11 @@ def _platform() -> tuple[TopicSettings, dict[str, Tenant]] | None:
         return None
 
 
-def tenant_env_text(tenant: Tenant, settings: TopicSettings) -> str:
-    """A tenant's settings file: its own names, paths and fresh passwords, then the installation's shared ones."""
+def own_settings(tenant: Tenant, settings: TopicSettings, topic_root: str | None = None) -> dict[str, object]:
+    """A tenant's own names, paths and fresh passwords, made by the installation it is on."""
     folder = tenant.folder(settings.tenants_file)
-    own = {
-        "SUITCASE_TOPIC_ROOT": tenant.topic_root(settings.topic_root),
+    return {
+        "SUITCASE_TOPIC_ROOT": topic_root or tenant.topic_root(settings.topic_root),
         "SUITCASE_REGISTRY_FILE": folder / "registry.yaml",
         "SUITCASE_CREDENTIALS_FILE": folder / "credentials.yaml",
         "SUITCASE_ACCOUNTS_FILE": folder / "accounts.sqlite3",
@@ -102,12 +115,24 @@ def tenant_env_text(tenant: Tenant, settings: TopicSettings) -> str:
         "SUITCASE_INFLUX_READ_PASSWORD": secrets.token_urlsafe(24),
         "SUITCASE_METRICS_TOKEN": secrets.token_urlsafe(32),
     }
+
+
+def tenant_env_text(
+    tenant: Tenant, settings: TopicSettings, *, topic_root: str | None = None, chosen: dict[str, str] | None = None
+) -> str:
+    """A tenant's settings file: its own names, paths and fresh passwords, the settings it chose (those a moved
+    tenant brings along), then the installation's shared ones."""
     installation = {key: value for key, value in dotenv_values(ENV_FILE).items() if value}
     shared = {key: installation[key] for key in SHARED_SETTINGS if key in installation}
     lines = [
         f"# The settings of tenant {tenant.name} (`suitcase --tenant {tenant.name} ...` reads this file instead of",
-        "# .env), written by `suitcase tenants add`. Keep it private; never commit it.",
-        *(f"{key}={value}" for key, value in own.items()),
+        "# .env), written by `suitcase tenants add` or `import`. Keep it private; never commit it.",
+        *(f"{key}={value}" for key, value in own_settings(tenant, settings, topic_root).items()),
+    ]
+    if chosen:
+        lines += ["# its own choices, brought along from the installation it was exported from"]
+        lines += [f"{key}={value}" for key, value in chosen.items()]
+    lines += [
         "# shared with the installation, as its .env had them",
         *(f"{key}={value}" for key, value in shared.items()),
     ]
@@ -179,6 +204,94 @@ def run_remove(args: argparse.Namespace) -> int:
     print(f"removed tenant {tenant.name}: its devices and ingest service can no longer log in to the broker")
     print(f"its registry, credentials and stores stay in {folder}; its readings stay in InfluxDB ({tenant.database})")
     print("reload the broker (SIGHUP) for the removal to take effect")
+    return 0
+
+
+def chosen_settings(env_file: Path, tenant: Tenant, settings: TopicSettings) -> dict[str, str]:
+    """The settings a tenant chose itself (quotas, alert contacts, ...): its settings file without what the
+    installation makes for it (paths, passwords, port) or shares with it."""
+    made = set(own_settings(tenant, settings)) | set(SHARED_SETTINGS)
+    return {key: value for key, value in dotenv_values(env_file).items() if value and key not in made}
+
+
+def run_export(args: argparse.Namespace) -> int:
+    found = _platform()
+    if found is None:
+        return 1
+    settings, tenants = found
+    tenant = tenants.get(args.name)
+    if tenant is None:
+        print(f"error: no tenant {args.name!r} (suitcase tenants list)", file=sys.stderr)
+        return 1
+    env_file = tenant_env_file(tenant.name)
+    topic_root = str(dotenv_values(env_file).get("SUITCASE_TOPIC_ROOT") or tenant.topic_root(settings.topic_root))
+    target = args.to or Path(f"{tenant.name}.tenant.tar.gz")
+    folder = tenant.folder(settings.tenants_file)
+    manifest = export_tenant(tenant, folder, chosen_settings(env_file, tenant, settings), topic_root, target)
+    print(f"exported tenant {tenant.name} to {target} (0600: it holds password hashes): {', '.join(manifest.files)}")
+    for script in scripts_outside(folder):
+        print(f"warning: the decoder script {script} is outside the tenant's folder: copy it yourself")
+    print(f"its readings stay in InfluxDB database {tenant.database}; its log and rejects stay in {folder / 'ingest'}")
+    print(f"stop its ingest service here (and `suitcase tenants remove {tenant.name}`) once it runs at the new place")
+    return 0
+
+
+def scripts_outside(folder: Path) -> list[str]:
+    """Decoder scripts the tenant's decoders file names outside its folder: an export does not carry them."""
+    decoders = folder / "decoders.toml"
+    if not decoders.is_file():
+        return []
+    try:
+        models = tomllib.loads(decoders.read_text(encoding="utf-8")).get("models", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return []
+    scripts = [str(model["decoder"]) for model in models.values() if isinstance(model, dict) and "decoder" in model]
+    return [script for script in scripts if not (folder / script).resolve().is_relative_to(folder.resolve())]
+
+
+def run_import(args: argparse.Namespace) -> int:
+    found = _platform()
+    if found is None:
+        return 1
+    settings, tenants = found
+    platform = SecuritySettings()
+    if platform.mqtt_password is None:
+        print("error: run `suitcase init` first: the broker files start with the installation's own", file=sys.stderr)
+        return 1
+    try:
+        manifest, files = read_archive(args.archive)
+        tenant = new_tenant(tenants, manifest.name, manifest.title)
+    except (MoveError, TenantsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    folder = tenant.folder(settings.tenants_file)
+    if folder.exists():
+        print(f"error: {folder} exists (a removed tenant's?): move it away first", file=sys.stderr)
+        return 1
+    folder.mkdir(parents=True, mode=0o700)
+    try:
+        write_files(folder, files)
+        env_file = tenant_env_file(tenant.name)
+        text = tenant_env_text(tenant, settings, topic_root=manifest.topic_root, chosen=manifest.settings)
+        write_atomically(env_file, text, mode=0o600)
+        own = SecuritySettings(_env_file=env_file, tenant=tenant.name)
+        devices = len(RegistryFile(folder / "registry.yaml").load()) if (folder / "registry.yaml").exists() else 0
+        store = open_store(own)  # checks the credentials file before anything of the broker's is written
+        commit(open_store(platform), platform)
+        commit(store, own)
+    except (RegistryError, ValueError, OSError) as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"error: the archive's tenant cannot be set up here: {error}", file=sys.stderr)
+        return 1
+    save_tenants(settings.tenants_file, {**tenants, tenant.name: tenant})
+    print(f"imported tenant {tenant.name} ({tenant.title}), exported {manifest.exported_at}: {devices} devices, "
+          f"topics {own.topic_root}/<device>/up, console port {tenant.http_port}")  # fmt: skip
+    print("- its devices and console accounts keep their passwords; its services get new ones here")
+    print(f"- its InfluxDB users (new passwords), and its database {tenant.database} if this InfluxDB lacks it:")
+    print(f"  suitcase --tenant {tenant.name} influx grant --admin-user ADMIN  (its readings: move the database")
+    print("  with InfluxDB's backup and restore if the installation it came from used another InfluxDB)")
+    print("- reload the broker (SIGHUP), then start its ingest service: suitcase --tenant NAME ingest".replace(
+        "NAME", tenant.name))  # fmt: skip
     return 0
 
 

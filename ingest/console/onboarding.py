@@ -22,11 +22,13 @@ from iot_suitcase.devices.credentials.issuing import (
     add_integration,
     integration_settings,
     issue_credentials,
+    open_store,
     reload_broker,
     remove_integration,
 )
 from iot_suitcase.devices.credentials.settings import SecuritySettings
-from iot_suitcase.devices.credentials.store import INTEGRATION_KINDS, CredentialStore, integration_user
+from iot_suitcase.devices.credentials.store import INTEGRATION_KINDS, integration_user
+from iot_suitcase.devices.formats.base import network_prefix
 from iot_suitcase.devices.registry import Device, Problem, RegistryError, RegistryFile
 from iot_suitcase.devices.registry.importer import format_tags, import_csv, parse_tags
 from iot_suitcase.ingest.console.accounts import Role
@@ -255,7 +257,7 @@ class Onboarding:
         status: int = 200,
     ) -> web.Response:
         settings = self._security()
-        store = await asyncio.to_thread(CredentialStore, settings.credentials_file)
+        store = await asyncio.to_thread(open_store, settings)
         context = {
             "integrations": sorted(store.integrations.items()),
             "kinds": list(INTEGRATION_KINDS),
@@ -264,7 +266,7 @@ class Onboarding:
             "made": made,
             "made_kind": made_kind,
             "error": error,
-            "user_of": integration_user,
+            "user_of": lambda name: integration_user(name, settings.tenant),
         }
         return self._templates.response(request, "integrations.html", context, status=status)
 
@@ -291,7 +293,8 @@ class Onboarding:
         )
         host = request.url.host or "<this server's address>"
         mqtt_port = self._mqtt_port
-        made = integration_settings(kind, name, issued, host, mqtt_port)
+        prefix = network_prefix(settings.topic_root, settings.tenant)
+        made = integration_settings(kind, name, issued, host, mqtt_port, prefix=prefix)
         return await self._integrations_page(request, made=made, made_kind=kind)
 
     @needs(Role.OPERATOR)

@@ -20,7 +20,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from iot_suitcase.devices.registry import Registry
 from iot_suitcase.ingest.intake.directory import DeviceDirectory
 from iot_suitcase.ingest.operations.figures import FigureSource
-from iot_suitcase.ingest.operations.metrics import BrokerRefusalCollector, PipelineCollector, RefusalCollector
+from iot_suitcase.ingest.operations.metrics import (
+    BrokerRefusalCollector,
+    Labelled,
+    PipelineCollector,
+    RefusalCollector,
+)
 from iot_suitcase.ingest.operations.status import StatusBoard
 from iot_suitcase.ingest.sink.rejects import RejectStore, StoredReject
 from iot_suitcase.ingest.sources.brokerlog import BrokerRefusals
@@ -91,6 +96,7 @@ class StatusPages:
         refusals: RefusedRequests | None = None,
         broker_refusals: BrokerRefusals | None = None,
         throttled_s: Callable[[], float] = lambda: 0.0,
+        metric_labels: dict[str, str] | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._failure = failure
@@ -99,12 +105,15 @@ class StatusPages:
         self._board = board
         self._connected = connected
         self.rate = Rate()
-        self._metrics = CollectorRegistry(auto_describe=True)
-        self._metrics.register(PipelineCollector(pipeline, connected, throttled_s))
         self._refusals = refusals or RefusedRequests()
         self.broker_refusals = broker_refusals or BrokerRefusals()
-        self._metrics.register(RefusalCollector(self._refusals))
-        self._metrics.register(BrokerRefusalCollector(self.broker_refusals))
+        self._metrics = CollectorRegistry(auto_describe=True)
+        for collector in (
+            PipelineCollector(pipeline, connected, throttled_s),
+            RefusalCollector(self._refusals),
+            BrokerRefusalCollector(self.broker_refusals),
+        ):
+            self._metrics.register(Labelled(collector, metric_labels) if metric_labels else collector)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/api/devices", self.api_devices)

@@ -54,16 +54,16 @@ class ChirpStackFormat:
     content_types: tuple[str, ...] = ()
 
     def topic_filters(self, context: FormatContext) -> list[str]:
-        return [TOPIC_FILTER]
+        return [context.network_prefix + TOPIC_FILTER]
 
     def matches_topic(self, topic: str, context: FormatContext) -> bool:
-        return topic_ids(topic) is not None
+        return topic_ids(context.network_topic(topic) or "") is not None
 
     def sniff(self, payload: bytes) -> bool:
         return payload.lstrip()[:1] == b"{" and b'"deviceInfo"' in payload
 
     def decode(self, message: Message, context: FormatContext) -> Decoded:
-        ids = None if message.topic is None else topic_ids(message.topic)
+        ids = None if message.topic is None else topic_ids(context.network_topic(message.topic) or "")
         topic_eui = None if ids is None else decode_hex_eui(ids[1], "topic DevEUI")
         event = parse_object(message.payload, "a ChirpStack v4 uplink event")
         info = _device_info(event)

@@ -64,16 +64,17 @@ class TheThingsStackFormat:
     content_types: tuple[str, ...] = ()
 
     def topic_filters(self, context: FormatContext) -> list[str]:
-        return [TOPIC_FILTER, PUBSUB_TOPIC_FILTER]
+        return [context.network_prefix + TOPIC_FILTER, context.network_prefix + PUBSUB_TOPIC_FILTER]
 
     def matches_topic(self, topic: str, context: FormatContext) -> bool:
-        return topic_ids(topic) is not None or _is_pubsub_topic(topic)
+        own = context.network_topic(topic) or ""
+        return topic_ids(own) is not None or _is_pubsub_topic(own)
 
     def sniff(self, payload: bytes) -> bool:
         return payload.lstrip()[:1] == b"{" and b'"end_device_ids"' in payload and b'"uplink_message"' in payload
 
     def decode(self, message: Message, context: FormatContext) -> Decoded:
-        ids = None if message.topic is None else topic_ids(message.topic)
+        ids = None if message.topic is None else topic_ids(context.network_topic(message.topic) or "")
         topic_device = None if ids is None else check_device_id(ids[1])
         up = parse_object(message.payload, "a The Things Stack uplink message")
         end_device = up.require_object("end_device_ids", "every The Things Stack message names its device")
