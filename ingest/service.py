@@ -25,6 +25,7 @@ from iot_suitcase.ingest.console.mapview import MapTiles
 from iot_suitcase.ingest.console.onboarding import Onboarding
 from iot_suitcase.ingest.console.pages import ConsolePages, Reachable
 from iot_suitcase.ingest.console.rendering import Templates
+from iot_suitcase.ingest.console.tenants import TenantsPage
 from iot_suitcase.ingest.intake.directory import DeviceDirectory
 from iot_suitcase.ingest.intake.takein import TakeIn
 from iot_suitcase.ingest.operations.remembered import RememberedDevices
@@ -246,6 +247,8 @@ class IngestService:
             RegistryFile(self.settings.registry_file), templates, lambda: self.security, self.settings.mqtt_port, tiles
         )
         onboarding.add_routes(app)
+        if self.settings.tenant is None:  # the installation's own console: its administrators are the platform's
+            TenantsPage(templates, self.settings.tenants_file, lambda: self.security).add_routes(app)
         reachable = Reachable(
             self.settings.topic_root,
             self.settings.device_mqtt_port or self.settings.mqtt_port,

@@ -1,6 +1,6 @@
 """The console's pages pass axe-core (the accessibility engine behind Lighthouse and many audits) in Chromium
-with no serious or critical violation (#15 acceptance): login, fleet, a device, onboarding, accounts, in both
-languages."""
+with no serious or critical violation (#15 acceptance): login, fleet, a device, onboarding, accounts,
+network servers, municipalities, in both languages."""
 
 from __future__ import annotations
 
@@ -79,6 +79,8 @@ def test_login_fleet_device_and_accounts_pages_have_no_serious_violation(
             "/accounts",
             "/add-device",
             "/import",
+            "/integrations",
+            "/tenants",
         ):
             page.goto(f"{service.http_url}{path}")
             found[path] = serious_violations(page)

@@ -29,6 +29,7 @@ from iot_suitcase.servers import InfluxDB, Mosquitto
 from tests.browser import browser_page, log_in, screenshot
 from tests.console import Console, console
 from tests.helpers import unique, wait_until
+from tests.test_accessibility import serious_violations
 from tests.test_influx_grants import call
 
 TENANTS = ("aarhus", "odder")
@@ -479,11 +480,12 @@ def publish_many(broker: Mosquitto, user: str, password: str, topic: str, payloa
 # of the other tenant where the route names one. The HTTP ingestion routes are covered above with device keys.
 CROSS_GETS = (
     "/", "/api/devices", "/api/rejects", "/api/refused", "/metrics", "/devices/ferry-1", "/devices/ferry-1/edit",
-    "/accounts", "/integrations", "/add-device", "/import",
+    "/accounts", "/integrations", "/add-device", "/import", "/tenants",
 )  # fmt: skip
 CROSS_POSTS = (
     "/devices/ferry-1/remove", "/devices/ferry-1/credentials", "/devices/ferry-1/edit", "/devices/ferry-1/take-in",
-    "/add-device", "/import", "/accounts", "/accounts/anyone/remove", "/integrations", "/language",
+    "/add-device", "/import", "/accounts", "/accounts/anyone/remove", "/integrations", "/language", "/tenants",
+    "/tenants/odder/remove",
 )  # fmt: skip
 
 
@@ -533,6 +535,8 @@ def test_no_page_api_or_form_of_a_tenants_console_shows_or_changes_anything_of_a
             assert "ferry-1" in path or b"ferry-1" not in answer.body, path  # a 404 page names what was asked
         assert aarhus_admin.get("/devices/ferry-1").status == 404
         assert aarhus_admin.get("/devices/ferry-1/edit").status == 404
+        assert aarhus_admin.get("/tenants").status == 404, "a tenant's administrator is not the platform's"
+        assert aarhus_admin.post("/tenants/odder/remove", {"csrf": csrf}).status == 404
         for path in ("/devices/ferry-1/remove", "/devices/ferry-1/credentials"):
             assert aarhus_admin.post(path, {"csrf": csrf}).status == 404, path
         assert json.loads(aarhus_admin.get("/api/rejects").text)["rejects"] == []
@@ -658,3 +662,54 @@ def test_each_tenant_has_network_servers_of_its_own_under_its_own_root(
     finally:
         service.stop()
     assert [p["value"] for p in influxdb.points("suitcase_aarhus", "co2")] == [776.0]
+
+
+def test_the_installations_administrators_manage_its_municipalities_in_its_own_console(
+    installation: Path, mosquitto_factory: Callable[..., Mosquitto], influxdb: InfluxDB
+) -> None:
+    """#18 point 2's platform administrator: at the installation's own console an administrator sees every
+    tenant (its console, devices, database), adds one with its first administrator, and removes one, all as
+    `suitcase tenants` does; an operator there may not, and a tenant's console has no such page."""
+    var = installation / "var" / "mosquitto"
+    broker = mosquitto_factory(
+        files=BrokerFiles(var / "passwd", var / "acl", var / "passwd-service", var / "acl-service")
+    )
+    own = Service(installation, None, broker, influxdb)
+    try:
+        own_accounts = installation / "var" / "accounts.sqlite3"
+        admin_name = unique("platform-")
+        admin_password = Accounts(own_accounts).add(admin_name, Role.ADMIN)
+        with browser_page(bypass_csp=True) as page:  # bypass: to inject axe-core; the page runs as served
+            log_in(page, own.http_url, admin_name, admin_password)
+            page.click("nav >> text=Municipalities")
+            assert page.inner_text("#tenant-aarhus").split("\t")[:2] == ["aarhus", "Aarhus Kommune"]
+            assert page.inner_text("#tenant-odder td:nth-child(4)") == "2", "odder's two devices"
+            page.fill("#tenant-name", "skive")
+            page.fill("#tenant-title", "Skive Kommune")
+            page.fill("#tenant-admin", "bo")
+            page.click("form.add button[type=submit]")
+            page.wait_for_selector("#made")
+            password = page.inner_text("#new-password")
+            assert "suitcase@skive/<device>/up" in page.inner_text("#made")
+            assert page.inner_text("#tenant-skive td:nth-child(3)").endswith(":8083/")
+            screenshot(page, "tenants-platform-admin")
+            assert serious_violations(page) == []
+        assert "skive" in suitcase(installation, "tenants", "list").stdout
+        assert "suitcase-ingest-skive:" in (var / "passwd-service").read_text()
+        assert Accounts(accounts_file(installation, "skive")).verify("bo", password) is not None
+
+        operator = console(own.http_url, own_accounts, Role.OPERATOR)
+        assert operator.get("/tenants").status == 403
+        assert "/tenants" not in operator.get("/").text, "the menu offers it to administrators only"
+        admin = Console(own.http_url, admin_name, admin_password)
+        admin.login()
+        refused = admin.post("/tenants", {"csrf": admin.csrf(), "name": "../etc", "title": "x"})
+        assert refused.status == 400
+        assert "not valid" in refused.text
+        removed = admin.post("/tenants/skive/remove", {"csrf": admin.csrf()})
+        assert removed.status == 200
+        assert "skive" in removed.text
+        assert "skive" not in suitcase(installation, "tenants", "list").stdout
+        assert "suitcase-ingest-skive" not in (var / "passwd-service").read_text()
+    finally:
+        own.stop()

@@ -19,6 +19,8 @@ from iot_suitcase.devices.settings import TENANT_NAME as TENANT_NAME_PATTERN
 from iot_suitcase.devices.settings import tenant_folder
 
 TENANT_NAME = re.compile(TENANT_NAME_PATTERN)
+ACCOUNTS_FILE = "accounts.sqlite3"  # its console accounts, in its folder
+REGISTRY_FILE = "registry.yaml"
 
 
 def tenant_name_problem(name: str) -> str | None:

@@ -18,6 +18,7 @@ import re
 import secrets
 from collections.abc import Callable
 from ipaddress import ip_address
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -38,6 +39,9 @@ SESSION_COOKIE = "suitcase_session"
 LOGIN_COOKIE = "suitcase_login"  # the login form's CSRF token: the form's field must match it
 _LOGIN_TOKEN_CHARS = 32
 SESSION_KEY = web.RequestKey("session", Session)
+# The tenants file, on the installation's own console, whose administrators are the platform's (they manage its
+# tenants); its menu offers the page once the installation has tenants (a single municipality's sees no change)
+PLATFORM_CONSOLE = web.AppKey("platform_console", Path)
 FORM_KEY: web.RequestKey[MultiDictProxy[Any]] = web.RequestKey("form", MultiDictProxy)
 _FORM_MAX_BYTES = 8 << 20  # a starter kit's sheet of some ten thousand devices
 _OPEN_PATHS = frozenset({"/healthz", "/readyz", "/login"})
@@ -257,4 +261,11 @@ def template_globals(request: web.Request) -> dict[str, Any]:
         "request_path": request.path_qs,
         "can_operate": role is not None and role.allows(Role.OPERATOR),  # what the pages offer: as @needs checks
         "is_admin": role is not None and role.allows(Role.ADMIN),
+        "is_platform_admin": role is not None
+        and role.allows(Role.ADMIN)
+        and _shared(request.app.get(PLATFORM_CONSOLE)),
     }
+
+
+def _shared(tenants_file: Path | None) -> bool:
+    return tenants_file is not None and tenants_file.exists()
