@@ -33,6 +33,7 @@ from tests.test_accessibility import serious_violations
 from tests.test_influx_grants import call
 
 TENANTS = ("aarhus", "odder")
+TENANT_FILES = tuple(f"iot-suitcase-{name}-" for name in TENANTS)  # a tenant's provisioning files begin so
 READING = b'{"readings": {"temperature": 21.5}}'
 
 
@@ -340,7 +341,9 @@ def test_each_tenants_grafana_tree_is_its_own_organisations_and_names_nothing_of
     assert "organisation of its own" in refused.stderr
     for name, org in (("aarhus", 2), ("odder", 3)):
         with (installation / "var" / "tenants" / name / "tenant.env").open("a") as tenant_env:
-            tenant_env.write(f"SUITCASE_GRAFANA_ORG_ID={org}\n")
+            tenant_env.write(f"SUITCASE_GRAFANA_ORG_ID={org}\nSUITCASE_ALERT_EMAIL=alarm@{name}.example\n")
+    with (installation / ".env").open("a") as own_env:
+        own_env.write("SUITCASE_ALERT_EMAIL=ops@region.example\n")
     suitcase(installation, "dashboards", "export", str(tree))
     for name in TENANTS:
         suitcase(installation, "--tenant", name, "dashboards", "export", str(tree))
@@ -360,12 +363,20 @@ def test_each_tenants_grafana_tree_is_its_own_organisations_and_names_nothing_of
             assert other not in text, f"{path} names {other}"
             for org_id in re.findall(r"orgId: (\d+)", text):
                 assert int(org_id) == org, f"{path} provisions into organisation {org_id}"
+        # its alerts go to its own contact point only (#18 point 4)
+        alerting = "".join(path.read_text() for path in files if path.parent.name == "alerting")
+        assert f"alarm@{name}.example" in alerting
+        assert "ops@region.example" not in alerting
         datasource = (tree / "datasources" / f"iot-suitcase-{name}.yaml").read_text()
         assert f"dbName: suitcase_{name}" in datasource
         assert f"user: suitcase-reader-{name}" in datasource
         assert f"$__env{{SUITCASE_INFLUX_READ_PASSWORD_{name.upper()}}}" in datasource
         provider = (tree / "dashboards" / f"iot-suitcase-{name}.yaml").read_text()
         assert f"/dashboards/iot-suitcase-{name}\n" in provider
+    own_files = [path for path in (tree / "alerting").glob("iot-suitcase-*") if not path.name.startswith(TENANT_FILES)]
+    own_alerting = "".join(path.read_text() for path in own_files)
+    assert "ops@region.example" in own_alerting
+    assert ".example" not in own_alerting.replace("ops@region.example", "")
     own = (tree / "datasources" / "iot-suitcase.yaml").read_text()
     assert "orgId: 1" in own
     assert "suitcase_aarhus" not in own
