@@ -14,11 +14,11 @@ import os
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from dotenv import dotenv_values
 from pydantic import AfterValidator, Field, SecretStr
-from pydantic_settings import BaseSettings, DotEnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from iot_suitcase.devices.reading import RESERVED_PREFIX
 
@@ -72,19 +72,13 @@ class SuitcaseSettings(BaseSettings):
         env_ignore_empty=True,
     )
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
+    def __init__(self, **values: Any) -> None:
+        # A tenant's file is given to pydantic-settings as the env file itself, so .env is not even opened: on a
+        # server a tenant's service (its own user) may not read the installation's .env at all.
         tenant = os.environ.get(TENANT_VARIABLE)
-        if tenant and isinstance(dotenv_settings, DotEnvSettingsSource) and dotenv_settings.env_file == ENV_FILE:
-            dotenv_settings = DotEnvSettingsSource(settings_cls, env_file=tenant_env_file(tenant))
-        return init_settings, env_settings, dotenv_settings, file_secret_settings
+        if tenant and "_env_file" not in values:
+            values["_env_file"] = tenant_env_file(tenant)
+        super().__init__(**values)
 
 
 class TenantSettings(SuitcaseSettings):

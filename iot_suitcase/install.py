@@ -7,6 +7,8 @@ with the same least-privilege split as compose.
   runs as ``mosquitto``.
 - ``iot-suitcase-ingest``: the ingest service and console as an unprivileged user of its own, with only its own
   secrets (``var/env/ingest.env``, split from ``.env``), writing nothing but ``./var``.
+- ``iot-suitcase-ingest@<tenant>``: a tenant's ingest service and console (``suitcase --tenant NAME ingest``), as
+  the same user, reading the tenant's own ``tenant.env`` and nothing of the installation's secrets.
 
 InfluxDB runs as Debian's ``influxdb`` service; Grafana is not a Debian package (see the README).
 """
@@ -24,12 +26,13 @@ from pathlib import Path
 from iot_suitcase.devices.credentials import BrokerFiles, Listener, listener_config
 from iot_suitcase.devices.credentials.mosquitto import tls_listener_config, write_atomically
 from iot_suitcase.devices.credentials.settings import SecuritySettings
-from iot_suitcase.devices.settings import BrokerSettings
+from iot_suitcase.devices.settings import BrokerSettings, tenants_file_path
 from iot_suitcase.ingest.config import IngestSettings
 from iot_suitcase.init import CERTIFICATES, give_tree
 
 BROKER_UNIT = "iot-suitcase-broker.service"
 INGEST_UNIT = "iot-suitcase-ingest.service"
+TENANT_UNIT = "iot-suitcase-ingest@.service"  # a template: iot-suitcase-ingest@aarhus is tenant aarhus' service
 RUNTIME = "iot-suitcase-broker"  # /run/iot-suitcase-broker: the broker's private copies
 # What the ingest service's environment holds of .env: its own secrets and settings, no other account's.
 INGEST_KEYS = (
@@ -200,6 +203,45 @@ def ingest_unit(layout: Layout) -> str:
     )
 
 
+def tenant_unit(layout: Layout) -> str:
+    """The template of a tenant's service: systemd puts the tenant's name for ``%i``. Its settings and secrets
+    are its ``tenant.env`` (paths in it are relative to the checkout, its working directory); the unit adds only
+    where the broker is, as for the installation's own service."""
+    environment: dict[str, object] = {
+        "SUITCASE_TENANT": "%i",
+        "SUITCASE_TENANTS_FILE": layout.root / tenants_file_path(),  # given, the checkout's .env is never read
+        "SUITCASE_MQTT_HOST": "127.0.0.1",
+        "SUITCASE_MQTT_PORT": layout.device_port,
+        "SUITCASE_MQTT_SERVICE_PORT": layout.service_port,
+        "SUITCASE_DEVICE_MQTT_PORT": layout.tls_port,
+        "SUITCASE_DEVICE_CA_FILE": layout.var / CERTIFICATES / "ca.crt",
+        "SUITCASE_HTTP_HOST": "127.0.0.1",
+    }
+    return "\n".join(
+        [
+            "[Unit]",
+            "Description=iot-suitcase ingest service and console of tenant %i",
+            "Documentation=file:" + str(layout.root / "devices" / "tenants" / "README.md"),
+            f"After=network-online.target {BROKER_UNIT} influxdb.service",
+            f"Wants=network-online.target {BROKER_UNIT}",
+            "",
+            "[Service]",
+            f"User={layout.user}",
+            f"WorkingDirectory={layout.root}",
+            *(f"Environment={key}={value}" for key, value in environment.items()),
+            f"ExecStart={layout.suitcase} ingest",
+            "Restart=on-failure",
+            "TimeoutStopSec=20",
+            *_HARDENING,
+            f"ReadWritePaths={layout.var}",
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
+            "",
+        ]
+    )
+
+
 def ingest_environment(env_file: Path) -> str:
     """The lines of ``.env`` that are the ingest service's."""
     lines = env_file.read_text(encoding="utf-8").splitlines()
@@ -230,6 +272,7 @@ def install(layout: Layout, unit_dir: Path) -> list[Path]:
         (layout.ingest_env, ingest_environment(layout.root / ".env"), 0o600),
         (unit_dir / BROKER_UNIT, broker_unit(layout, gid), 0o644),
         (unit_dir / INGEST_UNIT, ingest_unit(layout), 0o644),
+        (unit_dir / TENANT_UNIT, tenant_unit(layout), 0o644),
     ):
         write_atomically(path, text, mode=mode)
         written.append(path)
@@ -278,6 +321,7 @@ def run(args: argparse.Namespace) -> int:
     for path in install(layout, args.unit_dir):
         print(f"wrote {path}")
     print(f"now: systemctl daemon-reload && systemctl enable --now {BROKER_UNIT} {INGEST_UNIT}")
+    print(f"and for each tenant (suitcase tenants list): systemctl enable --now {TENANT_UNIT.replace('@', '@NAME')}")
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from iot_suitcase.install import BROKER_UNIT, INGEST_UNIT
+from iot_suitcase.install import BROKER_UNIT, INGEST_UNIT, TENANT_UNIT
 from iot_suitcase.servers import InfluxDB, free_port, port_is_listening
 from tests import asuser
 from tests.helpers import wait_until
@@ -76,6 +77,10 @@ def test_the_systemd_units_run_the_stack_with_the_least_privilege_split(influxdb
             env_file.write(f"SUITCASE_INFLUX_URL={influxdb.url}\nSUITCASE_INFLUX_DATABASE={influx_db}\n")
         suitcase("devices", "add", "kit-1", "--model", "native", "--site", "harbour")
         password = json.loads(suitcase("devices", "credentials", "kit-1", "--json"))["mqtt_password"]
+        tenant = f"t{secrets.token_hex(4)}"  # its database is suitcase_<name>, in the suite's shared InfluxDB
+        suitcase("tenants", "add", tenant)
+        suitcase("--tenant", tenant, "devices", "add", "kit-1", "--model", "native", "--site", "harbour")
+        tenant_kit = json.loads(suitcase("--tenant", tenant, "devices", "credentials", "kit-1", "--json"))
         ports = {"SUITCASE_MQTT_PORT": str(free_port()), "SUITCASE_MQTT_SERVICE_PORT": str(free_port())}
         tls_port = free_port()
         units = root / "units"
@@ -83,7 +88,8 @@ def test_the_systemd_units_run_the_stack_with_the_least_privilege_split(influxdb
         suitcase("install", "--systemd", "--unit-dir", str(units), *user, "--tls-port", str(tls_port), env=ports)
 
         if shutil.which("systemd-analyze"):
-            for name in (BROKER_UNIT, INGEST_UNIT):
+            (units / TENANT_UNIT.replace("@", f"@{tenant}")).symlink_to(units / TENANT_UNIT)  # an instance
+            for name in (BROKER_UNIT, INGEST_UNIT, TENANT_UNIT.replace("@", f"@{tenant}")):
                 verify = ["systemd-analyze", "verify", str(units / name)]
                 verified = subprocess.run(verify, capture_output=True, text=True, check=False)
                 assert verified.returncode == 0, verified.stderr
@@ -105,7 +111,22 @@ def test_the_systemd_units_run_the_stack_with_the_least_privilege_split(influxdb
         program, *arguments = ingest_command.split()
         assert Path(program).name == "suitcase"
 
+        tenant_settings = unit(units / TENANT_UNIT)
+        tenant_env = {key: value.replace("%i", tenant) for key, value in environment(tenant_settings).items()}
+        assert tenant_settings["User"] == [str(SERVICE_UID)]
+        assert "SUITCASE_MQTT_PASSWORD" not in tenant_env, "its secrets are its tenant.env's, read by the service"
+        tenant_log = (root / "tenant.log").open("wb")
+        [tenant_command] = tenant_settings["ExecStart"]
+
         http_port = free_port()
+        tenant_ingest = subprocess.Popen(
+            asuser.suitcase_command(*tenant_command.split()[1:]),
+            cwd=tenant_settings["WorkingDirectory"][0],
+            env={**tenant_env, **asuser.python_path(), "SUITCASE_HTTP_PORT": str(free_port())},
+            stdout=tenant_log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=asuser.become(SERVICE_UID, SERVICE_UID),  # noqa: PLW1509 (the user must be set in the child)
+        )
         ingest = subprocess.Popen(
             asuser.suitcase_command(*arguments),
             cwd=ingest_settings["WorkingDirectory"][0],
@@ -118,23 +139,25 @@ def test_the_systemd_units_run_the_stack_with_the_least_privilege_split(influxdb
             wait_until(lambda: port_is_listening("127.0.0.1", tls_port), 15, "the broker's TLS listener")
             wait_until(lambda: b"connected to broker" in (root / "ingest.log").read_bytes(), 60, "ingest as uid 10001")
 
-            def publish(secret: str) -> int:
+            def publish(secret: str, user: str = "kit-1", topic: str = "suitcase/kit-1/up") -> int:
                 ca = str(root / "var" / "certs" / "ca.crt")
-                command = ["mosquitto_pub", "-h", "localhost", "-p", str(tls_port), "--cafile", ca, "-u", "kit-1"]
-                command += [
-                    "-P",
-                    secret,
-                    "-q",
-                    "1",
-                    "-t",
-                    "suitcase/kit-1/up",
-                    "-m",
-                    '{"readings": {"temperature": 19.5}}',
-                ]
+                command = ["mosquitto_pub", "-h", "localhost", "-p", str(tls_port), "--cafile", ca, "-u", user]
+                command += ["-P", secret, "-q", "1", "-t", topic, "-m", '{"readings": {"temperature": 19.5}}']
                 return subprocess.run(command, capture_output=True, timeout=10, check=False).returncode
 
             assert publish(password) == 0
             wait_until(lambda: bool(influxdb.points(influx_db, "temperature")), 20, "the reading stored")
+            tenant_started = b"connected to broker"
+            wait_until(
+                lambda: tenant_started in (root / "tenant.log").read_bytes(),
+                60,
+                (root / "tenant.log").read_text()[-3000:] if tenant_ingest.poll() is not None else "the tenant service",
+            )
+            tenant_topic = f"suitcase@{tenant}/kit-1/up"
+            assert publish(tenant_kit["mqtt_password"], tenant_kit["mqtt_username"], tenant_topic) == 0
+            database = f"suitcase_{tenant}"
+            wait_until(lambda: bool(influxdb.points(database, "temperature")), 20, "the tenant's reading stored")
+            assert influxdb.points(database, "temperature")[0]["device"] == "kit-1"
             assert publish("not-its-password") != 0
             token = ingest_env["SUITCASE_METRICS_TOKEN"]
             metrics = f"http://127.0.0.1:{http_port}/metrics"
@@ -149,8 +172,9 @@ def test_the_systemd_units_run_the_stack_with_the_least_privilege_split(influxdb
             assert written, "it wrote its log and stores"
             assert {p.stat().st_uid for p in written} == {SERVICE_UID}
         finally:
-            ingest.terminate()
-            ingest.wait(timeout=15)
+            for service in (ingest, tenant_ingest):
+                service.terminate()
+                service.wait(timeout=15)
             broker.terminate()
             broker.wait(timeout=10)
             shutil.rmtree(runtime, ignore_errors=True)
