@@ -123,15 +123,22 @@ def for_compose(settings: Settings) -> Settings:
     return settings.model_copy(update={k: v for k, v in wanted.items() if k not in settings.model_fields_set})
 
 
+def _tenant_in_own_organisation(settings: PushSettings) -> bool:
+    """Whether a tenant's Grafana objects would go to the installation's organisation (said on stderr)."""
+    if settings.tenant is None or settings.grafana_org_id != 1:
+        return False
+    print(
+        f"error: tenant {settings.tenant}'s dashboards need a Grafana organisation of its own: create one "
+        "(Administration > Organizations) and set SUITCASE_GRAFANA_ORG_ID to its id in the tenant's tenant.env",
+        file=sys.stderr,
+    )
+    return True
+
+
 def run_export(args: argparse.Namespace, settings: PushSettings) -> int:
     if args.compose:
         settings = for_compose(settings)
-    if settings.tenant is not None and settings.grafana_org_id == 1:
-        print(
-            f"error: tenant {settings.tenant}'s dashboards need a Grafana organisation of its own: create one "
-            "(Administration > Organizations) and set SUITCASE_GRAFANA_ORG_ID to its id in the tenant's tenant.env",
-            file=sys.stderr,
-        )
+    if _tenant_in_own_organisation(settings):
         return 1
     if not _export_once(args, settings):
         return 1
@@ -192,8 +199,10 @@ def reload_alerting(grafana_url: str, token: str) -> str:
 def run_push(args: argparse.Namespace, settings: PushSettings) -> int:
     from grafana_client.client import GrafanaException  # noqa: PLC0415 (lazy, see above)
 
-    from iot_suitcase.dashboards.push import push  # noqa: PLC0415 (lazy, see above)
+    from iot_suitcase.dashboards.push import WrongOrganisation, push  # noqa: PLC0415 (lazy, see above)
 
+    if _tenant_in_own_organisation(settings):
+        return 1
     if settings.grafana_token is None:
         print("error: no Grafana token: set SUITCASE_GRAFANA_TOKEN (or give --token)", file=sys.stderr)
         return 2
@@ -207,10 +216,14 @@ def run_push(args: argparse.Namespace, settings: PushSettings) -> int:
                 bundle,
                 settings.grafana_url,
                 token,
+                org_id=settings.grafana_org_id,
                 timeout_s=settings.grafana_timeout_s,
                 rotate_secrets=args.rotate_secrets,
             )
         )
+    except WrongOrganisation as error:
+        print(f"error: {settings.grafana_url}: {error}", file=sys.stderr)
+        return 1
     except (GrafanaException, OSError) as error:  # Grafana's answers, and connection failures (OSError)
         message = getattr(error, "message", None) or str(error)
         print(f"error: {settings.grafana_url}: {type(error).__name__}: {message}", file=sys.stderr)

@@ -115,16 +115,22 @@ async def _maybe(call: Awaitable[Any]) -> Any:
         raise
 
 
-class Pusher:
-    """One push of a ``Bundle`` to one Grafana."""
+class WrongOrganisation(Exception):
+    """The token is of another Grafana organisation than the one the push is for: nothing was written."""
 
-    def __init__(self, api: AsyncGrafanaApi, bundle: Bundle, *, rotate_secrets: bool = False) -> None:
+
+class Pusher:
+    """One push of a ``Bundle`` to one Grafana organisation (``org_id``: the token's must be it)."""
+
+    def __init__(self, api: AsyncGrafanaApi, bundle: Bundle, *, org_id: int = 1, rotate_secrets: bool = False) -> None:
         self.api = api
         self.bundle = bundle
+        self.org_id = org_id
         self.rotate_secrets = rotate_secrets
         self.report = PushReport()
 
     async def run(self) -> PushReport:
+        await self._check_organisation()
         await self._folder()
         for source in self.bundle.datasources:
             await self._datasource(source)
@@ -136,6 +142,17 @@ class Pusher:
             await self._rule_group(to_json(group))
         await self._stale_contact_points()
         return self.report
+
+    async def _check_organisation(self) -> None:
+        """A service account's token works in its own organisation only; a tenant's objects pushed with the
+        installation's token would land where the installation's users see them (its datasource among them)."""
+        org = await self.api.organization.get_current_organization()
+        if int(org.get("id", 0)) != self.org_id:
+            raise WrongOrganisation(
+                f"the token belongs to Grafana organisation {org.get('id')} ({org.get('name', '?')}), but this push "
+                f"is for organisation {self.org_id} (SUITCASE_GRAFANA_ORG_ID): use a service account token of that "
+                "organisation; nothing was written"
+            )
 
     async def _folder(self) -> None:
         name = f"folder {FOLDER_UID}"
@@ -232,11 +249,18 @@ class Pusher:
 
 
 async def push(
-    bundle: Bundle, url: str, token: str, *, timeout_s: float = 30.0, rotate_secrets: bool = False
+    bundle: Bundle,
+    url: str,
+    token: str,
+    *,
+    org_id: int = 1,
+    timeout_s: float = 30.0,
+    rotate_secrets: bool = False,
 ) -> PushReport:
-    """Push ``bundle`` to the Grafana at ``url`` with a service-account ``token``."""
+    """Push ``bundle`` to organisation ``org_id`` of the Grafana at ``url`` with a service-account ``token`` of
+    that organisation."""
     api = AsyncGrafanaApi.from_url(url, credential=token, timeout=timeout_s)
     try:
-        return await Pusher(api, bundle, rotate_secrets=rotate_secrets).run()
+        return await Pusher(api, bundle, org_id=org_id, rotate_secrets=rotate_secrets).run()
     finally:
         await api.client.s.close()

@@ -16,7 +16,7 @@ from iot_suitcase.cli import main
 from iot_suitcase.dashboards.conftest import BEARER, make_registry
 from iot_suitcase.dashboards.generate import FOLDER_UID, HEALTH_UID, OVERVIEW_UID
 from iot_suitcase.dashboards.provisioning import build_bundle
-from iot_suitcase.dashboards.push import contains, duration_s, push
+from iot_suitcase.dashboards.push import WrongOrganisation, contains, duration_s, push
 from iot_suitcase.dashboards.settings import DashboardSettings
 from iot_suitcase.dashboards.testing_grafana import FakeGrafana
 from iot_suitcase.devices.registry import Registry, RegistryFile, make_spec
@@ -257,3 +257,16 @@ def test_cli_push_says_when_grafana_is_unreachable(
     args = ["dashboards", "push", "--grafana-url", "http://127.0.0.1:9", "--grafana-timeout-s", "2"]
     assert main([*args, "--registry", str(registry)]) == 1
     assert "http://127.0.0.1:9" in capsys.readouterr().err
+
+
+async def test_a_token_of_another_organisation_writes_nothing(registry: Registry) -> None:
+    """#18: a tenant's objects pushed with a token of the installation's organisation would land where the
+    installation's users see them; push checks the token's organisation first and writes nothing."""
+    bundle = build_bundle(registry, SETTINGS)
+    async with FakeGrafana(BEARER, org_id=1) as installations:
+        with pytest.raises(WrongOrganisation, match=r"organisation 1 .* is for organisation 2"):
+            await push(bundle, installations.url, BEARER, org_id=2)
+        assert installations.writes == []
+    async with FakeGrafana(BEARER, org_id=2) as tenants:
+        report = await push(bundle, tenants.url, BEARER, org_id=2)
+        assert report.created

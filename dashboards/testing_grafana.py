@@ -75,8 +75,9 @@ def _object(value: object, what: str) -> Json:
 class FakeGrafana:
     """In-memory Grafana stand-in on a loopback port (``async with FakeGrafana(token) as grafana``)."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, org_id: int = 1) -> None:
         self.token = token
+        self.org_id = org_id  # the organisation the token (a service account's) belongs to
         self.folders: dict[str, Json] = {}
         self.datasources: dict[str, Json] = {}
         self.secrets: dict[str, dict[str, str]] = {}
@@ -109,6 +110,7 @@ class FakeGrafana:
         app = web.Application(middlewares=[self._middleware])
         routes = [
             web.get("/api/health", self.health),
+            web.get("/api/org", self.current_org),
             web.get("/api/folders/{uid}", self.get_folder),
             web.post("/api/folders", self.create_folder),
             web.put("/api/folders/{uid}", self.update_folder),
@@ -158,6 +160,10 @@ class FakeGrafana:
 
     async def health(self, _request: web.Request) -> web.Response:
         return web.json_response({"database": "ok", "version": "11.6.0-fake"})
+
+    async def current_org(self, _request: web.Request) -> web.Response:
+        """GET /api/org: the organisation of the caller (a service account's token belongs to exactly one)."""
+        return web.json_response({"id": self.org_id, "name": f"Org {self.org_id}", "address": {}})
 
     # --- folders: GET /api/folders/:uid, POST /api/folders, PUT /api/folders/:uid --------------------------
     async def get_folder(self, request: web.Request) -> web.Response:
