@@ -98,7 +98,7 @@ class IngestService:
             max_bytes=settings.max_payload_bytes,
             limiter=RateLimiter(settings.http_rate_per_s, settings.http_burst),
         )
-        self.broker_refusals = BrokerRefusals()
+        self.broker_refusals = BrokerRefusals(tenant=settings.tenant)
         self.http_runner: web.AppRunner | None = None
         self.pages: StatusPages | None = None
         self.failure: str | None = None  # a background task that ended unexpectedly: not ready, exit 1

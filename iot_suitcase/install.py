@@ -213,6 +213,7 @@ def tenant_unit(layout: Layout) -> str:
         "SUITCASE_MQTT_HOST": "127.0.0.1",
         "SUITCASE_MQTT_PORT": layout.device_port,
         "SUITCASE_MQTT_SERVICE_PORT": layout.service_port,
+        "SUITCASE_BROKER_LOG_FILE": layout.broker / "mosquitto.log",  # its own accounts' refusals, shown
         "SUITCASE_DEVICE_MQTT_PORT": layout.tls_port,
         "SUITCASE_DEVICE_CA_FILE": layout.var / CERTIFICATES / "ca.crt",
         "SUITCASE_HTTP_HOST": "127.0.0.1",

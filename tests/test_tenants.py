@@ -74,6 +74,7 @@ class Service:
             "SUITCASE_HTTP_PORT": "0",
             "SUITCASE_UNKNOWN_DEVICES": "reject",
             "SUITCASE_BATCH_INTERVAL_S": "0.05",
+            "SUITCASE_BROKER_LOG_FILE": str(broker.log_path),
         }
         tenant_flag = [] if tenant is None else ["--tenant", tenant]
         with self.log_path.open("ab") as log:
@@ -210,7 +211,8 @@ def test_each_tenants_readings_reach_its_own_database_and_nobody_crosses(
 ) -> None:
     var = installation / "var" / "mosquitto"
     broker = mosquitto_factory(
-        files=BrokerFiles(var / "passwd", var / "acl", var / "passwd-service", var / "acl-service")
+        files=BrokerFiles(var / "passwd", var / "acl", var / "passwd-service", var / "acl-service"),
+        extra_config="log_type debug",  # its ACL denials, which each service reads for its own accounts
     )
     services = [Service(installation, tenant, broker, influxdb) for tenant in (None, *TENANTS)]
     try:
@@ -288,6 +290,18 @@ def test_each_tenants_readings_reach_its_own_database_and_nobody_crosses(
         wait_until(lambda: rejects(installation / "var" / "tenants" / "aarhus" / "ingest") == 1, 20, "aarhus' reject")
         assert rejects(installation / "var" / "tenants" / "odder" / "ingest") == 0
         assert rejects(installation / "var" / "ingest") == 0
+
+        # the broker's refusals are the whole installation's log; each console shows its own accounts' only
+        def refused_at(session: Console) -> list[tuple[str, str]]:
+            latest = json.loads(session.get("/api/refused").text)["broker"]["latest"]
+            return sorted((r["client"], r["topic"]) for r in latest)
+
+        wait_until(lambda: len(refused_at(aarhus_viewer)) == 2, 20, "aarhus' device's two refusals")
+        assert refused_at(aarhus_viewer) == [("kit-1", "suitcase/kit-1/up"), ("kit-1", "suitcase@odder/kit-1/up")]
+        odder_viewer = console(services[2].http_url, tenants / "odder" / "accounts.sqlite3")
+        assert refused_at(odder_viewer) == [("kit-1", "suitcase@aarhus/kit-1/up")]
+        own_viewer = console(services[0].http_url, installation / "var" / "accounts.sqlite3")
+        assert refused_at(own_viewer) == [("kit-1", "suitcase@aarhus/kit-1/up")]
     finally:
         for service in services:
             service.stop()

@@ -20,6 +20,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from iot_suitcase.devices.credentials.mosquitto import TENANT_SEPARATOR
 from iot_suitcase.devices.credentials.store import INTEGRATION_USER_PREFIX
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,13 @@ class BrokerRefusal:
 
 
 class BrokerRefusals:
-    """Counts per kind and the newest ``kept`` refusals."""
+    """Counts per kind and the newest ``kept`` refusals of one scope's accounts: a tenant's (``<device>@<tenant>``)
+    or the installation's own (no ``@``; also every refusal the broker could not name a client for). The broker's
+    log is the whole installation's; each service keeps only what is its own, so no tenant sees another's
+    device ids."""
 
-    def __init__(self, *, kept: int = 50) -> None:
+    def __init__(self, *, kept: int = 50, tenant: str | None = None) -> None:
+        self._tenant = tenant
         self.counts: Counter[str] = Counter()
         self._samples: deque[BrokerRefusal] = deque(maxlen=kept)
         self._connection = "-"  # the address of the newest connection, which a refusal right after belongs to
@@ -82,7 +87,11 @@ class BrokerRefusals:
             return self._add(ACL_DENIED, found.group(1), found.group(2), "-")
         return None
 
-    def _add(self, kind: str, client: str, topic: str, address: str) -> BrokerRefusal:
+    def _add(self, kind: str, client: str, topic: str, address: str) -> BrokerRefusal | None:
+        account, separator, scope = client.partition(TENANT_SEPARATOR)
+        if (scope if separator else None) != self._tenant:
+            return None  # another scope's account
+        client = account  # a tenant's device by its id, as its console and its topics name it
         refusal = BrokerRefusal(time.time(), kind, client[:_TEXT_CHARS], topic[:_TEXT_CHARS], address)
         self.counts[kind] += 1
         self._samples.append(refusal)

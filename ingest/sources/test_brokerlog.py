@@ -68,3 +68,32 @@ def test_a_network_servers_denial_says_what_a_network_server_may_publish() -> No
     assert denied.kind == ACL_DENIED
     assert "suitcase-ns-city is a network server's account" in denied.what_to_do
     assert "its own topics" not in denied.what_to_do
+
+
+def test_each_scope_keeps_its_own_accounts_refusals_and_names_its_devices_by_id() -> None:
+    """#18: the broker's log is the whole installation's; a tenant's service keeps only its own accounts'
+    refusals (``kit-1@aarhus``, shown as ``kit-1``), the installation's only those of accounts without a tenant
+    (and those the broker could not name), so no scope sees another's device ids."""
+    lines = [
+        *REFUSED_LOGIN,
+        denial("kit-1@aarhus", "suitcase@odder/kit-1/up"),
+        denial("kit-1@odder", "suitcase@aarhus/kit-1/up"),
+        denial("suitcase-ns-city@aarhus", "x/y"),
+        *DENIED,
+    ]
+    scopes = {scope: BrokerRefusals(tenant=scope) for scope in (None, "aarhus", "odder")}
+    for line in lines:
+        for refusals in scopes.values():
+            refusals.read_line(line)
+    aarhus = scopes["aarhus"].latest()
+    assert [(r.client, r.topic) for r in aarhus] == [("suitcase-ns-city", "x/y"), ("kit-1", "suitcase@odder/kit-1/up")]
+    assert scopes["aarhus"].of("kit-1") == [aarhus[1]]
+    assert "network server" in aarhus[0].what_to_do
+    assert [r.client for r in scopes["odder"].latest()] == ["kit-1"]
+    assert [r.client for r in scopes[None].latest()] == ["dev-1", "-"]
+    assert scopes[None].counts == {NOT_AUTHORISED: 1, ACL_DENIED: 1}
+    assert scopes["aarhus"].counts == {ACL_DENIED: 2}
+
+
+def denial(client: str, topic: str) -> str:
+    return f"2026-12-06T03:18:16: Denied PUBLISH from {client} (d0, q1, r0, m1, '{topic}', ... (1 bytes))"
