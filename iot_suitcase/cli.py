@@ -15,6 +15,7 @@ from iot_suitcase.devices import cli as devices_cli
 from iot_suitcase.devices.codecs import install_javascript_models
 from iot_suitcase.devices.codecs.javascript import DecodersFileError
 from iot_suitcase.devices.credentials import cli as credentials_cli
+from iot_suitcase.devices.opendata import cli as opendata_cli
 from iot_suitcase.devices.registry import cli as registry_cli
 from iot_suitcase.devices.settings import TENANT_VARIABLE, DecodeSettings
 from iot_suitcase.devices.tenants import cli as tenants_cli
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = registry_cli.register(commands)  # credentials build on the registry, not the reverse
     credentials_cli.add_command(group.subcommands, group.common, group.guarded)
     credentials_cli.register_integrations(commands)
+    opendata_cli.register(commands)
     ingest_cli.register(commands)
     users_cli.register(commands)
     stack_cli.register(commands)

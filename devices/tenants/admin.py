@@ -107,6 +107,7 @@ def own_settings(tenant: Tenant, settings: TopicSettings, topic_root: str | None
         "SUITCASE_ACCOUNTS_FILE": folder / ACCOUNTS_FILE,
         "SUITCASE_DATA_DIR": folder / "ingest",
         "SUITCASE_JAVASCRIPT_DECODERS_FILE": folder / "decoders.toml",
+        "SUITCASE_OPENDATA_FILE": folder / "opendata.toml",
         "SUITCASE_HTTP_PORT": tenant.http_port,
         "SUITCASE_MQTT_USERNAME": tenant.ingest_user,
         "SUITCASE_MQTT_CLIENT_ID": tenant.ingest_user,

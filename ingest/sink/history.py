@@ -48,7 +48,7 @@ class History:
     def __init__(self, settings: InfluxSettings) -> None:
         self._settings = settings
 
-    def _auth(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, str]:
         """The headers that authenticate as the reader, by flavour. InfluxDB 1.x takes a user in the URL's query
         or in basic auth, not in a form body: basic auth keeps the password out of URLs and logs."""
         user, password, token = self._settings.reader
@@ -63,7 +63,7 @@ class History:
         """Each quantity's means over the last 24 h; None when InfluxDB cannot say (the page says so)."""
         if not quantities:
             return {}
-        headers = self._auth()
+        headers = self.auth_headers()
         form = {"db": self._settings.bucket, "q": last_day_query(device_id, quantities), "epoch": "s"}
         if self._settings.influx_retention_policy:
             form["rp"] = self._settings.influx_retention_policy

@@ -1,0 +1,106 @@
+"""`suitcase opendata publish|withdraw|list|licence`: choosing what citizens and businesses may read."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+
+from iot_suitcase.devices.catalog import load_catalog
+from iot_suitcase.devices.opendata.model import LICENCES, Choice, Scope
+from iot_suitcase.devices.opendata.settings import OpenDataSettings
+from iot_suitcase.devices.opendata.store import OpenDataError, load_rules, save_rules
+from iot_suitcase.devices.opendata.streams import published_streams
+from iot_suitcase.devices.registry import RegistryError, RegistryFile
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "opendata",
+        help="publish chosen sites, devices or quantities as open data (nothing is public unless chosen)",
+        description="Open data is served read-only at /sta/v1.1 (OGC SensorThings API). People and bicycle "
+        "counts are published as hourly sums, indoor quantities as hourly means an hour late, and indoor "
+        "devices' locations rounded to about a kilometre.",
+    )
+    sub = parser.add_subparsers(dest="opendata_command", required=True, metavar="COMMAND")
+    for name, handler, verb in (("publish", run_publish, "publish"), ("withdraw", run_withdraw, "stop publishing")):
+        command = sub.add_parser(name, help=f"{verb} a site's devices, one device, or a quantity of every device")
+        chosen = command.add_mutually_exclusive_group(required=True)
+        for scope in Scope:
+            chosen.add_argument(f"--{scope.value}", metavar=scope.value.upper())
+        command.set_defaults(handler=handler)
+    listing = sub.add_parser("list", help="what is published, with the privacy each stream gets")
+    listing.set_defaults(handler=run_list)
+    licence = sub.add_parser("licence", help="the licence and attribution every published dataset carries")
+    licence.add_argument("licence", choices=list(LICENCES))
+    licence.add_argument("--attribution", required=True, help="e.g. 'Aarhus Kommune'")
+    licence.set_defaults(handler=run_licence)
+
+
+def _choice(args: argparse.Namespace) -> Choice:
+    return next(Choice(scope, getattr(args, scope.value)) for scope in Scope if getattr(args, scope.value))
+
+
+def _change(args: argparse.Namespace, publish: bool) -> int:
+    settings = OpenDataSettings()
+    try:
+        rules = load_rules(settings.opendata_file)
+    except OpenDataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    choice = _choice(args)
+    if choice.scope is Scope.QUANTITY and choice.value not in load_catalog().quantities:
+        print(f"error: {choice.value!r} is not a catalog quantity (suitcase catalog)", file=sys.stderr)
+        return 1
+    if publish and choice not in rules.choices:
+        rules = replace(rules, choices=(*rules.choices, choice))
+    elif not publish:
+        if choice not in rules.choices:
+            print(f"error: {choice.scope.value} {choice.value!r} is not published", file=sys.stderr)
+            return 1
+        rules = replace(rules, choices=tuple(c for c in rules.choices if c != choice))
+    save_rules(settings.opendata_file, rules)
+    print(f"{'published' if publish else 'withdrawn'}: {choice.scope.value} {choice.value}")
+    return run_list(args)
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    return _change(args, publish=True)
+
+
+def run_withdraw(args: argparse.Namespace) -> int:
+    return _change(args, publish=False)
+
+
+def run_licence(args: argparse.Namespace) -> int:
+    settings = OpenDataSettings()
+    try:
+        rules = load_rules(settings.opendata_file)
+    except OpenDataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    save_rules(settings.opendata_file, replace(rules, licence=args.licence, attribution=args.attribution))
+    print(f"licence {args.licence} ({LICENCES[args.licence]}), attribution {args.attribution!r}")
+    return 0
+
+
+def run_list(_args: argparse.Namespace) -> int:
+    settings = OpenDataSettings()
+    try:
+        rules = load_rules(settings.opendata_file)
+        registry = RegistryFile(settings.registry_file).load()
+    except (OpenDataError, RegistryError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if not rules.choices:
+        print("nothing is published (suitcase opendata publish --site|--device|--quantity ...)")
+        return 0
+    print(f"licence {rules.licence}, attribution {rules.attribution or '(none: set it with opendata licence)'}")
+    print("chosen: " + ", ".join(f"{c.scope.value} {c.value}" for c in rules.choices))
+    for stream in published_streams(registry, load_catalog(), rules):
+        privacy = stream.privacy
+        how = "as measured" if not privacy.aggregated else (
+            f"{privacy.treatment} per {privacy.bucket_s // 60} min" + (f", {privacy.delay_s // 60} min late"
+                                                                       if privacy.delay_s else ""))  # fmt: skip
+        print(f"  {stream.device.id:<24} {stream.quantity.name:<24} {how}")
+    return 0

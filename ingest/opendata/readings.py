@@ -1,0 +1,134 @@
+"""Published readings from InfluxDB, as the public may see them: only a published stream's, summed or averaged
+per bucket and delayed where its privacy says so, never a reading newer than the delay. InfluxQL over the v1
+``/query`` API as the console's charts read it (``History``'s reader account, which can only read)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from iot_suitcase.devices.catalog.catalog import NAME_PATTERN
+from iot_suitcase.devices.opendata.streams import Stream
+from iot_suitcase.devices.reading import DEVICE_ID_PATTERN
+from iot_suitcase.devices.settings import InfluxSettings
+from iot_suitcase.ingest.opendata.filters import Comparison, Expression, FilterError, Logical
+from iot_suitcase.ingest.sink.history import History
+
+_TIME_PATHS = ("phenomenonTime", "resultTime")
+_INFLUX_OPERATORS = {"eq": "=", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+_TIMEOUT_S = 10.0
+
+
+class ReadingsUnavailable(RuntimeError):
+    """InfluxDB could not answer (the public side says 503)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    """A $filter on Observations as InfluxQL: on time (inside the bucketing) and on the value (after it)."""
+
+    time: tuple[str, ...] = ()
+    value: tuple[str, ...] = ()
+
+
+def conditions(expression: Expression | None) -> Conditions:
+    """Comparisons of phenomenonTime/resultTime and result, joined by ``and``: what InfluxDB can answer for a
+    page of a stream's observations. Anything else on Observations is 501."""
+    if expression is None:
+        return Conditions()
+    parts = _conjuncts(expression)
+    time, value = [], []
+    for part in parts:
+        operator = _INFLUX_OPERATORS[part.operator]
+        if part.path in _TIME_PATHS and isinstance(part.value, datetime) and part.operator != "ne":
+            time.append(f"time {operator} '{part.value.astimezone(UTC).isoformat().replace('+00:00', 'Z')}'")
+        elif part.path == "result" and isinstance(part.value, float):
+            value.append(f'"value" {operator} {part.value!r}')
+        else:
+            raise FilterError(
+                f"$filter on Observations: only phenomenonTime, resultTime (with a time) and result (with a number) "
+                f"joined by 'and' are implemented, not {part.path} {part.operator}",
+                not_implemented=True,
+            )
+    return Conditions(tuple(time), tuple(value))
+
+
+def _conjuncts(expression: Expression) -> list[Comparison]:
+    if isinstance(expression, Comparison):
+        return [expression]
+    if isinstance(expression, Logical) and expression.operator == "and":
+        return [part for operand in expression.operands for part in _conjuncts(operand)]
+    raise FilterError("$filter on Observations: 'or' and 'not' are not implemented", not_implemented=True)
+
+
+def stream_query(stream: Stream, where: Conditions, *, counting: bool = False) -> str:
+    """The InfluxQL of a stream's public points (``time``, ``value``), or of their count."""
+    device, quantity = stream.device.id, stream.quantity.name
+    if not re.fullmatch(DEVICE_ID_PATTERN, device) or not re.fullmatch(NAME_PATTERN, quantity):
+        raise ValueError(f"not a published stream: {device!r} {quantity!r}")  # names that cannot leave quotes
+    privacy = stream.privacy
+    clauses = [f"\"device\" = '{device}'", *where.time]
+    if privacy.delay_s:
+        clauses.append(f"time <= now() - {privacy.delay_s}s")
+    if privacy.aggregated:
+        clauses.append("time >= 0")
+        inner = (
+            f'SELECT {privacy.treatment}("value") AS "value" FROM "{quantity}" WHERE {" AND ".join(clauses)} '  # noqa: S608
+            f"GROUP BY time({privacy.bucket_s}s) fill(none)"
+        )
+    else:
+        inner = f'SELECT "value" FROM "{quantity}" WHERE {" AND ".join(clauses)}'  # noqa: S608
+    outer_where = f" WHERE {' AND '.join(where.value)}" if where.value else ""
+    what = 'count("value")' if counting else '"value"'
+    return f"SELECT {what} FROM ({inner}){outer_where}"  # noqa: S608
+
+
+class PublicReadings:
+    def __init__(self, settings: InfluxSettings) -> None:
+        self._history = History(settings)  # its reader's credentials
+        self._database = settings.bucket
+        self._retention_policy = settings.influx_retention_policy
+        self._url = settings.influx_url
+
+    async def page(
+        self, stream: Stream, where: Conditions, *, descending: bool, limit: int, offset: int
+    ) -> list[tuple[int, float]]:
+        """(epoch milliseconds, value) of one page of the stream's public points."""
+        order = "DESC" if descending else "ASC"
+        query = f"{stream_query(stream, where)} ORDER BY time {order} LIMIT {int(limit)} OFFSET {int(offset)}"
+        answer = await self._query(query)
+        return [(int(at), float(value)) for at, value in _values(answer) if value is not None]
+
+    async def count(self, stream: Stream, where: Conditions) -> int:
+        values = _values(await self._query(stream_query(stream, where, counting=True)))
+        return int(values[0][1]) if values else 0
+
+    async def _query(self, query: str) -> dict[str, Any]:
+        form = {"db": self._database, "q": query, "epoch": "ms"}
+        if self._retention_policy:
+            form["rp"] = self._retention_policy
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=_TIMEOUT_S)) as session,
+                session.post(f"{self._url}/query", data=form, headers=self._history.auth_headers()) as response,
+            ):
+                if response.status != 200:
+                    raise ReadingsUnavailable(f"InfluxDB answered {response.status}")
+                answer: dict[str, Any] = await response.json()
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            raise ReadingsUnavailable(str(error)) from None
+        for result in answer.get("results", []):
+            if "error" in result and "database not found" not in result["error"]:
+                raise ReadingsUnavailable(str(result["error"])[:200])
+        return answer
+
+
+def _values(answer: dict[str, Any]) -> list[list[Any]]:
+    for result in answer.get("results", []):
+        for serie in result.get("series", []):
+            return list(serie.get("values", []))
+    return []

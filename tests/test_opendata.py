@@ -1,0 +1,175 @@
+"""Open data (#19): a municipality publishes a site and a counter; a real third-party SensorThings client
+(Fraunhofer IOSB's frost-sta-client, from PyPI) lists the Things and Datastreams, follows @iot.nextLink and reads
+Observations with a $filter on phenomenonTime, from the ingest service on real Mosquitto and InfluxDB; plain HTTP
+checks every query option the server implements, and privacy: nothing unpublished, no single people count, no
+reject or raw payload in any public answer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import frost_sta_client as fsc
+import pytest
+
+from iot_suitcase.devices.registry import RegistryFile, make_spec
+from iot_suitcase.servers import InfluxDB, Mosquitto
+from tests.helpers import IngestProcess, publish_all, unique, wait_until
+
+# the client's own dependency (furl) warns about its use of it: not this project's code
+pytestmark = pytest.mark.filterwarnings("ignore:furl.pathstr is deprecated:DeprecationWarning")
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+HOURS = 5  # kit-1 reported every 20 minutes over the last five hours; cnt-1 counted people every 10 minutes
+
+
+def get(url: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+@pytest.fixture
+def public(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str) -> Iterator[str]:
+    """An ingest service whose installation published site harbour and device cnt-1, with readings in place."""
+    with RegistryFile(tmp_path / "registry.yaml").edit() as registry:
+        for spec in (
+            {"id": "kit-1", "model": "native", "kind": "climate", "site": "harbour",
+             "location": {"lat": 56.153456, "lon": 10.214567}},
+            {"id": "kit-2", "model": "native", "kind": "climate", "site": "harbour"},
+            {"id": "cnt-1", "model": "native", "kind": "counter", "site": "library",
+             "location": {"lat": 56.157891, "lon": 10.208765}},
+            {"id": "secret-1", "model": "native", "kind": "climate", "site": "town-hall"},
+        ):  # fmt: skip
+            registry.add(make_spec(spec))
+    suitcase = [sys.executable, "-m", "iot_suitcase", "opendata"]
+    env = {
+        "SUITCASE_REGISTRY_FILE": str(tmp_path / "registry.yaml"),
+        "SUITCASE_OPENDATA_FILE": str(tmp_path / "od.toml"),
+    }
+    for args in (["publish", "--site", "harbour"], ["publish", "--device", "cnt-1"],
+                 ["licence", "CC-BY-4.0", "--attribution", "Aarhus Kommune"]):  # fmt: skip
+        subprocess.run([*suitcase, *args], env={**env, "PATH": "/usr/bin:/bin"}, check=True, capture_output=True)
+    lines = []
+    for step in range(HOURS * 3):
+        at = NOW - timedelta(minutes=20 * (step + 1))
+        ns = int(at.timestamp() * 1e9)
+        lines += [f"temperature,device=kit-1 value={10 + step / 10} {ns}", f"temperature,device=secret-1 value=99 {ns}"]
+    for step in range(HOURS * 6):
+        at = NOW - timedelta(minutes=10 * (step + 1))
+        lines.append(f"people_count,device=cnt-1 value=3 {int(at.timestamp() * 1e9)}")
+    influxdb.write(influx_db, lines)
+    ingest = IngestProcess(
+        tmp_path / "ingest.log",
+        {
+            "mqtt_host": mosquitto.host,
+            "mqtt_port": str(mosquitto.port),
+            "mqtt_client_id": unique("suitcase-ingest-"),
+            "influx_url": influxdb.url,
+            "influx_database": influx_db,
+            "opendata_file": str(tmp_path / "od.toml"),
+            "unknown_devices": "reject",
+        },
+    ).start()
+    # a reject with a payload of its own, which must never be public
+    publish_all(mosquitto.host, mosquitto.port, [("suitcase/kit-1/up", b'{"readings": {"secret-payload": 1}}')])
+    wait_until(lambda: "secret-payload" in ingest.log() or "unknown_quantity" in ingest.log(), 10, "the reject")
+    yield f"{ingest.http_url}/sta/v1.1"
+    ingest.terminate()
+
+
+def test_a_third_party_client_reads_things_datastreams_and_filtered_observations(public: str) -> None:
+    service = fsc.SensorThingsService(public)
+    things = {thing.id for thing in service.things().query().list()}
+    assert things == {"kit-1", "kit-2", "cnt-1"}, "published by site and by device; secret-1 is not"
+
+    listed = service.datastreams().query().top(3).list()
+    assert listed.next_link is not None, "server-driven paging"
+    streams = {stream.id for stream in listed}  # iterating follows @iot.nextLink
+    assert "kit-1~temperature" in streams
+    assert "cnt-1~people_count" in streams
+    assert not any(stream.startswith("secret-1") for stream in streams)
+
+    since = (NOW - timedelta(hours=2)).isoformat().replace("+00:00", "Z")
+    kit = service.datastreams().find("kit-1~temperature")
+    recent = kit.get_observations().query().filter(f"phenomenonTime ge {since}").list()
+    values = [observation.result for observation in recent]
+    assert len(values) == 6, "two hours of readings every 20 minutes"
+    assert all(value < 99 for value in values)
+
+
+def test_every_query_option_over_plain_http(public: str) -> None:
+    status, landing = get(public)
+    assert status == 200
+    assert {entry["name"] for entry in landing["value"]} >= {"Things", "Datastreams", "Observations"}
+    assert "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel" in landing["serverSettings"]["conformance"]
+
+    _, page = get(f"{public}/Things?$top=1&$skip=1&$count=true&$orderby=id%20desc")
+    assert page["@iot.count"] == 3
+    assert [thing["@iot.id"] for thing in page["value"]] == ["kit-1"]
+    assert "$skip=2" in page["@iot.nextLink"]
+    _, selected = get(f"{public}/Things('kit-1')?$select=id,name")
+    assert selected == {"@iot.id": "kit-1", "name": "kit-1"}
+    _, expanded = get(f"{public}/Things('kit-1')?$expand=Datastreams/ObservedProperty,Locations")
+    assert {d["ObservedProperty"]["@iot.id"] for d in expanded["Datastreams"]} >= {"temperature", "humidity"}
+    assert expanded["Locations"][0]["location"]["coordinates"] == [10.214567, 56.153456]
+    _, filtered = get(f"{public}/Things?$filter=" + urllib.parse.quote("properties/site eq 'library'"))
+    assert [thing["@iot.id"] for thing in filtered["value"]] == ["cnt-1"]
+    _, stream = get(f"{public}/Datastreams('kit-1~temperature')")
+    assert stream["unitOfMeasurement"]["symbol"] == "Cel"
+    assert stream["properties"]["license"] == "https://creativecommons.org/licenses/by/4.0/"
+    assert stream["properties"]["attribution"] == "Aarhus Kommune"
+
+    observations = f"{public}/Datastreams('kit-1~temperature')/Observations"
+    _, newest = get(f"{observations}?$orderby=phenomenonTime%20desc&$top=2&$count=true")
+    assert newest["@iot.count"] == HOURS * 3
+    first, second = (o["phenomenonTime"] for o in newest["value"])
+    assert first > second
+    _, high = get(f"{observations}?$filter=" + urllib.parse.quote("result ge 11.0"))
+    assert all(o["result"] >= 11.0 for o in high["value"])
+    assert len(high["value"]) == 5
+    status, one = get(f"{public}/Observations('{newest['value'][0]['@iot.id']}')")
+    assert status == 200
+    assert one["result"] == newest["value"][0]["result"]
+
+    for path, expected in (
+        ("/Things?$filter=" + urllib.parse.quote("geo.distance(location, geography'POINT(1 2)') lt 5"), 501),
+        ("/Things?$expand=" + urllib.parse.quote("Datastreams($top=1)"), 501),
+        ("/Things?$resultFormat=dataArray", 501),
+        ("/Things?$top=many", 400),
+        ("/Things?$bogus=1", 400),
+        ("/Nothing", 404),
+    ):
+        status, body = get(f"{public}{path}")
+        assert status == expected, path
+        assert body["message"], path
+
+
+def test_nothing_unpublished_no_single_count_and_no_reject_is_public(public: str) -> None:
+    assert get(f"{public}/Things('secret-1')")[0] == 404
+    assert get(f"{public}/Datastreams('secret-1~temperature')")[0] == 404
+    assert get(f"{public}/Datastreams('secret-1~temperature')/Observations")[0] == 404
+    _, counts = get(f"{public}/Datastreams('cnt-1~people_count')/Observations?$orderby=phenomenonTime%20asc")
+    assert counts["value"], "the counter's hourly sums"
+    assert {o["result"] for o in counts["value"][1:]} == {18.0}, "six counts of 3 an hour, never one count of 3"
+    assert all("/" in o["phenomenonTime"] for o in counts["value"]), "each an hour's interval"
+    texts = []
+    for path in ("/Things", "/Datastreams", "/Observations?$top=1000", "/Locations", "/FeaturesOfInterest",
+                 "/Sensors", "/ObservedProperties", "/HistoricalLocations"):  # fmt: skip
+        status, body = get(f"{public}{path}")
+        assert status == 200, path
+        texts.append(json.dumps(body))
+    everything = "".join(texts)
+    assert "secret-1" not in everything
+    assert "town-hall" not in everything
+    assert "secret-payload" not in everything
+    assert "99" not in json.dumps([o["result"] for o in json.loads(texts[2])["value"]])
