@@ -6,6 +6,8 @@ reject or raw payload in any public answer."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -27,7 +29,16 @@ from tests.helpers import IngestProcess, publish_all, unique, wait_until
 # the client's own dependency (furl) warns about its use of it: not this project's code
 pytestmark = pytest.mark.filterwarnings("ignore:furl.pathstr is deprecated:DeprecationWarning")
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+MANY = 2_500
 HOURS = 5  # kit-1 reported every 20 minutes over the last five hours; cnt-1 counted people every 10 minutes
+
+
+def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            return answer.status, dict(answer.headers.items()), answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers.items()), error.read()
 
 
 def get(url: str) -> tuple[int, Any]:
@@ -64,6 +75,10 @@ def public(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: 
         at = NOW - timedelta(minutes=20 * (step + 1))
         ns = int(at.timestamp() * 1e9)
         lines += [f"temperature,device=kit-1 value={10 + step / 10} {ns}", f"temperature,device=secret-1 value=99 {ns}"]
+    for step in range(MANY):  # kit-2 every second: more points than one batch of a streamed download
+        lines.append(
+            f"humidity,device=kit-2 value={step % 100} {int((NOW - timedelta(seconds=step + 1)).timestamp() * 1e9)}"
+        )
     for step in range(HOURS * 6):
         at = NOW - timedelta(minutes=10 * (step + 1))
         lines.append(f"people_count,device=cnt-1 value=3 {int(at.timestamp() * 1e9)}")
@@ -172,4 +187,41 @@ def test_nothing_unpublished_no_single_count_and_no_reject_is_public(public: str
     assert "secret-1" not in everything
     assert "town-hall" not in everything
     assert "secret-payload" not in everything
-    assert "99" not in json.dumps([o["result"] for o in json.loads(texts[2])["value"]])
+    temperatures = [o["result"] for o in json.loads(texts[2])["value"] if "~temperature~" in o["@iot.id"]]
+    assert temperatures
+    assert 99.0 not in temperatures, "secret-1's readings"
+
+
+def test_downloads_per_datastream_and_site_are_streamed_with_their_licence(public: str) -> None:
+    base = public.removesuffix("/sta/v1.1") + "/opendata"
+    status, headers, body = fetch(f"{base}/datastreams/kit-2~humidity.csv")
+    assert status == 200
+    assert headers["Link"] == '<https://creativecommons.org/licenses/by/4.0/>; rel="license"'
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    assert len(rows) == MANY, "every point, through several batches of InfluxDB's chunked answer"
+    assert rows[0]["time"] < rows[-1]["time"]
+    assert {row["device"] for row in rows} == {"kit-2"}
+
+    since = (NOW - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    _, _, body = fetch(f"{base}/datastreams/kit-1~temperature.csv?from={since}")
+    assert len(list(csv.DictReader(io.StringIO(body.decode())))) == 3
+
+    status, headers, body = fetch(f"{base}/sites/library.json")
+    assert status == 200
+    document = json.loads(body)
+    assert document["license"] == "https://creativecommons.org/licenses/by/4.0/"
+    assert document["attribution"] == "Aarhus Kommune"
+    people = [o for o in document["observations"] if o["quantity"] == "people_count"]
+    assert people
+    assert all(o["time_end"] > o["time"] for o in people), "hourly sums, never single counts"
+    assert {o["value"] for o in people[1:]} == {18.0}
+
+    _, _, harbour = fetch(f"{base}/sites/harbour.csv")
+    assert {row["device"] for row in csv.DictReader(io.StringIO(harbour.decode()))} == {"kit-1", "kit-2"}
+    for path in (
+        "/datastreams/secret-1~temperature.csv",
+        "/sites/town-hall.json",
+        "/datastreams/kit-1~temperature.xml",
+    ):
+        assert fetch(f"{base}{path}")[0] == 404, path
+    assert fetch(f"{base}/sites/harbour.csv?from=yesterday")[0] == 400

@@ -4,7 +4,9 @@ per bucket and delayed where its privacy says so, never a reading newer than the
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +23,12 @@ from iot_suitcase.ingest.sink.history import History
 _TIME_PATHS = ("phenomenonTime", "resultTime")
 _INFLUX_OPERATORS = {"eq": "=", "ne": "!=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 _TIMEOUT_S = 10.0
+CHUNK = 1_000  # points per batch of a streamed download (a line of InfluxDB's chunked answer stays under 64 KiB)
+
+
+def iso_time(moment: datetime) -> str:
+    """A time as the public side writes it: UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class ReadingsUnavailable(RuntimeError):
@@ -106,6 +114,28 @@ class PublicReadings:
     async def count(self, stream: Stream, where: Conditions) -> int:
         values = _values(await self._query(stream_query(stream, where, counting=True)))
         return int(values[0][1]) if values else 0
+
+    async def stream(self, stream: Stream, where: Conditions) -> AsyncIterator[list[tuple[int, float]]]:
+        """Every public point of a stream, oldest first, in batches of ``CHUNK`` as InfluxDB streams them
+        (``chunked=true``): a year of one-minute readings never sits in memory at once."""
+        form = {"db": self._database, "q": f"{stream_query(stream, where)} ORDER BY time ASC", "epoch": "ms"}
+        form |= {"chunked": "true", "chunk_size": str(CHUNK)}
+        if self._retention_policy:
+            form["rp"] = self._retention_policy
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=60)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.post(f"{self._url}/query", data=form, headers=self._history.auth_headers()) as response,
+            ):
+                if response.status != 200:
+                    raise ReadingsUnavailable(f"InfluxDB answered {response.status}")
+                async for line in response.content:
+                    if line.strip():
+                        answer = json.loads(line)
+                        yield [(int(at), float(value)) for at, value in _values(answer) if value is not None]
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            raise ReadingsUnavailable(str(error)) from None
 
     async def _query(self, query: str) -> dict[str, Any]:
         form = {"db": self._database, "q": query, "epoch": "ms"}

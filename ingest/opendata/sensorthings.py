@@ -35,7 +35,7 @@ from iot_suitcase.devices.opendata.streams import Stream, public_location, publi
 from iot_suitcase.devices.opendata.units import ucum_code
 from iot_suitcase.devices.registry import Device, Registry
 from iot_suitcase.ingest.opendata.filters import Expression, FilterError, matches, parse
-from iot_suitcase.ingest.opendata.readings import PublicReadings, ReadingsUnavailable, conditions
+from iot_suitcase.ingest.opendata.readings import PublicReadings, ReadingsUnavailable, conditions, iso_time
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +89,6 @@ class StaError(Exception):
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"code": status, "type": "error", "message": message}, status=status)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _from_ms(ms: int) -> datetime:
@@ -190,7 +186,7 @@ class Snapshot:
         )
 
     def historical_location(self, device: Device) -> dict[str, Any]:
-        return self._entity("HistoricalLocations", device.id, {"time": _iso(device.created)})
+        return self._entity("HistoricalLocations", device.id, {"time": iso_time(device.created)})
 
     def feature(self, device: Device) -> dict[str, Any]:
         place = self.locations.get(device.id)
@@ -243,10 +239,10 @@ class Snapshot:
     def observation(self, stream: Stream, at_ms: int, value: float) -> dict[str, Any]:
         start = _from_ms(at_ms)
         if stream.privacy.aggregated:
-            phenomenon = f"{_iso(start)}/{_iso(start + timedelta(seconds=stream.privacy.bucket_s))}"
-            result_time = _iso(start + timedelta(seconds=stream.privacy.bucket_s))
+            phenomenon = f"{iso_time(start)}/{iso_time(start + timedelta(seconds=stream.privacy.bucket_s))}"
+            result_time = iso_time(start + timedelta(seconds=stream.privacy.bucket_s))
         else:
-            phenomenon = result_time = _iso(start)
+            phenomenon = result_time = iso_time(start)
         body = {"phenomenonTime": phenomenon, "resultTime": result_time, "result": value}
         return self._entity("Observations", f"{stream.key}~{at_ms}", body)
 
@@ -373,7 +369,7 @@ class SensorThings:
         return stream is not None and at.isdecimal() and bool(await self._observation(stream, int(at)))
 
     async def _observation(self, stream: Stream, at_ms: int) -> list[tuple[int, float]]:
-        moment = _iso(_from_ms(at_ms))
+        moment = iso_time(_from_ms(at_ms))
         where = conditions(parse(f"phenomenonTime ge {moment} and phenomenonTime le {moment}"))
         return await self._readings.page(stream, where, descending=False, limit=1, offset=0)
 

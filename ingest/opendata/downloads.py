@@ -1,0 +1,150 @@
+"""Downloads of published readings (#19 point 3), per datastream and per site, as CSV or JSON for a time range,
+streamed from InfluxDB to the client batch by batch, with the licence in every response (a ``Link`` header with
+``rel="license"``, and in the JSON itself).
+
+``/opendata/datastreams/<device>~<quantity>.csv|json`` and ``/opendata/sites/<site>.csv|json``, each with
+optional ``from`` and ``to`` (ISO 8601 times).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiohttp import web
+
+from iot_suitcase.devices.catalog import Catalog
+from iot_suitcase.devices.opendata.model import OpenDataRules
+from iot_suitcase.devices.opendata.store import OpenDataError, load_rules
+from iot_suitcase.devices.opendata.streams import Stream, published_streams
+from iot_suitcase.devices.opendata.units import ucum_code
+from iot_suitcase.devices.registry import Registry
+from iot_suitcase.ingest.opendata.filters import FilterError, parse
+from iot_suitcase.ingest.opendata.readings import (
+    Conditions,
+    PublicReadings,
+    ReadingsUnavailable,
+    conditions,
+    iso_time,
+)
+
+PREFIX = "/opendata"
+FORMATS = {"csv": "text/csv", "json": "application/json"}
+
+
+class Downloads:
+    def __init__(
+        self, registry: Callable[[], Registry], catalog: Catalog, rules_file: Path, readings: PublicReadings
+    ) -> None:
+        self._registry = registry
+        self._catalog = catalog
+        self._rules_file = rules_file
+        self._readings = readings
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(PREFIX + "/datastreams/{key}.{format}", self.datastream)
+        app.router.add_get(PREFIX + "/sites/{site}.{format}", self.site)
+
+    def _published(self) -> tuple[OpenDataRules, list[Stream]]:
+        try:
+            rules = load_rules(self._rules_file)
+        except OpenDataError:
+            raise web.HTTPServiceUnavailable(text="the open-data settings cannot be read") from None
+        return rules, published_streams(self._registry(), self._catalog, rules)
+
+    async def datastream(self, request: web.Request) -> web.StreamResponse:
+        rules, streams = await asyncio.to_thread(self._published)
+        chosen = [s for s in streams if s.key == request.match_info["key"]]
+        return await self._send(request, rules, chosen, request.match_info["key"])
+
+    async def site(self, request: web.Request) -> web.StreamResponse:
+        rules, streams = await asyncio.to_thread(self._published)
+        chosen = [s for s in streams if s.device.site == request.match_info["site"]]
+        return await self._send(request, rules, chosen, request.match_info["site"])
+
+    async def _send(
+        self, request: web.Request, rules: OpenDataRules, streams: list[Stream], name: str
+    ) -> web.StreamResponse:
+        kind = request.match_info["format"]
+        if kind not in FORMATS:
+            raise web.HTTPNotFound(text="downloads are .csv or .json")
+        if not streams:
+            raise web.HTTPNotFound(text=f"nothing published as {name!r}")
+        where = _range(request)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": f"{FORMATS[kind]}; charset=utf-8",
+                "Content-Disposition": f'attachment; filename="{name}.{kind}"',
+                "Link": f'<{rules.licence_url}>; rel="license"',
+                "Access-Control-Allow-Origin": "*",
+            }
+        )
+        await response.prepare(request)
+        try:
+            if kind == "csv":
+                await self._csv(response, streams, where)
+            else:
+                await self._json(response, rules, streams, where)
+        except ReadingsUnavailable:  # the status is sent already: say it where the reader will see it
+            await response.write(b"\nthe download broke off: the readings could not be read; try again\n")
+        await response.write_eof()
+        return response
+
+    async def _csv(self, response: web.StreamResponse, streams: list[Stream], where: Conditions) -> None:
+        await response.write(_csv_row(["time", "time_end", "device", "quantity", "value", "unit"]))
+        for stream in streams:
+            unit = ucum_code(stream.quantity.unit)
+            async for batch in self._readings.stream(stream, where):
+                rows = [_csv_row([*_times(stream, at), stream.device.id, stream.quantity.name, value, unit])
+                        for at, value in batch]  # fmt: skip
+                await response.write(b"".join(rows))
+
+    async def _json(
+        self, response: web.StreamResponse, rules: OpenDataRules, streams: list[Stream], where: Conditions
+    ) -> None:
+        head = {"license": rules.licence_url, "attribution": rules.attribution}
+        await response.write(json.dumps(head)[:-1].encode() + b', "observations": [')
+        first = True
+        for stream in streams:
+            async for batch in self._readings.stream(stream, where):
+                items = []
+                for at, value in batch:
+                    start, end = _times(stream, at)
+                    item = {"time": start, "device": stream.device.id, "quantity": stream.quantity.name,
+                            "value": value, "unit": ucum_code(stream.quantity.unit)}  # fmt: skip
+                    if end:
+                        item["time_end"] = end
+                    items.append(("" if first else ",") + json.dumps(item))
+                    first = False
+                await response.write("".join(items).encode())
+        await response.write(b"]}")
+
+
+def _range(request: web.Request) -> Conditions:
+    parts = []
+    for name, operator in (("from", "ge"), ("to", "lt")):
+        if name in request.query:
+            parts.append(f"phenomenonTime {operator} {request.query[name]}")
+    try:
+        return conditions(parse(" and ".join(parts))) if parts else Conditions()
+    except FilterError:
+        raise web.HTTPBadRequest(text="from and to are ISO 8601 times, e.g. 2026-12-01T00:00:00Z") from None
+
+
+def _times(stream: Stream, at_ms: int) -> tuple[str, str]:
+    """A point's time, and the end of its bucket when its stream is published aggregated."""
+    start = datetime.fromtimestamp(at_ms / 1000, UTC)
+    if not stream.privacy.aggregated:
+        return iso_time(start), ""
+    return iso_time(start), iso_time(datetime.fromtimestamp(at_ms / 1000 + stream.privacy.bucket_s, UTC))
+
+
+def _csv_row(values: list[object]) -> bytes:
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerow(values)
+    return text.getvalue().encode()
