@@ -28,6 +28,7 @@ from iot_suitcase.ingest.console.rendering import Templates
 from iot_suitcase.ingest.console.tenants import TenantsPage
 from iot_suitcase.ingest.intake.directory import DeviceDirectory
 from iot_suitcase.ingest.intake.takein import TakeIn
+from iot_suitcase.ingest.opendata.catalogue import Catalogue
 from iot_suitcase.ingest.opendata.downloads import Downloads
 from iot_suitcase.ingest.opendata.readings import PublicReadings
 from iot_suitcase.ingest.opendata.sensorthings import SensorThings
@@ -252,7 +253,7 @@ class IngestService:
         onboarding.add_routes(app)
         public = PublicReadings(self.settings)
         opendata = self.settings.opendata_file
-        for part in (SensorThings, Downloads):  # open data: public, read-only
+        for part in (SensorThings, Downloads, Catalogue):  # open data: public, read-only
             part(lambda: self.directory.registry, self.decoder.catalog, opendata, public).add_routes(app)
         if self.settings.tenant is None:  # the installation's own console: its administrators are the platform's
             TenantsPage(templates, self.settings.tenants_file, lambda: self.security).add_routes(app)

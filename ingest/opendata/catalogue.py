@@ -1,0 +1,172 @@
+"""The open-data catalogue in DCAT-AP (#19 point 4), for a national portal (Open Data DK) to harvest:
+``/opendata/catalog`` in JSON-LD (``.jsonld``), and in Turtle (``.ttl``, or ``Accept: text/turtle``), the same
+graph, converted by rdflib from the JSON-LD.
+
+One dataset per published datastream, with its distributions (its SensorThings Datastream, its CSV and JSON
+downloads), licence, publisher, spatial coverage (a WKT point, rounded like the Location), temporal coverage (its
+first and last public reading), and update frequency (hourly for an aggregated stream, continuous otherwise).
+Made at most every ``CACHE_S`` seconds: the temporal coverage costs two InfluxDB queries a dataset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from rdflib import Graph
+
+from iot_suitcase.devices.catalog import Catalog
+from iot_suitcase.devices.opendata.model import OpenDataRules
+from iot_suitcase.devices.opendata.store import OpenDataError, load_rules
+from iot_suitcase.devices.opendata.streams import Stream, public_location, published_streams
+from iot_suitcase.devices.registry import Registry
+from iot_suitcase.ingest.opendata.readings import Conditions, PublicReadings, ReadingsUnavailable, iso_time
+
+CACHE_S = 300.0
+CONTEXT = {
+    "dcat": "http://www.w3.org/ns/dcat#",
+    "dct": "http://purl.org/dc/terms/",
+    "foaf": "http://xmlns.com/foaf/0.1/",
+    "locn": "http://www.w3.org/ns/locn#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "gsp": "http://www.opengis.net/ont/geosparql#",
+}
+FREQUENCY = "http://publications.europa.eu/resource/authority/frequency/"
+THEME = "http://publications.europa.eu/resource/authority/data-theme/ENVI"  # environment
+MEDIA_TYPE = "https://www.iana.org/assignments/media-types/"
+
+
+class Catalogue:
+    def __init__(
+        self, registry: Callable[[], Registry], catalog: Catalog, rules_file: Path, readings: PublicReadings
+    ) -> None:
+        self._registry = registry
+        self._catalog = catalog
+        self._rules_file = rules_file
+        self._readings = readings
+        self._cached: tuple[float, str, dict[str, Any]] | None = None  # (made at, base, document)
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/opendata/catalog", self.catalogue)
+        app.router.add_get("/opendata/catalog.jsonld", self.catalogue)
+        app.router.add_get("/opendata/catalog.ttl", self.turtle)
+
+    async def catalogue(self, request: web.Request) -> web.Response:
+        if "text/turtle" in request.headers.get("Accept", "") and request.path.endswith("/catalog"):
+            return await self.turtle(request)
+        document = await self._document(request)
+        return _answer(json.dumps(document, indent=1), "application/ld+json")
+
+    async def turtle(self, request: web.Request) -> web.Response:
+        document = await self._document(request)
+        graph = Graph().parse(data=json.dumps(document), format="json-ld")
+        return _answer(graph.serialize(format="turtle"), "text/turtle")
+
+    async def _document(self, request: web.Request) -> dict[str, Any]:
+        base = f"{request.scheme}://{request.host}"
+        cached = self._cached
+        if cached is not None and cached[1] == base and time.monotonic() - cached[0] < CACHE_S:
+            return cached[2]
+        try:
+            rules = await asyncio.to_thread(load_rules, self._rules_file)
+        except OpenDataError:
+            raise web.HTTPServiceUnavailable(text="the open-data settings cannot be read") from None
+        streams = published_streams(self._registry(), self._catalog, rules)
+        try:
+            spans = [await self._span(stream) for stream in streams]
+        except ReadingsUnavailable:
+            raise web.HTTPServiceUnavailable(text="the readings cannot be read right now; try again later") from None
+        document = catalogue_document(base, rules, streams, spans)
+        self._cached = (time.monotonic(), base, document)
+        return document
+
+    async def _span(self, stream: Stream) -> tuple[int, int] | None:
+        """The stream's first and last public reading (epoch ms), or None before its first."""
+        first = await self._readings.page(stream, Conditions(), descending=False, limit=1, offset=0)
+        last = await self._readings.page(stream, Conditions(), descending=True, limit=1, offset=0)
+        return (first[0][0], last[0][0]) if first and last else None
+
+
+def catalogue_document(
+    base: str, rules: OpenDataRules, streams: list[Stream], spans: list[tuple[int, int] | None]
+) -> dict[str, Any]:
+    """The DCAT-AP catalogue as JSON-LD: every published stream a dataset, nothing else."""
+    publisher = {"@id": f"{base}/opendata/catalog#publisher", "@type": "foaf:Agent",
+                 "foaf:name": rules.attribution or rules.title or "iot-suitcase"}  # fmt: skip
+    datasets = [_dataset(base, rules, stream, span, streams) for stream, span in zip(streams, spans, strict=True)]
+    return {
+        "@context": CONTEXT,
+        "@id": f"{base}/opendata/catalog",
+        "@type": "dcat:Catalog",
+        "dct:title": {"@value": f"Sensor data of {publisher['foaf:name']}", "@language": "en"},
+        "dct:description": {"@value": "Readings of municipal sensors, published as open data.", "@language": "en"},
+        "dct:publisher": publisher,
+        "dct:license": {"@id": rules.licence_url},
+        "foaf:homepage": {"@id": f"{base}/sta/v1.1"},
+        "dcat:dataset": datasets,
+    }
+
+
+def _dataset(
+    base: str, rules: OpenDataRules, stream: Stream, span: tuple[int, int] | None, streams: list[Stream]
+) -> dict[str, Any]:
+    device, quantity, privacy = stream.device, stream.quantity, stream.privacy
+    identifier = f"{base}/opendata/datasets/{stream.key}"
+    sta = f"{base}/sta/v1.1/Datastreams('{stream.key}')"
+    downloads = f"{base}/opendata/datastreams/{stream.key}"
+    distributions = [
+        _distribution(f"{identifier}#sta", "SensorThings API Datastream", sta, "application/json", rules),
+        _distribution(f"{identifier}#csv", "CSV download", f"{downloads}.csv", "text/csv", rules),
+        _distribution(f"{identifier}#json", "JSON download", f"{downloads}.json", "application/json", rules),
+    ]
+    dataset: dict[str, Any] = {
+        "@id": identifier,
+        "@type": "dcat:Dataset",
+        "dct:identifier": stream.key,
+        "dct:title": {"@value": f"{quantity.label()}, {device.name} ({device.site})", "@language": "en"},
+        "dct:description": {"@value": quantity.description, "@language": "en"},
+        "dct:publisher": {"@id": f"{base}/opendata/catalog#publisher"},
+        "dcat:keyword": [quantity.name, device.site],
+        "dcat:theme": {"@id": THEME},
+        "dct:accrualPeriodicity": {"@id": FREQUENCY + ("HOURLY" if privacy.aggregated else "UPDATE_CONT")},
+        "dcat:distribution": distributions,
+    }
+    place = public_location(device, streams, rules)
+    if place is not None:
+        point = {"@value": f"POINT({place.lon} {place.lat})", "@type": "gsp:wktLiteral"}
+        dataset["dct:spatial"] = {"@type": "dct:Location", "locn:geometry": point}
+    if span is not None:
+        dataset["dct:temporal"] = {
+            "@type": "dct:PeriodOfTime",
+            "dcat:startDate": {"@value": _when(span[0]), "@type": "xsd:dateTime"},
+            "dcat:endDate": {"@value": _when(span[1]), "@type": "xsd:dateTime"},
+        }
+    return dataset
+
+
+def _distribution(identifier: str, title: str, url: str, media: str, rules: OpenDataRules) -> dict[str, Any]:
+    return {
+        "@id": identifier,
+        "@type": "dcat:Distribution",
+        "dct:title": {"@value": title, "@language": "en"},
+        "dcat:accessURL": {"@id": url},
+        "dcat:mediaType": {"@id": MEDIA_TYPE + media},
+        "dct:license": {"@id": rules.licence_url},
+    }
+
+
+def _when(ms: int) -> str:
+    return iso_time(datetime.fromtimestamp(ms / 1000, UTC))
+
+
+def _answer(text: str, content_type: str) -> web.Response:
+    response = web.Response(text=text, content_type=content_type)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = f"public, max-age={int(CACHE_S)}"
+    return response
