@@ -30,6 +30,7 @@ from iot_suitcase.ingest.intake.directory import DeviceDirectory
 from iot_suitcase.ingest.intake.takein import TakeIn
 from iot_suitcase.ingest.opendata.catalogue import Catalogue
 from iot_suitcase.ingest.opendata.downloads import Downloads
+from iot_suitcase.ingest.opendata.guard import PublicGuard
 from iot_suitcase.ingest.opendata.readings import PublicReadings
 from iot_suitcase.ingest.opendata.sensorthings import SensorThings
 from iot_suitcase.ingest.operations.remembered import RememberedDevices
@@ -231,7 +232,8 @@ class IngestService:
         templates = Templates(template_globals, language_of)
         accounts = Accounts(self.settings.accounts_file, idle_s=self.settings.session_idle_hours * 3600)
         auth = ConsoleAuth(accounts, self.settings, templates, tenant=self.settings.tenant)
-        app = self.http.app(outer_middlewares=[auth.middleware])
+        guard = PublicGuard(self.settings.opendata_rate_per_s, self.settings.opendata_concurrency)
+        app = self.http.app(outer_middlewares=[guard.middleware, auth.middleware])
         auth.add_routes(app)
         self.pages = StatusPages(
             self.pipeline,

@@ -98,6 +98,7 @@ def public(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: 
             "influx_url": influxdb.url,
             "influx_database": influx_db,
             "opendata_file": str(tmp_path / "od.toml"),
+            "opendata_rate_per_s": "1000",  # these tests ask quickly; the limits have tests of their own
             "unknown_devices": "reject",
         },
     ).start()

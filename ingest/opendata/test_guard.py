@@ -1,0 +1,55 @@
+"""The public side's guard, over real HTTP on loopback: one client beyond its rate gets 429 with Retry-After,
+and beyond the cap on requests in progress everyone gets 503 at once; other paths are not touched."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from iot_suitcase.ingest.opendata.guard import PublicGuard
+
+
+def app(guard: PublicGuard, release: asyncio.Event) -> web.Application:
+    async def slow(_request: web.Request) -> web.Response:
+        await release.wait()
+        return web.json_response({"value": []})
+
+    async def quick(_request: web.Request) -> web.Response:
+        return web.json_response({"value": []})
+
+    application = web.Application(middlewares=[guard.middleware])
+    application.router.add_get("/sta/v1.1/Things", quick)
+    application.router.add_get("/sta/v1.1/Slow", slow)
+    application.router.add_get("/v1/other", quick)
+    return application
+
+
+async def test_a_client_beyond_its_rate_is_told_when_to_come_back() -> None:
+    guard = PublicGuard(rate_per_s=2, concurrency=10)
+    async with TestClient(TestServer(app(guard, asyncio.Event()))) as client:
+        statuses = [(await client.get("/sta/v1.1/Things")).status for _ in range(8)]
+        assert statuses[:4] == [200, 200, 200, 200], "a burst of twice the rate"
+        assert 429 in statuses
+        refused = await client.get("/sta/v1.1/Things")
+        assert refused.status == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert (await refused.json())["code"] == 429
+        others = [(await client.get("/v1/other")).status for _ in range(8)]
+        assert others == [200] * 8, "not the public side"
+
+
+async def test_beyond_the_requests_in_progress_everyone_is_refused_at_once() -> None:
+    release = asyncio.Event()
+    guard = PublicGuard(rate_per_s=100, concurrency=2)
+    async with TestClient(TestServer(app(guard, release))) as client:
+        slow = [asyncio.create_task(client.get("/sta/v1.1/Slow")) for _ in range(2)]
+        await asyncio.sleep(0.2)
+        busy = await asyncio.wait_for(client.get("/sta/v1.1/Things"), timeout=5)
+        assert busy.status == 503
+        assert busy.headers["Retry-After"] == "1"
+        release.set()
+        assert [(await task).status for task in slow] == [200, 200]
+        assert (await client.get("/sta/v1.1/Things")).status == 200
+        assert guard.refused == 1
