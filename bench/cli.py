@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     sizes.add_argument("--tenants-quota", type=float, help="the flooding tenant's quota in msg/s (it floods at 10x)")
     sizes.add_argument("--tenants-seconds", type=float, help="length of each run of the flood test")
     sizes.add_argument("--tenants-rounds", type=int, help="alone/flood pairs of runs (their spread is the noise)")
+    sizes.add_argument("--opendata-rate", type=float, help="msg/s while the open-data side is flooded")
+    sizes.add_argument("--opendata-seconds", type=float, help="length of each run of the open-data load test")
+    sizes.add_argument("--opendata-rounds", type=int, help="quiet/queried pairs of runs (their spread is the noise)")
+    sizes.add_argument("--opendata-clients", type=int, help="threads of the open-data query flood")
     return parser
 
 
@@ -108,6 +112,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tenants_quota=args.tenants_quota,
         tenants_seconds=args.tenants_seconds,
         tenants_rounds=args.tenants_rounds,
+        opendata_rate=args.opendata_rate,
+        opendata_seconds=args.opendata_seconds,
+        opendata_rounds=args.opendata_rounds,
+        opendata_clients=args.opendata_clients,
     )
     wanted = SCENARIOS if not args.only else tuple(name.strip() for name in args.only.split(","))
     unknown = set(wanted) - set(SCENARIOS)

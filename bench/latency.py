@@ -11,6 +11,7 @@ bound), and the bracket width is the error bar.
 from __future__ import annotations
 
 import math
+import statistics
 import threading
 import time
 from dataclasses import dataclass, field
@@ -170,4 +171,25 @@ def percentiles(values: list[float]) -> dict[str, float]:
         "p99": round(percentile(values, 0.99), 1),
         "max": round(max(values), 1),
         "mean": round(sum(values) / len(values), 1),
+    }
+
+
+def p99_comparison(runs: list[dict[str, Any]], base: str, loaded: str) -> dict[str, Any]:
+    """The median p99 of the ``base`` runs and of the ``loaded`` ones, and the noise: the spread of the base runs'
+    p99s. A load is within the noise when it raises the median by no more than that spread."""
+
+    def p99s(kind: str) -> list[float]:
+        return [r["latency_ms"].get("p99", float("inf")) for r in runs if r["kind"] == kind]
+
+    alone, under = p99s(base), p99s(loaded)
+    noise = max(alone) - min(alone)
+    raised = statistics.median(under) - statistics.median(alone)
+    return {
+        f"{base.replace('-', '_')}_p99_ms": round(statistics.median(alone), 1),
+        f"{loaded.replace('-', '_')}_p99_ms": round(statistics.median(under), 1),
+        "noise_ms": round(noise, 1),
+        "raised_ms": round(raised, 1),
+        "loss": sum(r["loss"] for r in runs),
+        "not_observed": sum(r["not_observed"] for r in runs),
+        "met": raised <= noise and all(r["loss"] == 0 and r["not_observed"] == 0 for r in runs),
     }

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import console, raw, registry_import, tenants
+from bench import console, opendata, raw, registry_import, tenants
 from bench.fleet import MEASUREMENTS, TOPIC_ROOT, Shard, shards
 from bench.latency import PacedPublisher, VisibilityPoller, latency_figures, percentiles
 from bench.mqtt import Publisher, publish_packet
@@ -17,7 +17,7 @@ from bench.observe import Completion, ProcessSampler, count, thread_cpu, wait_un
 from bench.pyspy import Profiler, summarise
 from bench.stack import DATABASE, BenchError, IngestWorker, PublisherGroup, Stack, publish, server_pid, wait_for
 
-SCENARIOS = ("raw", "drain", "live", "latency", "scaleout", "memory", "registry", "console", "tenants")
+SCENARIOS = ("raw", "drain", "live", "latency", "scaleout", "memory", "registry", "console", "tenants", "opendata")
 SHARE_GROUP = "bench"
 PROBE_QUANTITY = "co2"  # probes go to a measurement of their own, so they never count as load
 
@@ -46,6 +46,10 @@ class Sizes:
     tenants_quota: float = 200.0  # the flooding tenant's quota; it floods at 10x
     tenants_seconds: float = 30.0
     tenants_rounds: int = 3
+    opendata_rate: float = 1000.0  # readings per second while the public side is flooded
+    opendata_seconds: float = 30.0
+    opendata_rounds: int = 2
+    opendata_clients: int = 8  # threads of the query flood
 
     @classmethod
     def smoke(cls) -> Sizes:
@@ -62,6 +66,8 @@ class Sizes:
             console_repeats=2,
             tenants_seconds=2.0,
             tenants_rounds=1,
+            opendata_seconds=2.0,
+            opendata_rounds=1,
         )
 
     def with_overrides(self, **changes: Any) -> Sizes:
@@ -349,6 +355,18 @@ class Bench:
             base_ms=self.base_ms,
         )
         return tenants.run(plan, self.workdir / "tenants", lambda stack: self.probe(stack, 3), self.say)
+
+    def opendata(self) -> dict[str, Any]:
+        sizes = self.sizes
+        plan = opendata.LoadPlan(
+            rate=sizes.opendata_rate,
+            seconds=sizes.opendata_seconds,
+            rounds=sizes.opendata_rounds,
+            clients=sizes.opendata_clients,
+            devices=sizes.devices,
+            poll_s=sizes.latency_poll_s,
+        )
+        return opendata.run(plan, self.workdir / "opendata", lambda stack: self.probe(stack, 3), self.say)
 
     def registry(self) -> dict[str, Any]:
         self.say(f"registry: importing {self.sizes.registry_devices:,} devices")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.latency import PacedPublisher, VisibilityPoller, latency_figures
+from bench.latency import PacedPublisher, VisibilityPoller, latency_figures, p99_comparison
 from bench.observe import ProcessSampler, count
 from bench.stack import DATABASE, BenchError, IngestWorker, Stack, server_pid, with_repo
 
@@ -70,23 +70,8 @@ def run(plan: FloodPlan, workdir: Path, probe: Callable[[Stack], None], say: Cal
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The medians of the quiet tenant's p99 alone and under the flood, the noise (the alone runs' spread)."""
-
-    def p99s(kind: str) -> list[float]:
-        return [r["latency_ms"].get("p99", float("inf")) for r in runs if r["kind"] == kind]
-
-    alone, flood, unbounded = p99s("alone"), p99s("flood"), p99s("flood-no-quota")
-    noise = max(alone) - min(alone)
-    raised = statistics.median(flood) - statistics.median(alone)
-    return {
-        "alone_p99_ms": round(statistics.median(alone), 1),
-        "flood_p99_ms": round(statistics.median(flood), 1),
-        "flood_no_quota_p99_ms": round(statistics.median(unbounded), 1),
-        "noise_ms": round(noise, 1),
-        "raised_ms": round(raised, 1),
-        "loss": sum(r["loss"] for r in runs),
-        "not_observed": sum(r["not_observed"] for r in runs),
-        "met": raised <= noise and all(r["loss"] == 0 and r["not_observed"] == 0 for r in runs),
-    }
+    unbounded = [r["latency_ms"].get("p99", float("inf")) for r in runs if r["kind"] == "flood-no-quota"]
+    return {**p99_comparison(runs, "alone", "flood"), "flood_no_quota_p99_ms": round(statistics.median(unbounded), 1)}
 
 
 def _one_run(

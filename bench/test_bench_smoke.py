@@ -76,8 +76,14 @@ def test_smoke_run_measures_every_scenario_without_loss(tmp_path: Path) -> None:
     assert flooded["flooding_tenant_slowed"] is True, "the flooding tenant was held to its quota"
     assert flood["runs"][2]["flooding_tenant_slowed"] is False
 
-    # drain, latency, memory, the registry import twice, the console, the tenants' flood
-    assert len(results["targets"]) == 7
+    load = scenarios["opendata"]
+    assert [run["kind"] for run in load["runs"]] == ["quiet", "queried"]
+    assert all(run["loss"] == 0 for run in load["runs"])
+    assert load["runs"][1]["queries"]["requests"] > 0, "the public side was asked"
+    assert load["runs"][1]["queries"]["statuses"].get("200", 0) > 0
+
+    # drain, latency, memory, the registry import twice, the console, the tenants' flood, the open-data load
+    assert len(results["targets"]) == 8
     console = scenarios["console"]
     assert console["first_screen"]["median_s"] > 0
     assert console["first_screen"]["bytes"] > 10_000, "the first screen has the devices on it"
@@ -90,6 +96,7 @@ def test_smoke_run_measures_every_scenario_without_loss(tmp_path: Path) -> None:
         "Scale-out",
         "Registry",
         "Tenants",
+        "Open data",
     )
     for row in rows:
         assert row in table
