@@ -7,7 +7,6 @@ what must hold). Target: the flood runs' median p99 within the noise (the spread
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from typing import Any
 from bench.fleet import device_id
 from bench.latency import PacedPublisher, VisibilityPoller, latency_figures, p99_comparison
 from bench.observe import ProcessSampler, count
-from bench.stack import DATABASE, BenchError, IngestWorker, Stack, server_pid, with_repo
+from bench.stack import DATABASE, BenchError, IngestWorker, Stack, json_result, server_pid, with_repo
 from iot_suitcase.devices.registry import RegistryFile, make_spec
 
 SITE = "bench"
@@ -93,7 +92,7 @@ def _one_run(plan: LoadPlan, kind: str, number: int, directory: Path, probe: Cal
             publisher.start()
             publisher.join()
             ended = sampler.sample_now()
-            queries = _wait(load)
+            queries = json_result(load, "the query load") if load else {"requests": 0, "statuses": {}, "median_ms": 0}
             poller.finish(timeout=60)
             sampler.stop()
             if publisher.error is not None or publisher.result is None:
@@ -115,16 +114,3 @@ def _one_run(plan: LoadPlan, kind: str, number: int, directory: Path, probe: Cal
         "queries": queries,
         "cpu_share": {name: round(sampler.cpu_between(name, began, ended) / seconds, 2) for name in sampler.pids},
     }
-
-
-def _wait(load: subprocess.Popen[str] | None) -> dict[str, Any]:
-    if load is None:
-        return {"requests": 0, "statuses": {}, "median_ms": 0}
-    try:
-        out, _ = load.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        raise BenchError("the query load did not finish in time") from None
-    if load.returncode != 0 or not out.strip():
-        raise BenchError(f"the query load failed (exit {load.returncode})")
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return result

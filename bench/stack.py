@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Any, Self
 
 from bench.fleet import Shard
 from iot_suitcase.servers import InfluxDB, Mosquitto
@@ -271,3 +271,15 @@ def server_pid(pid: int | None) -> int:
     if pid is None:
         raise BenchError("a server of the stack is not running")
     return pid
+
+
+def json_result(proc: subprocess.Popen[str], what: str, timeout: float = 120.0) -> dict[str, Any]:
+    """The last line a helper process (bench.flood, bench.queryload) printed, as JSON, once it has ended."""
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"{what} did not finish in time") from None
+    if proc.returncode != 0 or not out.strip():
+        raise BenchError(f"{what} failed (exit {proc.returncode})")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result

@@ -15,7 +15,6 @@ noise, and the target is met when the ``flood`` runs' median p99 is within that 
 
 from __future__ import annotations
 
-import json
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from typing import Any
 
 from bench.latency import PacedPublisher, VisibilityPoller, latency_figures, p99_comparison
 from bench.observe import ProcessSampler, count
-from bench.stack import DATABASE, BenchError, IngestWorker, Stack, server_pid, with_repo
+from bench.stack import DATABASE, BenchError, IngestWorker, Stack, json_result, server_pid, with_repo
 
 FLOOD_ROOT = "suitcase@flood"  # a tenant's topic root, as `suitcase tenants add flood` makes it
 FLOOD_DATABASE = "suitcase_flood"
@@ -108,7 +107,7 @@ def _one_run(
             publisher.start()
             publisher.join()
             ended = sampler.sample_now()
-            flood_result = _wait_flood(flood)
+            flood_result = json_result(flood, "the flood publisher") if flood else {"sent": 0, "acked": 0, "rate": 0}
             flooding_stored = count(stack.influx, FLOOD_DATABASE, "temperature")
             poller.finish(timeout=60)
             sampler.stop()
@@ -146,16 +145,3 @@ def _start_flood(stack: Stack, plan: FloodPlan, rate: float, messages: int) -> s
         "--base-ms", str(plan.base_ms),
     ]  # fmt: skip
     return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=with_repo())
-
-
-def _wait_flood(flood: subprocess.Popen[str] | None) -> dict[str, int]:
-    if flood is None:
-        return {"sent": 0, "acked": 0, "rate": 0}
-    try:
-        out, _ = flood.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        raise BenchError("the flood publisher did not finish in time") from None
-    if flood.returncode != 0 or not out.strip():
-        raise BenchError(f"the flood publisher failed (exit {flood.returncode})")
-    result: dict[str, int] = json.loads(out.strip().splitlines()[-1])
-    return result

@@ -31,6 +31,7 @@ from iot_suitcase.ingest.intake.takein import TakeIn
 from iot_suitcase.ingest.opendata.catalogue import Catalogue
 from iot_suitcase.ingest.opendata.downloads import Downloads
 from iot_suitcase.ingest.opendata.guard import PublicGuard
+from iot_suitcase.ingest.opendata.published import Published
 from iot_suitcase.ingest.opendata.readings import PublicReadings
 from iot_suitcase.ingest.opendata.sensorthings import SensorThings
 from iot_suitcase.ingest.operations.remembered import RememberedDevices
@@ -253,10 +254,14 @@ class IngestService:
             RegistryFile(self.settings.registry_file), templates, lambda: self.security, self.settings.mqtt_port, tiles
         )
         onboarding.add_routes(app)
-        public = PublicReadings(self.settings)
-        opendata = self.settings.opendata_file
-        for part in (SensorThings, Downloads, Catalogue):  # open data: public, read-only
-            part(lambda: self.directory.registry, self.decoder.catalog, opendata, public).add_routes(app)
+        published = Published(
+            lambda: self.directory.registry,
+            self.decoder.catalog,
+            self.settings.opendata_file,
+            PublicReadings(self.settings),
+        )
+        for part in (SensorThings(published), Downloads(published), Catalogue(published)):  # public, read-only
+            part.add_routes(app)
         if self.settings.tenant is None:  # the installation's own console: its administrators are the platform's
             TenantsPage(templates, self.settings.tenants_file, lambda: self.security).add_routes(app)
         reachable = Reachable(

@@ -13,20 +13,18 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from rdflib import Graph
 
-from iot_suitcase.devices.catalog import Catalog
 from iot_suitcase.devices.opendata.model import OpenDataRules
-from iot_suitcase.devices.opendata.store import OpenDataError, load_rules
-from iot_suitcase.devices.opendata.streams import Stream, public_location, published_streams
-from iot_suitcase.devices.registry import Registry
-from iot_suitcase.ingest.opendata.readings import Conditions, PublicReadings, ReadingsUnavailable, iso_time
+from iot_suitcase.devices.opendata.store import OpenDataError
+from iot_suitcase.devices.opendata.streams import Stream, public_location
+from iot_suitcase.ingest.opendata.answers import public
+from iot_suitcase.ingest.opendata.published import Published
+from iot_suitcase.ingest.opendata.readings import Conditions, ReadingsUnavailable, iso_time
 
 CACHE_S = 300.0
 CONTEXT = {
@@ -43,13 +41,9 @@ MEDIA_TYPE = "https://www.iana.org/assignments/media-types/"
 
 
 class Catalogue:
-    def __init__(
-        self, registry: Callable[[], Registry], catalog: Catalog, rules_file: Path, readings: PublicReadings
-    ) -> None:
-        self._registry = registry
-        self._catalog = catalog
-        self._rules_file = rules_file
-        self._readings = readings
+    def __init__(self, published: Published) -> None:
+        self._published = published
+        self._readings = published.readings
         self._cached: tuple[float, str, dict[str, Any]] | None = None  # (made at, base, document)
 
     def add_routes(self, app: web.Application) -> None:
@@ -74,10 +68,9 @@ class Catalogue:
         if cached is not None and cached[1] == base and time.monotonic() - cached[0] < CACHE_S:
             return cached[2]
         try:
-            rules = await asyncio.to_thread(load_rules, self._rules_file)
+            rules, streams = await asyncio.to_thread(self._published.now)
         except OpenDataError:
             raise web.HTTPServiceUnavailable(text="the open-data settings cannot be read") from None
-        streams = published_streams(self._registry(), self._catalog, rules)
         try:
             spans = [await self._span(stream) for stream in streams]
         except ReadingsUnavailable:
@@ -167,6 +160,6 @@ def _when(ms: int) -> str:
 
 def _answer(text: str, content_type: str) -> web.Response:
     response = web.Response(text=text, content_type=content_type)
-    response.headers["Access-Control-Allow-Origin"] = "*"
+    public(response)
     response.headers["Cache-Control"] = f"public, max-age={int(CACHE_S)}"
     return response

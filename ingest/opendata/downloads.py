@@ -12,22 +12,19 @@ import asyncio
 import csv
 import io
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 from aiohttp import web
 
-from iot_suitcase.devices.catalog import Catalog
 from iot_suitcase.devices.opendata.model import OpenDataRules
-from iot_suitcase.devices.opendata.store import OpenDataError, load_rules
-from iot_suitcase.devices.opendata.streams import Stream, published_streams
+from iot_suitcase.devices.opendata.store import OpenDataError
+from iot_suitcase.devices.opendata.streams import Stream
 from iot_suitcase.devices.opendata.units import ucum_code
-from iot_suitcase.devices.registry import Registry
+from iot_suitcase.ingest.opendata.answers import public
 from iot_suitcase.ingest.opendata.filters import FilterError, parse
+from iot_suitcase.ingest.opendata.published import Published
 from iot_suitcase.ingest.opendata.readings import (
     Conditions,
-    PublicReadings,
     ReadingsUnavailable,
     conditions,
     iso_time,
@@ -38,32 +35,27 @@ FORMATS = {"csv": "text/csv", "json": "application/json"}
 
 
 class Downloads:
-    def __init__(
-        self, registry: Callable[[], Registry], catalog: Catalog, rules_file: Path, readings: PublicReadings
-    ) -> None:
-        self._registry = registry
-        self._catalog = catalog
-        self._rules_file = rules_file
-        self._readings = readings
+    def __init__(self, published: Published) -> None:
+        self._published = published
+        self._readings = published.readings
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(PREFIX + "/datastreams/{key}.{format}", self.datastream)
         app.router.add_get(PREFIX + "/sites/{site}.{format}", self.site)
 
-    def _published(self) -> tuple[OpenDataRules, list[Stream]]:
+    def _now(self) -> tuple[OpenDataRules, list[Stream]]:
         try:
-            rules = load_rules(self._rules_file)
+            return self._published.now()
         except OpenDataError:
             raise web.HTTPServiceUnavailable(text="the open-data settings cannot be read") from None
-        return rules, published_streams(self._registry(), self._catalog, rules)
 
     async def datastream(self, request: web.Request) -> web.StreamResponse:
-        rules, streams = await asyncio.to_thread(self._published)
+        rules, streams = await asyncio.to_thread(self._now)
         chosen = [s for s in streams if s.key == request.match_info["key"]]
         return await self._send(request, rules, chosen, request.match_info["key"])
 
     async def site(self, request: web.Request) -> web.StreamResponse:
-        rules, streams = await asyncio.to_thread(self._published)
+        rules, streams = await asyncio.to_thread(self._now)
         chosen = [s for s in streams if s.device.site == request.match_info["site"]]
         return await self._send(request, rules, chosen, request.match_info["site"])
 
@@ -81,9 +73,9 @@ class Downloads:
                 "Content-Type": f"{FORMATS[kind]}; charset=utf-8",
                 "Content-Disposition": f'attachment; filename="{name}.{kind}"',
                 "Link": f'<{rules.licence_url}>; rel="license"',
-                "Access-Control-Allow-Origin": "*",
             }
         )
+        public(response)
         await response.prepare(request)
         try:
             if kind == "csv":

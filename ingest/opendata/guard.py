@@ -11,6 +11,7 @@ import math
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from iot_suitcase.ingest.opendata.answers import public_error
 from iot_suitcase.ingest.sources.ratelimit import RateLimiter
 
 PUBLIC_PREFIXES = ("/sta/", "/opendata/")
@@ -38,7 +39,6 @@ class PublicGuard:
 
 
 def _refusal(status: int, message: str, wait_s: float) -> web.Response:
-    response = web.json_response({"code": status, "type": "error", "message": f"{message}; try again"}, status=status)
+    response = public_error(status, f"{message}; try again")
     response.headers["Retry-After"] = str(max(1, math.ceil(wait_s)))
-    response.headers["Access-Control-Allow-Origin"] = "*"
     return response

@@ -22,20 +22,20 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
-from iot_suitcase.devices.catalog import Catalog
 from iot_suitcase.devices.opendata.model import OpenDataRules
-from iot_suitcase.devices.opendata.store import OpenDataError, load_rules
-from iot_suitcase.devices.opendata.streams import Stream, public_location, published_streams
+from iot_suitcase.devices.opendata.store import OpenDataError
+from iot_suitcase.devices.opendata.streams import Stream, public_location
 from iot_suitcase.devices.opendata.units import ucum_code
-from iot_suitcase.devices.registry import Device, Registry
+from iot_suitcase.devices.registry import Device
+from iot_suitcase.ingest.opendata.answers import public_error, public_json
 from iot_suitcase.ingest.opendata.filters import Expression, FilterError, matches, parse
-from iot_suitcase.ingest.opendata.readings import PublicReadings, ReadingsUnavailable, conditions, iso_time
+from iot_suitcase.ingest.opendata.published import Published
+from iot_suitcase.ingest.opendata.readings import ReadingsUnavailable, conditions, iso_time
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,6 @@ class StaError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"code": status, "type": "error", "message": message}, status=status)
 
 
 def _from_ms(ms: int) -> datetime:
@@ -143,10 +139,10 @@ def options(query: dict[str, str]) -> Options:
 class Snapshot:
     """The public entities as they are now: what the registry, the catalog and the open-data rules give."""
 
-    def __init__(self, registry: Registry, catalog: Catalog, rules: OpenDataRules, base: str) -> None:
+    def __init__(self, rules: OpenDataRules, streams: list[Stream], base: str) -> None:
         self.rules = rules
         self.base = base
-        self.streams = {stream.key: stream for stream in published_streams(registry, catalog, rules)}
+        self.streams = {stream.key: stream for stream in streams}
         self.devices = {stream.device.id: stream.device for stream in self.streams.values()}
         listed = list(self.streams.values())
         self.locations = {
@@ -289,19 +285,11 @@ class Snapshot:
 
 
 class SensorThings:
-    """The routes of the public API; every request reads the open-data rules afresh (a small TOML file)."""
+    """The routes of the public API."""
 
-    def __init__(
-        self,
-        registry: Callable[[], Registry],
-        catalog: Catalog,
-        rules_file: Path,
-        readings: PublicReadings,
-    ) -> None:
-        self._registry = registry
-        self._catalog = catalog
-        self._rules_file = rules_file
-        self._readings = readings
+    def __init__(self, published: Published) -> None:
+        self._published = published
+        self._readings = published.readings
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(BASE, self.landing)
@@ -310,27 +298,25 @@ class SensorThings:
 
     def _snapshot(self, request: web.Request) -> Snapshot:
         try:
-            rules = load_rules(self._rules_file)
-        except OpenDataError as error:
-            log.warning("open data not served: %s", error)
+            rules, streams = self._published.now()
+        except OpenDataError:
             raise StaError(503, "the open-data settings cannot be read; the operator is told") from None
-        base = f"{request.scheme}://{request.host}{BASE}"
-        return Snapshot(self._registry(), self._catalog, rules, base)
+        return Snapshot(rules, streams, f"{request.scheme}://{request.host}{BASE}")
 
     async def landing(self, request: web.Request) -> web.Response:
         base = f"{request.scheme}://{request.host}{BASE}"
         sets = [{"name": name, "url": f"{base}/{name}"} for name in NAVIGATION]
         settings = {"conformance": list(CONFORMANCE), "iot-suitcase:queryOptions": list(QUERY_OPTIONS)}
-        return _json({"value": sets, "serverSettings": settings})
+        return public_json({"value": sets, "serverSettings": settings})
 
     async def resource(self, request: web.Request) -> web.Response:
         try:
-            return _json(await self._resource(request))
+            return public_json(await self._resource(request))
         except StaError as error:
-            return _error(error.status, str(error))
+            return public_error(error.status, str(error))
         except ReadingsUnavailable as error:
             log.warning("open data: InfluxDB did not answer: %s", error)
-            return _error(503, "the readings cannot be read right now; try again later")
+            return public_error(503, "the readings cannot be read right now; try again later")
 
     async def _resource(self, request: web.Request) -> dict[str, Any]:
         found = _PATH.match(request.match_info["path"])
@@ -485,9 +471,3 @@ def _selected(entity: dict[str, Any], select: set[str] | None) -> dict[str, Any]
         return entity
     wanted = {"@iot.id" if name == "id" else "@iot.selfLink" if name == "selfLink" else name for name in select}
     return {key: value for key, value in entity.items() if key.split("@iot.")[0] in wanted or key in wanted}
-
-
-def _json(body: dict[str, Any]) -> web.Response:
-    response = web.json_response(body)
-    response.headers["Access-Control-Allow-Origin"] = "*"  # open data: any web page may read it
-    return response
