@@ -7,7 +7,6 @@ from pathlib import Path
 
 from pydantic import Field
 
-from iot_suitcase.devices.opendata.settings import OpenDataSettings
 from iot_suitcase.devices.settings import (
     INGEST_CLIENT_PREFIX,
     TOPIC_LEVEL,
@@ -19,6 +18,7 @@ from iot_suitcase.devices.settings import (
     InfluxFlavour,
     InfluxSettings,
     IngestAccountSettings,
+    RegistrySettings,
 )
 from iot_suitcase.ingest.console.settings import ConsoleSettings
 from iot_suitcase.ingest.intake.directory import UnknownDevices
@@ -33,7 +33,7 @@ class LogFormat(StrEnum):
 
 class IngestSettings(
     DecodeSettings,
-    OpenDataSettings,
+    RegistrySettings,
     CredentialSettings,
     BrokerSettings,
     IngestAccountSettings,
@@ -49,17 +49,6 @@ class IngestSettings(
         pattern=rf"^{INGEST_CLIENT_PREFIX}[A-Za-z0-9._-]{{0,40}}$",
         description=f"Fixed client id: the broker keeps this session's messages while the service is away. It "
         f"begins with {INGEST_CLIENT_PREFIX}, a name no device or other account can connect with.",
-    )
-    opendata_rate_per_s: float = Field(
-        default=10.0,
-        gt=0,
-        description="Open data (/sta, /opendata): requests per second one client may make (429 beyond it).",
-    )
-    opendata_concurrency: int = Field(
-        default=4,
-        ge=1,
-        description="Open-data requests served at once, from all clients together (503 beyond it): the public "
-        "side shares the service with ingestion and must not crowd it out.",
     )
     mqtt_session_expiry_s: int = Field(
         default=7 * 24 * 3600, ge=0, description="How long the broker keeps the session after a disconnect."

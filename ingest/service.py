@@ -28,12 +28,6 @@ from iot_suitcase.ingest.console.rendering import Templates
 from iot_suitcase.ingest.console.tenants import TenantsPage
 from iot_suitcase.ingest.intake.directory import DeviceDirectory
 from iot_suitcase.ingest.intake.takein import TakeIn
-from iot_suitcase.ingest.opendata.catalogue import Catalogue
-from iot_suitcase.ingest.opendata.downloads import Downloads
-from iot_suitcase.ingest.opendata.guard import PublicGuard
-from iot_suitcase.ingest.opendata.published import Published
-from iot_suitcase.ingest.opendata.readings import PublicReadings
-from iot_suitcase.ingest.opendata.sensorthings import SensorThings
 from iot_suitcase.ingest.operations.remembered import RememberedDevices
 from iot_suitcase.ingest.operations.web import StatusPages
 from iot_suitcase.ingest.pipeline import Pipeline
@@ -233,8 +227,7 @@ class IngestService:
         templates = Templates(template_globals, language_of)
         accounts = Accounts(self.settings.accounts_file, idle_s=self.settings.session_idle_hours * 3600)
         auth = ConsoleAuth(accounts, self.settings, templates, tenant=self.settings.tenant)
-        guard = PublicGuard(self.settings.opendata_rate_per_s, self.settings.opendata_concurrency)
-        app = self.http.app(outer_middlewares=[guard.middleware, auth.middleware])
+        app = self.http.app(outer_middlewares=[auth.middleware])
         auth.add_routes(app)
         self.pages = StatusPages(
             self.pipeline,
@@ -254,14 +247,6 @@ class IngestService:
             RegistryFile(self.settings.registry_file), templates, lambda: self.security, self.settings.mqtt_port, tiles
         )
         onboarding.add_routes(app)
-        published = Published(
-            lambda: self.directory.registry,
-            self.decoder.catalog,
-            self.settings.opendata_file,
-            PublicReadings(self.settings),
-        )
-        for part in (SensorThings(published), Downloads(published), Catalogue(published)):  # public, read-only
-            part.add_routes(app)
         if self.settings.tenant is None:  # the installation's own console: its administrators are the platform's
             TenantsPage(templates, self.settings.tenants_file, lambda: self.security).add_routes(app)
         reachable = Reachable(

@@ -21,6 +21,7 @@ from iot_suitcase.devices.settings import TENANT_VARIABLE, DecodeSettings
 from iot_suitcase.devices.tenants import cli as tenants_cli
 from iot_suitcase.ingest import cli as ingest_cli
 from iot_suitcase.ingest.console import cli as users_cli
+from iot_suitcase.ingest.opendata import server as opendata_server
 from iot_suitcase.simulators import cli as simulators_cli
 from iot_suitcase.stack import cli as stack_cli
 
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = registry_cli.register(commands)  # credentials build on the registry, not the reverse
     credentials_cli.add_command(group.subcommands, group.common, group.guarded)
     credentials_cli.register_integrations(commands)
-    opendata_cli.register(commands)
+    opendata_server.register_serve(opendata_cli.register(commands))  # the server is the ingest package's
     ingest_cli.register(commands)
     users_cli.register(commands)
     stack_cli.register(commands)

@@ -20,10 +20,12 @@ from iot_suitcase.devices import settings as tree
 from iot_suitcase.devices.credentials.settings import SecuritySettings
 from iot_suitcase.devices.settings import SuitcaseSettings, env_name
 from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.ingest.opendata.server import OpenDataServerSettings
 from iot_suitcase.simulators.cli import SimulateSettings
 
 COMMAND_SETTINGS: tuple[type[SuitcaseSettings], ...] = (
     IngestSettings,
+    OpenDataServerSettings,
     SecuritySettings,
     PushSettings,
     SimulateSettings,

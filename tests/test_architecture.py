@@ -122,7 +122,7 @@ def test_subpackages_of_devices_have_no_cycle() -> None:
 # The subpackages of ingest from top to bottom: each may import only those below it. A message passes
 # sources -> intake -> wal (the committer logs it) -> sink (the drainer reads the log into InfluxDB); the sink
 # reads the log's records, so it stands on wal; operations shows them all; the console frames it for staff.
-INGEST_LAYERS = ("console", "operations", "sources", "intake", "sink", "wal")
+INGEST_LAYERS = ("console", "opendata", "operations", "sources", "intake", "sink", "wal")
 INGEST_COMPOSITION = {"ingest.pipeline", "ingest.service", "ingest.cli"}  # join the stages; none imports these
 
 

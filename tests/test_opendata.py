@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -57,7 +59,8 @@ def get(url: str) -> tuple[int, Any]:
 
 @pytest.fixture
 def public(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str) -> Iterator[str]:
-    """An ingest service whose installation published site harbour and device cnt-1, with readings in place."""
+    """The open-data server of an installation that published site harbour and device cnt-1, with readings in
+    place, and its ingest service beside it (with a reject of its own)."""
     with RegistryFile(tmp_path / "registry.yaml").edit() as registry:
         for spec in (
             {"id": "kit-1", "model": "native", "kind": "climate", "site": "harbour",
@@ -97,16 +100,50 @@ def public(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: 
             "mqtt_client_id": unique("suitcase-ingest-"),
             "influx_url": influxdb.url,
             "influx_database": influx_db,
-            "opendata_file": str(tmp_path / "od.toml"),
-            "opendata_rate_per_s": "1000",  # these tests ask quickly; the limits have tests of their own
             "unknown_devices": "reject",
         },
     ).start()
     # a reject with a payload of its own, which must never be public
     publish_all(mosquitto.host, mosquitto.port, [("suitcase/kit-1/up", b'{"readings": {"secret-payload": 1}}')])
     wait_until(lambda: "secret-payload" in ingest.log() or "unknown_quantity" in ingest.log(), 10, "the reject")
-    yield f"{ingest.http_url}/sta/v1.1"
-    ingest.terminate()
+    server = OpenDataServer(
+        tmp_path / "opendata.log",
+        {
+            **env,
+            "SUITCASE_INFLUX_URL": influxdb.url,
+            "SUITCASE_INFLUX_DATABASE": influx_db,
+            "SUITCASE_OPENDATA_PORT": "0",
+            "SUITCASE_OPENDATA_RATE_PER_S": "1000",  # these tests ask quickly; the limits have tests of their own
+        },
+    )
+    try:
+        yield f"{server.url}/sta/v1.1"
+    finally:
+        server.stop()
+        ingest.terminate()
+
+
+class OpenDataServer:
+    """`suitcase opendata serve`, a process of its own, as in production."""
+
+    def __init__(self, log_path: Path, settings: dict[str, str]) -> None:
+        self.log_path = log_path
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("SUITCASE_")} | settings
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "iot_suitcase", "opendata", "serve"], env=environment, stdout=log, stderr=log
+            )
+        wait_until(lambda: "open data listening" in self.log() or self.process.poll() is not None, 30, "the server")
+        assert self.process.poll() is None, self.log()
+        host, port = re.findall(r"open data listening host=(\S+) port=(\d+)", self.log())[-1]
+        self.url = f"http://{host}:{port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        assert self.process.wait(timeout=10) == 0, self.log()
 
 
 def test_a_third_party_client_reads_things_datastreams_and_filtered_observations(public: str) -> None:

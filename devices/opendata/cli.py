@@ -14,11 +14,15 @@ from iot_suitcase.devices.opendata.streams import published_streams
 from iot_suitcase.devices.registry import RegistryError, RegistryFile
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """The `opendata` command; returns its subcommands, to which the ingest package adds `serve`."""
     parser = commands.add_parser(
         "opendata",
         help="publish chosen sites, devices or quantities as open data (nothing is public unless chosen)",
-        description="Open data is served read-only at /sta/v1.1 (OGC SensorThings API). People and bicycle "
+        description="Open data is served read-only by `suitcase opendata serve` at /sta/v1.1 (OGC SensorThings "
+        "API), /opendata/... (downloads) and /opendata/catalog (DCAT-AP). People and bicycle "
         "counts are published as hourly sums, indoor quantities as hourly means an hour late, and indoor "
         "devices' locations rounded to about a kilometre.",
     )
@@ -35,6 +39,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     licence.add_argument("licence", choices=list(LICENCES))
     licence.add_argument("--attribution", required=True, help="e.g. 'Aarhus Kommune'")
     licence.set_defaults(handler=run_licence)
+    return sub
 
 
 def _choice(args: argparse.Namespace) -> Choice:

@@ -109,6 +109,7 @@ def own_settings(tenant: Tenant, settings: TopicSettings, topic_root: str | None
         "SUITCASE_JAVASCRIPT_DECODERS_FILE": folder / "decoders.toml",
         "SUITCASE_OPENDATA_FILE": folder / "opendata.toml",
         "SUITCASE_HTTP_PORT": tenant.http_port,
+        "SUITCASE_OPENDATA_PORT": tenant.http_port + 1000,  # its open-data server's (the installation's: 9080)
         "SUITCASE_MQTT_USERNAME": tenant.ingest_user,
         "SUITCASE_MQTT_CLIENT_ID": tenant.ingest_user,
         "SUITCASE_MQTT_PASSWORD": secrets.token_urlsafe(24),

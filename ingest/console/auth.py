@@ -46,7 +46,6 @@ FORM_KEY: web.RequestKey[MultiDictProxy[Any]] = web.RequestKey("form", MultiDict
 _FORM_MAX_BYTES = 8 << 20  # a starter kit's sheet of some ten thousand devices
 _OPEN_PATHS = frozenset({"/healthz", "/readyz", "/login"})
 _INGESTION_PREFIX = "/v1/"  # HTTP ingestion: device keys, not logins
-_OPEN_DATA_PREFIXES = ("/sta/", "/opendata/")  # open data: public, read-only, published streams only
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -136,7 +135,7 @@ class ConsoleAuth:
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
-        if path in _OPEN_PATHS or path.startswith((_INGESTION_PREFIX, *_OPEN_DATA_PREFIXES)):
+        if path in _OPEN_PATHS or path.startswith(_INGESTION_PREFIX):
             return await self._headers(handler, request)
         if path == "/metrics" and self._bearer_ok(request):
             return await handler(request)
