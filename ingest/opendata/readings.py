@@ -118,10 +118,8 @@ class PublicReadings:
     async def stream(self, stream: Stream, where: Conditions) -> AsyncIterator[list[tuple[int, float]]]:
         """Every public point of a stream, oldest first, in batches of ``CHUNK`` as InfluxDB streams them
         (``chunked=true``): a year of one-minute readings never sits in memory at once."""
-        form = {"db": self._database, "q": f"{stream_query(stream, where)} ORDER BY time ASC", "epoch": "ms"}
-        form |= {"chunked": "true", "chunk_size": str(CHUNK)}
-        if self._retention_policy:
-            form["rp"] = self._retention_policy
+        form = self._form(f"{stream_query(stream, where)} ORDER BY time ASC") | {"chunked": "true"}
+        form["chunk_size"] = str(CHUNK)
         timeout = aiohttp.ClientTimeout(total=None, sock_read=60)
         try:
             async with (
@@ -137,10 +135,14 @@ class PublicReadings:
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             raise ReadingsUnavailable(str(error)) from None
 
-    async def _query(self, query: str) -> dict[str, Any]:
+    def _form(self, query: str) -> dict[str, str]:
         form = {"db": self._database, "q": query, "epoch": "ms"}
         if self._retention_policy:
             form["rp"] = self._retention_policy
+        return form
+
+    async def _query(self, query: str) -> dict[str, Any]:
+        form = self._form(query)
         try:
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=_TIMEOUT_S)) as session,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 from pathlib import Path
 
@@ -46,6 +47,13 @@ class OpenDataServerSettings(OpenDataSettings, InfluxSettings):
     )
     opendata_concurrency: int = Field(
         default=4, ge=1, description="Open-data requests served at once, from all clients together (503 beyond it)."
+    )
+    opendata_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much the open-data server yields the CPU to the ingest service on a busy machine (Unix "
+        "nice: 0 none, 19 most).",
     )
 
 
@@ -84,6 +92,7 @@ def application(settings: OpenDataServerSettings) -> web.Application:
 
 
 async def serve(settings: OpenDataServerSettings) -> int:
+    os.nice(settings.opendata_nice)  # under a query flood, the kernel gives the ingest service the CPU first
     runner = web.AppRunner(application(settings), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.opendata_host, settings.opendata_port)
