@@ -10,6 +10,7 @@ the broker files. Removing one takes its accounts out of the broker files; its f
 from __future__ import annotations
 
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from iot_suitcase.devices.credentials.settings import SecuritySettings
 from iot_suitcase.devices.registry import RegistryError, RegistryFile
 from iot_suitcase.devices.settings import ENV_FILE, TopicSettings, tenant_env_file
 from iot_suitcase.devices.tenants.model import ACCOUNTS_FILE, REGISTRY_FILE, Tenant
+from iot_suitcase.devices.tenants.moving import Manifest, write_files
 from iot_suitcase.devices.tenants.store import TenantsError, load_tenants, new_tenant, save_tenants
 
 # What a tenant shares with the installation: where the broker and InfluxDB are and how to reach them, where the
@@ -55,10 +57,13 @@ class AddedTenant:
     tenant: Tenant
     folder: Path
     topic_root: str
+    devices: int  # a moved tenant's
 
 
-def add_tenant(name: str, title: str) -> AddedTenant:
-    """Add a tenant to the installation whose settings this process reads; TenantsError says why not."""
+def add_tenant(name: str, title: str, moved: Moved | None = None) -> AddedTenant:
+    """Add a tenant to the installation whose settings this process reads, new or ``moved`` from another
+    installation (its files, the topic root its devices use, the settings it chose); TenantsError says why not,
+    and a moved tenant that cannot be set up leaves nothing behind."""
     settings = TopicSettings()
     tenants = load_tenants(settings.tenants_file)
     platform = SecuritySettings()
@@ -66,14 +71,39 @@ def add_tenant(name: str, title: str) -> AddedTenant:
         raise TenantsError("run `suitcase init` first: the broker files start with the installation's own")
     tenant = new_tenant(tenants, name, title)
     folder = tenant.folder(settings.tenants_file)
+    if moved is not None and folder.exists():
+        raise TenantsError(f"{folder} exists (a removed tenant's?): move it away first")
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    env_file = tenant_env_file(tenant.name)
-    write_atomically(env_file, tenant_env_text(tenant, settings), mode=0o600)
-    commit(open_store(platform), platform)  # the installation's own part first, as it is now
-    own = SecuritySettings(_env_file=env_file, tenant=tenant.name)
-    commit(open_store(own), own)
+    try:
+        devices = 0
+        if moved is not None:
+            write_files(folder, moved.files)
+            counted = device_count(tenant, settings.tenants_file)
+            if counted is None:
+                raise TenantsError(f"its registry, {folder / REGISTRY_FILE}, cannot be read")
+            devices = counted
+        env_file = tenant_env_file(tenant.name)
+        chosen = {} if moved is None else moved.manifest.settings
+        root = None if moved is None else moved.manifest.topic_root
+        write_atomically(env_file, tenant_env_text(tenant, settings, topic_root=root, chosen=chosen), mode=0o600)
+        own = SecuritySettings(_env_file=env_file, tenant=tenant.name)
+        store = open_store(own)  # its credentials file read (a moved one checked) before the broker's are written
+        commit(open_store(platform), platform)  # the installation's own part first, as it is now
+        commit(store, own)
+    except (ValueError, OSError) as error:  # TenantsError among them
+        if moved is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise TenantsError(f"tenant {tenant.name} cannot be set up here: {error}") from None
     save_tenants(settings.tenants_file, {**tenants, tenant.name: tenant})
-    return AddedTenant(tenant, folder, own.topic_root)
+    return AddedTenant(tenant, folder, own.topic_root, devices)
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A tenant from another installation's export: what its archive held."""
+
+    manifest: Manifest
+    files: dict[str, bytes]
 
 
 def device_count(tenant: Tenant, tenants_file: Path) -> int | None:

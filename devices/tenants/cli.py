@@ -7,28 +7,23 @@ do; moving.py: what an export holds). Everything else a tenant does is a command
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tomllib
 from pathlib import Path
 
 from dotenv import dotenv_values
 
-from iot_suitcase.devices.credentials.issuing import commit, open_store
-from iot_suitcase.devices.credentials.mosquitto import write_atomically
-from iot_suitcase.devices.credentials.settings import SecuritySettings
-from iot_suitcase.devices.registry import RegistryError
 from iot_suitcase.devices.settings import TopicSettings, tenant_env_file, tenants_file_path
 from iot_suitcase.devices.tenants.admin import (
+    Moved,
     add_tenant,
     chosen_settings,
     device_count,
     remove_tenant,
-    tenant_env_text,
 )
-from iot_suitcase.devices.tenants.model import REGISTRY_FILE, Tenant
-from iot_suitcase.devices.tenants.moving import MoveError, export_tenant, read_archive, write_files
-from iot_suitcase.devices.tenants.store import TenantsError, load_tenants, new_tenant, save_tenants
+from iot_suitcase.devices.tenants.model import Tenant
+from iot_suitcase.devices.tenants.moving import MoveError, export_tenant, read_archive
+from iot_suitcase.devices.tenants.store import TenantsError, load_tenants
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -156,50 +151,22 @@ def scripts_outside(folder: Path) -> list[str]:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    found = _platform()
-    if found is None:
-        return 1
-    settings, tenants = found
-    platform = SecuritySettings()
-    if platform.mqtt_password is None:
-        print("error: run `suitcase init` first: the broker files start with the installation's own", file=sys.stderr)
+    if _platform() is None:
         return 1
     try:
         manifest, files = read_archive(args.archive)
-        tenant = new_tenant(tenants, manifest.name, manifest.title)
+        added = add_tenant(manifest.name, manifest.title, Moved(manifest, files))
     except (MoveError, TenantsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    folder = tenant.folder(settings.tenants_file)
-    if folder.exists():
-        print(f"error: {folder} exists (a removed tenant's?): move it away first", file=sys.stderr)
-        return 1
-    folder.mkdir(parents=True, mode=0o700)
-    try:
-        write_files(folder, files)
-        env_file = tenant_env_file(tenant.name)
-        text = tenant_env_text(tenant, settings, topic_root=manifest.topic_root, chosen=manifest.settings)
-        write_atomically(env_file, text, mode=0o600)
-        own = SecuritySettings(_env_file=env_file, tenant=tenant.name)
-        devices = device_count(tenant, settings.tenants_file)
-        if devices is None:
-            raise ValueError(f"its registry, {folder / REGISTRY_FILE}, cannot be read")
-        store = open_store(own)  # checks the credentials file before anything of the broker's is written
-        commit(open_store(platform), platform)
-        commit(store, own)
-    except (RegistryError, ValueError, OSError) as error:
-        shutil.rmtree(folder, ignore_errors=True)
-        print(f"error: the archive's tenant cannot be set up here: {error}", file=sys.stderr)
-        return 1
-    save_tenants(settings.tenants_file, {**tenants, tenant.name: tenant})
-    print(f"imported tenant {tenant.name} ({tenant.title}), exported {manifest.exported_at}: {devices} devices, "
-          f"topics {own.topic_root}/<device>/up, console port {tenant.http_port}")  # fmt: skip
+    tenant = added.tenant
+    print(f"imported tenant {tenant.name} ({tenant.title}), exported {manifest.exported_at}: {added.devices} devices, "
+          f"topics {added.topic_root}/<device>/up, console port {tenant.http_port}")  # fmt: skip
     print("- its devices and console accounts keep their passwords; its services get new ones here")
     print(f"- its InfluxDB users (new passwords), and its database {tenant.database} if this InfluxDB lacks it:")
     print(f"  suitcase --tenant {tenant.name} influx grant --admin-user ADMIN  (its readings: move the database")
     print("  with InfluxDB's backup and restore if the installation it came from used another InfluxDB)")
-    print("- reload the broker (SIGHUP), then start its ingest service: suitcase --tenant NAME ingest".replace(
-        "NAME", tenant.name))  # fmt: skip
+    print(f"- reload the broker (SIGHUP), then start its ingest service: suitcase --tenant {tenant.name} ingest")
     return 0
 
 
