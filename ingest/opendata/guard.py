@@ -1,7 +1,7 @@
-"""The public side cannot crowd out ingestion (#19 point 5): it shares the ingest service's event loop, so every
-open-data request passes a per-client token bucket (429 with Retry-After beyond ``rate`` a second) and a cap on
-how many are served at once, whoever sends them (503 with Retry-After when all slots are busy, at once rather
-than queued). What is left of a flood costs at most ``concurrency`` requests in progress."""
+"""The open-data server's guard (#19 point 5): every request passes a per-client token bucket (429 with
+Retry-After beyond ``rate`` a second) and a cap on how many are served at once, whoever sends them (503 with
+Retry-After when all slots are busy, at once rather than queued), so a flood costs at most ``concurrency``
+requests in progress, and what they ask of InfluxDB."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """`suitcase opendata serve`: the public side (SensorThings API, downloads, catalogue) in a process of its own.
 
-Not inside the ingest service: a query flood there costs the event loop that takes readings in, even when every
-request is refused (the benchmark's opendata scenario measured +60 ms of ingest p99 that way). Here it costs this
+Not inside the ingest service: a query flood there costs the event loop that takes readings in, even when nearly
+every request is refused (the benchmark's opendata scenario measured +60 ms of ingest p99 that way; bench/README.md
+has what a process of its own, niced, changes on a two-core machine). Here it costs this
 process, which holds only what it reads: the registry and open-data files and InfluxDB's reader account, no
 broker account, no console, no device secrets. Each scope runs its own (`suitcase --tenant NAME opendata serve`).
 """
