@@ -119,9 +119,16 @@ def publish(broker: Mosquitto, user: str, password: str, topic: str, payload: by
 
 
 def received_by(
-    broker: Mosquitto, user: str, password: str, topic_filter: str, publish_now: Callable[[], None]
+    broker: Mosquitto,
+    user: str,
+    password: str,
+    topic_filter: str,
+    publish_now: Callable[[], None],
+    *,
+    port: int | None = None,
 ) -> list[str]:
-    """What an account subscribed to ``topic_filter`` on the service listener gets while ``publish_now`` runs."""
+    """What an account subscribed to ``topic_filter`` gets while ``publish_now`` runs, on the service listener
+    (or ``port``: the devices' listener)."""
     client = paho.Client(
         CallbackAPIVersion.VERSION2, client_id=unique("suitcase-probe-"), protocol=MQTTProtocolVersion.MQTTv5
     )
@@ -130,7 +137,7 @@ def received_by(
     client.on_message = lambda _c, _u, message: got.append(message.topic)
     client.on_subscribe = lambda *_args: subscribed.append(True)
     client.username_pw_set(user, password)
-    client.connect(broker.host, broker.ingest_port)
+    client.connect(broker.host, port or broker.ingest_port)
     client.loop_start()
     try:
         client.subscribe(topic_filter, qos=1)
@@ -251,6 +258,11 @@ def test_each_tenants_readings_reach_its_own_database_and_nobody_crosses(
             publish_all,
         )
         assert seen == ["suitcase@aarhus/kit-1/up"]
+        # and a tenant's device subscribed to everything, or to another tenant's topics, gets nothing at all
+        for topic_filter in ("#", "suitcase@odder/#"):
+            got = received_by(broker, aarhus["mqtt_username"], aarhus["mqtt_password"], topic_filter, publish_all,
+                              port=broker.port)  # fmt: skip
+            assert got == [], topic_filter
 
         # a device's HTTP key works at its own tenant's service only, although both devices are called kit-1
         def post(service: Service, key: str) -> int:
@@ -306,7 +318,7 @@ def test_each_tenants_readings_reach_its_own_database_and_nobody_crosses(
         for service in services:
             service.stop()
     counts = {db: influxdb.count(db, "temperature") for db in ("suitcase", "suitcase_aarhus", "suitcase_odder")}
-    assert counts == {"suitcase": 2, "suitcase_aarhus": 3, "suitcase_odder": 2}, counts
+    assert counts == {"suitcase": 4, "suitcase_aarhus": 5, "suitcase_odder": 4}, counts  # 3 rounds of publish_all
 
 
 def test_each_tenants_influxdb_users_reach_its_own_database_only(
