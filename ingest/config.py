@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from iot_suitcase.devices.opendata.settings import OpenDataSettings
 from iot_suitcase.devices.settings import (
     INGEST_CLIENT_PREFIX,
     TOPIC_LEVEL,
@@ -18,7 +19,6 @@ from iot_suitcase.devices.settings import (
     InfluxFlavour,
     InfluxSettings,
     IngestAccountSettings,
-    RegistrySettings,
 )
 from iot_suitcase.ingest.console.settings import ConsoleSettings
 from iot_suitcase.ingest.intake.directory import UnknownDevices
@@ -33,7 +33,7 @@ class LogFormat(StrEnum):
 
 class IngestSettings(
     DecodeSettings,
-    RegistrySettings,
+    OpenDataSettings,
     CredentialSettings,
     BrokerSettings,
     IngestAccountSettings,

@@ -23,6 +23,7 @@ from iot_suitcase.ingest.console.accounts import Accounts
 from iot_suitcase.ingest.console.auth import ConsoleAuth, language_of, template_globals
 from iot_suitcase.ingest.console.mapview import MapTiles
 from iot_suitcase.ingest.console.onboarding import Onboarding
+from iot_suitcase.ingest.console.opendata import OpenDataPage
 from iot_suitcase.ingest.console.pages import ConsolePages, Reachable
 from iot_suitcase.ingest.console.rendering import Templates
 from iot_suitcase.ingest.console.tenants import TenantsPage
@@ -247,6 +248,10 @@ class IngestService:
             RegistryFile(self.settings.registry_file), templates, lambda: self.security, self.settings.mqtt_port, tiles
         )
         onboarding.add_routes(app)
+        opendata = OpenDataPage(
+            templates, self.settings.opendata_file, lambda: self.directory.registry, self.decoder.catalog
+        )
+        opendata.add_routes(app)
         if self.settings.tenant is None:  # the installation's own console: its administrators are the platform's
             TenantsPage(templates, self.settings.tenants_file, lambda: self.security).add_routes(app)
         reachable = Reachable(

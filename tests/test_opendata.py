@@ -27,8 +27,12 @@ import rdflib
 from rdflib import Graph, Literal
 from rdflib.compare import isomorphic
 
+from iot_suitcase.devices.opendata.model import Choice, Scope
+from iot_suitcase.devices.opendata.store import load_rules
 from iot_suitcase.devices.registry import RegistryFile, make_spec
+from iot_suitcase.ingest.console.accounts import Role
 from iot_suitcase.servers import InfluxDB, Mosquitto
+from tests.console import console
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
 # the libraries' own warnings about their own code (furl's, under the client; rdflib's JSON-LD parser's)
@@ -309,3 +313,46 @@ def test_the_dcat_catalogue_parses_in_both_forms_and_lists_exactly_the_published
     assert "POINT(10.214567 56.153456)" in turtle.decode()
     [catalogue] = graph.subjects(rdf.type, dcat.Catalog)
     assert str(graph.value(graph.value(catalogue, dct.publisher), foaf.name)) == "Aarhus Kommune"
+
+
+def test_staff_publish_and_withdraw_in_the_console_and_see_how_each_stream_is_shown(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str
+) -> None:
+    """#19 point 1 in the browser's terms: an operator publishes a site and withdraws it again, the licence is
+    set, the page shows each public stream with its privacy; a viewer sees the page and may change nothing."""
+    with RegistryFile(tmp_path / "registry.yaml").edit() as registry:
+        registry.add(make_spec({"id": "cnt-1", "model": "native", "kind": "counter", "site": "library"}))
+    ingest = IngestProcess(
+        tmp_path / "ingest.log",
+        {
+            "mqtt_host": mosquitto.host,
+            "mqtt_port": str(mosquitto.port),
+            "mqtt_client_id": unique("suitcase-ingest-"),
+            "influx_url": influxdb.url,
+            "influx_database": influx_db,
+            "opendata_file": str(tmp_path / "opendata.toml"),
+        },
+    ).start()
+    try:
+        operator = console(ingest.http_url, tmp_path / "accounts.sqlite3", Role.OPERATOR)
+        assert "Nothing is published." in operator.get("/open-data").text
+        published = operator.post("/open-data/publish", {"csrf": operator.csrf(), "scope": "site", "value": "library"})
+        assert published.status == 303
+        operator.post("/open-data/licence", {"csrf": operator.csrf(), "licence": "CC0-1.0", "attribution": "Odder"})
+        page = operator.get("/open-data").text
+        assert "sum per 60 min" in page, "people counts as hourly sums"
+        assert "mean per 60 min, 60 min late" in page, "occupancy indoors: late hourly means"
+        assert "CC0-1.0" in page
+        assert load_rules(tmp_path / "opendata.toml").choices == (Choice(Scope.SITE, "library"),)
+        bad = operator.post("/open-data/publish", {"csrf": operator.csrf(), "scope": "quantity", "value": "nonsense"})
+        assert bad.status == 400
+
+        viewer = console(ingest.http_url, tmp_path / "accounts.sqlite3")
+        assert "library" in viewer.get("/open-data").text
+        refused = viewer.post("/open-data/withdraw", {"csrf": viewer.csrf(), "scope": "site", "value": "library"})
+        assert refused.status == 403
+        withdrawn = operator.post("/open-data/withdraw", {"csrf": operator.csrf(), "scope": "site", "value": "library"})
+        assert withdrawn.status == 303
+        assert load_rules(tmp_path / "opendata.toml").choices == ()
+    finally:
+        ingest.terminate()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 
 from iot_suitcase.devices.catalog import load_catalog
 from iot_suitcase.devices.opendata.model import LICENCES, Choice, Scope
 from iot_suitcase.devices.opendata.settings import OpenDataSettings
-from iot_suitcase.devices.opendata.store import OpenDataError, load_rules, save_rules
+from iot_suitcase.devices.opendata.store import OpenDataError, change_choice, change_licence, load_rules
 from iot_suitcase.devices.opendata.streams import published_streams
 from iot_suitcase.devices.registry import RegistryError, RegistryFile
 
@@ -48,23 +47,12 @@ def _choice(args: argparse.Namespace) -> Choice:
 
 def _change(args: argparse.Namespace, publish: bool) -> int:
     settings = OpenDataSettings()
+    choice = _choice(args)
     try:
-        rules = load_rules(settings.opendata_file)
+        change_choice(settings.opendata_file, choice, publish=publish, quantities=load_catalog().quantities)
     except OpenDataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    choice = _choice(args)
-    if choice.scope is Scope.QUANTITY and choice.value not in load_catalog().quantities:
-        print(f"error: {choice.value!r} is not a catalog quantity (suitcase catalog)", file=sys.stderr)
-        return 1
-    if publish and choice not in rules.choices:
-        rules = replace(rules, choices=(*rules.choices, choice))
-    elif not publish:
-        if choice not in rules.choices:
-            print(f"error: {choice.scope.value} {choice.value!r} is not published", file=sys.stderr)
-            return 1
-        rules = replace(rules, choices=tuple(c for c in rules.choices if c != choice))
-    save_rules(settings.opendata_file, rules)
     print(f"{'published' if publish else 'withdrawn'}: {choice.scope.value} {choice.value}")
     return run_list(args)
 
@@ -78,13 +66,11 @@ def run_withdraw(args: argparse.Namespace) -> int:
 
 
 def run_licence(args: argparse.Namespace) -> int:
-    settings = OpenDataSettings()
     try:
-        rules = load_rules(settings.opendata_file)
+        change_licence(OpenDataSettings().opendata_file, args.licence, args.attribution)
     except OpenDataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    save_rules(settings.opendata_file, replace(rules, licence=args.licence, attribution=args.attribution))
     print(f"licence {args.licence} ({LICENCES[args.licence]}), attribution {args.attribution!r}")
     return 0
 

@@ -12,6 +12,8 @@ Written atomically by `suitcase opendata`; absent: nothing is published.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 
 from iot_suitcase.devices.credentials.mosquitto import write_atomically
@@ -74,3 +76,28 @@ def save_rules(path: Path, rules: OpenDataRules) -> None:
     entries = ", ".join(f"{{ {c.scope.value} = {_toml_string(c.value)} }}" for c in rules.choices)
     lines.append(f"publish = [{entries}]")
     write_atomically(path, "\n".join(lines) + "\n", mode=0o644)
+
+
+def change_choice(path: Path, choice: Choice, *, publish: bool, quantities: Collection[str]) -> OpenDataRules:
+    """Publish or withdraw one choice in the file (the command line and the console alike); the rules now."""
+    rules = load_rules(path)
+    if choice.scope is Scope.QUANTITY and choice.value not in quantities:
+        raise OpenDataError(f"{choice.value[:60]!r} is not a catalog quantity")
+    if not choice.value.strip() or len(choice.value) > 200 or "\n" in choice.value:
+        raise OpenDataError("a site, device or quantity is a name of one line")
+    if publish and choice not in rules.choices:
+        rules = replace(rules, choices=(*rules.choices, choice))
+    elif not publish:
+        if choice not in rules.choices:
+            raise OpenDataError(f"{choice.scope.value} {choice.value[:60]!r} is not published")
+        rules = replace(rules, choices=tuple(c for c in rules.choices if c != choice))
+    save_rules(path, rules)
+    return rules
+
+
+def change_licence(path: Path, licence: str, attribution: str) -> OpenDataRules:
+    if licence not in LICENCES:
+        raise OpenDataError(f"licence {licence[:40]!r} is not one of {', '.join(LICENCES)}")
+    rules = replace(load_rules(path), licence=licence, attribution=attribution.strip()[:200])
+    save_rules(path, rules)
+    return rules

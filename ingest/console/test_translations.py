@@ -14,6 +14,7 @@ from babel.messages.pofile import read_po
 
 from iot_suitcase.devices.credentials.issuing import PASTE_WHERE
 from iot_suitcase.devices.errors import RejectCode
+from iot_suitcase.devices.opendata.model import Scope
 from iot_suitcase.ingest.console.accounts import Role
 from iot_suitcase.ingest.console.fleet import STATES, TROUBLES
 from iot_suitcase.ingest.console.rendering import LANGUAGES, Templates, preferred_languages, translations
@@ -27,6 +28,7 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 def template_texts() -> set[str]:
     found = {role.value for role in Role} | set(STATES) | set(TROUBLES)  # shown through _(role.value), _(state)
+    found |= {scope.value for scope in Scope} | {"sum", "mean"}  # open data: _(choice.scope.value), _(treatment)
     # the service's own texts, which the console shows through _(...)
     found |= set(PROBLEMS.values()) | set(HTTP_WHAT_TO_DO.values()) | set(BROKER_WHAT_TO_DO.values())
     found |= set(PASTE_WHERE.values())
