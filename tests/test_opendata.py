@@ -189,6 +189,12 @@ def test_every_query_option_over_plain_http(public: str) -> None:
     assert expanded["Locations"][0]["location"]["coordinates"] == [10.214567, 56.153456]
     _, filtered = get(f"{public}/Things?$filter=" + urllib.parse.quote("properties/site eq 'library'"))
     assert [thing["@iot.id"] for thing in filtered["value"]] == ["cnt-1"]
+    square = "geography'POLYGON((10.2 56.15, 10.22 56.15, 10.22 56.155, 10.2 56.155, 10.2 56.15))'"
+    _, within = get(f"{public}/Locations?$filter=" + urllib.parse.quote(f"st_within(location, {square})"))
+    assert [place["@iot.id"] for place in within["value"]] == ["kit-1"], "cnt-1 is indoors: rounded out of it"
+    near = "geo.distance(location, geography'POINT(10.2145 56.1535)') lt 0.001"
+    _, close = get(f"{public}/Locations?$filter=" + urllib.parse.quote(near))
+    assert [place["@iot.id"] for place in close["value"]] == ["kit-1"]
     _, stream = get(f"{public}/Datastreams('kit-1~temperature')")
     assert stream["unitOfMeasurement"]["symbol"] == "Cel"
     assert stream["properties"]["license"] == "https://creativecommons.org/licenses/by/4.0/"
@@ -207,7 +213,7 @@ def test_every_query_option_over_plain_http(public: str) -> None:
     assert one["result"] == newest["value"][0]["result"]
 
     for path, expected in (
-        ("/Things?$filter=" + urllib.parse.quote("geo.distance(location, geography'POINT(1 2)') lt 5"), 501),
+        ("/Things?$filter=" + urllib.parse.quote("geo.intersects(location, geography'POINT(1 2)')"), 501),
         ("/Things?$expand=" + urllib.parse.quote("Datastreams($top=1)"), 501),
         ("/Things?$resultFormat=dataArray", 501),
         ("/Things?$top=many", 400),

@@ -68,6 +68,8 @@ def conditions(expression: Expression | None) -> Conditions:
 def _conjuncts(expression: Expression) -> list[Comparison]:
     if isinstance(expression, Comparison):
         return [expression]
+    if not isinstance(expression, Logical):
+        raise FilterError("$filter on Observations: geography functions are not implemented", not_implemented=True)
     if isinstance(expression, Logical) and expression.operator == "and":
         return [part for operand in expression.operands for part in _conjuncts(operand)]
     raise FilterError("$filter on Observations: 'or' and 'not' are not implemented", not_implemented=True)

@@ -26,8 +26,11 @@ def test_comparisons_joined_by_and_or_not_and_parentheses() -> None:
 @pytest.mark.parametrize(
     ("text", "not_implemented"),
     [
-        ("geo.distance(location, geography'POINT(1 2)') lt 5", True),
-        ("st_within(location, geography'POLYGON((0 0,1 1,1 0,0 0))')", True),
+        ("substringof('kit', name)", True),
+        ("geo.intersects(location, geography'POINT(1 2)')", True),
+        ("geo.distance(location, geography'POLYGON((0 0,1 1,1 0,0 0))') lt 5", False),
+        ("geo.distance(location, geography'POINT(1 2)')", False),
+        ("st_within(location, 'POLYGON((0 0,1 1,1 0,0 0))')", False),
         ("result add 1 gt 2", True),
         ("name eq", False),
         ("name is 'x'", False),
@@ -77,3 +80,15 @@ def test_any_text_is_read_or_refused_with_a_filter_error(text: str) -> None:
     except FilterError as error:
         found = error
     assert isinstance(found, (Comparison, Logical)) or str(found).startswith("$filter")
+
+
+def test_points_within_a_polygon_and_by_distance() -> None:
+    place = {"location": {"type": "Point", "coordinates": [10.21, 56.15]}}
+    square = "geography'POLYGON((10.2 56.1, 10.3 56.1, 10.3 56.2, 10.2 56.2, 10.2 56.1))'"
+    assert matches(parse(f"st_within(location, {square})"), place)
+    assert not matches(parse(f"st_within(location, {square})"), {"location": {"type": "Point", "coordinates": [9, 56]}})
+    assert not matches(parse(f"st_within(location, {square})"), {"location": None}), "no point, no match"
+    near = "geo.distance(location, geography'POINT(10.21 56.16)')"
+    assert matches(parse(f"{near} lt 0.011"), place)
+    assert not matches(parse(f"{near} lt 0.009"), place)
+    assert matches(parse(f"{near} lt 0.011 and not st_within(location, {square})"), place) is False
