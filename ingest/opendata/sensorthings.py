@@ -10,8 +10,9 @@ an unpublished id is 404 like one that does not exist.
 Implemented: entity sets, entities by id, navigation one level down (``Things('kit-1')/Datastreams``),
 ``$top`` ``$skip`` ``$count`` with ``@iot.nextLink`` paging, ``$orderby``, ``$select``, ``$expand`` (nested with
 ``/``, no options inside), and ``$filter`` as filters.py says (comparisons, ``st_within``, ``geo.distance``).
-Answered 501, as the standard asks: other functions in ``$filter``, options inside ``$expand``, ``$resultFormat``, property paths and ``$value``, deeper paths, and the
-FeatureOfInterest -> Observations navigation. The landing page claims the conformance classes met in full.
+Answered 501, as the standard asks: other functions in ``$filter``, options inside ``$expand``, ``$resultFormat``,
+property paths and ``$value``, deeper paths, and the FeatureOfInterest -> Observations navigation. The landing
+page claims the conformance classes met in full.
 """
 
 from __future__ import annotations
