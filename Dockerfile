@@ -17,6 +17,7 @@ ENV SUITCASE_DATA_DIR=/data \
     SUITCASE_REGISTRY_FILE=/config/registry.yaml \
     SUITCASE_CREDENTIALS_FILE=/config/credentials.yaml \
     SUITCASE_ACCOUNTS_FILE=/config/accounts.sqlite3 \
+    SUITCASE_OPENDATA_FILE=/config/opendata.toml \
     SUITCASE_HTTP_HOST=0.0.0.0
 VOLUME ["/data"]
 EXPOSE 8080

@@ -33,6 +33,17 @@ from iot_suitcase.init import CERTIFICATES, give_tree
 BROKER_UNIT = "iot-suitcase-broker.service"
 INGEST_UNIT = "iot-suitcase-ingest.service"
 TENANT_UNIT = "iot-suitcase-ingest@.service"  # a template: iot-suitcase-ingest@aarhus is tenant aarhus' service
+OPENDATA_UNIT = "iot-suitcase-opendata.service"
+# What the open-data server's environment holds of .env: where the readings are and the reader's account, nothing
+# that writes, publishes or logs in anywhere else.
+OPENDATA_KEYS = (
+    "SUITCASE_INFLUX_URL",
+    "SUITCASE_INFLUX_FLAVOUR",
+    "SUITCASE_INFLUX_DATABASE",
+    "SUITCASE_INFLUX_READ_USERNAME",
+    "SUITCASE_INFLUX_READ_PASSWORD",
+    "SUITCASE_INFLUX_READ_TOKEN",
+)
 RUNTIME = "iot-suitcase-broker"  # /run/iot-suitcase-broker: the broker's private copies
 # What the ingest service's environment holds of .env: its own secrets and settings, no other account's.
 INGEST_KEYS = (
@@ -87,6 +98,10 @@ class Layout:
     @property
     def ingest_env(self) -> Path:
         return self.var / "env" / "ingest.env"
+
+    @property
+    def opendata_env(self) -> Path:
+        return self.var / "env" / "opendata.env"
 
 
 def broker_config(layout: Layout) -> str:
@@ -243,11 +258,45 @@ def tenant_unit(layout: Layout) -> str:
     )
 
 
-def ingest_environment(env_file: Path) -> str:
-    """The lines of ``.env`` that are the ingest service's."""
+def opendata_unit(layout: Layout) -> str:
+    """The open-data server (`suitcase opendata serve`): public and read-only, as the same unprivileged user, with
+    InfluxDB's reader account only; niced, so ingestion comes first on a busy machine."""
+    environment: dict[str, object] = {
+        "SUITCASE_REGISTRY_FILE": layout.var / "registry.yaml",
+        "SUITCASE_OPENDATA_FILE": layout.var / "opendata.toml",
+        # on loopback: a TLS reverse proxy in front serves it (README)
+        "SUITCASE_OPENDATA_HOST": "127.0.0.1",
+    }
+    return "\n".join(
+        [
+            "[Unit]",
+            "Description=iot-suitcase open data (SensorThings API, downloads, DCAT catalogue), read-only",
+            "Documentation=file:" + str(layout.root / "devices" / "opendata" / "README.md"),
+            "After=network-online.target influxdb.service",
+            "Wants=network-online.target",
+            "",
+            "[Service]",
+            f"User={layout.user}",
+            f"WorkingDirectory={layout.var}",
+            f"EnvironmentFile={layout.opendata_env}",
+            *(f"Environment={key}={value}" for key, value in environment.items()),
+            f"ExecStart={layout.suitcase} opendata serve",
+            "Restart=on-failure",
+            "TimeoutStopSec=10",
+            *_HARDENING,
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
+            "",
+        ]
+    )
+
+
+def ingest_environment(env_file: Path, keys: tuple[str, ...] = INGEST_KEYS, who: str = "ingest service") -> str:
+    """The lines of ``.env`` that are one service's (the ingest service's, or those ``keys`` name)."""
     lines = env_file.read_text(encoding="utf-8").splitlines()
-    kept = [line for line in lines if line.partition("=")[0] in INGEST_KEYS]
-    header = "# The ingest service's own settings, split from .env by `suitcase install --systemd`."
+    kept = [line for line in lines if line.partition("=")[0] in keys]
+    header = f"# The {who}'s own settings, split from .env by `suitcase install --systemd`."
     return "\n".join([header, *kept, ""])
 
 
@@ -274,6 +323,8 @@ def install(layout: Layout, unit_dir: Path) -> list[Path]:
         (unit_dir / BROKER_UNIT, broker_unit(layout, gid), 0o644),
         (unit_dir / INGEST_UNIT, ingest_unit(layout), 0o644),
         (unit_dir / TENANT_UNIT, tenant_unit(layout), 0o644),
+        (layout.opendata_env, ingest_environment(layout.root / ".env", OPENDATA_KEYS, "open-data server"), 0o600),
+        (unit_dir / OPENDATA_UNIT, opendata_unit(layout), 0o644),
     ):
         write_atomically(path, text, mode=mode)
         written.append(path)
@@ -323,6 +374,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     print(f"now: systemctl daemon-reload && systemctl enable --now {BROKER_UNIT} {INGEST_UNIT}")
     print(f"and for each tenant (suitcase tenants list): systemctl enable --now {TENANT_UNIT.replace('@', '@NAME')}")
+    print(f"open data (once something is published): systemctl enable --now {OPENDATA_UNIT}")
     return 0
 
 

@@ -12,10 +12,12 @@ images themselves (no Docker engine here).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import ssl
 import subprocess
+import sys
 import tempfile
 import urllib.request
 from collections.abc import Callable
@@ -204,6 +206,46 @@ def test_every_compose_service_runs_with_the_environment_and_mounts_compose_give
 
             wait_until(stored, 60, "the fleet's readings in InfluxDB, written by the user who may only write")
             assert ingest_env["SUITCASE_INFLUX_USERNAME"] == influx_env["INFLUXDB_WRITE_USER"]
+
+            # the open-data server: the reader's account only, the registry and the choices read-only
+            opendata_mounts = Mounts(services["opendata"], volumes)
+            opendata_env = {
+                **image_env,
+                **{str(k): str(v) for k, v in dict(services["opendata"]["environment"]).items()},
+            }  # type: ignore[call-overload]
+            opendata_env = {k: opendata_mounts.host(v) if v.startswith("/") else v for k, v in opendata_env.items()}
+            assert not {"SUITCASE_INFLUX_PASSWORD", "SUITCASE_MQTT_PASSWORD", "SUITCASE_METRICS_TOKEN"} & set(
+                opendata_env
+            )
+            Path(opendata_mounts.host("/config/opendata.toml")).write_text('publish = [{ quantity = "temperature" }]\n')
+            opendata_port = free_port()
+            opendata_env |= {"SUITCASE_INFLUX_URL": influx.url, "SUITCASE_OPENDATA_PORT": str(opendata_port),
+                             "SUITCASE_OPENDATA_HOST": "127.0.0.1", "PATH": "/usr/bin:/bin"}  # fmt: skip
+            opendata = subprocess.Popen(
+                asuser.suitcase_command(*services["opendata"]["command"]),  # type: ignore[misc]
+                cwd=app,
+                env={**opendata_env, **python_env},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=as_container_user,  # noqa: PLW1509
+            )
+            processes.append(opendata)
+            probe = services["opendata"]["healthcheck"]["test"][1:]  # type: ignore[index]
+            probe = [part.replace(":9080/", f":{opendata_port}/") for part in probe]
+            probe[0] = sys.executable
+
+            def opendata_healthy() -> bool:
+                return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+
+            wait_until(opendata_healthy, 30, "the open-data server's health check")
+            public = f"http://127.0.0.1:{opendata_port}/sta/v1.1"
+
+            def observations() -> int:
+                with urllib.request.urlopen(f"{public}/Datastreams?$expand=Observations", timeout=10) as answer:
+                    streams = json.loads(answer.read())["value"]
+                return sum(len(stream["Observations"]) for stream in streams)
+
+            wait_until(lambda: observations() > 0, 60, "the fleet's temperatures, read by the reader's account only")
 
             # Grafana's provisioner: the tree written by the stack itself, into the folder init made
             provisioner_mounts = Mounts(services["grafana-provisioning"], volumes)

@@ -76,7 +76,15 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
     config, warnings = compose_config(root)
     assert "variable is not set" not in warnings, warnings
     services: dict[str, dict[str, object]] = config["services"]
-    assert set(services) == {"mosquitto", "influxdb", "grafana", "grafana-provisioning", "ingest", "simulator"}
+    assert set(services) == {
+        "mosquitto",
+        "influxdb",
+        "grafana",
+        "grafana-provisioning",
+        "ingest",
+        "opendata",
+        "simulator",
+    }
     assert services["simulator"]["profiles"] == ["demo"]
     for name, service in services.items():
         if name != "simulator":
@@ -96,6 +104,7 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
         "grafana": [3000],
         "grafana-provisioning": [],
         "ingest": [8080],
+        "opendata": [9080],
         "simulator": [],
     }
     assert set(config["volumes"]) >= {"mosquitto-data", "influxdb-data", "grafana-data"}
@@ -147,6 +156,7 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
     assert passwords["grafana"] == {"GF_SECURITY_ADMIN_PASSWORD", "SUITCASE_INFLUX_READ_PASSWORD"}
     assert passwords["grafana-provisioning"] == set(), "it names the read user; Grafana has the password"
     assert passwords["simulator"] == {"SUITCASE_SIMULATOR_MQTT_PASSWORD"}
+    assert passwords["opendata"] == {"SUITCASE_INFLUX_READ_PASSWORD"}, "the public side reads, and only reads"
     assert passwords["ingest"] == {
         "SUITCASE_MQTT_PASSWORD",
         "SUITCASE_INFLUX_PASSWORD",  # the user who may only write
@@ -156,7 +166,7 @@ def test_compose_parses_and_everything_it_mounts_and_needs_exists(tmp_path: Path
     }
     assert "INFLUXDB_ADMIN_PASSWORD" in passwords["influxdb"], "the admin's password: InfluxDB's own, nobody else's"
     assert not {name for name, found in passwords.items() if "INFLUXDB_ADMIN_PASSWORD" in found} - {"influxdb"}
-    for name in ("ingest", "simulator", "grafana-provisioning"):
+    for name in ("ingest", "opendata", "simulator", "grafana-provisioning"):
         command: list[str] = services[name]["command"]  # type: ignore[assignment]
         parsed = build_parser().parse_args(command)
         assert callable(parsed.handler), f"{name}: {command} is a suitcase command"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from iot_suitcase.install import BROKER_UNIT, INGEST_UNIT, TENANT_UNIT
+from iot_suitcase.install import BROKER_UNIT, INGEST_UNIT, OPENDATA_UNIT, TENANT_UNIT
 from iot_suitcase.servers import InfluxDB, free_port, port_is_listening
 from tests import asuser
 from tests.helpers import wait_until
@@ -89,7 +89,7 @@ def test_the_systemd_units_run_the_stack_with_the_least_privilege_split(influxdb
 
         if shutil.which("systemd-analyze"):
             (units / TENANT_UNIT.replace("@", f"@{tenant}")).symlink_to(units / TENANT_UNIT)  # an instance
-            for name in (BROKER_UNIT, INGEST_UNIT, TENANT_UNIT.replace("@", f"@{tenant}")):
+            for name in (BROKER_UNIT, INGEST_UNIT, TENANT_UNIT.replace("@", f"@{tenant}"), OPENDATA_UNIT):
                 verify = ["systemd-analyze", "verify", str(units / name)]
                 verified = subprocess.run(verify, capture_output=True, text=True, check=False)
                 assert verified.returncode == 0, verified.stderr
@@ -168,6 +168,36 @@ def test_the_systemd_units_run_the_stack_with_the_least_privilege_split(influxdb
                 return 'suitcase_broker_refused_total{kind="not_authorised"} 1.0' in text
 
             wait_until(refused, 10, "the refused login, read from the log the broker handed over")
+
+            # the open-data server: as the same user, with the reader's account only
+            opendata_settings = unit(units / OPENDATA_UNIT)
+            opendata_env = environment(opendata_settings)
+            assert opendata_settings["User"] == [str(SERVICE_UID)]
+            assert not {"SUITCASE_INFLUX_PASSWORD", "SUITCASE_MQTT_PASSWORD", "SUITCASE_METRICS_TOKEN"} & set(
+                opendata_env
+            )
+            assert (root / "var" / "env" / "opendata.env").stat().st_mode & 0o777 == 0o600
+            (root / "var" / "opendata.toml").write_text('publish = [{ device = "kit-1" }]\n')
+            opendata_port = free_port()
+            [opendata_command] = opendata_settings["ExecStart"]
+            opendata = subprocess.Popen(
+                asuser.suitcase_command(*opendata_command.split()[1:]),
+                cwd=opendata_settings["WorkingDirectory"][0],
+                env={**opendata_env, **asuser.python_path(), "SUITCASE_OPENDATA_PORT": str(opendata_port)},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=asuser.become(SERVICE_UID, SERVICE_UID),  # noqa: PLW1509
+            )
+            try:
+                wait_until(lambda: port_is_listening("127.0.0.1", opendata_port), 30, "the open-data server")
+                observations = (
+                    f"http://127.0.0.1:{opendata_port}/sta/v1.1/Datastreams('kit-1~temperature')/Observations"
+                )
+                with urllib.request.urlopen(observations, timeout=10) as answer:
+                    assert [o["result"] for o in json.loads(answer.read())["value"]] == [19.5]
+            finally:
+                opendata.terminate()
+                opendata.wait(timeout=15)
             written = [p for p in (root / "var" / "ingest").rglob("*") if p.is_file()]
             assert written, "it wrote its log and stores"
             assert {p.stat().st_uid for p in written} == {SERVICE_UID}
