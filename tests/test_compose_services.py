@@ -209,10 +209,8 @@ def test_every_compose_service_runs_with_the_environment_and_mounts_compose_give
 
             # the open-data server: the reader's account only, the registry and the choices read-only
             opendata_mounts = Mounts(services["opendata"], volumes)
-            opendata_env = {
-                **image_env,
-                **{str(k): str(v) for k, v in dict(services["opendata"]["environment"]).items()},
-            }  # type: ignore[call-overload]
+            compose_env = dict(services["opendata"]["environment"])  # type: ignore[call-overload]
+            opendata_env = {**image_env, **{str(k): str(v) for k, v in compose_env.items()}}
             opendata_env = {k: opendata_mounts.host(v) if v.startswith("/") else v for k, v in opendata_env.items()}
             assert not {"SUITCASE_INFLUX_PASSWORD", "SUITCASE_MQTT_PASSWORD", "SUITCASE_METRICS_TOKEN"} & set(
                 opendata_env
