@@ -3,12 +3,14 @@ servers' JSON (``code``, ``type``, ``message``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
+Answer = TypeVar("Answer", bound=web.StreamResponse)
 
-def public(response: web.StreamResponse) -> web.StreamResponse:
+
+def public(response: Answer) -> Answer:
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 

@@ -18,6 +18,7 @@ page claims the conformance classes met in full.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -33,7 +34,8 @@ from iot_suitcase.devices.opendata.store import OpenDataError
 from iot_suitcase.devices.opendata.streams import Stream, public_location
 from iot_suitcase.devices.opendata.units import ucum_code
 from iot_suitcase.devices.registry import Device
-from iot_suitcase.ingest.opendata.answers import public_error, public_json
+from iot_suitcase.ingest.opendata.answers import public, public_error, public_json
+from iot_suitcase.ingest.opendata.cache import AnswerCache
 from iot_suitcase.ingest.opendata.filters import Expression, FilterError, matches, parse
 from iot_suitcase.ingest.opendata.published import Published
 from iot_suitcase.ingest.opendata.readings import ReadingsUnavailable, conditions, iso_time
@@ -288,9 +290,10 @@ class Snapshot:
 class SensorThings:
     """The routes of the public API."""
 
-    def __init__(self, published: Published) -> None:
+    def __init__(self, published: Published, cache: AnswerCache | None = None) -> None:
         self._published = published
         self._readings = published.readings
+        self._cache = cache or AnswerCache()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(BASE, self.landing)
@@ -311,8 +314,15 @@ class SensorThings:
         return public_json({"value": sets, "serverSettings": settings})
 
     async def resource(self, request: web.Request) -> web.Response:
+        key = f"{request.host}{request.path_qs}"
+        body = self._cache.get(key)
         try:
-            return public_json(await self._resource(request))
+            if body is None:
+                body = json.dumps(await self._resource(request)).encode()
+                self._cache.put(key, body)
+            response = web.Response(body=body, content_type="application/json")
+            response.headers["Cache-Control"] = f"public, max-age={int(self._cache.ttl_s)}"
+            return public(response)
         except StaError as error:
             return public_error(error.status, str(error))
         except ReadingsUnavailable as error:
