@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -24,7 +23,7 @@ from iot_suitcase.devices.opendata.store import OpenDataError
 from iot_suitcase.devices.opendata.streams import Stream, public_location
 from iot_suitcase.ingest.opendata.answers import public
 from iot_suitcase.ingest.opendata.published import Published
-from iot_suitcase.ingest.opendata.readings import Conditions, ReadingsUnavailable, iso_time
+from iot_suitcase.ingest.opendata.readings import Conditions, ReadingsUnavailable, from_ms, iso_time
 
 CACHE_S = 300.0
 CONTEXT = {
@@ -155,7 +154,7 @@ def _distribution(identifier: str, title: str, url: str, media: str, rules: Open
 
 
 def _when(ms: int) -> str:
-    return iso_time(datetime.fromtimestamp(ms / 1000, UTC))
+    return iso_time(from_ms(ms))
 
 
 def _answer(text: str, content_type: str) -> web.Response:

@@ -12,7 +12,6 @@ import asyncio
 import csv
 import io
 import json
-from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -27,7 +26,7 @@ from iot_suitcase.ingest.opendata.readings import (
     Conditions,
     ReadingsUnavailable,
     conditions,
-    iso_time,
+    point_times,
 )
 
 PREFIX = "/opendata"
@@ -92,7 +91,7 @@ class Downloads:
         for stream in streams:
             unit = ucum_code(stream.quantity.unit)
             async for batch in self._readings.stream(stream, where):
-                rows = [_csv_row([*_times(stream, at), stream.device.id, stream.quantity.name, value, unit])
+                rows = [_csv_row([*point_times(stream, at), stream.device.id, stream.quantity.name, value, unit])
                         for at, value in batch]  # fmt: skip
                 await response.write(b"".join(rows))
 
@@ -106,7 +105,7 @@ class Downloads:
             async for batch in self._readings.stream(stream, where):
                 items = []
                 for at, value in batch:
-                    start, end = _times(stream, at)
+                    start, end = point_times(stream, at)
                     item = {"time": start, "device": stream.device.id, "quantity": stream.quantity.name,
                             "value": value, "unit": ucum_code(stream.quantity.unit)}  # fmt: skip
                     if end:
@@ -126,14 +125,6 @@ def _range(request: web.Request) -> Conditions:
         return conditions(parse(" and ".join(parts))) if parts else Conditions()
     except FilterError:
         raise web.HTTPBadRequest(text="from and to are ISO 8601 times, e.g. 2026-12-01T00:00:00Z") from None
-
-
-def _times(stream: Stream, at_ms: int) -> tuple[str, str]:
-    """A point's time, and the end of its bucket when its stream is published aggregated."""
-    start = datetime.fromtimestamp(at_ms / 1000, UTC)
-    if not stream.privacy.aggregated:
-        return iso_time(start), ""
-    return iso_time(start), iso_time(datetime.fromtimestamp(at_ms / 1000 + stream.privacy.bucket_s, UTC))
 
 
 def _csv_row(values: list[object]) -> bytes:

@@ -31,6 +31,18 @@ def iso_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def point_times(stream: Stream, at_ms: int) -> tuple[str, str]:
+    """A public point's time, and the end of its bucket when its stream is published aggregated (else "")."""
+    start = iso_time(from_ms(at_ms))
+    if not stream.privacy.aggregated:
+        return start, ""
+    return start, iso_time(from_ms(at_ms + stream.privacy.bucket_s * 1000))
+
+
 class ReadingsUnavailable(RuntimeError):
     """InfluxDB could not answer (the public side says 503)."""
 

@@ -23,7 +23,6 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -38,7 +37,7 @@ from iot_suitcase.ingest.opendata.answers import public, public_error, public_js
 from iot_suitcase.ingest.opendata.cache import AnswerCache
 from iot_suitcase.ingest.opendata.filters import Expression, FilterError, matches, parse
 from iot_suitcase.ingest.opendata.published import Published
-from iot_suitcase.ingest.opendata.readings import ReadingsUnavailable, conditions, iso_time
+from iot_suitcase.ingest.opendata.readings import ReadingsUnavailable, conditions, from_ms, iso_time, point_times
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +87,6 @@ class StaError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-def _from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,13 +231,8 @@ class Snapshot:
         )
 
     def observation(self, stream: Stream, at_ms: int, value: float) -> dict[str, Any]:
-        start = _from_ms(at_ms)
-        if stream.privacy.aggregated:
-            phenomenon = f"{iso_time(start)}/{iso_time(start + timedelta(seconds=stream.privacy.bucket_s))}"
-            result_time = iso_time(start + timedelta(seconds=stream.privacy.bucket_s))
-        else:
-            phenomenon = result_time = iso_time(start)
-        body = {"phenomenonTime": phenomenon, "resultTime": result_time, "result": value}
+        start, end = point_times(stream, at_ms)  # an aggregated point is its bucket's interval
+        body = {"phenomenonTime": f"{start}/{end}" if end else start, "resultTime": end or start, "result": value}
         return self._entity("Observations", f"{stream.key}~{at_ms}", body)
 
     def collection(self, entity_set: str) -> list[dict[str, Any]]:
@@ -366,7 +356,7 @@ class SensorThings:
         return stream is not None and at.isdecimal() and bool(await self._observation(stream, int(at)))
 
     async def _observation(self, stream: Stream, at_ms: int) -> list[tuple[int, float]]:
-        moment = iso_time(_from_ms(at_ms))
+        moment = iso_time(from_ms(at_ms))
         where = conditions(parse(f"phenomenonTime ge {moment} and phenomenonTime le {moment}"))
         return await self._readings.page(stream, where, descending=False, limit=1, offset=0)
 
