@@ -1,7 +1,13 @@
 """The open-data server's guard (#19 point 5): every request passes a per-client token bucket (429 with
 Retry-After beyond ``rate`` a second) and a cap on how many are served at once, whoever sends them (503 with
 Retry-After when all slots are busy, at once rather than queued), so a flood costs at most ``concurrency``
-requests in progress, and what they ask of InfluxDB."""
+requests in progress, and what they ask of InfluxDB.
+
+A refusal is held ``hold_s`` before it is sent (while fewer than ``max_held`` are held; beyond that, sent at
+once): a client that asks again as soon as it is answered (most scripts and crawlers) then asks about once a
+second instead of hundreds of times, so a flood's refusals cost neither side much CPU. A held refusal is a timer
+on the event loop, not a request in progress. A flood of more than ``max_held`` requests a second from clients
+that do not wait for their answers still costs one refusal each."""
 
 from __future__ import annotations
 
@@ -18,9 +24,12 @@ PUBLIC_PREFIXES = ("/sta/", "/opendata/")
 
 
 class PublicGuard:
-    def __init__(self, rate_per_s: float, concurrency: int) -> None:
+    def __init__(self, rate_per_s: float, concurrency: int, *, hold_s: float = 1.0, max_held: int = 256) -> None:
         self._clients = RateLimiter(rate_per_s, max(1, math.ceil(2 * rate_per_s)))
         self._slots = asyncio.Semaphore(concurrency)
+        self._hold_s = hold_s
+        self._max_held = max_held
+        self.held = 0
         self.refused = 0
 
     @web.middleware
@@ -29,13 +38,21 @@ class PublicGuard:
             return await handler(request)
         wait = self._clients.allow(request.remote or "-")
         if wait > 0:
-            self.refused += 1
-            return _refusal(429, "too many requests from this client", wait)
+            return await self._refuse(429, "too many requests from this client", wait)
         if self._slots.locked():
-            self.refused += 1
-            return _refusal(503, "the open-data service is busy", 1.0)
+            return await self._refuse(503, "the open-data service is busy", 1.0)
         async with self._slots:
             return await handler(request)
+
+    async def _refuse(self, status: int, message: str, wait_s: float) -> web.Response:
+        self.refused += 1
+        if self.held < self._max_held:
+            self.held += 1
+            try:
+                await asyncio.sleep(min(self._hold_s, wait_s))
+            finally:
+                self.held -= 1
+        return _refusal(status, message, wait_s)
 
 
 def _refusal(status: int, message: str, wait_s: float) -> web.Response:

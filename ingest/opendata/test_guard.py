@@ -1,5 +1,6 @@
 """The public side's guard, over real HTTP on loopback: one client beyond its rate gets 429 with Retry-After,
-and beyond the cap on requests in progress everyone gets 503 at once; other paths are not touched."""
+and beyond the cap on requests in progress everyone gets 503 without waiting for a slot; other paths are not
+touched; a refusal is held a while before it is sent, unless too many are held already."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def app(guard: PublicGuard, release: asyncio.Event) -> web.Application:
 
 
 async def test_a_client_beyond_its_rate_is_told_when_to_come_back() -> None:
-    guard = PublicGuard(rate_per_s=2, concurrency=10)
+    guard = PublicGuard(rate_per_s=2, concurrency=10, hold_s=0)
     async with TestClient(TestServer(app(guard, asyncio.Event()))) as client:
         statuses = [(await client.get("/sta/v1.1/Things")).status for _ in range(8)]
         assert statuses[:4] == [200, 200, 200, 200], "a burst of twice the rate"
@@ -42,7 +43,7 @@ async def test_a_client_beyond_its_rate_is_told_when_to_come_back() -> None:
 
 async def test_beyond_the_requests_in_progress_everyone_is_refused_at_once() -> None:
     release = asyncio.Event()
-    guard = PublicGuard(rate_per_s=100, concurrency=2)
+    guard = PublicGuard(rate_per_s=100, concurrency=2, hold_s=0)
     async with TestClient(TestServer(app(guard, release))) as client:
         slow = [asyncio.create_task(client.get("/sta/v1.1/Slow")) for _ in range(2)]
         await asyncio.sleep(0.2)
@@ -53,3 +54,23 @@ async def test_beyond_the_requests_in_progress_everyone_is_refused_at_once() -> 
         assert [(await task).status for task in slow] == [200, 200]
         assert (await client.get("/sta/v1.1/Things")).status == 200
         assert guard.refused == 1
+
+
+async def test_a_refusal_is_held_before_it_is_sent_unless_too_many_are_held() -> None:
+    release = asyncio.Event()
+    guard = PublicGuard(rate_per_s=100, concurrency=1, hold_s=2, max_held=1)
+    async with TestClient(TestServer(app(guard, release))) as client:
+        slow = asyncio.create_task(client.get("/sta/v1.1/Slow"))
+        await asyncio.sleep(0.2)
+        held = asyncio.create_task(client.get("/sta/v1.1/Things"))
+        await asyncio.sleep(0.5)
+        assert not held.done(), "the first refusal waits before it is sent"
+        assert guard.held == 1
+        sent_at_once = await asyncio.wait_for(client.get("/sta/v1.1/Things"), timeout=1.5)
+        assert sent_at_once.status == 503, "beyond max_held a refusal is sent without its hold"
+        assert not held.done()
+        assert (await asyncio.wait_for(held, timeout=5)).status == 503
+        assert guard.held == 0
+        release.set()
+        assert (await slow).status == 200
+        assert guard.refused == 2
