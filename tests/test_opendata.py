@@ -310,12 +310,22 @@ def test_the_dcat_catalogue_parses_in_both_forms_and_lists_exactly_the_published
         for distribution in distributions:
             assert graph.value(distribution, dcat.accessURL) is not None
             assert str(graph.value(distribution, dct.license)) == "https://creativecommons.org/licenses/by/4.0/"
-    kit = next(d for d in datasets if str(graph.value(d, dct.identifier)) == "kit-1~temperature")
-    period = graph.value(kit, dct.temporal)
-    start, end = graph.value(period, dcat.startDate), graph.value(period, dcat.endDate)
-    assert isinstance(start, Literal)
-    assert isinstance(end, Literal)
-    assert start.toPython() < end.toPython()
+    for dataset in datasets:  # temporal coverage: its first and last public observation (a bucket where summed)
+        key = str(graph.value(dataset, dct.identifier))
+        period = graph.value(dataset, dct.temporal)
+        if period is None:
+            assert get(f"{public}/Datastreams('{key}')/Observations?$top=1")[1]["value"] == [], key
+            continue
+        start, end = graph.value(period, dcat.startDate), graph.value(period, dcat.endDate)
+        assert isinstance(start, Literal)
+        assert isinstance(end, Literal)
+        assert start.toPython() < end.toPython()
+        for when, order in ((start, "asc"), (end, "desc")):
+            _, page = get(f"{public}/Datastreams('{key}')/Observations?$top=1&$orderby=phenomenonTime%20{order}")
+            first = page["value"][0]["phenomenonTime"].split("/")[0]
+            assert when.toPython() == datetime.fromisoformat(first), (key, order)
+    assert {"kit-1~temperature", "cnt-1~people_count"} <= {str(graph.value(d, dct.identifier)) for d in datasets
+                                                           if graph.value(d, dct.temporal) is not None}  # fmt: skip
     assert "POINT(10.214567 56.153456)" in turtle.decode()
     [catalogue] = graph.subjects(rdf.type, dcat.Catalog)
     assert str(graph.value(graph.value(catalogue, dct.publisher), foaf.name)) == "Aarhus Kommune"

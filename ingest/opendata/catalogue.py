@@ -5,7 +5,7 @@ graph, converted by rdflib from the JSON-LD.
 One dataset per published datastream, with its distributions (its SensorThings Datastream, its CSV and JSON
 downloads), licence, publisher, spatial coverage (a WKT point, rounded like the Location), temporal coverage (its
 first and last public reading), and update frequency (hourly for an aggregated stream, continuous otherwise).
-Made at most every ``CACHE_S`` seconds: the temporal coverage costs two InfluxDB queries a dataset.
+Made at most every ``CACHE_S`` seconds: the temporal coverage costs two InfluxDB queries a quantity.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from iot_suitcase.devices.opendata.store import OpenDataError
 from iot_suitcase.devices.opendata.streams import Stream, public_location
 from iot_suitcase.ingest.opendata.answers import public
 from iot_suitcase.ingest.opendata.published import Published
-from iot_suitcase.ingest.opendata.readings import Conditions, ReadingsUnavailable, from_ms, iso_time
+from iot_suitcase.ingest.opendata.readings import ReadingsUnavailable, from_ms, iso_time
 
 CACHE_S = 300.0
 CONTEXT = {
@@ -71,18 +71,12 @@ class Catalogue:
         except OpenDataError:
             raise web.HTTPServiceUnavailable(text="the open-data settings cannot be read") from None
         try:
-            spans = [await self._span(stream) for stream in streams]
+            spans = await self._readings.spans(streams)
         except ReadingsUnavailable:
             raise web.HTTPServiceUnavailable(text="the readings cannot be read right now; try again later") from None
-        document = catalogue_document(base, rules, streams, spans)
+        document = catalogue_document(base, rules, streams, [spans.get(stream.key) for stream in streams])
         self._cached = (time.monotonic(), base, document)
         return document
-
-    async def _span(self, stream: Stream) -> tuple[int, int] | None:
-        """The stream's first and last public reading (epoch ms), or None before its first."""
-        first = await self._readings.page(stream, Conditions(), descending=False, limit=1, offset=0)
-        last = await self._readings.page(stream, Conditions(), descending=True, limit=1, offset=0)
-        return (first[0][0], last[0][0]) if first and last else None
 
 
 def catalogue_document(

@@ -110,11 +110,24 @@ def stream_query(stream: Stream, where: Conditions, *, counting: bool = False) -
 
 
 class PublicReadings:
+    """Reads InfluxDB over one connection pool for the server's lifetime (``close`` at its end): a new
+    connection per query costs both sides more than the query under a flood."""
+
     def __init__(self, settings: InfluxSettings) -> None:
         self._history = History(settings)  # its reader's credentials
         self._database = settings.bucket
         self._retention_policy = settings.influx_retention_policy
         self._url = settings.influx_url
+        self._session: aiohttp.ClientSession | None = None
+
+    def _connections(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=_TIMEOUT_S))
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
     async def page(
         self, stream: Stream, where: Conditions, *, descending: bool, limit: int, offset: int
@@ -129,6 +142,28 @@ class PublicReadings:
         values = _values(await self._query(stream_query(stream, where, counting=True)))
         return int(values[0][1]) if values else 0
 
+    async def spans(self, streams: list[Stream]) -> dict[str, tuple[int, int]]:
+        """Each stream's first and last public time (epoch ms, a bucket's start where aggregated) by its key;
+        a stream without a public reading is left out. Two queries per quantity and delay, grouped by device,
+        rather than two per stream: a catalogue of a thousand datasets asks InfluxDB a few times."""
+        groups: dict[tuple[str, int], list[Stream]] = {}
+        for stream in streams:
+            groups.setdefault((stream.quantity.name, stream.privacy.delay_s), []).append(stream)
+        found = {}
+        for (quantity, delay_s), members in groups.items():
+            if not re.fullmatch(NAME_PATTERN, quantity):
+                raise ValueError(f"not a published quantity: {quantity!r}")
+            where = f" WHERE time <= now() - {int(delay_s)}s" if delay_s else ""
+            picks = [f'SELECT {pick}("value") FROM "{quantity}"{where} GROUP BY "device"' for pick in ("first", "last")]  # noqa: S608
+            answer = await self._query(";".join(picks))
+            firsts, lasts = (_first_time_by_device(result) for result in answer.get("results", [{}, {}])[:2])
+            for stream in members:
+                first, last = firsts.get(stream.device.id), lasts.get(stream.device.id)
+                if first is not None and last is not None:
+                    bucket_ms = stream.privacy.bucket_s * 1000 if stream.privacy.aggregated else 1
+                    found[stream.key] = (first - first % bucket_ms, last - last % bucket_ms)
+        return found
+
     async def stream(self, stream: Stream, where: Conditions) -> AsyncIterator[list[tuple[int, float]]]:
         """Every public point of a stream, oldest first, in batches of ``CHUNK`` as InfluxDB streams them
         (``chunked=true``): a year of one-minute readings never sits in memory at once."""
@@ -136,10 +171,9 @@ class PublicReadings:
         form["chunk_size"] = str(CHUNK)
         timeout = aiohttp.ClientTimeout(total=None, sock_read=60)
         try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.post(f"{self._url}/query", data=form, headers=self._history.auth_headers()) as response,
-            ):
+            async with self._connections().post(
+                f"{self._url}/query", data=form, headers=self._history.auth_headers(), timeout=timeout
+            ) as response:
                 if response.status != 200:
                     raise ReadingsUnavailable(f"InfluxDB answered {response.status}")
                 async for line in response.content:
@@ -158,10 +192,9 @@ class PublicReadings:
     async def _query(self, query: str) -> dict[str, Any]:
         form = self._form(query)
         try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=_TIMEOUT_S)) as session,
-                session.post(f"{self._url}/query", data=form, headers=self._history.auth_headers()) as response,
-            ):
+            async with self._connections().post(
+                f"{self._url}/query", data=form, headers=self._history.auth_headers()
+            ) as response:
                 if response.status != 200:
                     raise ReadingsUnavailable(f"InfluxDB answered {response.status}")
                 answer: dict[str, Any] = await response.json()
@@ -171,6 +204,14 @@ class PublicReadings:
             if "error" in result and "database not found" not in result["error"]:
                 raise ReadingsUnavailable(str(result["error"])[:200])
         return answer
+
+
+def _first_time_by_device(result: dict[str, Any]) -> dict[str, int]:
+    return {
+        serie["tags"]["device"]: int(serie["values"][0][0])
+        for serie in result.get("series", [])
+        if serie.get("values") and serie.get("tags", {}).get("device")
+    }
 
 
 def _values(answer: dict[str, Any]) -> list[list[Any]]:

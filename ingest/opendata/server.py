@@ -84,11 +84,15 @@ class RegistryReader:
 def application(settings: OpenDataServerSettings) -> web.Application:
     guard = PublicGuard(settings.opendata_rate_per_s, settings.opendata_concurrency)
     app = web.Application(middlewares=[guard.middleware])
-    published = Published(
-        RegistryReader(settings.registry_file), load_catalog(), settings.opendata_file, PublicReadings(settings)
-    )
+    readings = PublicReadings(settings)
+    published = Published(RegistryReader(settings.registry_file), load_catalog(), settings.opendata_file, readings)
     for part in (SensorThings(published), Downloads(published), Catalogue(published)):
         part.add_routes(app)
+
+    async def close_readings(_app: web.Application) -> None:
+        await readings.close()
+
+    app.on_cleanup.append(close_readings)
     return app
 
 
