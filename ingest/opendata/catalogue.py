@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import OrderedDict
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,9 @@ from iot_suitcase.ingest.opendata.published import Published
 from iot_suitcase.ingest.opendata.readings import ReadingsUnavailable, from_ms, iso_time
 
 CACHE_S = 300.0
+BASES_KEPT = 4
+JSON_LD = "application/ld+json"
+TURTLE = "text/turtle"
 CONTEXT = {
     "dcat": "http://www.w3.org/ns/dcat#",
     "dct": "http://purl.org/dc/terms/",
@@ -40,10 +44,14 @@ MEDIA_TYPE = "https://www.iana.org/assignments/media-types/"
 
 
 class Catalogue:
+    """Answers the catalogue from what was made in the last ``CACHE_S`` seconds: the document and each of its
+    texts (JSON-LD, Turtle) are made once per base address (at most ``BASES_KEPT`` of them, since the base
+    comes from the request's Host), not per request; a harvester's or a flood's requests then cost a lookup."""
+
     def __init__(self, published: Published) -> None:
         self._published = published
         self._readings = published.readings
-        self._cached: tuple[float, str, dict[str, Any]] | None = None  # (made at, base, document)
+        self._made: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()  # (base, media) -> (at, text)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/opendata/catalog", self.catalogue)
@@ -53,19 +61,35 @@ class Catalogue:
     async def catalogue(self, request: web.Request) -> web.Response:
         if "text/turtle" in request.headers.get("Accept", "") and request.path.endswith("/catalog"):
             return await self.turtle(request)
-        document = await self._document(request)
-        return _answer(json.dumps(document, indent=1), "application/ld+json")
+        return _answer(await self._text(request, JSON_LD), JSON_LD)
 
     async def turtle(self, request: web.Request) -> web.Response:
-        document = await self._document(request)
-        graph = Graph().parse(data=json.dumps(document), format="json-ld")
-        return _answer(graph.serialize(format="turtle"), "text/turtle")
+        return _answer(await self._text(request, TURTLE), TURTLE)
 
-    async def _document(self, request: web.Request) -> dict[str, Any]:
+    async def _text(self, request: web.Request, media: str) -> str:
         base = f"{request.scheme}://{request.host}"
-        cached = self._cached
-        if cached is not None and cached[1] == base and time.monotonic() - cached[0] < CACHE_S:
-            return cached[2]
+        made = self._fresh(base, media)
+        if made is not None:
+            return made[1]
+        made = self._fresh(base, JSON_LD)
+        if made is None:
+            made = self._keep((base, JSON_LD), time.monotonic(), json.dumps(await self._document(base), indent=1))
+        if media == TURTLE:  # as old as the JSON-LD it is made from
+            made = self._keep((base, TURTLE), made[0], await asyncio.to_thread(_as_turtle, made[1]))
+        return made[1]
+
+    def _fresh(self, base: str, media: str) -> tuple[float, str] | None:
+        made = self._made.get((base, media))
+        return made if made is not None and time.monotonic() - made[0] < CACHE_S else None
+
+    def _keep(self, key: tuple[str, str], at: float, text: str) -> tuple[float, str]:
+        self._made[key] = (at, text)
+        self._made.move_to_end(key)
+        while len(self._made) > 2 * BASES_KEPT:
+            self._made.popitem(last=False)
+        return at, text
+
+    async def _document(self, base: str) -> dict[str, Any]:
         try:
             rules, streams = await asyncio.to_thread(self._published.now)
         except OpenDataError:
@@ -74,9 +98,11 @@ class Catalogue:
             spans = await self._readings.spans(streams)
         except ReadingsUnavailable:
             raise web.HTTPServiceUnavailable(text="the readings cannot be read right now; try again later") from None
-        document = catalogue_document(base, rules, streams, [spans.get(stream.key) for stream in streams])
-        self._cached = (time.monotonic(), base, document)
-        return document
+        return catalogue_document(base, rules, streams, [spans.get(stream.key) for stream in streams])
+
+
+def _as_turtle(json_ld: str) -> str:
+    return Graph().parse(data=json_ld, format="json-ld").serialize(format="turtle")
 
 
 def catalogue_document(

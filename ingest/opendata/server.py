@@ -50,7 +50,7 @@ class OpenDataServerSettings(OpenDataSettings, InfluxSettings):
         default=4, ge=1, description="Open-data requests served at once, from all clients together (503 beyond it)."
     )
     opendata_nice: int = Field(
-        default=10,
+        default=19,
         ge=0,
         le=19,
         description="How much the open-data server yields the CPU to the ingest service on a busy machine (Unix "
