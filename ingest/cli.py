@@ -21,6 +21,7 @@ from iot_suitcase.ingest import heap
 from iot_suitcase.ingest.config import IngestSettings
 from iot_suitcase.ingest.operations.logs import configure_logging
 from iot_suitcase.ingest.sink.rejects import RejectStore, StoredReject
+from iot_suitcase.ingest.workers import Supervisor, worker_count
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -165,6 +166,9 @@ def run(settings: IngestSettings) -> int:
     from iot_suitcase.ingest.service import serve  # noqa: PLC0415 (lazy: only where the service runs)
 
     configure_logging(settings.log_level, settings.log_format)
+    count = worker_count(settings.workers)
+    if count > 1:
+        return Supervisor(settings, count).run()
     heap.settle()
     try:
         return asyncio.run(serve(settings))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -71,6 +72,19 @@ class IngestSettings(
         default=None,
         pattern=TOPIC_LEVEL,
         description="Join a shared subscription $share/<group>/... so several workers split the load.",
+    )
+    workers: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        default=1,
+        description="Ingest workers on one shared subscription, each with its own log and session, supervised by "
+        "this process; auto: one per CPU core. Worker 0 serves HTTP and the console and reports for all.",
+    )
+    worker_index: int | None = Field(
+        default=None, ge=0, description="Set by the supervisor of several workers: which worker this process is."
+    )
+    worker_peers: list[str] = Field(
+        default_factory=list,
+        description="Set by the supervisor for worker 0: the other workers' loopback HTTP addresses, whose "
+        "readiness and metrics worker 0 reports with its own.",
     )
     influx_create_database: bool = Field(
         default=True, description="v1: CREATE DATABASE at start-up if it is missing (needs admin rights)."

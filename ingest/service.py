@@ -29,6 +29,7 @@ from iot_suitcase.ingest.console.rendering import Templates
 from iot_suitcase.ingest.console.tenants import TenantsPage
 from iot_suitcase.ingest.intake.directory import DeviceDirectory
 from iot_suitcase.ingest.intake.takein import TakeIn
+from iot_suitcase.ingest.operations.peers import Peers
 from iot_suitcase.ingest.operations.remembered import RememberedDevices
 from iot_suitcase.ingest.operations.web import StatusPages
 from iot_suitcase.ingest.pipeline import Pipeline
@@ -100,6 +101,8 @@ class IngestService:
             limiter=RateLimiter(settings.http_rate_per_s, settings.http_burst),
         )
         self.broker_refusals = BrokerRefusals(tenant=settings.tenant)
+        token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        self.peers = Peers(settings.worker_peers, token)  # the other workers, when this is worker 0 of several
         self.http_runner: web.AppRunner | None = None
         self.pages: StatusPages | None = None
         self.failure: str | None = None  # a background task that ended unexpectedly: not ready, exit 1
@@ -179,6 +182,8 @@ class IngestService:
             await self._serve_http()
             assert self.pages is not None
             workers.append(self._task(self.pages.run_sampler(), "status sampler"))
+            if self.peers:
+                workers.append(self._task(self.peers.run(), "other workers' watch"))
         log.info(
             "ingest service started influx=%s flavour=%s data_dir=%s",
             self.settings.influx_url,
@@ -223,6 +228,13 @@ class IngestService:
     def _tls_context(self) -> ssl.SSLContext | None:
         return tls_context(self.settings.http_tls_cert, self.settings.http_tls_key)
 
+    def _metric_labels(self) -> dict[str, str] | None:
+        """A tenant's service labels its figures with its tenant, a worker of several with its number."""
+        labels = {"tenant": self.settings.tenant} if self.settings.tenant else {}
+        if self.settings.worker_index is not None:
+            labels["worker"] = str(self.settings.worker_index)
+        return labels or None
+
     async def _serve_http(self) -> None:
         consumer = self.consumer
         templates = Templates(template_globals, language_of)
@@ -240,7 +252,8 @@ class IngestService:
             refusals=self.http.refusals,
             broker_refusals=self.broker_refusals,
             throttled_s=lambda: consumer.throttled_s,
-            metric_labels={"tenant": self.settings.tenant} if self.settings.tenant else None,
+            metric_labels=self._metric_labels(),
+            peers=self.peers,
         )
         self.pages.add_routes(app)
         tiles = MapTiles(self.settings.map_tiles, self.settings.map_attribution) if self.settings.map_tiles else None

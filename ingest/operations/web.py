@@ -3,6 +3,7 @@
 
 - ``/api/devices``, ``/api/rejects``: the same as JSON. ``/healthz``: alive. ``/readyz``: broker connected,
   InfluxDB accepting writes, log below its bound (503 with the reasons otherwise). ``/metrics``: Prometheus.
+  Worker 0 of several reports the others' readiness and metrics with its own (``operations/peers.py``).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
 
 from iot_suitcase.devices.registry import Registry
 from iot_suitcase.ingest.intake.directory import DeviceDirectory
@@ -26,6 +28,7 @@ from iot_suitcase.ingest.operations.metrics import (
     PipelineCollector,
     RefusalCollector,
 )
+from iot_suitcase.ingest.operations.peers import Peers, merged
 from iot_suitcase.ingest.operations.status import StatusBoard
 from iot_suitcase.ingest.sink.rejects import RejectStore, StoredReject
 from iot_suitcase.ingest.sources.brokerlog import BrokerRefusals
@@ -49,6 +52,7 @@ PROBLEMS = {
     "until the disk takes writes again",
     "log_full": "the write-ahead log is at its bound",
     "store": "the service cannot note what InfluxDB has stored",
+    "worker": "another worker of this service is not ready: its share of the messages waits at the broker",
 }
 
 
@@ -97,7 +101,9 @@ class StatusPages:
         broker_refusals: BrokerRefusals | None = None,
         throttled_s: Callable[[], float] = lambda: 0.0,
         metric_labels: dict[str, str] | None = None,
+        peers: Peers | None = None,
     ) -> None:
+        self._peers = peers
         self._pipeline = pipeline
         self._failure = failure
         self._directory = directory
@@ -194,6 +200,8 @@ class StatusPages:
             problems.append(Problem("log_full"))
         if s.store_error is not None:
             problems.append(Problem("store", s.store_error))
+        if self._peers:
+            problems += [Problem("worker", f"worker {index}: {why}") for index, why in self._peers.problems()]
         return problems
 
     async def latest_rejects(
@@ -282,5 +290,19 @@ class StatusPages:
         return web.json_response({"ready": not problems, "problems": problems}, status=503 if problems else 200)
 
     async def metrics(self, _request: web.Request) -> web.Response:
-        body = generate_latest(self._metrics)
+        if self._peers:
+            families = [*self._metrics.collect(), *await self._peers.metric_families()]
+            body = generate_latest(_Exposition(list(merged(families))))
+        else:
+            body = generate_latest(self._metrics)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@dataclass(frozen=True, slots=True)
+class _Exposition:
+    """Families already collected, in the shape ``generate_latest`` reads."""
+
+    families: list[Metric]
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families

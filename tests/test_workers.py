@@ -1,0 +1,157 @@
+"""`suitcase ingest --workers 3` (#20 point 2) on real Mosquitto and InfluxDB: a worker killed with SIGKILL
+mid-stream is started again by the supervisor and nothing is lost or stored twice; worker 0 reports every
+worker's readiness and metrics; SIGTERM stops them all cleanly."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from iot_suitcase.ingest.config import IngestSettings
+from iot_suitcase.ingest.workers import DEFAULT_SHARE_GROUP, plan_workers, worker_count
+from iot_suitcase.servers import InfluxDB, Mosquitto
+from tests.fleet import StreamPublisher, expected, fleet, observed
+from tests.helpers import IngestProcess, unique, wait_until
+
+TOKEN = "a-token-of-this-test-only"
+
+
+def supervised(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, db: str, root: str) -> IngestProcess:
+    settings = {
+        "workers": "3",
+        "mqtt_host": mosquitto.host,
+        "mqtt_port": str(mosquitto.port),
+        "mqtt_client_id": unique("suitcase-ingest-"),
+        "mqtt_share_group": unique("group"),
+        "topic_root": root,
+        "influx_url": influxdb.url,
+        "influx_database": db,
+        "batch_interval_s": "0.05",
+        "metrics_token": TOKEN,
+    }
+    return IngestProcess(tmp_path / "ingest.log", settings)
+
+
+def worker_pids(log: str) -> dict[int, int]:
+    """The latest pid of each worker, as the supervisor logged it."""
+    return {int(w): int(pid) for w, pid in re.findall(r"worker started worker=(\d+) pid=(\d+)", log)}
+
+
+def worker_0_url(ingest: IngestProcess) -> str:
+    """Where worker 0 serves HTTP: the one listening port that is not another worker's."""
+    log = ingest.log()
+    others = set(re.findall(r"worker started worker=[1-9]\d* pid=\d+ restarts=\d+ http_port=(\d+)", log))
+    ports = [p for p in re.findall(r"http server listening host=\S+ port=(\d+)", log) if p not in others]
+    assert ports, "worker 0 serves no HTTP"
+    return f"http://127.0.0.1:{ports[-1]}"
+
+
+def ask(url: str, token: str | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.mark.slow
+def test_three_workers_one_killed_mid_stream_lose_and_duplicate_nothing(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str
+) -> None:
+    root = unique("workers")
+    messages = fleet(root, devices=60, per_device=100)
+    want = expected(messages)
+    ingest = supervised(tmp_path, mosquitto, influxdb, influx_db, root).start()
+    wait_until(lambda: ingest.log().count("connected to broker") >= 3, 30, "three workers connected")
+    publisher = StreamPublisher(mosquitto.host, mosquitto.port, messages, rate=1500)
+    publisher.start()
+    try:
+        publisher.wait_published(2500)
+        killed = worker_pids(ingest.log())[1]
+        os.kill(killed, signal.SIGKILL)
+        wait_until(lambda: worker_pids(ingest.log())[1] != killed, 30, "worker 1 started again")
+        publisher.finish()
+        wait_until(lambda: influxdb.count(influx_db) >= sum(want.values()), 120, "every reading stored")
+        time.sleep(0.5)  # anything beyond the expected count would be a duplicate: give it time to show
+        assert observed(influxdb, influx_db, want) == want
+        log = ingest.log()
+        assert f"worker ended; starting it again worker=1 pid={killed} how=signal SIGKILL" in log
+        assert ingest.proc is not None
+        assert ingest.proc.poll() is None, "the supervisor itself runs on"
+    finally:
+        code = ingest.terminate(timeout=30)
+    assert code == 0
+    shares = [int(n) for n in re.findall(r"stopped .*?received=(\d+)", ingest.log())]
+    assert sum(share > 0 for share in shares) >= 3, f"every worker took part: {shares}"
+    assert "supervisor stopped" in ingest.log()
+
+
+def test_worker_0_reports_every_workers_readiness_and_metrics(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str
+) -> None:
+    ingest = supervised(tmp_path, mosquitto, influxdb, influx_db, unique("ready")).start()
+    try:
+        wait_until(lambda: ingest.log().count("http server listening") >= 3, 30, "three workers serving")
+        url = worker_0_url(ingest)
+        wait_until(lambda: ask(f"{url}/readyz")[0] == 200, 30, "all three ready")
+        status, text = ask(f"{url}/metrics", TOKEN)
+        assert status == 200
+        for worker in ("0", "1", "2"):
+            assert f'suitcase_worker_up{{worker="{worker}"}} 1.0' in text
+            assert re.search(rf'suitcase_messages_received_total{{[^}}]*worker="{worker}"', text), worker
+        assert text.count("# TYPE suitcase_messages_received_total counter") <= 1, "one family, every worker's samples"
+
+        stopped = worker_pids(ingest.log())[2]
+        os.kill(stopped, signal.SIGSTOP)  # alive but not answering: not ready, said so
+        try:
+            wait_until(lambda: ask(f"{url}/readyz")[0] == 503, 30, "not ready without worker 2")
+            assert "worker 2: does not answer" in ask(f"{url}/readyz")[1]
+            assert 'suitcase_worker_up{worker="2"} 0.0' in ask(f"{url}/metrics", TOKEN)[1]
+        finally:
+            os.kill(stopped, signal.SIGCONT)
+        wait_until(lambda: ask(f"{url}/readyz")[0] == 200, 30, "ready again")
+    finally:
+        assert ingest.terminate(timeout=30) == 0
+
+
+def test_each_worker_gets_its_own_session_log_and_port_and_worker_0_the_installations() -> None:
+    settings = IngestSettings(
+        _env_file=None,
+        mqtt_client_id="suitcase-ingest-city",
+        data_dir=Path("/srv/ingest"),
+        http_port=8080,
+        broker_log_file=Path("/var/log/mosquitto.log"),
+        mqtt_password="broker-secret",
+    )
+    workers = plan_workers(settings, 3)
+    env = [w.environment for w in workers]
+    assert [e["SUITCASE_MQTT_CLIENT_ID"] for e in env] == [
+        "suitcase-ingest-city",
+        "suitcase-ingest-city.1",
+        "suitcase-ingest-city.2",
+    ]
+    assert [e["SUITCASE_DATA_DIR"] for e in env] == ["/srv/ingest", "/srv/ingest/workers/1", "/srv/ingest/workers/2"]
+    assert env[0]["SUITCASE_HTTP_PORT"] == "8080"
+    assert env[0]["SUITCASE_BROKER_LOG_FILE"] == "/var/log/mosquitto.log"
+    assert all("SUITCASE_BROKER_LOG_FILE" not in e for e in env[1:])
+    assert all(e["SUITCASE_HTTP_HOST"] == "127.0.0.1" for e in env[1:])
+    ports = {e["SUITCASE_HTTP_PORT"] for e in env[1:]}
+    assert len(ports) == 2
+    assert "8080" not in ports
+    assert all(e["SUITCASE_MQTT_SHARE_GROUP"] == DEFAULT_SHARE_GROUP for e in env)
+    assert all(e["SUITCASE_WORKERS"] == "1" for e in env), "a worker does not supervise"
+    assert all(e["SUITCASE_MQTT_PASSWORD"] == "broker-secret" for e in env)
+    assert len({e["SUITCASE_METRICS_TOKEN"] for e in env}) == 1, "one token made for the run, for all"
+    long_id = "suitcase-ingest" + "x" * 40  # the longest the pattern allows
+    assert all(len(w.environment["SUITCASE_MQTT_CLIENT_ID"]) <= len(long_id)
+               for w in plan_workers(IngestSettings(_env_file=None, mqtt_client_id=long_id), 12))  # fmt: skip
+    assert worker_count("auto") == len(os.sched_getaffinity(0))
+    assert worker_count(3) == 3
