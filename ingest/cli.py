@@ -21,7 +21,7 @@ from iot_suitcase.ingest import heap
 from iot_suitcase.ingest.config import IngestSettings
 from iot_suitcase.ingest.operations.logs import configure_logging
 from iot_suitcase.ingest.sink.rejects import RejectStore, StoredReject
-from iot_suitcase.ingest.workers import Supervisor, worker_count
+from iot_suitcase.ingest.workers import Supervisor, workers_to_start
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -87,7 +87,7 @@ def check_health(_args: argparse.Namespace) -> int:
 
 def _rejects_store(args: argparse.Namespace) -> RejectStore | None:
     """The rejects store of the service with ``--data-dir`` (else SUITCASE_DATA_DIR); None, said, if none."""
-    path = (args.data_dir or IngestSettings().data_dir) / "rejects.sqlite3"
+    path = args.data_dir / "rejects.sqlite3" if args.data_dir else IngestSettings().rejects_path
     if not path.exists():
         print(f"no rejects store at {path} (has the ingest service run with this data dir?)")
         return None
@@ -166,7 +166,7 @@ def run(settings: IngestSettings) -> int:
     from iot_suitcase.ingest.service import serve  # noqa: PLC0415 (lazy: only where the service runs)
 
     configure_logging(settings.log_level, settings.log_format)
-    count = worker_count(settings.workers)
+    count = workers_to_start(settings)
     if count > 1:
         return Supervisor(settings, count).run()
     heap.settle()

@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from iot_suitcase.devices.opendata.settings import OpenDataSettings
 from iot_suitcase.devices.settings import (
@@ -81,6 +81,11 @@ class IngestSettings(
     worker_index: int | None = Field(
         default=None, ge=0, description="Set by the supervisor of several workers: which worker this process is."
     )
+    worker_token: SecretStr | None = Field(
+        default=None,
+        description="Set by the supervisor of several workers, new each start: the token they ask each other "
+        "with (readiness, metrics, device states), on loopback.",
+    )
     worker_peers: list[str] = Field(
         default_factory=list,
         description="Set by the supervisor for worker 0: the other workers' loopback HTTP addresses, whose "
@@ -111,6 +116,11 @@ class IngestSettings(
         "service stops acknowledging and the broker keeps the messages.",
     )
     wal_segment_bytes: int = Field(default=16 << 20, ge=1024, description="Size of one write-ahead log file.")
+    rejects_file: Path | None = Field(
+        default=None,
+        description="The rejects store (default: rejects.sqlite3 in SUITCASE_DATA_DIR); the workers of one "
+        "service share worker 0's, so the console and `suitcase rejects` see every worker's.",
+    )
     rejects_max_rows: int = Field(
         default=100_000, ge=1, description="Most rejects kept in the rejects store (the oldest go first)."
     )
@@ -127,3 +137,7 @@ class IngestSettings(
     )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="Log level.")
     log_format: LogFormat = Field(default=LogFormat.TEXT, description="Logs as key=value text or JSON lines.")
+
+    @property
+    def rejects_path(self) -> Path:
+        return self.rejects_file or self.data_dir / "rejects.sqlite3"

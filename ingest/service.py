@@ -68,7 +68,7 @@ class IngestService:
         # The broker can redeliver at most Receive Maximum unacknowledged messages: remember twice that many.
         remember = 2 * settings.mqtt_receive_maximum
         self.wal = WriteAheadLog(settings.data_dir / "wal", segment_bytes=settings.wal_segment_bytes)
-        self.rejects = RejectStore(settings.data_dir / "rejects.sqlite3", max_rows=settings.rejects_max_rows)
+        self.rejects = RejectStore(settings.rejects_path, max_rows=settings.rejects_max_rows)
         self.remembered = RememberedDevices(settings.data_dir / "devices.sqlite3")
         self.consumer = MqttConsumer(
             settings,
@@ -101,7 +101,7 @@ class IngestService:
             limiter=RateLimiter(settings.http_rate_per_s, settings.http_burst),
         )
         self.broker_refusals = BrokerRefusals(tenant=settings.tenant)
-        token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        token = settings.worker_token.get_secret_value() if settings.worker_token else None
         self.peers = Peers(settings.worker_peers, token)  # the other workers, when this is worker 0 of several
         self.http_runner: web.AppRunner | None = None
         self.pages: StatusPages | None = None
@@ -172,8 +172,10 @@ class IngestService:
             self._task(self.directory.run_reloader(self.decoder), "registry reloader"),
             self._task(self.publisher.run(), "device metadata publisher"),
             self._task(self.remembered.run(self.pipeline.board.take_changed), "device state keeper"),
-            self._task(TakeIn(self.pipeline.intake, self.rejects, self._registered_now).run(), "take-in"),
         ]
+        if not self.settings.worker_index:  # one worker takes in what waits in the store the workers share
+            take_in = TakeIn(self.pipeline.intake, self.rejects, self._registered_now)
+            workers.append(self._task(take_in.run(), "take-in"))
         if self.settings.broker_log_file is not None:
             follower = BrokerLogFollower(self.settings.broker_log_file, self.broker_refusals)
             workers.append(self._task(follower.run(), "broker log follower"))
@@ -239,7 +241,9 @@ class IngestService:
         consumer = self.consumer
         templates = Templates(template_globals, language_of)
         accounts = Accounts(self.settings.accounts_file, idle_s=self.settings.session_idle_hours * 3600)
-        auth = ConsoleAuth(accounts, self.settings, templates, tenant=self.settings.tenant)
+        auth = ConsoleAuth(
+            accounts, self.settings, templates, tenant=self.settings.tenant, worker_token=self.settings.worker_token
+        )
         app = self.http.app(outer_middlewares=[auth.middleware])
         auth.add_routes(app)
         self.pages = StatusPages(

@@ -38,6 +38,7 @@ FIRST_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 30.0
 STEADY_S = 60.0  # a worker that ran this long starts its backoff afresh when it dies
 CLIENT_ID_MAX = len(INGEST_CLIENT_PREFIX) + 40  # IngestSettings.mqtt_client_id's pattern
+WORKERS_FILE = "workers.json"  # how many workers this data dir ran
 
 
 def worker_count(workers: int | str) -> int:
@@ -45,6 +46,27 @@ def worker_count(workers: int | str) -> int:
     if workers == "auto":
         return max(1, len(os.sched_getaffinity(0)))
     return int(workers)
+
+
+def workers_to_start(settings: IngestSettings) -> int:
+    """The workers asked for, but never fewer than this data dir ran before: the broker keeps queueing each
+    worker's share of the messages for its session, and its log keeps what InfluxDB lacks, until it comes back.
+    A worker left out would hold them for good, so none is left out; retiring one is not built yet."""
+    if settings.worker_index is not None:  # a worker of a supervisor: never one itself
+        return 1
+    asked = worker_count(settings.workers)
+    try:
+        ran = int(json.loads((settings.data_dir / WORKERS_FILE).read_text())["workers"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return asked
+    if ran > asked:
+        log.warning(
+            "this data dir ran more workers before; starting as many, so none of their sessions and logs is "
+            "left holding messages asked=%d starting=%d",
+            asked,
+            ran,
+        )
+    return max(asked, ran)
 
 
 def as_environment(settings: IngestSettings) -> dict[str, str]:
@@ -93,8 +115,7 @@ def plan_workers(settings: IngestSettings, count: int) -> list[Worker]:
         f"{ENV_PREFIX}WORKERS": "1",
         f"{ENV_PREFIX}MQTT_SHARE_GROUP": settings.mqtt_share_group or DEFAULT_SHARE_GROUP,
     }
-    if settings.metrics_token is None:  # worker 0 reads the others' /metrics with a token made for this run
-        base[f"{ENV_PREFIX}METRICS_TOKEN"] = secrets.token_urlsafe(32)
+    base[f"{ENV_PREFIX}WORKER_TOKEN"] = secrets.token_urlsafe(32)  # made for this run, never shown
     # with HTTP off (as in the benchmark) no worker serves it, and worker 0 has nobody to ask
     peers = [free_loopback_port() if settings.http_enabled else 0 for _ in range(1, count)]
     workers = [
@@ -114,6 +135,7 @@ def plan_workers(settings: IngestSettings, count: int) -> list[Worker]:
             "WORKER_PEERS": "[]",
             "MQTT_CLIENT_ID": settings.mqtt_client_id[: CLIENT_ID_MAX - len(suffix)] + suffix,
             "DATA_DIR": str(settings.data_dir / "workers" / str(index)),
+            "REJECTS_FILE": str(settings.rejects_path),  # one store: the console lists every worker's rejects
             "HTTP_HOST": "127.0.0.1",  # its readiness and metrics, for worker 0
             "HTTP_PORT": str(port),
         }
@@ -142,6 +164,9 @@ class Supervisor:
             len(self._workers),
             self._workers[0].environment[f"{ENV_PREFIX}MQTT_SHARE_GROUP"],
         )
+        record = self._settings.data_dir / WORKERS_FILE
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"workers": len(self._workers)}) + "\n")
         for worker in self._workers:
             self._start(worker)
         while not self._stopping:

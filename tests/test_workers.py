@@ -4,26 +4,33 @@ worker's readiness and metrics; SIGTERM stops them all cleanly."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import secrets
 import signal
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from iot_suitcase.ingest.config import IngestSettings
-from iot_suitcase.ingest.workers import DEFAULT_SHARE_GROUP, plan_workers, worker_count
+from iot_suitcase.ingest.workers import DEFAULT_SHARE_GROUP, plan_workers, worker_count, workers_to_start
 from iot_suitcase.servers import InfluxDB, Mosquitto
+from tests.console import console
 from tests.fleet import StreamPublisher, expected, fleet, observed
-from tests.helpers import IngestProcess, unique, wait_until
+from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
-TOKEN = "a-token-of-this-test-only"
+TOKEN = secrets.token_urlsafe(16)  # this run's scraper token
+PASSWORD = secrets.token_urlsafe(16)
 
 
-def supervised(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, db: str, root: str) -> IngestProcess:
+def supervised(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, db: str, root: str, **extra: str
+) -> IngestProcess:
     settings = {
         "workers": "3",
         "mqtt_host": mosquitto.host,
@@ -36,7 +43,7 @@ def supervised(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, db: str
         "batch_interval_s": "0.05",
         "metrics_token": TOKEN,
     }
-    return IngestProcess(tmp_path / "ingest.log", settings)
+    return IngestProcess(tmp_path / "ingest.log", settings | extra)
 
 
 def worker_pids(log: str) -> dict[int, int]:
@@ -94,14 +101,32 @@ def test_three_workers_one_killed_mid_stream_lose_and_duplicate_nothing(
     assert "supervisor stopped" in ingest.log()
 
 
-def test_worker_0_reports_every_workers_readiness_and_metrics(
+def test_worker_0_reports_every_workers_devices_readiness_and_metrics(
     tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str
 ) -> None:
-    ingest = supervised(tmp_path, mosquitto, influxdb, influx_db, unique("ready")).start()
+    root = unique("ready")
+    messages = fleet(root, devices=30, per_device=10)
+    ingest = supervised(tmp_path, mosquitto, influxdb, influx_db, root).start()
     try:
         wait_until(lambda: ingest.log().count("http server listening") >= 3, 30, "three workers serving")
         url = worker_0_url(ingest)
         wait_until(lambda: ask(f"{url}/readyz")[0] == 200, 30, "all three ready")
+        publish_all(mosquitto.host, mosquitto.port, [(m.topic, m.payload) for m in messages])
+        staff = console(url, Path(ingest.env["SUITCASE_ACCOUNTS_FILE"]))
+
+        def devices() -> dict[str, Any]:
+            answer: dict[str, Any] = json.loads(staff.get("/api/devices").body)
+            return answer
+
+        wait_until(lambda: devices()["pipeline"]["acked"] == len(messages), 30, "every worker's messages counted")
+        shown = devices()
+        rows = {row["id"]: row for row in shown["devices"]}
+        assert len(rows) == 30
+        assert {row["messages"] for row in rows.values()} == {10}, "each device's messages, whichever worker took them"
+        assert all(row["last_seen"] and set(row["latest"]) == {"temperature", "humidity"} for row in rows.values())
+        assert shown["pipeline"]["received"] == len(messages)
+        page = staff.get("/").text
+        assert "dev-029" in page, "the console's fleet shows a device whichever worker took its messages"
         status, text = ask(f"{url}/metrics", TOKEN)
         assert status == 200
         for worker in ("0", "1", "2"):
@@ -129,7 +154,7 @@ def test_each_worker_gets_its_own_session_log_and_port_and_worker_0_the_installa
         data_dir=Path("/srv/ingest"),
         http_port=8080,
         broker_log_file=Path("/var/log/mosquitto.log"),
-        mqtt_password="broker-secret",
+        mqtt_password=PASSWORD,
     )
     workers = plan_workers(settings, 3)
     env = [w.environment for w in workers]
@@ -148,10 +173,60 @@ def test_each_worker_gets_its_own_session_log_and_port_and_worker_0_the_installa
     assert "8080" not in ports
     assert all(e["SUITCASE_MQTT_SHARE_GROUP"] == DEFAULT_SHARE_GROUP for e in env)
     assert all(e["SUITCASE_WORKERS"] == "1" for e in env), "a worker does not supervise"
-    assert all(e["SUITCASE_MQTT_PASSWORD"] == "broker-secret" for e in env)
-    assert len({e["SUITCASE_METRICS_TOKEN"] for e in env}) == 1, "one token made for the run, for all"
+    assert all(e["SUITCASE_MQTT_PASSWORD"] == PASSWORD for e in env)
+    assert len({e["SUITCASE_WORKER_TOKEN"] for e in env}) == 1, "one token made for the run, for all"
+    assert len(env[0]["SUITCASE_WORKER_TOKEN"]) >= 40
+    assert {e["SUITCASE_REJECTS_FILE"] for e in env[1:]} == {"/srv/ingest/rejects.sqlite3"}, "one store for all"
     long_id = "suitcase-ingest" + "x" * 40  # the longest the pattern allows
     assert all(len(w.environment["SUITCASE_MQTT_CLIENT_ID"]) <= len(long_id)
                for w in plan_workers(IngestSettings(_env_file=None, mqtt_client_id=long_id), 12))  # fmt: skip
     assert worker_count("auto") == len(os.sched_getaffinity(0))
     assert worker_count(3) == 3
+
+
+@pytest.mark.slow
+def test_a_service_that_ran_as_one_process_goes_to_two_workers_and_back_without_loss_or_duplicates(
+    tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str
+) -> None:
+    """What waited in the one process's session is taken in by worker 0 (same client id), once: its plain
+    subscription is dropped when it joins the shared one. Asked for one worker again, the supervisor keeps
+    both, since worker 1's session and log may hold messages."""
+    root = unique("switch")
+    messages = fleet(root, devices=20, per_device=30)
+    want = expected(messages)
+    client_id = unique("suitcase-ingest-")
+    one = supervised(tmp_path, mosquitto, influxdb, influx_db, root, workers="1", mqtt_client_id=client_id,
+                     mqtt_share_group="").start()  # fmt: skip
+    one.terminate()
+    waiting, later = messages[:200], messages[200:400]
+    publish_all(mosquitto.host, mosquitto.port, [(m.topic, m.payload) for m in waiting])  # queued for its session
+    two = supervised(tmp_path, mosquitto, influxdb, influx_db, root, workers="2", mqtt_client_id=client_id,
+                     mqtt_share_group="").start()  # fmt: skip
+    try:
+        wait_until(lambda: two.log().count("connected to broker") >= 3, 30, "two workers connected")
+        publish_all(mosquitto.host, mosquitto.port, [(m.topic, m.payload) for m in later])
+    finally:
+        assert two.terminate(timeout=30) == 0
+    again = supervised(tmp_path, mosquitto, influxdb, influx_db, root, workers="1", mqtt_client_id=client_id,
+                       mqtt_share_group="").start()  # fmt: skip
+    try:
+        wait_until(lambda: again.log().count("connected to broker") >= 5, 30, "both workers again")
+        assert "starting=2" in again.log(), "asked for one, it keeps the two that ran"
+        publish_all(mosquitto.host, mosquitto.port, [(m.topic, m.payload) for m in messages[400:]])
+        wait_until(lambda: influxdb.count(influx_db) >= sum(want.values()), 60, "every reading stored")
+        time.sleep(0.5)  # anything beyond the expected count would be a duplicate: give it time to show
+    finally:
+        assert again.terminate(timeout=30) == 0
+    assert observed(influxdb, influx_db, want) == want
+
+
+def test_a_data_dir_that_ran_more_workers_starts_as_many(tmp_path: Path) -> None:
+    settings = IngestSettings(_env_file=None, data_dir=tmp_path, workers=1)
+    assert workers_to_start(settings) == 1
+    (tmp_path / "workers.json").write_text('{"workers": 3}')
+    assert workers_to_start(settings) == 3
+    assert workers_to_start(IngestSettings(_env_file=None, data_dir=tmp_path, workers=4)) == 4
+    worker = IngestSettings(_env_file=None, data_dir=tmp_path, workers=1, worker_index=0)
+    assert workers_to_start(worker) == 1, "a worker (worker 0 shares the data dir) never supervises workers"
+    (tmp_path / "workers.json").write_text("not json")
+    assert workers_to_start(settings) == 1, "an unreadable record is no reason not to start"

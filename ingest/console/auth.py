@@ -24,12 +24,14 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from multidict import MultiDictProxy
+from pydantic import SecretStr
 from yarl import URL
 
 from iot_suitcase.ingest.console.accounts import Accounts, Role, Session
 from iot_suitcase.ingest.console.rendering import LANGUAGES, Templates, browser_language
 from iot_suitcase.ingest.console.settings import ConsoleSettings
 from iot_suitcase.ingest.console.throttle import LoginThrottle
+from iot_suitcase.ingest.operations.peers import INTERNAL_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -107,15 +109,25 @@ def local_path(target: str) -> str:
     return target if _LOCAL_PATH.fullmatch(target) else "/"
 
 
+def _bearer_is(request: web.Request, token: SecretStr | None) -> bool:
+    given = request.headers.get("Authorization", "")
+    if token is None or not given.startswith("Bearer "):
+        return False
+    return hmac.compare_digest(given.removeprefix("Bearer ").encode(), token.get_secret_value().encode())
+
+
 class ConsoleAuth:
     def __init__(
         self,
         accounts: Accounts,
         settings: ConsoleSettings,
         templates: Templates,
+        *,
         throttle: LoginThrottle | None = None,
         tenant: str | None = None,
+        worker_token: SecretStr | None = None,
     ) -> None:
+        self._worker_token = worker_token  # another worker of the same service asking worker 0's questions
         # Browsers send a host's cookies to every port of it: each tenant's console (its own port) has cookies
         # of its own names, so logging in to one never logs out of another in the same browser
         suffix = "" if tenant is None else f"_{tenant}"
@@ -138,6 +150,8 @@ class ConsoleAuth:
         if path in _OPEN_PATHS or path.startswith(_INGESTION_PREFIX):
             return await self._headers(handler, request)
         if path == "/metrics" and self._bearer_ok(request):
+            return await handler(request)
+        if (path == "/metrics" or path.startswith(INTERNAL_PREFIX)) and _bearer_is(request, self._worker_token):
             return await handler(request)
         session = await self._session(request)
         if session is None:
@@ -164,11 +178,7 @@ class ConsoleAuth:
         return response
 
     def _bearer_ok(self, request: web.Request) -> bool:
-        token = self._settings.metrics_token
-        given = request.headers.get("Authorization", "")
-        if token is None or not given.startswith("Bearer "):
-            return False
-        return hmac.compare_digest(given.removeprefix("Bearer ").encode(), token.get_secret_value().encode())
+        return _bearer_is(request, self._settings.metrics_token)
 
     async def _session(self, request: web.Request) -> Session | None:
         token = request.cookies.get(self._session_cookie)

@@ -75,15 +75,16 @@ class ConsolePages:
         status = self._status
         language = self._templates.language(request)
         waiting, taking_in = await asyncio.to_thread(status.waiting)
-        rows = [device_row(row, language, waiting, taking_in) for row in status.board.devices(status.registry)]
+        view = await status.view()
+        rows = [device_row(row, language, waiting, taking_in) for row in view.devices]
         query = FleetQuery.from_query(request.query)
         context = {
-            "fleet": fleet(rows, query, len(status.board.knocking)),
+            "fleet": fleet(rows, query, len(view.strangers)),
             "query": query,
             "problems": status.problem_list(),
             "log_damage": status.log_damage(),
-            "figures": status.pipeline_figures(),
-            "strangers": status.board.strangers()[:_LISTED],
+            "figures": view.figures,
+            "strangers": view.strangers[:_LISTED],
             "refusals": status.refusals.latest()[:_LISTED],
             "refusal_counts": dict(sorted(status.refusals.counts.items())),
             "broker_refusals": status.broker_refusals.latest()[:_LISTED],
@@ -101,7 +102,7 @@ class ConsolePages:
         await asyncio.to_thread(self._refresh)
         status = self._status
         language = self._templates.language(request)
-        found = status.board.device(status.registry, device_id)
+        found = (await status.view()).device(device_id)
         if found is None:
             return self._templates.response(request, "no_device.html", {"device_id": device_id}, status=404)
         waiting, taking_in = await asyncio.to_thread(status.waiting)

@@ -1,7 +1,8 @@
 """Worker 0 of several (`suitcase ingest --workers N`) reports for all of them: the other workers' readiness,
 asked every few seconds, joins its ``/readyz`` and the console's status; their ``/metrics``, asked at scrape
-time, join its own in one exposition, every sample labelled with its worker. A worker that does not answer is
-a reason not to be ready and ``suitcase_worker_up{worker="<n>"} 0``: its share of the messages waits."""
+time, join its own in one exposition, every sample labelled with its worker; their device states, asked when
+a page or ``/api/devices`` is, join its own (``status.merged``). A worker that does not answer is a reason not
+to be ready and ``suitcase_worker_up{worker="<n>"} 0``: its share of the messages waits at the broker."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ import aiohttp
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from iot_suitcase.ingest.operations.status import BoardView
+
 log = logging.getLogger(__name__)
 
 ASK_EVERY_S = 2.0
 TIMEOUT_S = 2.0
+INTERNAL_PREFIX = "/internal/"  # what the workers of one service ask each other, with their own token only
+BOARD_PATH = f"{INTERNAL_PREFIX}board"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,20 @@ class Peers:
             if text is not None:
                 families += text_string_to_metric_families(text)
         return families
+
+    async def board_views(self) -> list[BoardView]:
+        """What each other worker's board shows now; a worker that does not answer is left out (and not ready)."""
+        answers = await asyncio.gather(*(self._board(peer) for peer in self._peers))
+        return [view for view in answers if view is not None]
+
+    async def _board(self, peer: Peer) -> BoardView | None:
+        if self._session is None:
+            return None
+        try:
+            async with self._session.get(f"{peer.url}{BOARD_PATH}", headers=self._headers) as answer:
+                return BoardView.from_json(await answer.json()) if answer.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError):
+            return None
 
     async def _metrics_text(self, peer: Peer) -> str | None:
         if self._session is None:

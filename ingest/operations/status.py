@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from iot_suitcase.devices.decode import Outcome
 from iot_suitcase.devices.errors import RejectCode
@@ -141,6 +141,12 @@ class StatusBoard:
         knock.messages += 1
         self._keep(self.knocking, device_id, knock)
 
+    def view(self, registry: Registry, figures: dict[str, object], now: datetime | None = None) -> BoardView:
+        """What this board knows, as the status page and ``/api/devices`` show it."""
+        return BoardView(
+            self.devices(registry, now), self.strangers(), self.unknown_messages, self.strangers_forgotten, figures
+        )
+
     def devices(self, registry: Registry, now: datetime | None = None) -> list[dict[str, object]]:
         """Every registered device (and every device seen), with its state against its expected interval."""
         now = now or datetime.now(UTC)
@@ -173,7 +179,7 @@ class StatusBoard:
             "name": device.name if device is not None else device_id,
             "interval_s": interval,
             "last_seen": seen.last_seen.isoformat() if seen else None,
-            "state": _state(seen, interval, now),
+            "state": _state(seen.last_seen if seen else None, interval, now),
             "format": seen.format if seen else None,
             "messages": seen.messages if seen else 0,
             "last_reject": _last_reject(self.last_reject.get(device_id) or self._stranger_rejects.get(device_id), seen),
@@ -205,14 +211,124 @@ def _last_reject(reject: Reject | None, seen: Seen | None) -> dict[str, str] | N
     return {"reason": reject.code, "detail": reject.reason, "time": reject.received_at.isoformat()}
 
 
-def _state(seen: Seen | None, interval_s: int | None, now: datetime) -> str:
-    if seen is None:
+def _state(last_seen: datetime | None, interval_s: int | None, now: datetime) -> str:
+    if last_seen is None:
         return "never"
     if interval_s is None:
         return "ok"
-    quiet = now - seen.last_seen
+    quiet = now - last_seen
     if quiet > timedelta(seconds=SILENT_AFTER * interval_s):
         return "silent"
     if quiet > timedelta(seconds=LATE_AFTER * interval_s):
         return "late"
     return "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class BoardView:
+    """What the status page shows: every device's row, the strangers knocking, the pipeline's figures; of one
+    worker's board, or of every worker's together (``merged``)."""
+
+    devices: list[dict[str, object]]
+    strangers: list[dict[str, object]]
+    unknown_messages: int
+    strangers_forgotten: int
+    figures: dict[str, object]
+
+    def device(self, device_id: str) -> dict[str, object] | None:
+        return next((row for row in self.devices if row["id"] == device_id), None)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "devices": self.devices,
+            "unknown_devices": self.strangers,
+            "unknown_device_messages": self.unknown_messages,
+            "unknown_devices_not_listed": self.strangers_forgotten,
+            "pipeline": self.figures,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BoardView:
+        return cls(
+            list(data["devices"]),
+            list(data["unknown_devices"]),
+            int(data["unknown_device_messages"]),
+            int(data["unknown_devices_not_listed"]),
+            dict(data["pipeline"]),
+        )
+
+
+# Figures of the workers of one service together: counts add up, a condition holds only if it holds for all.
+_SHARED_FIGURES = {"rejects_kept"}  # from the rejects store the workers share: the same for each
+_ANY_FIGURES = {"log_full"}
+
+
+def merged(views: list[BoardView], now: datetime | None = None) -> BoardView:
+    """The views of the workers of one service as one: a device's latest message and values are the newest any
+    worker saw, its message count their sum; its latest reject shows only if no message came after it."""
+    now = now or datetime.now(UTC)
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for view in views:
+        for row in view.devices:
+            rows.setdefault(str(row["id"]), []).append(row)
+    strangers: dict[str, list[dict[str, Any]]] = {}
+    for view in views:
+        for knock in view.strangers:
+            strangers.setdefault(str(knock["id"]), []).append(knock)
+    return BoardView(
+        [_merged_row(rows[device_id], now) for device_id in sorted(rows)],
+        sorted((_merged_knock(k) for k in strangers.values()), key=lambda k: _at(k["last_seen"]), reverse=True),
+        sum(view.unknown_messages for view in views),
+        sum(view.strangers_forgotten for view in views),
+        _merged_figures([view.figures for view in views]),
+    )
+
+
+def _merged_row(rows: list[dict[str, Any]], now: datetime) -> dict[str, object]:
+    seen = [row for row in rows if row["last_seen"]]
+    newest = max(seen, key=lambda row: _at(row["last_seen"])) if seen else rows[0]
+    row = dict(newest)
+    row["messages"] = sum(int(r["messages"]) for r in rows)
+    latest: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        for quantity, value in r["latest"].items():
+            if quantity not in latest or _at(value["time"]) > _at(latest[quantity]["time"]):
+                latest[quantity] = value
+    row["latest"] = dict(sorted(latest.items()))
+    last_seen = _at(row["last_seen"]) if row["last_seen"] else None
+    row["state"] = _state(last_seen, row["interval_s"], now)
+    rejects = [r["last_reject"] for r in rows if r["last_reject"]]
+    reject = max(rejects, key=lambda found: _at(found["time"])) if rejects else None
+    if reject is not None and last_seen is not None and last_seen > _at(reject["time"]):
+        reject = None
+    row["last_reject"] = reject
+    return row
+
+
+def _merged_knock(knocks: list[dict[str, Any]]) -> dict[str, object]:
+    newest = max(knocks, key=lambda k: _at(k["last_seen"]))
+    return {
+        **newest,
+        "first_seen": min((k["first_seen"] for k in knocks), key=_at),
+        "messages": sum(int(k["messages"]) for k in knocks),
+    }
+
+
+def _merged_figures(all_figures: list[dict[str, object]]) -> dict[str, object]:
+    merged_figures: dict[str, object] = {}
+    for key, first in all_figures[0].items():
+        values = [figures.get(key, first) for figures in all_figures]
+        if key in _SHARED_FIGURES:
+            merged_figures[key] = first
+        elif isinstance(first, bool):
+            merged_figures[key] = any(values) if key in _ANY_FIGURES else all(values)
+        elif isinstance(first, int | float):
+            total = sum(v for v in values if isinstance(v, int | float))
+            merged_figures[key] = round(total, 1) if isinstance(total, float) else total
+        else:
+            merged_figures[key] = first
+    return merged_figures
+
+
+def _at(text: object) -> datetime:
+    return datetime.fromisoformat(str(text))

@@ -28,8 +28,9 @@ from iot_suitcase.ingest.operations.metrics import (
     PipelineCollector,
     RefusalCollector,
 )
-from iot_suitcase.ingest.operations.peers import Peers, merged
-from iot_suitcase.ingest.operations.status import StatusBoard
+from iot_suitcase.ingest.operations.peers import BOARD_PATH, Peers
+from iot_suitcase.ingest.operations.peers import merged as merged_families
+from iot_suitcase.ingest.operations.status import BoardView, StatusBoard, merged
 from iot_suitcase.ingest.sink.rejects import RejectStore, StoredReject
 from iot_suitcase.ingest.sources.brokerlog import BrokerRefusals
 from iot_suitcase.ingest.sources.refusals import RefusedRequests
@@ -128,6 +129,7 @@ class StatusPages:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.metrics)
+        app.router.add_get(BOARD_PATH, self.internal_board)  # for worker 0 of several; the worker token only
 
     async def run_sampler(self) -> None:
         while True:
@@ -210,18 +212,22 @@ class StatusPages:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, lambda: self._rejects.list(device=device, code=reason, limit=limit))
 
+    def own_view(self) -> BoardView:
+        return self._board.view(self._directory.registry, self.pipeline_figures())
+
+    async def view(self) -> BoardView:
+        """The devices and figures as the status page shows them: of every worker, when this is worker 0."""
+        own = self.own_view()
+        if not self._peers:
+            return own
+        return merged([own, *await self._peers.board_views()])
+
     # --- JSON ---------------------------------------------------------------------------------------------
     async def api_devices(self, _request: web.Request) -> web.Response:
-        board = self._board
-        return web.json_response(
-            {
-                "devices": board.devices(self._directory.registry),
-                "unknown_devices": board.strangers(),
-                "unknown_device_messages": board.unknown_messages,
-                "unknown_devices_not_listed": board.strangers_forgotten,
-                "pipeline": self.pipeline_figures(),
-            }
-        )
+        return web.json_response((await self.view()).as_json())
+
+    async def internal_board(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.own_view().as_json())
 
     async def api_rejects(self, request: web.Request) -> web.Response:
         query = request.query
@@ -292,7 +298,7 @@ class StatusPages:
     async def metrics(self, _request: web.Request) -> web.Response:
         if self._peers:
             families = [*self._metrics.collect(), *await self._peers.metric_families()]
-            body = generate_latest(_Exposition(list(merged(families))))
+            body = generate_latest(_Exposition(list(merged_families(families))))
         else:
             body = generate_latest(self._metrics)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -216,6 +216,8 @@ class MqttConsumer:
         share = self._settings.mqtt_share_group
         topics = [f"$share/{share}/{topic}" if share else topic for topic in self._topics()]
         client.subscribe([(topic, options) for topic in topics])
+        if share:  # a session that ran as one process (`--workers 1`) before keeps its plain subscription: drop
+            client.unsubscribe(self._topics())  # it, or every message would come twice (queued ones still come)
         log.info(
             "connected to broker host=%s port=%s session_present=%s topics=%s",
             self._settings.mqtt_host,
