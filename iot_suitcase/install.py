@@ -191,6 +191,7 @@ def ingest_unit(layout: Layout) -> str:
         "SUITCASE_DEVICE_CA_FILE": layout.var / CERTIFICATES / "ca.crt",
         # the console and HTTP ingestion on loopback: a TLS reverse proxy in front serves them (README)
         "SUITCASE_HTTP_HOST": "127.0.0.1",
+        "SUITCASE_WORKERS": "auto",  # one worker per core on one shared subscription, supervised
     }
     return "\n".join(
         [
@@ -207,6 +208,7 @@ def ingest_unit(layout: Layout) -> str:
             *(f"Environment={key}={value}" for key, value in environment.items()),
             f"ExecStart={layout.suitcase} ingest",
             "Restart=on-failure",
+            "KillMode=mixed",  # SIGTERM to the supervisor, which stops its workers in order; SIGKILL to all at the end
             "TimeoutStopSec=20",
             *_HARDENING,
             f"ReadWritePaths={layout.var}",
@@ -247,6 +249,7 @@ def tenant_unit(layout: Layout) -> str:
             *(f"Environment={key}={value}" for key, value in environment.items()),
             f"ExecStart={layout.suitcase} ingest",
             "Restart=on-failure",
+            "KillMode=mixed",  # SIGTERM to the supervisor, which stops its workers in order; SIGKILL to all at the end
             "TimeoutStopSec=20",
             *_HARDENING,
             f"ReadWritePaths={layout.var}",

@@ -194,8 +194,9 @@ def test_every_compose_service_runs_with_the_environment_and_mounts_compose_give
 
             def received() -> bool:
                 with urllib.request.urlopen(request, context=trusted, timeout=5) as answer:
-                    found = re.search(r"^suitcase_messages_received_total (\S+)", answer.read().decode(), re.MULTILINE)
-                return found is not None and float(found.group(1)) > 0
+                    text = answer.read().decode()  # --workers auto: one sample per worker, labelled with it
+                found = re.findall(r'^suitcase_messages_received_total\{worker="\d+"\} (\S+)', text, re.MULTILINE)
+                return sum(float(value) for value in found) > 0
 
             wait_until(received, 60, "the demo fleet's messages taken in by the ingest service")
             admin = (influx_env["INFLUXDB_ADMIN_USER"], influx_env["INFLUXDB_ADMIN_PASSWORD"])
