@@ -17,7 +17,7 @@ from typing import Any
 
 from bench import report
 from bench.pyspy import MODES
-from bench.scenarios import SCENARIOS, Bench, Sizes
+from bench.scenarios import OPTIONAL, SCENARIOS, Bench, Sizes
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -29,7 +29,15 @@ def _parser() -> argparse.ArgumentParser:
         "plus the limits of both alone. Writes latest.json and latest.md to --results-dir.",
     )
     parser.add_argument("--smoke", action="store_true", help="every scenario scaled down to a few thousand messages")
-    parser.add_argument("--only", help=f"comma-separated scenarios to run, of: {','.join(SCENARIOS)}")
+    parser.add_argument("--only", help=f"comma-separated scenarios to run, of: {','.join(SCENARIOS + OPTIONAL)}")
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also run the side-by-side comparison with Node-RED (installs node-red 4.1.15 and "
+        "node-red-contrib-influxdb 0.7.0 from the npm registry into the work dir's parent)",
+    )
+    parser.add_argument("--peers-reference", type=Path, help="the Node-RED reference flow's folder "
+                        "(default: ../shared/peers/nodered beside the checkout)")  # fmt: skip
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where latest.json/.md go")
     parser.add_argument("--workdir", type=Path, help="where the servers keep their data (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (server logs, ingest logs)")
@@ -60,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     sizes.add_argument("--opendata-seconds", type=float, help="length of each run of the open-data load test")
     sizes.add_argument("--opendata-rounds", type=int, help="quiet/queried pairs of runs (their spread is the noise)")
     sizes.add_argument("--opendata-clients", type=int, help="threads of the open-data query flood")
+    sizes.add_argument("--peers-messages", type=int, help="messages each consumer drains in the side-by-side run")
+    sizes.add_argument("--peers-rounds", type=int, help="interleaved rounds of the side-by-side run")
     return parser
 
 
@@ -116,11 +126,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         opendata_seconds=args.opendata_seconds,
         opendata_rounds=args.opendata_rounds,
         opendata_clients=args.opendata_clients,
+        peers_messages=args.peers_messages,
+        peers_rounds=args.peers_rounds,
     )
     wanted = SCENARIOS if not args.only else tuple(name.strip() for name in args.only.split(","))
-    unknown = set(wanted) - set(SCENARIOS)
+    if args.peers:
+        wanted += ("peers",)
+    unknown = set(wanted) - set(SCENARIOS + OPTIONAL)
     if unknown:
-        raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS)}")
+        raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}; known: {', '.join(SCENARIOS + OPTIONAL)}")
     args.results_dir.mkdir(parents=True, exist_ok=True)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="suitcase-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -133,11 +147,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     bench = Bench(sizes, workdir, say=say, profile=args.profile, profile_dir=args.results_dir)
     scenarios: dict[str, Any] = {}
     try:
-        for name in SCENARIOS:  # always in this order, whatever order --only names them
+        for name in SCENARIOS + OPTIONAL:  # always in this order, whatever order --only names them
             if name not in wanted:
                 continue
             say(f"scenario {name}")
-            if name == "drain":
+            if name == "peers" and args.peers_reference:
+                scenarios[name] = bench.peers(args.peers_reference)
+            elif name == "drain":
                 scenarios[name] = bench.drain("drain", sizes.drain_messages, profile=True)
             else:
                 scenarios[name] = getattr(bench, name)()

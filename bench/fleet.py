@@ -31,14 +31,44 @@ def payload(k: int, time_ms: int) -> bytes:
     return b'{"time":%d,"readings":{"temperature":%.2f,"humidity":%.1f}}' % (time_ms, temperature, humidity)
 
 
+def payload3(k: int, time_ms: int) -> bytes:
+    """Message k with three readings (temperature, humidity, CO2), as the side-by-side comparison sends them."""
+    return b'{"time":%d,"readings":{"temperature":%.2f,"humidity":%.1f,"co2":%d}}' % (
+        time_ms,
+        -20 + (k % 480) * 0.25,
+        (k % 200) * 0.5,
+        400 + k % 1600,
+    )
+
+
+def city_payload(k: int, time_ms: int) -> bytes:
+    """The same values in the shape the Node-RED reference flow reads (``../shared/peers/README.md``)."""
+    return b'{"ts":%.3f,"temperature":%.2f,"humidity":%.1f,"co2":%d}' % (
+        time_ms / 1000,
+        -20 + (k % 480) * 0.25,
+        (k % 200) * 0.5,
+        400 + k % 1600,
+    )
+
+
+CITY_TOPIC_ROOT = "city/aarhus"
+FORMS = {  # form -> (topic root, payload of message k)
+    "native": (TOPIC_ROOT, payload),
+    "native3": (TOPIC_ROOT, payload3),
+    "city": (CITY_TOPIC_ROOT, city_payload),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Shard:
-    """Devices ``first .. first + devices - 1``, each sending ``per_device`` messages, interleaved by round."""
+    """Devices ``first .. first + devices - 1``, each sending ``per_device`` messages, interleaved by round;
+    ``form`` is one of ``FORMS``."""
 
     first: int
     devices: int
     per_device: int
     base_ms: int
+    form: str = "native"
 
     @property
     def messages(self) -> int:
@@ -46,11 +76,12 @@ class Shard:
 
     def packets(self) -> list[bytes]:
         """PUBLISH packets in sending order: round k sends message k of every device of the shard."""
-        topics = [topic(self.first + d) for d in range(self.devices)]
+        root, make = FORMS[self.form]
+        topics = [topic(self.first + d, root) for d in range(self.devices)]
         packets = []
         index = 0
         for k in range(self.per_device):
-            body = payload(k, self.base_ms + k * 1000)
+            body = make(k, self.base_ms + k * 1000)
             for device_topic in topics:
                 packets.append(publish_packet(device_topic, index, body))
                 index += 1
@@ -61,11 +92,11 @@ class Shard:
         return self.base_ms + (self.per_device - 1) * 1000
 
 
-def shards(devices: int, messages: int, publishers: int, base_ms: int) -> list[Shard]:
+def shards(devices: int, messages: int, publishers: int, base_ms: int, form: str = "native") -> list[Shard]:
     """Split ``devices`` into one shard per publisher; ``messages`` must be a multiple of ``devices``."""
     if messages % devices:
         raise ValueError(f"{messages} messages do not split evenly over {devices} devices")
     per_device = messages // devices
     publishers = max(1, min(publishers, devices))
     bounds = [devices * p // publishers for p in range(publishers + 1)]
-    return [Shard(bounds[p], bounds[p + 1] - bounds[p], per_device, base_ms) for p in range(publishers)]
+    return [Shard(bounds[p], bounds[p + 1] - bounds[p], per_device, base_ms, form) for p in range(publishers)]

@@ -20,10 +20,10 @@ from iot_suitcase.servers import InfluxDB
 _CLOCK_TICKS = 100  # USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
 
-def count(influx: InfluxDB, db: str, measurement: str, *, since_ns: int | None = None) -> int:
+def count(influx: InfluxDB, db: str, measurement: str, *, since_ns: int | None = None, field: str = "value") -> int:
     """Points of ``measurement`` (at or after ``since_ns``) that a query sees right now."""
     where = f" WHERE time >= {since_ns}" if since_ns is not None else ""
-    result = influx.query(f'SELECT count("value") FROM "{measurement}"{where}', db)  # noqa: S608 - our names
+    result = influx.query(f'SELECT count("{field}") FROM "{measurement}"{where}', db)  # noqa: S608 - our names
     series = result["results"][0].get("series")
     return int(series[0]["values"][0][1]) if series else 0
 
@@ -57,6 +57,7 @@ def wait_until_stored(
     interval: float = 0.1,
     progress_every: float = 5.0,
     stall_timeout: float = 60.0,
+    field: str = "value",
 ) -> Completion:
     """Poll until every measurement holds ``expected`` points, or nothing new arrived for ``stall_timeout`` s.
 
@@ -72,14 +73,14 @@ def wait_until_stored(
     queries = 0
     while True:
         sent = time.monotonic()
-        probe = count(influx, db, measurements[0], since_ns=tail_since_ns)
+        probe = count(influx, db, measurements[0], since_ns=tail_since_ns, field=field)
         queries += 1
         if probe >= tail_expected or time.monotonic() - last_progress >= progress_every:
             exact_sent = time.monotonic()
-            counts = {measurements[0]: count(influx, db, measurements[0])}
+            counts = {measurements[0]: count(influx, db, measurements[0], field=field)}
             queries += 1
             if counts[measurements[0]] >= expected:  # the others only now: each exact count costs InfluxDB
-                counts.update({m: count(influx, db, m) for m in measurements[1:]})
+                counts.update({m: count(influx, db, m, field=field) for m in measurements[1:]})
                 queries += len(measurements) - 1
             answered = time.monotonic()
             progress.append((round(answered - start, 3), counts[measurements[0]]))
@@ -90,7 +91,7 @@ def wait_until_stored(
             if counts[measurements[0]] > last_growth[1]:
                 last_growth = (answered, counts[measurements[0]])
             elif answered - last_growth[0] > stall_timeout:
-                counts.update({m: count(influx, db, m) for m in measurements[1:]})
+                counts.update({m: count(influx, db, m, field=field) for m in measurements[1:]})
                 return Completion(False, answered, not_before, counts, progress, queries)
         else:
             not_before = sent

@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from bench.fleet import Shard
+from bench.fleet import FORMS, Shard
 from bench.mqtt import Publisher
 
 
@@ -26,8 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-device", type=int, required=True)
     parser.add_argument("--base-ms", type=int, required=True, help="device time of every device's first message")
     parser.add_argument("--window", type=int, default=10_000, help="most unacknowledged messages at once")
+    parser.add_argument("--form", choices=sorted(FORMS), default="native", help="topics and payloads (bench.fleet)")
     args = parser.parse_args(argv)
-    packets = Shard(args.first, args.devices, args.per_device, args.base_ms).packets()
+    packets = Shard(args.first, args.devices, args.per_device, args.base_ms, args.form).packets()
     publisher = Publisher(args.host, args.port, args.client_id, window=args.window)
     print("ready", flush=True)
     if sys.stdin.readline().strip() != "go":

@@ -25,6 +25,9 @@ def _met(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
 
+PEERS_TARGET = 1.2  # issue #20: one process at least 1.2x Node-RED's pause-and-drain rate
+
+
 def targets(scenarios: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target of issue #9 whose scenario ran: what was asked, what was measured, met or not."""
     found = []
@@ -95,6 +98,16 @@ def targets(scenarios: dict[str, Any]) -> list[dict[str, Any]]:
                 "measured": f"{figures['flood_p99_ms']:.0f} ms vs {figures['alone_p99_ms']:.0f} ms alone "
                 f"({figures['raised_ms']:+.0f} ms)",
                 "met": figures["met"],
+            }
+        )
+    if "peers" in scenarios and scenarios["peers"]["summary"].get("suitcase-1", {}).get("ratio_to_nodered"):
+        ratio = scenarios["peers"]["summary"]["suitcase-1"]["ratio_to_nodered"]
+        found.append(
+            {
+                "name": "one ingest process's pause-and-drain rate beside Node-RED's, same messages and machine",
+                "target": f"≥ {PEERS_TARGET:g}x Node-RED",
+                "measured": f"{ratio:.2f}x",
+                "met": ratio >= PEERS_TARGET,
             }
         )
     if "opendata" in scenarios:
@@ -240,7 +253,12 @@ def table(scenarios: dict[str, Any]) -> str:
                     _met(figures["max"] < REGISTRY_TARGET_S),
                 )
             )
-    for name, rows_of in (("console", _console_rows), ("tenants", _tenant_rows), ("opendata", _opendata_rows)):
+    for name, rows_of in (
+        ("console", _console_rows),
+        ("tenants", _tenant_rows),
+        ("opendata", _opendata_rows),
+        ("peers", _peer_rows),
+    ):
         if name in scenarios:
             rows += rows_of(scenarios[name])
     header = ("Scenario", "Size", "Result", "Loss", "Of broker limit", "Of InfluxDB limit", "Target", "Met")
@@ -329,6 +347,42 @@ def _console_rows(console: dict[str, Any]) -> list[tuple[str, ...]]:
                 NONE,
                 f"< {CONSOLE_TARGET_S:g} s" if key == "first_screen" else NONE,
                 _met(figures["max_s"] < CONSOLE_TARGET_S) if key == "first_screen" else NONE,
+            )
+        )
+    return rows
+
+
+PEER_LABELS = {
+    "nodered": "Node-RED 4.1.15 + node-red-contrib-influxdb 0.7.0 (reference flow; acknowledges on receipt, "
+    "no validation; 1 point per message)",
+    "suitcase-1": "iot-suitcase ingest, one process (acknowledges after its log's fsync, validates; 4 points per "
+    "message)",
+    "suitcase-auto": "iot-suitcase ingest --workers auto",
+}
+
+
+def _peer_rows(side_by_side: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The side-by-side drain: each consumer's median rate, its ratio to Node-RED's, its peak RSS."""
+    rows: list[tuple[str, ...]] = []
+    for consumer, figures in side_by_side["summary"].items():
+        runs = " / ".join(_n(rate) for rate in figures["runs_msg_s"])
+        ratio = figures["ratio_to_nodered"]
+        target, met = NONE, NONE
+        if consumer == "suitcase-1" and ratio is not None:
+            target, met = f"≥ {PEERS_TARGET:g}x Node-RED", _met(ratio >= PEERS_TARGET)
+        rows.append(
+            (
+                f"Side by side: {PEER_LABELS[consumer]}",
+                f"{_n(side_by_side['messages'])} msgs, {_n(side_by_side['devices'])} devices",
+                f"{_n(figures['median_msg_s'])} msg/s median (runs: {runs}); "
+                f"{ratio if ratio is not None else '—'}x Node-RED; peak RSS "
+                f"{figures['peak_rss_mb_largest_process']:.0f} MB per process "
+                f"({figures['peak_rss_mb_all']:.0f} MB all)",
+                "0" if figures["complete"] else "incomplete",
+                NONE,
+                NONE,
+                target,
+                met,
             )
         )
     return rows

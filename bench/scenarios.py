@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import console, opendata, raw, registry_import, tenants
+from bench import console, opendata, peers, raw, registry_import, tenants
 from bench.fleet import MEASUREMENTS, TOPIC_ROOT, Shard, shards
 from bench.latency import PacedPublisher, VisibilityPoller, latency_figures, percentiles
 from bench.mqtt import Publisher, publish_packet
@@ -18,6 +18,8 @@ from bench.pyspy import Profiler, summarise
 from bench.stack import DATABASE, BenchError, IngestWorker, PublisherGroup, Stack, publish, server_pid, wait_for
 
 SCENARIOS = ("raw", "drain", "live", "latency", "scaleout", "memory", "registry", "console", "tenants", "opendata")
+OPTIONAL = ("peers",)  # only when asked for (`--peers`): it installs Node-RED from the npm registry
+PEERS_REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "peers" / "nodered"
 SHARE_GROUP = "bench"
 PROBE_QUANTITY = "co2"  # probes go to a measurement of their own, so they never count as load
 
@@ -50,6 +52,8 @@ class Sizes:
     opendata_seconds: float = 30.0
     opendata_rounds: int = 2
     opendata_clients: int = 8  # threads of the query flood
+    peers_messages: int = 100_000  # issue #20's side-by-side run
+    peers_rounds: int = 3
 
     @classmethod
     def smoke(cls) -> Sizes:
@@ -68,6 +72,8 @@ class Sizes:
             tenants_rounds=1,
             opendata_seconds=2.0,
             opendata_rounds=1,
+            peers_messages=5000,
+            peers_rounds=1,
         )
 
     def with_overrides(self, **changes: Any) -> Sizes:
@@ -367,6 +373,12 @@ class Bench:
             poll_s=sizes.latency_poll_s,
         )
         return opendata.run(plan, self.workdir / "opendata", lambda stack: self.probe(stack, 3), self.say)
+
+    def peers(self, reference: Path = PEERS_REFERENCE) -> dict[str, Any]:
+        sizes = self.sizes
+        plan = peers.Plan(sizes.peers_messages, sizes.devices, sizes.peers_rounds, sizes.publishers, sizes.window,
+                          self.base_ms, reference, self.profile, self.profile_dir)  # fmt: skip
+        return peers.run(plan, self.workdir / "peers", self.say)
 
     def registry(self) -> dict[str, Any]:
         self.say(f"registry: importing {self.sizes.registry_devices:,} devices")

@@ -201,6 +201,7 @@ class PublisherGroup:
                 "--host", broker.host, "--port", str(broker.port), "--client-id", f"{name}-{number}",
                 "--first", str(shard.first), "--devices", str(shard.devices),
                 "--per-device", str(shard.per_device), "--base-ms", str(shard.base_ms), "--window", str(window),
+                "--form", shard.form,
             ]  # fmt: skip
             proc = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True, env=with_repo()
