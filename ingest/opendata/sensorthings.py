@@ -284,6 +284,7 @@ class SensorThings:
         self._published = published
         self._readings = published.readings
         self._cache = cache or AnswerCache()
+        self._snapshot_made: tuple[tuple[OpenDataRules, list[Stream]], Snapshot] | None = None
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(BASE, self.landing)
@@ -291,11 +292,18 @@ class SensorThings:
         app.router.add_get(BASE + "/{path:.+}", self.resource)
 
     def _snapshot(self, request: web.Request) -> Snapshot:
+        """The entities as they are now: made again only when what is published changed (or for another base)."""
         try:
-            rules, streams = self._published.now()
+            published = self._published.now()
         except OpenDataError:
             raise StaError(503, "the open-data settings cannot be read; the operator is told") from None
-        return Snapshot(rules, streams, f"{request.scheme}://{request.host}{BASE}")
+        base = f"{request.scheme}://{request.host}{BASE}"
+        made = self._snapshot_made
+        if made is not None and made[0] is published and made[1].base == base:
+            return made[1]
+        snapshot = Snapshot(*published, base)
+        self._snapshot_made = (published, snapshot)
+        return snapshot
 
     async def landing(self, request: web.Request) -> web.Response:
         base = f"{request.scheme}://{request.host}{BASE}"
