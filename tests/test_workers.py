@@ -127,6 +127,12 @@ def test_worker_0_reports_every_workers_devices_readiness_and_metrics(
         assert shown["pipeline"]["received"] == len(messages)
         page = staff.get("/").text
         assert "dev-029" in page, "the console's fleet shows a device whichever worker took its messages"
+        others = re.findall(r"worker started worker=[1-9] pid=\d+ restarts=\d+ http_port=(\d+)", ingest.log())
+        for port in others:  # what workers ask each other: with this run's token only
+            assert ask(f"http://127.0.0.1:{port}/internal/board")[0] == 401
+            assert ask(f"http://127.0.0.1:{port}/internal/board", "a-guess")[0] == 401
+            assert ask(f"http://127.0.0.1:{port}/metrics", "a-guess")[0] == 401
+        assert ask(f"{url}/internal/board", "a-guess")[0] == 401
         status, text = ask(f"{url}/metrics", TOKEN)
         assert status == 200
         for worker in ("0", "1", "2"):
