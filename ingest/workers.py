@@ -4,10 +4,11 @@ no broker connection of its own).
 
 Worker 0 is the service one process would be: the configured client id, data dir (a log written before keeps
 draining), HTTP port with the console and HTTP ingestion, and the broker's log. Worker n > 0 gets client id
-``<id>.<n>``, data dir ``<data dir>/workers/<n>`` and HTTP on a loopback port of its own, which only worker 0
-asks: for its readiness and its metrics, which worker 0's ``/readyz`` and ``/metrics`` report with its own
-(``worker="<n>"``). A worker that dies is logged with how it ended and started again with the same id and
-data dir: its broker session gives back what it had not acknowledged, its log what InfluxDB has not stored.
+``<id>.<n>``, data dir ``<data dir>/workers/<n>``, worker 0's rejects store, and HTTP on a loopback port of its
+own, which only worker 0 asks (with a token made at each start): for its readiness, metrics and device states,
+which worker 0's ``/readyz``, ``/metrics`` and console report with its own. A worker that dies is logged with
+how it ended and started again with the same id and data dir: its broker session gives back what it had not
+acknowledged, its log what InfluxDB has not stored. ``workers.json`` in the data dir records how many ran.
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ class ConsolePages:
         await asyncio.to_thread(self._refresh)
         status = self._status
         language = self._templates.language(request)
-        found = (await status.view()).device(device_id)
+        found = await status.device(device_id)
         if found is None:
             return self._templates.response(request, "no_device.html", {"device_id": device_id}, status=404)
         waiting, taking_in = await asyncio.to_thread(status.waiting)

@@ -156,7 +156,7 @@ class PublicReadings:
             where = f" WHERE time <= now() - {int(delay_s)}s" if delay_s else ""
             picks = [f'SELECT {pick}("value") FROM "{quantity}"{where} GROUP BY "device"' for pick in ("first", "last")]  # noqa: S608
             answer = await self._query(";".join(picks))
-            firsts, lasts = (_first_time_by_device(result) for result in answer.get("results", [{}, {}])[:2])
+            firsts, lasts = (_time_by_device(result) for result in answer.get("results", [{}, {}])[:2])
             for stream in members:
                 first, last = firsts.get(stream.device.id), lasts.get(stream.device.id)
                 if first is not None and last is not None:
@@ -206,7 +206,7 @@ class PublicReadings:
         return answer
 
 
-def _first_time_by_device(result: dict[str, Any]) -> dict[str, int]:
+def _time_by_device(result: dict[str, Any]) -> dict[str, int]:
     return {
         serie["tags"]["device"]: int(serie["values"][0][0])
         for serie in result.get("series", [])

@@ -3,7 +3,7 @@
 
 - ``/api/devices``, ``/api/rejects``: the same as JSON. ``/healthz``: alive. ``/readyz``: broker connected,
   InfluxDB accepting writes, log below its bound (503 with the reasons otherwise). ``/metrics``: Prometheus.
-  Worker 0 of several reports the others' readiness and metrics with its own (``operations/peers.py``).
+  Worker 0 of several reports the others' readiness, metrics and devices with its own (``operations/peers.py``).
 """
 
 from __future__ import annotations
@@ -221,6 +221,13 @@ class StatusPages:
         if not self._peers:
             return own
         return merged([own, *await self._peers.board_views()])
+
+    async def device(self, device_id: str) -> dict[str, object] | None:
+        """One device's row as ``view`` has it; of this board alone, without building every row, when this
+        is the only worker."""
+        if not self._peers:
+            return self._board.device(self._directory.registry, device_id)
+        return (await self.view()).device(device_id)
 
     # --- JSON ---------------------------------------------------------------------------------------------
     async def api_devices(self, _request: web.Request) -> web.Response:
