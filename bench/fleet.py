@@ -31,24 +31,19 @@ def payload(k: int, time_ms: int) -> bytes:
     return b'{"time":%d,"readings":{"temperature":%.2f,"humidity":%.1f}}' % (time_ms, temperature, humidity)
 
 
+def _values3(k: int) -> tuple[float, float, int]:
+    """Temperature, humidity and CO2 of message k: plausible, so nothing is rejected."""
+    return -20 + (k % 480) * 0.25, (k % 200) * 0.5, 400 + k % 1600
+
+
 def payload3(k: int, time_ms: int) -> bytes:
     """Message k with three readings (temperature, humidity, CO2), as the side-by-side comparison sends them."""
-    return b'{"time":%d,"readings":{"temperature":%.2f,"humidity":%.1f,"co2":%d}}' % (
-        time_ms,
-        -20 + (k % 480) * 0.25,
-        (k % 200) * 0.5,
-        400 + k % 1600,
-    )
+    return b'{"time":%d,"readings":{"temperature":%.2f,"humidity":%.1f,"co2":%d}}' % (time_ms, *_values3(k))
 
 
 def city_payload(k: int, time_ms: int) -> bytes:
     """The same values in the shape the Node-RED reference flow reads (``../shared/peers/README.md``)."""
-    return b'{"ts":%.3f,"temperature":%.2f,"humidity":%.1f,"co2":%d}' % (
-        time_ms / 1000,
-        -20 + (k % 480) * 0.25,
-        (k % 200) * 0.5,
-        400 + k % 1600,
-    )
+    return b'{"ts":%.3f,"temperature":%.2f,"humidity":%.1f,"co2":%d}' % (time_ms / 1000, *_values3(k))
 
 
 CITY_TOPIC_ROOT = "city/aarhus"

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.fleet import CITY_TOPIC_ROOT, Shard
+from bench.fleet import CITY_TOPIC_ROOT, Shard, shards
 from bench.mqtt import Publisher, publish_packet
-from bench.observe import ProcessSampler, wait_until_stored
+from bench.observe import ProcessSampler, count, wait_until_stored
 from bench.pyspy import Profiler, summarise
 from bench.stack import DATABASE, BenchError, IngestWorker, Stack, publish, server_pid, wait_for
 
@@ -135,10 +135,7 @@ class Plan:
     profile_dir: Path | None = None
 
     def shards(self, form: str) -> list[Shard]:
-        per_device = self.messages // self.devices
-        bounds = [self.devices * p // self.publishers for p in range(self.publishers + 1)]
-        return [Shard(bounds[p], bounds[p + 1] - bounds[p], per_device, self.base_ms, form)
-                for p in range(self.publishers)]  # fmt: skip
+        return shards(self.devices, self.messages, self.publishers, self.base_ms, form)
 
 
 def run(plan: Plan, workdir: Path, say: Callable[[str], None]) -> dict[str, Any]:
@@ -162,7 +159,7 @@ def run(plan: Plan, workdir: Path, say: Callable[[str], None]) -> dict[str, Any]
 
 
 def _drain(consumer: str, plan: Plan, directory: Path, red: Path) -> dict[str, Any]:
-    shards = plan.shards("city" if consumer == "nodered" else "native3")
+    run_shards = plan.shards("city" if consumer == "nodered" else "native3")
     messages, devices = plan.messages, plan.devices
     with Stack(directory) as stack:
         worker: IngestWorker | None = None
@@ -190,7 +187,7 @@ def _drain(consumer: str, plan: Plan, directory: Path, red: Path) -> dict[str, A
             sampler.start()
             for pid in pids:
                 os.kill(pid, signal.SIGSTOP)
-            published = publish(stack.broker, shards, directory, "publishers", window=plan.window)
+            published = publish(stack.broker, run_shards, directory, "publishers", window=plan.window)
             profiler = _profiler(plan, consumer, directory, pids[0])
             start = time.monotonic()
             for pid in pids:
@@ -198,13 +195,13 @@ def _drain(consumer: str, plan: Plan, directory: Path, red: Path) -> dict[str, A
             if nodered is not None:
                 done = wait_until_stored(
                     stack.influx, DATABASE, ("sensor",), messages + PROBES,
-                    tail_since_ns=shards[0].last_round_ms() * 1_000_000, tail_expected=devices, start=start,
+                    tail_since_ns=run_shards[0].last_round_ms() * 1_000_000, tail_expected=devices, start=start,
                     field="temperature",
                 )  # fmt: skip
             else:
                 done = wait_until_stored(
                     stack.influx, DATABASE, NATIVE3, messages,
-                    tail_since_ns=shards[0].last_round_ms() * 1_000_000, tail_expected=devices, start=start,
+                    tail_since_ns=run_shards[0].last_round_ms() * 1_000_000, tail_expected=devices, start=start,
                 )  # fmt: skip
             sampler.sample_now()
             sampler.stop()
@@ -251,13 +248,7 @@ def _probe_nodered(stack: Stack) -> None:
     ]  # fmt: skip
     client.publish_all(packets)
     client.close()
-    wait_for(lambda: _count_sensor(stack) >= PROBES, 60, "Node-RED's probe points")
-
-
-def _count_sensor(stack: Stack) -> int:
-    result = stack.influx.query('SELECT count("temperature") FROM "sensor"', DATABASE)
-    series = result["results"][0].get("series")
-    return int(series[0]["values"][0][1]) if series else 0
+    wait_for(lambda: count(stack.influx, DATABASE, "sensor", field="temperature") >= PROBES, 60, "the probe")
 
 
 def _node_version() -> str:
