@@ -372,8 +372,10 @@ class WriteAheadLog:
     def drop_segments(self) -> None:
         """Delete segments whose records InfluxDB has and which lie wholly behind the latest mark."""
         keep_from = min(self._checkpoint, self._released)
-        while len(self._segments) > 1 and self._segments[0].number < keep_from.segment:
-            with self._lock:
+        while True:
+            with self._lock:  # looked at and taken under one lock: two threads dropping at once never take the tail
+                if len(self._segments) <= 1 or self._segments[0].number >= keep_from.segment:
+                    return
                 oldest = self._segments.pop(0)
             try:
                 oldest.path(self.directory).unlink(missing_ok=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import calendar
+import contextlib
 import os
 import tempfile
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from unittest.mock import patch
@@ -239,3 +241,43 @@ def test_a_failed_write_leaves_the_log_as_it_was_and_the_next_one_works(tmp_path
     wal.close()
     again = WriteAheadLog(tmp_path)
     assert [r.key for r in again.open().records] == [record_key(record(1)), record_key(record(2))]
+
+
+class _MeetingLock:
+    """A lock at which two threads first meet: the worst interleaving, every time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._meeting = threading.Barrier(2, timeout=0.5)
+
+    def __enter__(self) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self._meeting.wait()
+        self._lock.acquire()
+
+    def __exit__(self, *_exc: object) -> None:
+        self._lock.release()
+
+
+def test_two_threads_dropping_segments_at_once_never_take_the_tail(tmp_path: Path) -> None:
+    """The committer releases and the drainer commits from different threads: both may drop segments."""
+    wal = WriteAheadLog(tmp_path, segment_bytes=1000)
+    wal.open()
+    n = 0
+    while len(list(tmp_path.glob("*.seg"))) < 2:
+        wal.append([record(n)])
+        n += 1
+    records, end = wal.read(1000)
+    wal.commit(end, len(records))
+    segments = len(list(tmp_path.glob("*.seg")))
+    assert segments == 2, "one full segment and the tail"
+    wal._lock = _MeetingLock()  # type: ignore[assignment]
+    wal._released = end  # both threads see the first segment as droppable
+    threads = [threading.Thread(target=wal.drop_segments) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wal.end == end, "the tail segment is still there"
+    assert len(list(tmp_path.glob("*.seg"))) == 1
+    wal.append([record(99)])
