@@ -107,23 +107,25 @@ def public(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: 
             "unknown_devices": "reject",
         },
     ).start()
-    # a reject with a payload of its own, which must never be public
-    publish_all(mosquitto.host, mosquitto.port, [("suitcase/kit-1/up", b'{"readings": {"secret-payload": 1}}')])
-    wait_until(lambda: "secret-payload" in ingest.log() or "unknown_quantity" in ingest.log(), 10, "the reject")
-    server = OpenDataServer(
-        tmp_path / "opendata.log",
-        {
-            **env,
-            "SUITCASE_INFLUX_URL": influxdb.url,
-            "SUITCASE_INFLUX_DATABASE": influx_db,
-            "SUITCASE_OPENDATA_PORT": "0",
-            "SUITCASE_OPENDATA_RATE_PER_S": "1000",  # these tests ask quickly; the limits have tests of their own
-        },
-    )
     try:
-        yield f"{server.url}/sta/v1.1"
+        # a reject with a payload of its own, which must never be public
+        publish_all(mosquitto.host, mosquitto.port, [("suitcase/kit-1/up", b'{"readings": {"secret-payload": 1}}')])
+        wait_until(lambda: "secret-payload" in ingest.log() or "unknown_quantity" in ingest.log(), 10, "the reject")
+        server = OpenDataServer(
+            tmp_path / "opendata.log",
+            {
+                **env,
+                "SUITCASE_INFLUX_URL": influxdb.url,
+                "SUITCASE_INFLUX_DATABASE": influx_db,
+                "SUITCASE_OPENDATA_PORT": "0",
+                "SUITCASE_OPENDATA_RATE_PER_S": "1000",  # these tests ask quickly; the limits have tests of their own
+            },
+        )
+        try:
+            yield f"{server.url}/sta/v1.1"
+        finally:
+            server.stop()
     finally:
-        server.stop()
         ingest.terminate()
 
 
@@ -137,12 +139,17 @@ class OpenDataServer:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "iot_suitcase", "opendata", "serve"], env=environment, stdout=log, stderr=log
             )
-        wait_until(lambda: "open data listening" in self.log() or self.process.poll() is not None, 30, "the server")
-        assert self.process.poll() is None, self.log()
-        host, port = re.findall(r"open data listening host=(\S+) port=(\d+)", self.log())[-1]
-        self.url = f"http://{host}:{port}"
-        yielding = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 19)  # the default: yields the most
-        assert os.getpriority(os.PRIO_PROCESS, self.process.pid) == yielding, "it yields the CPU to ingestion"
+        try:  # a server that fails a check here is not left running
+            wait_until(lambda: "open data listening" in self.log() or self.process.poll() is not None, 30, "it")
+            assert self.process.poll() is None, self.log()
+            host, port = re.findall(r"open data listening host=(\S+) port=(\d+)", self.log())[-1]
+            self.url = f"http://{host}:{port}"
+            yielding = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 19)  # the default: yields the most
+            assert os.getpriority(os.PRIO_PROCESS, self.process.pid) == yielding, "it yields the CPU to ingestion"
+        except BaseException:
+            self.process.kill()
+            self.process.wait()
+            raise
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
