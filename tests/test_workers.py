@@ -10,8 +10,6 @@ import re
 import secrets
 import signal
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ import pytest
 from iot_suitcase.ingest.config import IngestSettings
 from iot_suitcase.ingest.workers import DEFAULT_SHARE_GROUP, plan_workers, worker_count, workers_to_start
 from iot_suitcase.servers import InfluxDB, Mosquitto
-from tests.console import console
+from tests.console import console, request
 from tests.fleet import StreamPublisher, expected, fleet, observed
 from tests.helpers import IngestProcess, publish_all, unique, wait_until
 
@@ -61,12 +59,8 @@ def worker_0_url(ingest: IngestProcess) -> str:
 
 
 def ask(url: str, token: str | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+    answer = request(url, headers={"Authorization": f"Bearer {token}"} if token else None)
+    return answer.status, answer.text
 
 
 @pytest.mark.slow

@@ -107,7 +107,7 @@ class Peers:
             return None
 
 
-def merged(families: Iterable[Metric]) -> Iterator[Metric]:
+def merged_families(families: Iterable[Metric]) -> Iterator[Metric]:
     """One family per name, with the samples of all that bear it: an exposition may name a family once."""
     by_name: dict[str, Metric] = {}
     for family in families:

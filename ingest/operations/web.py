@@ -28,8 +28,7 @@ from iot_suitcase.ingest.operations.metrics import (
     PipelineCollector,
     RefusalCollector,
 )
-from iot_suitcase.ingest.operations.peers import BOARD_PATH, Peers
-from iot_suitcase.ingest.operations.peers import merged as merged_families
+from iot_suitcase.ingest.operations.peers import BOARD_PATH, Peers, merged_families
 from iot_suitcase.ingest.operations.status import BoardView, StatusBoard, merged
 from iot_suitcase.ingest.sink.rejects import RejectStore, StoredReject
 from iot_suitcase.ingest.sources.brokerlog import BrokerRefusals
