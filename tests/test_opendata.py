@@ -119,6 +119,7 @@ def public(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: 
                 "SUITCASE_INFLUX_DATABASE": influx_db,
                 "SUITCASE_OPENDATA_PORT": "0",
                 "SUITCASE_OPENDATA_RATE_PER_S": "1000",  # these tests ask quickly; the limits have tests of their own
+                "SUITCASE_OPENDATA_TOTAL_RATE_PER_S": "1000",
             },
         )
         try:

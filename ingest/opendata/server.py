@@ -46,6 +46,12 @@ class OpenDataServerSettings(OpenDataSettings, InfluxSettings):
     opendata_rate_per_s: float = Field(
         default=10.0, gt=0, description="Open data: requests per second one client may make (429 beyond it)."
     )
+    opendata_total_rate_per_s: float = Field(
+        default=50.0,
+        gt=0,
+        description="Open data: requests per second from all clients together (503 beyond it), so a flood from many "
+        "addresses takes no more of the machine than this.",
+    )
     opendata_concurrency: int = Field(
         default=4, ge=1, description="Open-data requests served at once, from all clients together (503 beyond it)."
     )
@@ -82,7 +88,11 @@ class RegistryReader:
 
 
 def application(settings: OpenDataServerSettings) -> web.Application:
-    guard = PublicGuard(settings.opendata_rate_per_s, settings.opendata_concurrency)
+    guard = PublicGuard(
+        settings.opendata_rate_per_s,
+        settings.opendata_concurrency,
+        total_rate_per_s=settings.opendata_total_rate_per_s,
+    )
     app = web.Application(middlewares=[guard.middleware])
     readings = PublicReadings(settings)
     published = Published(RegistryReader(settings.registry_file), load_catalog(), settings.opendata_file, readings)

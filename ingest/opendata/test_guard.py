@@ -41,6 +41,21 @@ async def test_a_client_beyond_its_rate_is_told_when_to_come_back() -> None:
         assert others == [200] * 8, "not the public side"
 
 
+async def test_beyond_the_rate_of_all_clients_together_every_client_is_refused() -> None:
+    guard = PublicGuard(rate_per_s=100, concurrency=10, total_rate_per_s=2, hold_s=0)
+    async with TestClient(TestServer(app(guard, asyncio.Event()))) as client:
+        statuses = [(await client.get("/sta/v1.1/Things")).status for _ in range(8)]
+        assert statuses[:4] == [200, 200, 200, 200], "a burst of twice the rate"
+        assert 429 not in statuses, "the client is well under its own rate"
+        assert statuses.count(503) >= 3, "but over the rate of everyone together"
+        refused = await client.get("/sta/v1.1/Things")
+        assert refused.status == 503
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert (await client.get("/v1/other")).status == 200, "not the public side"
+        await asyncio.sleep(0.6)
+        assert (await client.get("/sta/v1.1/Things")).status == 200, "the bucket fills again"
+
+
 async def test_beyond_the_requests_in_progress_everyone_is_refused_at_once() -> None:
     release = asyncio.Event()
     guard = PublicGuard(rate_per_s=100, concurrency=2, hold_s=0)
