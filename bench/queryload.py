@@ -66,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         thread.join()
     answered_ms.sort()
     median = answered_ms[len(answered_ms) // 2] if answered_ms else 0.0
-    result = {"requests": sum(statuses.values()), "statuses": dict(statuses), "median_ms": round(median, 1)}
+    result = {
+        "requests": sum(statuses.values()),
+        "statuses": dict(statuses),
+        "median_ms": round(median, 1),
+        "client_cpu_share": round(time.process_time() / args.seconds, 2),  # what the flood itself took of the CPU
+    }
     print(json.dumps(result), flush=True)
     return 0
 

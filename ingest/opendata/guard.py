@@ -51,10 +51,10 @@ class PublicGuard:
         if wait > 0:
             return await self._refuse(429, "too many requests from this client", wait)
         wait = self._everyone.allow("") if self._everyone is not None else 0.0
-        if wait > 0:
-            return await self._refuse(503, "the open-data service has more requests than it answers", wait)
+        if wait > 0:  # a token comes soon, but to one of many: held the full time, as when every slot is busy
+            return await self._refuse(503, "the open-data service has more requests than it answers", self._hold_s)
         if self._slots.locked():
-            return await self._refuse(503, "the open-data service is busy", 1.0)
+            return await self._refuse(503, "the open-data service is busy", self._hold_s)
         async with self._slots:
             return await handler(request)
 
