@@ -49,6 +49,14 @@ def tenant_folder(tenant: str, tenants_file: Path) -> Path:
     return tenants_file.parent / "tenants" / tenant
 
 
+def settings_of(env_file: Path, keys: tuple[str, ...], who: str) -> str:
+    """The lines of a settings file (``.env``, a ``tenant.env``) that ``keys`` name: a file for one service that
+    holds no other account's secrets."""
+    lines = env_file.read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if line.partition("=")[0] in keys]
+    return "\n".join([f"# The {who}'s own settings, split from {env_file.name}.", *kept, ""])
+
+
 def tenant_env_file(tenant: str) -> Path:
     """A tenant's own settings file, in place of ``.env``: ``tenant.env`` in its folder."""
     if not re.fullmatch(TENANT_NAME, tenant):

@@ -26,7 +26,9 @@ from pathlib import Path
 from iot_suitcase.devices.credentials import BrokerFiles, Listener, listener_config
 from iot_suitcase.devices.credentials.mosquitto import tls_listener_config, write_atomically
 from iot_suitcase.devices.credentials.settings import SecuritySettings
-from iot_suitcase.devices.settings import BrokerSettings, tenants_file_path
+from iot_suitcase.devices.opendata.settings import SERVER_ENV_FILE, SERVER_SETTINGS
+from iot_suitcase.devices.settings import BrokerSettings, settings_of, tenant_folder, tenants_file_path
+from iot_suitcase.devices.tenants.admin import tenant_opendata_settings
 from iot_suitcase.ingest.config import IngestSettings
 from iot_suitcase.init import CERTIFICATES, give_tree
 
@@ -34,16 +36,7 @@ BROKER_UNIT = "iot-suitcase-broker.service"
 INGEST_UNIT = "iot-suitcase-ingest.service"
 TENANT_UNIT = "iot-suitcase-ingest@.service"  # a template: iot-suitcase-ingest@aarhus is tenant aarhus' service
 OPENDATA_UNIT = "iot-suitcase-opendata.service"
-# What the open-data server's environment holds of .env: where the readings are and the reader's account, nothing
-# that writes, publishes or logs in anywhere else.
-OPENDATA_KEYS = (
-    "SUITCASE_INFLUX_URL",
-    "SUITCASE_INFLUX_FLAVOUR",
-    "SUITCASE_INFLUX_DATABASE",
-    "SUITCASE_INFLUX_READ_USERNAME",
-    "SUITCASE_INFLUX_READ_PASSWORD",
-    "SUITCASE_INFLUX_READ_TOKEN",
-)
+TENANT_OPENDATA_UNIT = "iot-suitcase-opendata@.service"  # a tenant's open-data server: iot-suitcase-opendata@aarhus
 RUNTIME = "iot-suitcase-broker"  # /run/iot-suitcase-broker: the broker's private copies
 # What the ingest service's environment holds of .env: its own secrets and settings, no other account's.
 INGEST_KEYS = (
@@ -264,43 +257,73 @@ def tenant_unit(layout: Layout) -> str:
 def opendata_unit(layout: Layout) -> str:
     """The open-data server (`suitcase opendata serve`): public and read-only, as the same unprivileged user, with
     InfluxDB's reader account only; niced, so ingestion comes first on a busy machine."""
+    return _opendata_unit(
+        layout,
+        "iot-suitcase open data",
+        layout.var,
+        layout.opendata_env,
+        hidden=(layout.var / "tenants",),
+    )
+
+
+def tenant_opendata_unit(layout: Layout) -> str:
+    """The template of a tenant's open-data server: its ``opendata.env`` (written beside its ``tenant.env`` when the
+    tenant is added, or by this installer for tenants added before) holds its reader account and its port; the
+    tenant's secrets, credentials and raw payloads are hidden from it."""
+    folder = layout.root / tenant_folder("%i", tenants_file_path())
+    return _opendata_unit(
+        layout,
+        "iot-suitcase open data of tenant %i",
+        folder,
+        folder / SERVER_ENV_FILE,
+        hidden=(folder / "tenant.env", folder / "credentials.yaml", folder / "ingest"),
+    )
+
+
+def _opendata_unit(layout: Layout, title: str, scope: Path, env_file: Path, hidden: tuple[Path, ...]) -> str:
+    """An open-data server for the scope whose files are in ``scope``. It runs there, where no ``.env`` is, so it
+    reads nothing but ``env_file``; what it must never serve (secrets, credentials, raw payloads and rejects) is
+    made inaccessible to it, so not even a bug in a public handler could read them."""
     environment: dict[str, object] = {
-        "SUITCASE_REGISTRY_FILE": layout.var / "registry.yaml",
-        "SUITCASE_OPENDATA_FILE": layout.var / "opendata.toml",
+        "SUITCASE_REGISTRY_FILE": scope / "registry.yaml",
+        "SUITCASE_OPENDATA_FILE": scope / "opendata.toml",
         # on loopback: a TLS reverse proxy in front serves it (README)
         "SUITCASE_OPENDATA_HOST": "127.0.0.1",
     }
+    secrets = (
+        layout.root / ".env",
+        layout.var / "env",
+        layout.var / CERTIFICATES,
+        layout.var / "mosquitto",
+        layout.broker,
+        layout.var / "credentials.yaml",
+        layout.var / "ingest",
+        *hidden,
+    )
     return "\n".join(
         [
             "[Unit]",
-            "Description=iot-suitcase open data (SensorThings API, downloads, DCAT catalogue), read-only",
+            f"Description={title} (SensorThings API, downloads, DCAT catalogue), read-only",
             "Documentation=file:" + str(layout.root / "devices" / "opendata" / "README.md"),
             "After=network-online.target influxdb.service",
             "Wants=network-online.target",
             "",
             "[Service]",
             f"User={layout.user}",
-            f"WorkingDirectory={layout.var}",
-            f"EnvironmentFile={layout.opendata_env}",
+            f"WorkingDirectory={scope}",
+            f"EnvironmentFile={env_file}",
             *(f"Environment={key}={value}" for key, value in environment.items()),
             f"ExecStart={layout.suitcase} opendata serve",
             "Restart=on-failure",
             "TimeoutStopSec=10",
             *_HARDENING,
+            "InaccessiblePaths=" + " ".join(f"-{path}" for path in secrets),  # '-': one that is missing is fine
             "",
             "[Install]",
             "WantedBy=multi-user.target",
             "",
         ]
     )
-
-
-def ingest_environment(env_file: Path, keys: tuple[str, ...] = INGEST_KEYS, who: str = "ingest service") -> str:
-    """The lines of ``.env`` that are one service's (the ingest service's, or those ``keys`` name)."""
-    lines = env_file.read_text(encoding="utf-8").splitlines()
-    kept = [line for line in lines if line.partition("=")[0] in keys]
-    header = f"# The {who}'s own settings, split from .env by `suitcase install --systemd`."
-    return "\n".join([header, *kept, ""])
 
 
 def ids_of(user: str) -> tuple[int, int]:
@@ -322,12 +345,14 @@ def install(layout: Layout, unit_dir: Path) -> list[Path]:
     written = []
     for path, text, mode in (
         (layout.broker / "mosquitto.conf", broker_config(layout), 0o644),
-        (layout.ingest_env, ingest_environment(layout.root / ".env"), 0o600),
+        (layout.ingest_env, settings_of(layout.root / ".env", INGEST_KEYS, "ingest service"), 0o600),
         (unit_dir / BROKER_UNIT, broker_unit(layout, gid), 0o644),
         (unit_dir / INGEST_UNIT, ingest_unit(layout), 0o644),
         (unit_dir / TENANT_UNIT, tenant_unit(layout), 0o644),
-        (layout.opendata_env, ingest_environment(layout.root / ".env", OPENDATA_KEYS, "open-data server"), 0o600),
+        (layout.opendata_env, settings_of(layout.root / ".env", SERVER_SETTINGS, "open-data server"), 0o600),
         (unit_dir / OPENDATA_UNIT, opendata_unit(layout), 0o644),
+        (unit_dir / TENANT_OPENDATA_UNIT, tenant_opendata_unit(layout), 0o644),
+        *((env, text, 0o600) for env, text in tenant_opendata_settings()),  # tenants added before this installer
     ):
         write_atomically(path, text, mode=mode)
         written.append(path)
@@ -378,6 +403,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"now: systemctl daemon-reload && systemctl enable --now {BROKER_UNIT} {INGEST_UNIT}")
     print(f"and for each tenant (suitcase tenants list): systemctl enable --now {TENANT_UNIT.replace('@', '@NAME')}")
     print(f"open data (once something is published): systemctl enable --now {OPENDATA_UNIT}")
+    print(f"and a tenant's: systemctl enable --now {TENANT_OPENDATA_UNIT.replace('@', '@NAME')}")
     return 0
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from iot_suitcase.install import BROKER_UNIT, INGEST_UNIT, OPENDATA_UNIT, TENANT_UNIT
+from iot_suitcase.install import BROKER_UNIT, INGEST_UNIT, OPENDATA_UNIT, TENANT_OPENDATA_UNIT, TENANT_UNIT
 from iot_suitcase.servers import InfluxDB, free_port, port_is_listening
 from tests import asuser
 from tests.helpers import wait_until
@@ -57,6 +57,14 @@ def environment(settings: dict[str, list[str]]) -> dict[str, str]:
     return env
 
 
+def published_temperatures(port: int) -> list[float]:
+    """kit-1's public temperatures, from the open-data server on ``port`` once it listens."""
+    wait_until(lambda: port_is_listening("127.0.0.1", port), 30, "the open-data server")
+    observations = f"http://127.0.0.1:{port}/sta/v1.1/Datastreams('kit-1~temperature')/Observations"
+    with urllib.request.urlopen(observations, timeout=10) as answer:
+        return [o["result"] for o in json.loads(answer.read())["value"]]
+
+
 def test_the_systemd_units_run_the_stack_with_the_least_privilege_split(influxdb: InfluxDB, influx_db: str) -> None:
     root = Path(tempfile.mkdtemp(prefix="suitcase-systemd-"))  # outside pytest's 0700 tree: uid 10001 enters it
     try:
@@ -88,8 +96,10 @@ def test_the_systemd_units_run_the_stack_with_the_least_privilege_split(influxdb
         suitcase("install", "--systemd", "--unit-dir", str(units), *user, "--tls-port", str(tls_port), env=ports)
 
         if shutil.which("systemd-analyze"):
-            (units / TENANT_UNIT.replace("@", f"@{tenant}")).symlink_to(units / TENANT_UNIT)  # an instance
-            for name in (BROKER_UNIT, INGEST_UNIT, TENANT_UNIT.replace("@", f"@{tenant}"), OPENDATA_UNIT):
+            instances = [template.replace("@", f"@{tenant}") for template in (TENANT_UNIT, TENANT_OPENDATA_UNIT)]
+            for instance, template in zip(instances, (TENANT_UNIT, TENANT_OPENDATA_UNIT), strict=True):
+                (units / instance).symlink_to(units / template)
+            for name in (BROKER_UNIT, INGEST_UNIT, OPENDATA_UNIT, *instances):
                 verify = ["systemd-analyze", "verify", str(units / name)]
                 verified = subprocess.run(verify, capture_output=True, text=True, check=False)
                 assert verified.returncode == 0, verified.stderr
@@ -139,10 +149,19 @@ def test_the_systemd_units_run_the_stack_with_the_least_privilege_split(influxdb
             wait_until(lambda: port_is_listening("127.0.0.1", tls_port), 15, "the broker's TLS listener")
             wait_until(lambda: b"connected to broker" in (root / "ingest.log").read_bytes(), 60, "ingest as uid 10001")
 
-            def publish(secret: str, user: str = "kit-1", topic: str = "suitcase/kit-1/up") -> int:
+            def publish(secret: str, user: str = "kit-1", topic: str = "suitcase/kit-1/up", value: float = 19.5) -> int:
                 ca = str(root / "var" / "certs" / "ca.crt")
                 command = ["mosquitto_pub", "-h", "localhost", "-p", str(tls_port), "--cafile", ca, "-u", user]
-                command += ["-P", secret, "-q", "1", "-t", topic, "-m", '{"readings": {"temperature": 19.5}}']
+                command += [
+                    "-P",
+                    secret,
+                    "-q",
+                    "1",
+                    "-t",
+                    topic,
+                    "-m",
+                    json.dumps({"readings": {"temperature": value}}),
+                ]
                 return subprocess.run(command, capture_output=True, timeout=10, check=False).returncode
 
             assert publish(password) == 0
@@ -154,7 +173,7 @@ def test_the_systemd_units_run_the_stack_with_the_least_privilege_split(influxdb
                 (root / "tenant.log").read_text()[-3000:] if tenant_ingest.poll() is not None else "the tenant service",
             )
             tenant_topic = f"suitcase@{tenant}/kit-1/up"
-            assert publish(tenant_kit["mqtt_password"], tenant_kit["mqtt_username"], tenant_topic) == 0
+            assert publish(tenant_kit["mqtt_password"], tenant_kit["mqtt_username"], tenant_topic, 21.25) == 0
             database = f"suitcase_{tenant}"
             wait_until(lambda: bool(influxdb.points(database, "temperature")), 20, "the tenant's reading stored")
             assert influxdb.points(database, "temperature")[0]["device"] == "kit-1"
@@ -190,15 +209,49 @@ def test_the_systemd_units_run_the_stack_with_the_least_privilege_split(influxdb
                 preexec_fn=asuser.become(SERVICE_UID, SERVICE_UID),  # noqa: PLW1509
             )
             try:
-                wait_until(lambda: port_is_listening("127.0.0.1", opendata_port), 30, "the open-data server")
-                observations = (
-                    f"http://127.0.0.1:{opendata_port}/sta/v1.1/Datastreams('kit-1~temperature')/Observations"
-                )
-                with urllib.request.urlopen(observations, timeout=10) as answer:
-                    assert [o["result"] for o in json.loads(answer.read())["value"]] == [19.5]
+                assert published_temperatures(opendata_port) == [19.5]
             finally:
                 opendata.terminate()
                 opendata.wait(timeout=15)
+
+            # a tenant's open-data server: its reader's account and port only, its secrets and payloads hidden
+            tenant_folder = root / "var" / "tenants" / tenant
+            settings = unit(units / TENANT_OPENDATA_UNIT)
+            settings = {key: [value.replace("%i", tenant) for value in values] for key, values in settings.items()}
+            tenant_opendata_env = environment(settings)
+            assert (tenant_folder / "opendata.env").stat().st_mode & 0o777 == 0o600
+            assert tenant_opendata_env["SUITCASE_INFLUX_DATABASE"] == database
+            assert tenant_opendata_env["SUITCASE_INFLUX_READ_USERNAME"] == f"suitcase-reader-{tenant}"
+            assert not {"SUITCASE_TENANT", "SUITCASE_INFLUX_PASSWORD", "SUITCASE_MQTT_PASSWORD"} & set(
+                tenant_opendata_env
+            ), "the tenant.env is not read: it holds the tenant's other secrets"
+            [hidden] = settings["InaccessiblePaths"]
+            for secret in ("tenant.env", "credentials.yaml", "ingest"):
+                assert f"-{tenant_folder / secret}" in hidden.split()
+            assert f"-{root / '.env'}" in hidden.split()
+            assert not (Path(settings["WorkingDirectory"][0]) / ".env").exists(), "no .env where it runs"
+            (tenant_folder / "opendata.toml").write_text('publish = [{ device = "kit-1" }]\n')
+            tenant_port = int(tenant_opendata_env["SUITCASE_OPENDATA_PORT"])
+            assert tenant_port not in (opendata_port, 9080), "a port of its own"
+            tenant_opendata_port = free_port()
+            [tenant_opendata_command] = settings["ExecStart"]
+            tenant_opendata = subprocess.Popen(
+                asuser.suitcase_command(*tenant_opendata_command.split()[1:]),
+                cwd=settings["WorkingDirectory"][0],
+                env={
+                    **tenant_opendata_env,
+                    **asuser.python_path(),
+                    "SUITCASE_OPENDATA_PORT": str(tenant_opendata_port),
+                },
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=asuser.become(SERVICE_UID, SERVICE_UID),  # noqa: PLW1509
+            )
+            try:
+                assert published_temperatures(tenant_opendata_port) == [21.25], "the tenant's own reading"
+            finally:
+                tenant_opendata.terminate()
+                tenant_opendata.wait(timeout=15)
             written = [p for p in (root / "var" / "ingest").rglob("*") if p.is_file()]
             assert written, "it wrote its log and stores"
             assert {p.stat().st_uid for p in written} == {SERVICE_UID}

@@ -19,8 +19,9 @@ from dotenv import dotenv_values
 from iot_suitcase.devices.credentials.issuing import commit, open_store, remove_broker_part
 from iot_suitcase.devices.credentials.mosquitto import write_atomically
 from iot_suitcase.devices.credentials.settings import SecuritySettings
+from iot_suitcase.devices.opendata.settings import SERVER_ENV_FILE, TENANT_SERVER_SETTINGS
 from iot_suitcase.devices.registry import RegistryError, RegistryFile
-from iot_suitcase.devices.settings import ENV_FILE, TopicSettings, tenant_env_file
+from iot_suitcase.devices.settings import ENV_FILE, TopicSettings, settings_of, tenant_env_file
 from iot_suitcase.devices.tenants.model import ACCOUNTS_FILE, REGISTRY_FILE, Tenant
 from iot_suitcase.devices.tenants.moving import Manifest, write_files
 from iot_suitcase.devices.tenants.store import TenantsError, load_tenants, new_tenant, save_tenants
@@ -86,6 +87,7 @@ def add_tenant(name: str, title: str, moved: Moved | None = None) -> AddedTenant
         chosen = {} if moved is None else moved.manifest.settings
         root = None if moved is None else moved.manifest.topic_root
         write_atomically(env_file, tenant_env_text(tenant, settings, topic_root=root, chosen=chosen), mode=0o600)
+        write_atomically(env_file.with_name(SERVER_ENV_FILE), opendata_settings(env_file), mode=0o600)
         own = SecuritySettings(_env_file=env_file, tenant=tenant.name)
         store = open_store(own)  # its credentials file read (a moved one checked) before the broker's are written
         commit(open_store(platform), platform)  # the installation's own part first, as it is now
@@ -150,6 +152,21 @@ def own_settings(tenant: Tenant, settings: TopicSettings, topic_root: str | None
         "SUITCASE_INFLUX_READ_PASSWORD": secrets.token_urlsafe(24),
         "SUITCASE_METRICS_TOKEN": secrets.token_urlsafe(32),
     }
+
+
+def opendata_settings(env_file: Path) -> str:
+    """What a tenant's open-data server reads of its ``tenant.env`` (its ``opendata.env``): the reader's account
+    and its port, none of its other secrets."""
+    return settings_of(env_file, TENANT_SERVER_SETTINGS, "open-data server")
+
+
+def tenant_opendata_settings() -> list[tuple[Path, str]]:
+    """Every tenant's ``opendata.env`` as its ``tenant.env`` says now (for tenants added before it was written)."""
+    settings = TopicSettings()
+    files = [
+        tenant.folder(settings.tenants_file) / "tenant.env" for tenant in load_tenants(settings.tenants_file).values()
+    ]
+    return [(env.with_name(SERVER_ENV_FILE), opendata_settings(env)) for env in files if env.is_file()]
 
 
 def tenant_env_text(

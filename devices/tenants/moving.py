@@ -25,12 +25,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from iot_suitcase.devices.credentials.mosquitto import write_atomically
+from iot_suitcase.devices.opendata.settings import SERVER_ENV_FILE
 from iot_suitcase.devices.tenants.model import ACCOUNTS_FILE, Tenant, tenant_name_problem
 
 ARCHIVE_KIND = "iot-suitcase tenant"
 ARCHIVE_VERSION = 1
 MAX_ARCHIVE_BYTES = 256 * 1024 * 1024  # all members together: registries of thousands of devices are a few MB
-LEFT_BEHIND = ("tenant.env", "ingest")  # its secrets and its service's own files (log, rejects)
+# its secrets (and its open-data server's share of them) and its service's own files (log, rejects)
+LEFT_BEHIND = ("tenant.env", SERVER_ENV_FILE, "ingest")
 MAX_MEMBERS = 10_000  # a tenant's folder holds a handful of files; a decoder script or two each
 
 
