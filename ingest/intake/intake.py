@@ -111,7 +111,7 @@ class Intake:
             record, reject = self._record(key, topic, message, AUTO, idempotent=False)
             entry = Entry(mid, qos, generation, record, reject, key=key)
             if qos:
-                redeliveries.accepted(key)
+                redeliveries.accepted(key, mid)
         self._waiting.put(entry)
         return entry
 
