@@ -47,10 +47,10 @@ class OpenDataServerSettings(OpenDataSettings, InfluxSettings):
         default=10.0, gt=0, description="Open data: requests per second one client may make (429 beyond it)."
     )
     opendata_total_rate_per_s: float = Field(
-        default=50.0,
+        default=20.0,
         gt=0,
         description="Open data: requests per second from all clients together (503 beyond it), so a flood from many "
-        "addresses takes no more of the machine than this.",
+        "addresses takes no more of the machine than this (on the kit's two cores, about a tenth of one).",
     )
     opendata_concurrency: int = Field(
         default=4, ge=1, description="Open-data requests served at once, from all clients together (503 beyond it)."
