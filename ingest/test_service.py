@@ -35,7 +35,11 @@ async def test_a_background_task_that_dies_stops_the_service_loudly(
     problems: list[list[str]] = []
 
     async def dies() -> None:
-        await asyncio.sleep(0.5)
+        for _ in range(200):  # until connected (a busy machine takes more than a moment), at most 10 s
+            if service.consumer.connected:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
         assert service.pages is not None
         problems.append(service.pages.problems())
         raise RuntimeError("a bug nobody caught")
