@@ -70,6 +70,29 @@ class Reading(BaseModel):
         """One JSON Lines record: {"device_id", "time", "quantity", "value", "unit"}."""
         return self.model_dump_json()
 
+    @classmethod
+    def checked(cls, device_id: str, time: datetime, quantity: str, value: float, unit: str) -> Reading:
+        """A reading from fields the caller has checked already (the decoder checks each against the catalog).
+
+        What ``model_construct`` makes for this model (no aliases, defaults, extra or private attributes), at a
+        third of its cost: it runs for every reading ingested. ``test_reading.py`` proves the two equal.
+        """
+        reading = _new(cls)
+        _set(
+            reading,
+            "__dict__",
+            {"device_id": device_id, "time": time, "quantity": quantity, "value": value, "unit": unit},
+        )
+        _set(reading, "__pydantic_fields_set__", set(_FIELDS))
+        _set(reading, "__pydantic_extra__", None)
+        _set(reading, "__pydantic_private__", None)
+        return reading
+
+
+_new = object.__new__
+_set = object.__setattr__
+_FIELDS = tuple(Reading.model_fields)
+
 
 @dataclass(frozen=True, slots=True)
 class RawReading:

@@ -1,5 +1,5 @@
-"""The decoder builds readings with ``Reading.model_construct`` (its fields are checked already): the same
-``Reading`` as validation gives for the same (valid) fields."""
+"""The decoder builds readings with ``Reading.checked`` (its fields are checked already): the same ``Reading``
+as ``model_construct`` and as validation give for the same (valid) fields."""
 
 from __future__ import annotations
 
@@ -23,19 +23,34 @@ fields = st.fixed_dictionaries(
 
 @given(fields)
 def test_a_constructed_reading_equals_a_validated_reading(values: dict[str, object]) -> None:
-    mine = Reading.model_construct(**values)  # type: ignore[arg-type]
     theirs = Reading.model_validate(values)
-    assert mine == theirs
-    assert mine.model_dump(mode="json") == theirs.model_dump(mode="json")
-    assert mine.as_json() == theirs.as_json()
-    assert mine.model_fields_set == theirs.model_fields_set
-    assert hash(mine) == hash(theirs)
+    for mine in (Reading.model_construct(**values), Reading.checked(**values)):  # type: ignore[arg-type]
+        assert mine == theirs
+        assert mine.model_dump(mode="json") == theirs.model_dump(mode="json")
+        assert mine.as_json() == theirs.as_json()
+        assert mine.model_fields_set == theirs.model_fields_set
+        assert hash(mine) == hash(theirs)
+        assert mine.__pydantic_extra__ == theirs.__pydantic_extra__
+        assert mine.__pydantic_private__ == theirs.__pydantic_private__
+
+
+def test_checked_readings_rest_on_a_model_without_defaults_aliases_or_private_attributes() -> None:
+    """What ``Reading.checked`` leaves out of ``model_construct``: a field with a default or an alias, or a
+    private attribute, would need it again."""
+    assert all(field.is_required() and field.alias is None for field in Reading.model_fields.values())
+    assert not Reading.__private_attributes__
+    assert not Reading.__pydantic_post_init__
+    assert Reading.model_config.get("extra") == "forbid"
+
+
+def test_checked_readings_do_not_share_their_fields_set() -> None:
+    one = Reading.checked("dev-1", datetime(2026, 1, 1, tzinfo=UTC), "temperature", 1.0, "degC")
+    other = Reading.checked("dev-2", datetime(2026, 1, 1, tzinfo=UTC), "temperature", 2.0, "degC")
+    assert one.model_fields_set is not other.model_fields_set
 
 
 def test_a_constructed_reading_is_frozen() -> None:
-    reading = Reading.model_construct(
-        device_id="dev-1", time=datetime(2026, 1, 1, tzinfo=UTC), quantity="temperature", value=1.0, unit="degC"
-    )
+    reading = Reading.checked("dev-1", datetime(2026, 1, 1, tzinfo=UTC), "temperature", 1.0, "degC")
     try:
         reading.value = 2.0  # type: ignore[misc]
     except ValueError:

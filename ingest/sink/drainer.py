@@ -148,7 +148,7 @@ class Drainer:
             batch.text,
             batch.messages,
             batch.readings,
-            lambda: batch.records,
+            batch.records,
         )
 
     async def _write_or_split(self, records: list[Record]) -> list[tuple[bytes, Reject]]:

@@ -49,15 +49,26 @@ rejects = st.builds(
 )
 
 
-def _body(record: Record) -> bytes:
+def _body(record: Record, *, idempotent: bool = False) -> bytes:
     return points_record(
-        record.key, record.topic, record.payload, record.received_at, record.lines, bookkeeping=record.bookkeeping
+        record.key,
+        record.topic,
+        record.payload,
+        record.received_at,
+        record.lines,
+        bookkeeping=record.bookkeeping,
+        idempotent=idempotent,
     )
 
 
-@given(st.lists(points | rejects, max_size=12))
-def test_a_batch_is_the_records_of_the_log_as_one_write(items: list[Record | tuple[bytes, Reject, list[str]]]) -> None:
-    bodies = [_body(item) if isinstance(item, Record) else reject_record(*item) for item in items]
+@given(st.lists(st.tuples(points | rejects, st.booleans()), max_size=12))
+def test_a_batch_is_the_records_of_the_log_as_one_write(
+    items: list[tuple[Record | tuple[bytes, Reject, list[str]], bool]],
+) -> None:
+    bodies = [
+        _body(item, idempotent=flag) if isinstance(item, Record) else reject_record(*item, idempotent=flag)
+        for item, flag in items
+    ]
     decoded = [decode_record(body) for body in bodies]
     batch = batch_of(bodies)
     assert batch.bodies == bodies
@@ -65,6 +76,8 @@ def test_a_batch_is_the_records_of_the_log_as_one_write(items: list[Record | tup
     assert batch.messages == sum(1 for record in decoded if record.kind == POINTS)
     assert batch.readings == sum(len(record.lines) for record in decoded)
     assert batch.rejects == [(record.key, record.reject) for record in decoded if record.reject is not None]
+    assert batch.records() == decoded
+    assert batch.idempotent == [record for (_, flag), record in zip(items, decoded, strict=True) if flag]
 
 
 @given(points)

@@ -143,6 +143,15 @@ def well_formed(body: bytes) -> bool:
     return tail >= (_READINGS.size if kind_of(body) == POINTS else 2)
 
 
+def points_text(body: bytes) -> tuple[int, bytes]:
+    """A points record's reading count and its lines (readings, then bookkeeping) as the UTF-8 line protocol
+    they are kept as: what the drainer writes, without decoding the record (``decode_record`` gives the same)."""
+    _kind, _key, _micros, topic_length, payload_length = _HEAD.unpack_from(body)
+    start = _HEAD.size + topic_length + payload_length
+    (readings,) = _READINGS.unpack_from(body, start)
+    return readings, body[start + _READINGS.size :]
+
+
 def decode_record(body: bytes) -> Record:
     flagged, key, micros, topic_length, payload_length = _HEAD.unpack_from(body)
     kind = flagged & ~IDEMPOTENT
