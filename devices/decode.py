@@ -120,17 +120,19 @@ class Decoder:
         fmt = self.choose_format(message, format_name)
         decoded = fmt.decode(message, self.context)
         try:
-            readings = self._canonical(decoded, message.received_at)
+            readings, relays = self._canonical(decoded, message.received_at)
             relayed: tuple[str, ...] = ()
-            if any(raw.device is not None for raw in decoded.readings):
+            if relays:
                 relayed = tuple(dict.fromkeys(r.device_id for r in readings if r.device_id != decoded.device_id))
             return Outcome(fmt.name, decoded.device_id, readings, decoded.skipped, relayed)
         except DecodeError as error:
             error.device_id = error.device_id or decoded.device_id
             raise
 
-    def _canonical(self, decoded: Decoded, received_at: datetime) -> list[Reading]:
+    def _canonical(self, decoded: Decoded, received_at: datetime) -> tuple[list[Reading], bool]:
+        """The readings in canonical units, checked; and whether any names a device of its own (a relay)."""
         sender = check_device_id(decoded.device_id)
+        relays = False
         now = datetime.now(UTC)
         message_time = received_at if decoded.time is None else check_window(decoded.time, now, self._future)
         readings = []
@@ -139,10 +141,14 @@ class Decoder:
             quantity = catalog.quantity(raw.quantity)
             value = catalog.canonical_value(quantity, raw.value, raw.unit)
             time = message_time if raw.time is None else check_window(raw.time, now, self._future)
-            device_id = sender if raw.device is None else check_device_id(raw.device)
+            if raw.device is None:
+                device_id = sender
+            else:
+                device_id = check_device_id(raw.device)
+                relays = True
             # Every field was checked above: no second validation.
             readings.append(Reading.checked(device_id, time, quantity.name, float(value), quantity.unit))
-        return readings
+        return readings, relays
 
 
 def load_device_models(path: Path | None) -> dict[str, str]:

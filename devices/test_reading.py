@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from iot_suitcase.devices.reading import DEVICE_ID_PATTERN, Reading
+from iot_suitcase.devices import reading
+from iot_suitcase.devices.errors import DecodeError, RejectCode
+from iot_suitcase.devices.reading import DEVICE_ID_PATTERN, Reading, check_device_id
 
 fields = st.fixed_dictionaries(
     {
@@ -56,3 +59,14 @@ def test_a_constructed_reading_is_frozen() -> None:
     except ValueError:
         return
     raise AssertionError("a Reading must stay frozen")
+
+
+def test_valid_ids_remembered_stay_bounded_and_an_invalid_id_is_never_taken_for_valid() -> None:
+    for n in range(25_000):
+        assert check_device_id(f"dev-{n}") == f"dev-{n}"
+        assert len(reading._valid) <= reading._VALID_KEPT
+    for bad in ("suitcase-ingest", "a/b", "", "x" * 65, "dev-1:", "dev 1"):
+        for _ in range(2):
+            with pytest.raises(DecodeError) as refused:
+                check_device_id(bad)
+            assert refused.value.code == RejectCode.INVALID_DEVICE_ID

@@ -7,8 +7,9 @@ that and nothing else:
 
 - ``_sock_recv`` serves paho's small reads from one large ``recv``; the caller keeps calling ``loop_read``
   while ``buffered()`` says bytes are waiting (the socket will not signal them again).
-- ``_handle_publish`` parses a QoS 1 PUBLISH whose property section is empty (what Mosquitto sends unless
-  a publisher set properties) into the ``MQTTMessage`` paho builds, with ``properties`` None instead of an
+- ``_packet_read`` takes a QoS 1 PUBLISH whose property section is empty (what Mosquitto sends unless a
+  publisher set properties) straight from the buffer when all of it is there, and ``_handle_publish`` one
+  that paho read in parts, into the ``MQTTMessage`` paho builds, with ``properties`` None instead of an
   empty ``Properties``; every other packet (QoS 0 and 2, properties present, MQTT 3) takes paho's path.
 - ``_handle_on_message`` calls ``on_message`` directly while no per-topic callback was added: paho's
   topic matcher builds a self-referencing closure per message, garbage only the cycle collector frees.
@@ -128,6 +129,39 @@ class LeanClient(paho.Client):
         self._offset = 0
         self._pings = None
         super()._sock_close()
+
+    def _packet_read(self) -> MQTTErrorCode:
+        if self._in_packet["command"] == 0 and self._manual_ack and self._protocol == MQTTProtocolVersion.MQTTv5:
+            message = self._buffered_publish()
+            if message is not None:
+                return self._deliver(message)
+        return super()._packet_read()
+
+    def _buffered_publish(self) -> paho.MQTTMessage | None:
+        """A whole property-less QoS 1 PUBLISH at the head of the buffer, taken from it; None for anything
+        else (another packet, or one not all here yet), which paho then reads as it always does."""
+        buffer, start = self._buffer, self._offset
+        end = len(buffer)
+        if end - start < 2 or buffer[start] & 0xF0 != paho.PUBLISH:
+            return None
+        length = 0
+        position = start + 1
+        for shift in (0, 7, 14, 21):  # the remaining length: at most four bytes, seven bits each
+            if position >= end:
+                return None
+            digit = buffer[position]
+            position += 1
+            length |= (digit & 0x7F) << shift
+            if not digit & 0x80:
+                break
+        else:
+            return None  # malformed: paho's reader says so
+        if position + length > end:
+            return None
+        message = read_publish(buffer[start], buffer[position : position + length])
+        if message is not None:
+            self._offset = position + length
+        return message
 
     def _handle_publish(self) -> MQTTErrorCode:
         message = None

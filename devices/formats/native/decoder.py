@@ -63,29 +63,26 @@ class NativeFormat:
             payload = NativePayload.model_validate_json(message.payload)
         except ValidationError as error:
             raise _decode_error(error, topic_device) from None
+        readings = []
+        keys = len(payload.model_fields_set) + len(payload.readings)  # every key pydantic kept (unique_keys.py)
+        for quantity, value in payload.readings.items():
+            if isinstance(value, ValueWithUnit):
+                keys += len(value.model_fields_set)
+                readings.append(RawReading(quantity, value.value, value.unit))
+            else:
+                readings.append(RawReading(quantity, value))
         try:
-            check_unique_keys(message.payload, _keys(payload))
+            check_unique_keys(message.payload, keys)
         except DecodeError as error:
             error.device_id = topic_device or payload.device
             raise
         device_id = _device_id(topic_device, payload.device)
-        readings = [
-            RawReading(quantity, value.value, value.unit)
-            if isinstance(value, ValueWithUnit)
-            else RawReading(quantity, value)
-            for quantity, value in payload.readings.items()
-        ]
         try:
             time = None if payload.time is None else parse_timestamp(payload.time)
         except DecodeError as error:
             error.device_id = device_id
             raise
         return Decoded(device_id=device_id, readings=readings, time=time)
-
-
-def _keys(payload: NativePayload) -> int:
-    nested = sum(len(value.model_fields_set) for value in payload.readings.values() if isinstance(value, ValueWithUnit))
-    return len(payload.model_fields_set) + len(payload.readings) + nested
 
 
 def _device_id(topic_device: str | None, payload_device: str | None) -> str:
