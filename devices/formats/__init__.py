@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from iot_suitcase.devices.formats.base import Decoded, FormatContext, Message, PayloadFormat, RawReading
+from iot_suitcase.devices.formats.base import Decoded, FormatContext, Message, PayloadFormat, PlainFormat, RawReading
 
 FORMAT_PACKAGES: tuple[str, ...] = (
     "native",
@@ -42,4 +42,13 @@ def publish_filters(context: FormatContext, formats: dict[str, PayloadFormat] | 
     return filters
 
 
-__all__ = ["FORMATS", "Decoded", "FormatContext", "Message", "PayloadFormat", "RawReading", "publish_filters"]
+__all__ = [
+    "FORMATS",
+    "Decoded",
+    "FormatContext",
+    "Message",
+    "PayloadFormat",
+    "PlainFormat",
+    "RawReading",
+    "publish_filters",
+]

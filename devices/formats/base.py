@@ -11,11 +11,22 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from iot_suitcase.devices.reading import RESERVED_PREFIX, RawReading
 
-__all__ = ["Decoded", "Encoded", "FormatContext", "Message", "PayloadFormat", "RawReading", "Sent", "network_prefix"]
+__all__ = [
+    "Decoded",
+    "Encoded",
+    "FormatContext",
+    "Message",
+    "PayloadFormat",
+    "Plain",
+    "PlainFormat",
+    "RawReading",
+    "Sent",
+    "network_prefix",
+]
 
 # The topic level under a tenant's root where its network servers publish: no device id can be it, so no
 # device of the tenant's can write there.
@@ -89,6 +100,22 @@ class PayloadFormat(Protocol):
 
     def decode(self, message: Message, context: FormatContext) -> Decoded:
         """Decode or raise ``DecodeError`` with a specific code; never any other exception."""
+        ...
+
+
+# What a format reads from its commonest message when that is all it says: the time stated (None: none)
+# and each quantity's number in its canonical unit, the sender being the device of the topic.
+Plain = tuple[datetime | None, Mapping[str, float]]
+
+
+@runtime_checkable
+class PlainFormat(PayloadFormat, Protocol):
+    """A format that can read its commonest message without building a ``Decoded`` (the ingest hot path)."""
+
+    def unwrap_plain(self, sender: str, payload: bytes) -> Plain | None:
+        """What ``decode`` would give for a message of ``sender`` on its own uplink topic, if it is plain:
+        numbers only, no other device; None for any other message (``decode`` then reads it, or says why not).
+        Never raises."""
         ...
 
 

@@ -107,8 +107,13 @@ class Intake:
         else:
             if verdict is Verdict.POSSIBLE_DUPLICATE:
                 self.figures.possible_duplicates += 1
-            message = Message(payload=payload, received_at=self._clock.now(), topic=topic)
-            record, reject = self._record(key, topic, message, AUTO, idempotent=False)
+            received_at = self._clock.now()
+            plain = self._plain(topic, payload, received_at)
+            if plain is not None and self._directory.admit(plain.device_id) is None:
+                record, reject = self._points(key, topic, payload, received_at, plain, idempotent=False)
+            else:
+                message = Message(payload=payload, received_at=received_at, topic=topic)
+                record, reject = self._record(key, topic, message, AUTO, idempotent=False)
             entry = Entry(mid, qos, generation, record, reject, key=key)
             if qos:
                 redeliveries.accepted(key, mid)
@@ -129,6 +134,14 @@ class Intake:
         self._waiting.put(entry)
         return entry
 
+    def _plain(self, topic: str, payload: bytes, received_at: datetime) -> Outcome | None:
+        """The message decoded on the decoder's path for the commonest form, if it is in that form."""
+        try:
+            return self._decoder.decode_plain(topic, payload, received_at)
+        except Exception:  # a bug there must cost nothing: the general path reads the message
+            log.exception("plain decoding crashed topic=%s", topic)
+            return None
+
     def _record(
         self, key: bytes, origin: str, message: Message, fmt: str, *, idempotent: bool
     ) -> tuple[bytes, Reject | None]:
@@ -136,24 +149,28 @@ class Intake:
         payload, received_at = message.payload, message.received_at
         try:
             outcome, refusal = self._admitted(message, fmt)
-            if refusal is not None:
-                code, reason = refusal
-                reject = Reject(origin, payload, received_at, outcome.device_id, code, reason)
-                return self._reject(key, reject, idempotent=idempotent)
+        except Exception as error:
+            return self._failed(key, origin, payload, received_at, error, idempotent=idempotent)
+        if refusal is not None:
+            code, reason = refusal
+            reject = Reject(origin, payload, received_at, outcome.device_id, code, reason)
+            return self._reject(key, reject, idempotent=idempotent)
+        return self._points(key, origin, payload, received_at, outcome, idempotent=idempotent)
+
+    def _points(
+        self, key: bytes, origin: str, payload: bytes, received_at: datetime, outcome: Outcome, *, idempotent: bool
+    ) -> tuple[bytes, Reject | None]:
+        """The log record of an admitted message: its reading lines and a ``suitcase_uplinks`` point per device."""
+        try:
             parts = outcome.by_device()
             for part in parts:
                 self._directory.learn_kind(part.device_id, part.readings)
             lines = [reading_lines(part.readings, self._directory.tags(part.device_id)) for part in parts]
-        except DecodeError as error:
-            reject = Reject(origin, payload, received_at, error.device_id, error.code, error.reason)
-            return self._reject(key, reject, idempotent=idempotent)
-        except Exception as error:  # a bug in a decoder must cost one message, never the service
-            log.exception("decoder crashed origin=%s", origin)
-            reason = f"internal decoder error: {error!r}"
-            reject = Reject(origin, payload, received_at, None, RejectCode.UNKNOWN_FORMAT, reason)
-            return self._reject(key, reject, idempotent=idempotent)
+        except Exception as error:
+            return self._failed(key, origin, payload, received_at, error, idempotent=idempotent)
         self.figures.skipped_values += outcome.skipped
         uplinks = []
+        stamp = time_ns(received_at)
         for part, part_lines in zip(parts, lines, strict=True):
             self._board.stored(part, received_at)
             uplinks.append(
@@ -163,12 +180,25 @@ class Intake:
                     part.format,
                     readings=len(part_lines),
                     size=len(payload),
-                    time=time_ns(received_at),
+                    time=stamp,
                 )
             )
         every_line = lines[0] if len(lines) == 1 else [line for part_lines in lines for line in part_lines]
         body = points_record(key, origin, payload, received_at, every_line, bookkeeping=uplinks, idempotent=idempotent)
         return body, None
+
+    def _failed(
+        self, key: bytes, origin: str, payload: bytes, received_at: datetime, error: Exception, *, idempotent: bool
+    ) -> tuple[bytes, Reject]:
+        """The reject of a message its decoding refused, or (a bug in a decoder must cost one message, never
+        the service) crashed on."""
+        if isinstance(error, DecodeError):
+            reject = Reject(origin, payload, received_at, error.device_id, error.code, error.reason)
+        else:
+            log.error("decoder crashed origin=%s", origin, exc_info=error)
+            reason = f"internal decoder error: {error!r}"
+            reject = Reject(origin, payload, received_at, None, RejectCode.UNKNOWN_FORMAT, reason)
+        return self._reject(key, reject, idempotent=idempotent)
 
     def _admitted(self, message: Message, fmt: str) -> tuple[Outcome, tuple[RejectCode, str] | None]:
         """The decoded message and its refusal, if any. A device nobody knows (or a LoRaWAN device without a

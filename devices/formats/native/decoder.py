@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from iot_suitcase.devices.errors import DecodeError, RejectCode
-from iot_suitcase.devices.formats.base import Decoded, FormatContext, Message, RawReading
+from iot_suitcase.devices.formats.base import Decoded, FormatContext, Message, Plain, RawReading
 from iot_suitcase.devices.formats.native.schema import NativePayload, ValueWithUnit
 from iot_suitcase.devices.formats.unique_keys import check_unique_keys
 from iot_suitcase.devices.reading import check_device_id
@@ -83,6 +83,26 @@ class NativeFormat:
             error.device_id = device_id
             raise
         return Decoded(device_id=device_id, readings=readings, time=time)
+
+    def unwrap_plain(self, sender: str, payload: bytes) -> Plain | None:
+        """``decode`` of a message on ``sender``'s uplink topic that holds numbers only (no units) and names no
+        other device, without the objects ``decode`` builds; None for any other (``test_plain.py``)."""
+        try:
+            parsed = NativePayload.model_validate_json(payload)
+        except ValidationError:
+            return None
+        if parsed.device is not None and parsed.device != sender:
+            return None
+        values = parsed.readings
+        for value in values.values():
+            if isinstance(value, ValueWithUnit):
+                return None
+        try:
+            check_unique_keys(payload, len(parsed.model_fields_set) + len(values))
+            time = None if parsed.time is None else parse_timestamp(parsed.time)
+        except DecodeError:
+            return None
+        return time, values  # type: ignore[return-value]  # no ValueWithUnit left, checked above
 
 
 def _device_id(topic_device: str | None, payload_device: str | None) -> str:
