@@ -146,10 +146,14 @@ class MqttConsumer:
         # within the intake quota, a turn reads no more than it allows: a pause then stays short (a second at
         # most), well within the keepalive, whose ping answer waits unread meanwhile
         packets = _PACKETS_PER_TURN if self._pace is None else min(_PACKETS_PER_TURN, self._pace.available() - 1)
-        for _ in range(packets):
+        while packets > 0:
             if sock is not self._sock or not self._unread():
                 return
-            client.loop_read()
+            taken = client.read_buffered(packets)
+            packets -= taken
+            if packets > 0 and taken == 0:  # another packet, or one not all read yet: paho's reader
+                client.loop_read()
+                packets -= 1
 
     def _keep_pace(self) -> None:
         """Over the quota, stop reading for as long as it takes to be within it again. Unread messages stay in

@@ -13,6 +13,8 @@ that and nothing else:
   empty ``Properties``; every other packet (QoS 0 and 2, properties present, MQTT 3) takes paho's path.
 - ``_handle_on_message`` calls ``on_message`` directly while no per-topic callback was added: paho's
   topic matcher builds a self-referencing closure per message, garbage only the cycle collector frees.
+- ``read_buffered`` hands every such PUBLISH already in the buffer to ``on_message`` in one call, instead of
+  one ``loop_read`` (and its bookkeeping) per packet.
 - ``ack_many`` queues the PUBACKs of a whole group commit as one write (paho sends one packet per
   ``send`` and asks the event loop to watch for writability once per packet).
 - ``ping`` sends a PINGREQ whose PINGRESP is reported (paho's own keepalive pings are told apart), so the
@@ -136,6 +138,30 @@ class LeanClient(paho.Client):
             if message is not None:
                 return self._deliver(message)
         return super()._packet_read()
+
+    def read_buffered(self, limit: int) -> int:
+        """Hand up to ``limit`` whole property-less QoS 1 PUBLISH packets waiting in the buffer to ``on_message``
+        as ``loop_read`` would, one call for them all; how many. Stops at any other packet (``loop_read``
+        reads that). paho's callback locks are left out: the client is read on one thread."""
+        on_message = self.on_message
+        if on_message is None or self._filtered or self._in_packet["command"]:
+            return 0
+        if not (self._manual_ack and self._protocol == MQTTProtocolVersion.MQTTv5):
+            return 0
+        taken = 0
+        while taken < limit:
+            message = self._buffered_publish()
+            if message is None:
+                break
+            message.timestamp = paho.time_func()
+            taken += 1
+            try:
+                on_message(self, self._userdata, message)
+            except Exception as error:
+                self._easy_log(paho.MQTT_LOG_ERR, "Caught exception in on_message: %s", error)
+                if not self.suppress_exceptions:
+                    raise
+        return taken
 
     def _buffered_publish(self) -> paho.MQTTMessage | None:
         """A whole property-less QoS 1 PUBLISH at the head of the buffer, taken from it; None for anything

@@ -120,8 +120,9 @@ def _deliver(kind: type[paho.Client], stream: bytes, chunks: list[int]) -> list[
             theirs.sendall(stream[sent : sent + size])
             sent += size
             client.loop_read()
-            while isinstance(client, LeanClient) and client.buffered():
-                client.loop_read()
+            while isinstance(client, LeanClient) and client.buffered():  # as MqttConsumer._read_turn reads
+                if client.read_buffered(3) == 0:
+                    client.loop_read()
         for _ in range(len(stream)):  # the rest of what paho (one packet per call) has not read yet
             if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 break
