@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iot_suitcase.devices.decode import Decoder
@@ -100,3 +100,15 @@ def test_the_fast_repeated_key_check_equals_a_full_parse_with_a_pairs_hook(text:
         assert _repeats_a_key(text)
     else:
         assert not _repeats_a_key(text)
+
+
+@settings(max_examples=2000)
+@given(
+    st.integers(0, 10**14 - 1)
+    | st.floats(0, 1e14, exclude_max=True, allow_nan=False)
+    | st.integers(10**11, 2 * 10**12)
+    | st.floats(1e9, 2e9)
+)
+def test_an_epoch_number_is_the_moment_the_epoch_plus_that_many_seconds_is(raw: float) -> None:
+    seconds = raw / 1000 if raw >= 1e11 else raw
+    assert parse_timestamp(raw) == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)

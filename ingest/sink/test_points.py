@@ -60,3 +60,8 @@ def test_the_production_formatter_writes_exactly_points_line(
         expected = point.to_line_protocol()
     assert reading_line(reading, tag_text) == expected
     assert reading_lines([reading], tag_text) == [expected]
+
+
+@given(st.datetimes(timezones=st.just(UTC)))
+def test_time_ns_is_the_exact_nanoseconds_since_the_epoch(moment: datetime) -> None:
+    assert time_ns(moment) == (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 1000
