@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     sizes.add_argument("--opendata-clients", type=int, help="threads of the open-data query flood")
     sizes.add_argument("--peers-messages", type=int, help="messages each consumer drains in the side-by-side run")
     sizes.add_argument("--peers-rounds", type=int, help="interleaved rounds of the side-by-side run")
+    sizes.add_argument("--hotpath-messages", type=int, help="messages through each variant of the in-process pairs")
+    sizes.add_argument("--hotpath-rounds", type=int, help="interleaved rounds of the in-process pairs (best counts)")
     return parser
 
 
@@ -128,6 +130,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         opendata_clients=args.opendata_clients,
         peers_messages=args.peers_messages,
         peers_rounds=args.peers_rounds,
+        hotpath_messages=args.hotpath_messages,
+        hotpath_rounds=args.hotpath_rounds,
     )
     wanted = SCENARIOS if not args.only else tuple(name.strip() for name in args.only.split(","))
     if args.peers:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import console, opendata, peers, raw, registry_import, tenants
+from bench import console, hotpath, opendata, peers, raw, registry_import, tenants
 from bench.fleet import MEASUREMENTS, TOPIC_ROOT, Shard, shards
 from bench.latency import PacedPublisher, VisibilityPoller, latency_figures, percentiles
 from bench.mqtt import Publisher, publish_packet
@@ -17,7 +17,19 @@ from bench.observe import Completion, ProcessSampler, count, thread_cpu, wait_un
 from bench.pyspy import Profiler, summarise
 from bench.stack import DATABASE, BenchError, IngestWorker, PublisherGroup, Stack, publish, server_pid, wait_for
 
-SCENARIOS = ("raw", "drain", "live", "latency", "scaleout", "memory", "registry", "console", "tenants", "opendata")
+SCENARIOS = (
+    "raw",
+    "drain",
+    "live",
+    "latency",
+    "scaleout",
+    "memory",
+    "registry",
+    "console",
+    "tenants",
+    "opendata",
+    "hotpath",
+)
 OPTIONAL = ("peers",)  # only when asked for (`--peers`): it installs Node-RED from the npm registry
 PEERS_REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "peers" / "nodered"
 SHARE_GROUP = "bench"
@@ -54,6 +66,8 @@ class Sizes:
     opendata_clients: int = 8  # threads of the query flood
     peers_messages: int = 100_000  # issue #20's side-by-side run
     peers_rounds: int = 3
+    hotpath_messages: int = 20_000  # issue #20's hand-written parts beside what they replace, in process
+    hotpath_rounds: int = 7
 
     @classmethod
     def smoke(cls) -> Sizes:
@@ -74,6 +88,8 @@ class Sizes:
             opendata_rounds=1,
             peers_messages=5000,
             peers_rounds=1,
+            hotpath_messages=2000,
+            hotpath_rounds=2,
         )
 
     def with_overrides(self, **changes: Any) -> Sizes:
@@ -379,6 +395,11 @@ class Bench:
         plan = peers.Plan(sizes.peers_messages, sizes.devices, sizes.peers_rounds, sizes.publishers, sizes.window,
                           self.base_ms, reference, self.profile, self.profile_dir)  # fmt: skip
         return peers.run(plan, self.workdir / "peers", self.say)
+
+    def hotpath(self) -> dict[str, Any]:
+        sizes = self.sizes
+        self.say(f"hotpath: {sizes.hotpath_messages:,} messages through each variant, best of {sizes.hotpath_rounds}")
+        return hotpath.run(sizes.hotpath_messages, sizes.hotpath_rounds, sizes.devices)
 
     def registry(self) -> dict[str, Any]:
         self.say(f"registry: importing {self.sizes.registry_devices:,} devices")

@@ -82,6 +82,11 @@ def test_smoke_run_measures_every_scenario_without_loss(tmp_path: Path) -> None:
     assert load["runs"][1]["queries"]["requests"] > 0, "the public side was asked"
     assert load["runs"][1]["queries"]["statuses"].get("200", 0) > 0
 
+    hot = scenarios["hotpath"]
+    assert hot["intake_submit_us"] > 0
+    assert set(hot["pairs"]) == {"reading", "decode", "mqtt", "lines", "epoch", "time_ns", "batch"}
+    assert all(pair["hand_written_us"] > 0 and pair["library_us"] > 0 for pair in hot["pairs"].values())
+
     # drain, latency, memory, the registry import twice, the console, the tenants' flood, the open-data load
     assert len(results["targets"]) == 8
     console = scenarios["console"]
@@ -97,6 +102,7 @@ def test_smoke_run_measures_every_scenario_without_loss(tmp_path: Path) -> None:
         "Registry",
         "Tenants",
         "Open data",
+        "Hot path in process",
     )
     for row in rows:
         assert row in table
