@@ -150,13 +150,11 @@ class Decoder:
         on the way: it runs for nearly every message ingested. None for any other message, and for one the
         general path would refuse: ``decode_message`` then reads it or says why not (``test_plain.py``
         proves the two equal)."""
+        fmt = self._plain
         sender = self._plain_senders.get(topic)
         if sender is None:
             sender = self._plain_sender(topic)
-        if not sender or payload[:1] != b"{" or len(payload) > self.options.max_payload_bytes:
-            return None
-        fmt = self._plain
-        if fmt is None:
+        if fmt is None or not sender or payload[:1] != b"{" or len(payload) > self.options.max_payload_bytes:
             return None
         plain = fmt.unwrap_plain(sender, payload)
         if plain is None:
