@@ -126,7 +126,7 @@ def run(messages: int, rounds: int, devices: int) -> dict[str, Any]:
     }
 
 
-def _epoch_by_timedelta(raw: float) -> datetime:
+def _epoch_by_timedelta(raw: float | str) -> datetime:
     """``parse_timestamp`` of an epoch number as it was before #20: the same checks, the moment as the epoch
     plus a timedelta."""
     if isinstance(raw, str) or not math.isfinite(raw) or raw < 0 or raw >= 1e14:
