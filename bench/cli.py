@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     sizes.add_argument("--latency-rate", type=float, help="msg/s")
     sizes.add_argument("--latency-seconds", type=float)
     sizes.add_argument("--memory-messages", type=int)
+    sizes.add_argument("--memory-workers", help='"auto" or a number: the memory drain by `suitcase ingest --workers`')
     sizes.add_argument("--scaleout-messages", type=int)
     sizes.add_argument("--scaleout-workers", help="comma-separated worker counts, e.g. 1,2,3")
     sizes.add_argument("--raw-messages", type=int)
@@ -114,6 +115,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         latency_rate=args.latency_rate,
         latency_seconds=args.latency_seconds,
         memory_messages=args.memory_messages,
+        memory_workers=args.memory_workers,
         scaleout_messages=args.scaleout_messages,
         scaleout_workers=tuple(int(n) for n in args.scaleout_workers.split(",")) if args.scaleout_workers else None,
         raw_messages=args.raw_messages,

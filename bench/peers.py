@@ -26,7 +26,7 @@ from bench.fleet import CITY_TOPIC_ROOT, Shard, shards
 from bench.mqtt import Publisher, publish_packet
 from bench.observe import ProcessSampler, count, wait_until_stored
 from bench.pyspy import Profiler, summarise
-from bench.stack import DATABASE, BenchError, IngestWorker, Stack, publish, server_pid, wait_for
+from bench.stack import DATABASE, BenchError, IngestWorker, Stack, family, publish, server_pid, wait_for
 
 NODE_RED = "node-red@4.1.15"
 INFLUX_NODES = "node-red-contrib-influxdb@0.7.0"
@@ -101,25 +101,6 @@ class NodeRed:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-def family(pid: int) -> list[int]:
-    """A process and all its descendants (a supervisor and its workers), from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo += children.get(current, [])
-    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -216,9 +216,13 @@ def table(scenarios: dict[str, Any]) -> str:
             and rss["growth_second_half_percent"] <= MEMORY_FLAT_GROWTH_PERCENT
             and memory["loss"] == 0
         )
+        label = "Memory: drain, ingest VmRSS every 0.5 s"
+        if "supervised" in memory:  # --memory-workers: the worker that peaked highest
+            workers = memory["supervised"]["workers"]
+            label = f"Memory: drain by `--workers {workers}`, the highest worker's VmRSS every 0.5 s"
         rows.append(
             (
-                "Memory: drain, ingest VmRSS every 0.5 s",
+                label,
                 f"{_n(memory['messages'])} msgs",
                 f"peak {rss['peak']:.0f} MB, final {rss['final']:.0f} MB, second half "
                 f"{rss['growth_second_half_percent']:+.0f} %; {_n(memory['msg_s'])} msg/s",

@@ -3,6 +3,7 @@ compaction left over from the one before), with the ingest service in processes 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -15,7 +16,17 @@ from bench.latency import PacedPublisher, VisibilityPoller, latency_figures, per
 from bench.mqtt import Publisher, publish_packet
 from bench.observe import Completion, ProcessSampler, count, thread_cpu, wait_until_stored
 from bench.pyspy import Profiler, summarise
-from bench.stack import DATABASE, BenchError, IngestWorker, PublisherGroup, Stack, publish, server_pid, wait_for
+from bench.stack import (
+    DATABASE,
+    BenchError,
+    IngestWorker,
+    PublisherGroup,
+    Stack,
+    family,
+    publish,
+    server_pid,
+    wait_for,
+)
 
 SCENARIOS = (
     "raw",
@@ -47,6 +58,7 @@ class Sizes:
     latency_seconds: float = 60.0
     latency_poll_s: float = 0.05
     memory_messages: int = 1_000_000
+    memory_workers: str = "1"  # "auto" or a number: `suitcase ingest --workers` drains, supervised
     scaleout_messages: int = 200_000
     scaleout_workers: tuple[int, ...] = (1, 2, 3)
     raw_messages: int = 200_000
@@ -155,10 +167,15 @@ class Bench:
         share_group: str | None = None,
         profile: bool = False,
         settle_s: float = 0.0,
+        supervised: str | None = None,
     ) -> dict[str, Any]:
-        """Workers subscribed then paused; ``messages`` published; workers resumed; time until all are stored."""
+        """Workers subscribed then paused; ``messages`` published; workers resumed; time until all are stored.
+
+        ``supervised`` (a number or "auto"): one ``suitcase ingest --workers`` instead, its supervisor and
+        workers sampled as ``ingest-0`` (the supervisor), ``ingest-1``, ..."""
         directory = self.workdir / name
         plan = self.plan(messages)
+        settings = None if supervised is None else {"workers": supervised}
         with Stack(directory) as stack:
             crew = [
                 IngestWorker(
@@ -166,14 +183,22 @@ class Bench:
                     stack,
                     client_id=f"suitcase-ingest-bench-{name}-{n}",
                     share_group=share_group,
+                    settings=settings,
                 )
                 for n in range(workers)
             ]
             try:
                 for worker in crew:
                     worker.start()
+                if supervised is not None:
+                    started = crew[0]
+                    workers = len(os.sched_getaffinity(0)) if supervised == "auto" else int(supervised)
+                    wait_for(lambda: started.log().count("connected to broker") >= workers, 60, "every worker")
                 self.probe(stack, 3 * workers)
-                pids = {f"ingest-{n}": worker.pid for n, worker in enumerate(crew)}
+                if supervised is None:
+                    pids = {f"ingest-{n}": worker.pid for n, worker in enumerate(crew)}
+                else:
+                    pids = {f"ingest-{n}": pid for n, pid in enumerate(family(crew[0].pid))}
                 sampler = ProcessSampler(
                     {**pids, "mosquitto": server_pid(stack.broker.pid), "influxdb": server_pid(stack.influx.pid)}
                 )
@@ -240,9 +265,20 @@ class Bench:
         )
 
     def memory(self) -> dict[str, Any]:
-        """The drain with 1,000,000 messages, the worker's VmRSS sampled every 0.5 s throughout."""
-        result = self.drain("memory", self.sizes.memory_messages, settle_s=3.0)
-        samples = result["samples"]["ingest-0"]  # [t, rss_mb, cpu_s]
+        """The drain with 1,000,000 messages, the worker's VmRSS sampled every 0.5 s throughout. With
+        ``memory_workers`` other than "1", ``suitcase ingest --workers`` drains, and the figures are those of the
+        worker that peaked highest (the supervisor's peak beside them)."""
+        workers = self.sizes.memory_workers
+        supervised = None if workers == "1" else workers
+        result = self.drain("memory", self.sizes.memory_messages, settle_s=3.0, supervised=supervised)
+        name = "ingest-0"
+        if supervised is not None:
+            peaks = {key: max(s[1] for s in series) for key, series in result["samples"].items()}
+            workers_only = [key for key in peaks if key.startswith("ingest-") and key != "ingest-0"]
+            name = max(workers_only, key=peaks.__getitem__)
+            result["supervised"] = {"workers": supervised, "worker_peaks_mb": {k: peaks[k] for k in workers_only}}
+            result["supervised"]["supervisor_peak_mb"] = peaks["ingest-0"]
+        samples = result["samples"][name]  # [t, rss_mb, cpu_s]
         resumed, stored = result["marks_s"]["resumed"], result["marks_s"]["stored"]
         during = [s for s in samples if resumed <= s[0] <= stored] or samples
         middle = (resumed + stored) / 2

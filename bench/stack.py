@@ -6,6 +6,7 @@ variables, in a process of its own that the benchmark can pause (SIGSTOP) and re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -142,10 +143,16 @@ class IngestWorker:
         return self
 
     def pause(self) -> None:
-        os.kill(self.pid, signal.SIGSTOP)
+        """SIGSTOP to the service and every process it started (a supervisor's workers)."""
+        self._signal(signal.SIGSTOP)
 
     def resume(self) -> None:
-        os.kill(self.pid, signal.SIGCONT)
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, number: signal.Signals) -> None:
+        for pid in family(self.pid):
+            with contextlib.suppress(ProcessLookupError):  # a worker that ended a moment ago
+                os.kill(pid, number)
 
     def stop(self, timeout: float = 60.0) -> dict[str, int]:
         """SIGTERM (the service flushes, acks and says goodbye); return its final status figures."""
@@ -164,6 +171,25 @@ class IngestWorker:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def family(pid: int) -> list[int]:
+    """A process and all its descendants (a supervisor and its workers), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
 
 
 def final_status(log: str) -> dict[str, int]:

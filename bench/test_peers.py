@@ -7,7 +7,8 @@ import subprocess
 import sys
 import time
 
-from bench.peers import family, summary
+from bench.peers import summary
+from bench.stack import family
 
 
 def run(consumer: str, rate: int, rss: float = 100.0) -> dict[str, object]:
