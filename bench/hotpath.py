@@ -21,6 +21,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from bench.fleet import payload3
+from bench.mqtt import publish_packet
 from iot_suitcase.devices.decode import Decoder
 from iot_suitcase.devices.formats import Message
 from iot_suitcase.devices.reading import Reading
@@ -53,9 +54,7 @@ def run(messages: int, rounds: int, devices: int) -> dict[str, Any]:
     stamps = [base_ms + k for k in range(messages)]
     moments = [_EPOCH + timedelta(microseconds=k * 1_001_003) for k in range(messages)]
     bodies = [entry.record for entry in _intake_entries(sample) if entry.record is not None]
-    stream = b"".join(
-        _publish_packet(topic.encode(), n % 65535 + 1, payload) for n, (topic, payload) in enumerate(sample)
-    )
+    stream = b"".join(publish_packet(topic.encode(), n, payload, v5=True) for n, (topic, payload) in enumerate(sample))
 
     pairs: dict[str, tuple[str, Callable[[], object], Callable[[], object], int]] = {
         "reading": (
@@ -157,17 +156,6 @@ def _intake_entries(sample: list[tuple[str, bytes]]) -> list[Any]:
         return [intake.submit(topic, payload, mid=n % 65535 + 1, qos=1) for n, (topic, payload) in enumerate(sample)]
 
     return asyncio.run(submit_all())
-
-
-def _publish_packet(topic: bytes, mid: int, payload: bytes) -> bytes:
-    """An MQTT v5 QoS 1 PUBLISH without properties, as Mosquitto sends one."""
-    body = len(topic).to_bytes(2, "big") + topic + mid.to_bytes(2, "big") + b"\x00" + payload
-    length, size = bytearray(), len(body)
-    while True:
-        size, digit = divmod(size, 128)
-        length.append(digit | (0x80 if size else 0))
-        if not size:
-            return bytes([0x32]) + bytes(length) + body
 
 
 class _PahoFraming(LeanClient):

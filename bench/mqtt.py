@@ -54,9 +54,11 @@ def packet_id(index: int) -> int:
     return index % _MAX_ID + 1
 
 
-def publish_packet(topic: bytes, index: int, payload: bytes) -> bytes:
-    """PUBLISH at QoS 1 carrying the packet id of the ``index``-th message."""
-    body = _string(topic) + packet_id(index).to_bytes(2, "big") + payload
+def publish_packet(topic: bytes, index: int, payload: bytes, *, v5: bool = False) -> bytes:
+    """PUBLISH at QoS 1 carrying the packet id of the ``index``-th message; ``v5``: with an empty property
+    section, as a broker sends it to an MQTT v5 subscriber."""
+    properties = b"\x00" if v5 else b""
+    body = _string(topic) + packet_id(index).to_bytes(2, "big") + properties + payload
     return bytes([_PUBLISH_QOS1]) + _remaining_length(len(body)) + body
 
 
