@@ -99,6 +99,21 @@ payloads = st.one_of(
         b'{"readings":{"temperature":NaN}}',
         b"\xff{}",
         b'{"readings":{"co2":' + b"1" * 500 + b"}}",
+        b'{"readings":{"co2":1e999}}',
+        b'{"readings":{"co2":-1e999}}',
+        b'{"readings":{"co2":' + b"9" * 320 + b"}}",
+        b'{"readings":{"co2":400},"time":null,"device":null}',
+        b'{"readings":{"co2":400},"time":true}',
+        b'{"readings":{"co2":400},"time":[1]}',
+        b'{"readings":{"co2":400},"device":"dev-1","device":"dev-2"}',
+        b'{"readings":{"co2":400}}  ',
+        b'{"readings":{"co2":400}} x',
+        b'{"readings":{"co2":400},"readings":{"co2":500}}',
+        b'{"readings":{"co2":"400"}}',
+        b'{"readings":{"\\u0063o2":400}}',
+        b'{"readings":{"co2":4.0e2}}',
+        b'{"readings":null}',
+        b'{"readings":{}}',
     ]
 )
 
