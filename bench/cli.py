@@ -18,6 +18,7 @@ from typing import Any
 from bench import report
 from bench.pyspy import MODES
 from bench.scenarios import OPTIONAL, SCENARIOS, Bench, Sizes
+from iot_suitcase import compiled
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -95,6 +96,7 @@ def machine() -> dict[str, Any]:
         "mosquitto": _first_line(["mosquitto", "-h"]),
         "influxdb": _first_line(["influxd", "version"]),
         "commit": _first_line(["git", "-C", str(RESULTS_DIR.parent.parent), "rev-parse", "--short", "HEAD"]),
+        "hot_path": str(compiled.STATUS),  # the service's modules compiled by mypyc, or its sources
     }
 
 
@@ -187,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     heading = (
         f"Benchmark of {results['started_at']} ({'smoke' if results['smoke'] else 'full'} run, "
         f"{results['duration_s']:.0f} s) on {host['nproc']} x {host['cpu_model']}, {host['memory_gib']} GiB, "
-        f"Python {host['python']}, {host['mosquitto']}, {host['influxdb']}, commit {host['commit']}\n\n"
+        f"Python {host['python']} (hot path {host.get('hot_path', 'not built')}), {host['mosquitto']}, "
+        f"{host['influxdb']}, commit {host['commit']}\n\n"
     )
     (args.results_dir / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
     (args.results_dir / "latest.md").write_text(heading + text)

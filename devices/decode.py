@@ -138,7 +138,7 @@ class Decoder:
             readings, relays = self._canonical(decoded, message.received_at)
             relayed: tuple[str, ...] = ()
             if relays:
-                relayed = tuple(dict.fromkeys(r.device_id for r in readings if r.device_id != decoded.device_id))
+                relayed = tuple(dict.fromkeys([r.device_id for r in readings if r.device_id != decoded.device_id]))
             return Outcome(fmt.name, decoded.device_id, readings, decoded.skipped, relayed)
         except DecodeError as error:
             error.device_id = error.device_id or decoded.device_id

@@ -29,6 +29,7 @@ def test_setup_the_dockerfile_and_ci_install_from_the_lock() -> None:
     assert "pip install -q -c requirements.lock -e '.[dev]'" in setup
     assert "requirements.lock" in setup.split("want=", 1)[1].split("\n", 1)[0], "a new lock reinstalls"
     dockerfile = (REPO / "Dockerfile").read_text()
-    assert "RUN pip install --no-cache-dir -c requirements.lock ." in dockerfile
+    assert "RUN pip install --no-cache-dir -c requirements.lock -r requirements.lock " in dockerfile
+    assert "RUN pip install --no-cache-dir --no-build-isolation --no-deps ." in dockerfile
     assert "requirements.lock" in dockerfile.split("RUN pip", 1)[0], "copied before it is used"
     assert "scripts/test" in (REPO / ".ci" / "run").read_text(), "CI runs the test command, which runs setup"
