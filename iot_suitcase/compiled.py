@@ -1,11 +1,12 @@
 """The ingest hot path compiled by mypyc, used only while it matches its sources.
 
 ``MODULES`` run for every message ingested; compiled by mypyc (the compiler mypy ships, from the same
-type hints) they cost a fifth less CPU (``bench/README.md``). ``scripts/setup`` and the Dockerfile build
-them (``SUITCASE_COMPILE=1``, see ``setup.py``); the build writes ``compiled.json``, each module's source
-digest. Python would import a built module even after its source was edited, so at import of the package
-the digests are compared with the sources: if any differs, every module of the group is read from its
-source (they call each other natively, so it is all or none) and ``STATUS`` says why.
+type hints) the intake takes a quarter less CPU per message (``bench/README.md``). ``scripts/setup`` and the
+Dockerfile build them (``SUITCASE_COMPILE=1``, see ``setup.py``); the build writes ``compiled.json``, each
+module's source digest. Python would import a built module even after its source was edited, so at import
+of the package the digests are compared with the sources: if any differs, or the build is incomplete, every
+module of the group is read from its source (they call each other natively, so it is all or none) and
+``STATUS`` says why.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ MANIFEST = "compiled.json"
 class Status(StrEnum):
     COMPILED = "compiled"
     NOT_BUILT = "not built"  # a checkout without scripts/setup, or a build without a compiler
-    STALE = "stale"  # sources edited since the build: run from the sources until it is built again
+    STALE = "stale"  # sources edited since the build, or an incomplete build: the sources run until it is built
 
 
 def source_of(module: str, package: Path = PACKAGE) -> Path:
@@ -68,9 +69,12 @@ def is_built(module: str, package: Path = PACKAGE) -> bool:
 
 
 def check(modules: Sequence[str] = MODULES, package: Path = PACKAGE) -> Status:
+    built = [is_built(module, package) for module in modules]
     manifest = package / MANIFEST
-    if not manifest.exists() or not all(is_built(module, package) for module in modules):
+    if not any(built):
         return Status.NOT_BUILT
+    if not all(built) or not manifest.exists():
+        return Status.STALE  # an interrupted build, or one of another list of modules
     if json.loads(manifest.read_text(encoding="utf-8")) != digests(modules, package):
         return Status.STALE
     return Status.COMPILED

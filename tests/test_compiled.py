@@ -41,11 +41,18 @@ def test_a_build_that_matches_its_sources_is_used(built: Path) -> None:
     assert check(["fakehot.mod"], built) is Status.COMPILED
 
 
-def test_no_manifest_or_no_extension_is_not_built(built: Path) -> None:
+def test_no_extension_is_not_built(built: Path) -> None:
     next(built.glob("mod.*.so")).unlink()
     assert check(["fakehot.mod"], built) is Status.NOT_BUILT
     (built / MANIFEST).unlink()
     assert check(["fakehot.mod"], built) is Status.NOT_BUILT
+
+
+def test_an_incomplete_build_is_stale(built: Path) -> None:
+    (built / "other.py").write_text("VALUE = 3\n")
+    assert check(["fakehot.mod", "fakehot.other"], built) is Status.STALE, "one module of two built"
+    (built / MANIFEST).unlink()
+    assert check(["fakehot.mod"], built) is Status.STALE, "built, but no note of what from"
 
 
 def test_a_source_edited_after_the_build_runs_as_edited(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
