@@ -121,7 +121,8 @@ def test_every_compose_service_runs_with_the_environment_and_mounts_compose_give
             ingest_mounts = Mounts(services["ingest"], volumes)
             image_env = dict(
                 re.findall(
-                    r"(SUITCASE_\w+)=(\S+)", (root / "Dockerfile").read_text().split("ENV", 1)[1].split("VOLUME")[0]
+                    r"(SUITCASE_\w+)=(\S+)",  # the image's stage (the last), not the build stage's arguments
+                    (root / "Dockerfile").read_text().rsplit("\nFROM ", 1)[1].split("VOLUME")[0],
                 )
             )
             ingest_env = {**image_env, **{str(k): str(v) for k, v in dict(services["ingest"]["environment"]).items()}}  # type: ignore[call-overload]
