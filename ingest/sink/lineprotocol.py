@@ -83,17 +83,15 @@ def _check_unprintable(s: str, kind: str, subject: object) -> None:
             )
 
 
-def _check_backslashes(s: str, kind: str, subject: object) -> None:
-    """Measurement and keys: no trailing backslash, none before ``,`` ``=`` space or ``"``."""
+def _check_backslashes(s: str, kind: str, subject: object, why: str = "InfluxDB would drop the backslash") -> None:
+    """No trailing backslash, none before ``,`` ``=`` space or ``"``."""
     if s[-1] == "\\":
         _fail(kind, subject, "ends with a backslash, which line protocol cannot carry")
     index = s.find("\\")
     while index != -1:
         after = s[index + 1]  # in range: the last character is not a backslash
         if after in _BACKSLASH_EATERS:
-            _fail(
-                kind, subject, f"has a backslash before {after!r} at index {index}; InfluxDB would drop the backslash"
-            )
+            _fail(kind, subject, f"has a backslash before {after!r} at index {index}; {why}")
         index = s.find("\\", index + 1)
 
 
@@ -124,8 +122,10 @@ def _escape_tag_value(s: str, key: object) -> str:
         _fail(kind, key, "is empty, which line protocol cannot carry (influxdb-client would silently drop the tag)")
     if not s.isprintable():
         _check_unprintable(s, kind, key)
-    if s[-1] == "\\":
-        _fail(kind, key, "ends with a backslash, which line protocol cannot carry")
+    if "\\" in s:
+        # InfluxDB 1.x finds a line's end skipping every backslash's next character, its tags' end unescaping
+        # only separators: after "\\ " in a tag it reads fields, and a later '=' and '"' swallow the next line
+        _check_backslashes(s, kind, key, "InfluxDB would misread the line (and the one after it)")
     if "," in s or "=" in s or " " in s:
         return s.translate(_KEY_TABLE)
     return s

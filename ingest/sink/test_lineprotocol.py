@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from influxdb_client.client.write import point as _point_module
 
@@ -136,7 +136,7 @@ def name_reasons(s: str, *, key: bool = False, tag_value: bool = False) -> list[
         reasons.append("lone surrogate")
     if s.endswith("\\"):
         reasons.append("ends with a backslash")
-    if not tag_value and BACKSLASH_BEFORE_RE.search(s):
+    if BACKSLASH_BEFORE_RE.search(s):
         reasons.append("has a backslash before")
     return reasons
 
@@ -319,7 +319,7 @@ def fresh_db(influxdb: InfluxServer) -> Iterator[str]:
 
 
 round_trip_tag_values = texts(controls=False, surrogates=False, min_size=1, max_size=16).filter(
-    lambda s: not s.endswith("\\")
+    lambda s: not name_reasons(s, tag_value=True)
 )
 round_trip_keys = texts(controls=False, surrogates=False, min_size=1, max_size=12).filter(
     lambda s: not name_reasons(s, key=True) and s != "device"
@@ -355,6 +355,7 @@ def test_real_influxdb_stores_a_reading_line_as_it_was_given(
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(site=st.one_of(round_trip_tag_values, any_text), reason=st.one_of(round_trip_tag_values, any_text))
+@example(site='\\ \\="', reason=",")  # found in CI: InfluxDB took the reject's line for part of the uplink's
 def test_real_influxdb_stores_the_bookkeeping_lines_as_they_were_given(
     influxdb: InfluxServer, fresh_db: str, site: str, reason: str
 ) -> None:
@@ -381,6 +382,20 @@ def test_real_influxdb_stores_a_string_field_as_it_was_given(influxdb: InfluxSer
     status, detail = http_write(influxdb, fresh_db, f"names,device=d name={string_field(text)} {stamp}")
     assert status == 204, f"{text!r}: HTTP {status} {detail}"
     assert [r["name"] for r in rows(influxdb, fresh_db, "names") if r["time"] == stamp] == [text]
+
+
+def test_real_influxdb_misreads_the_line_after_a_tag_value_with_a_backslash_before_a_space(
+    influxdb: InfluxServer, fresh_db: str
+) -> None:
+    """Why a tag value may hold no backslash before a separator (found by the property test below): Point's
+    lines for a site of backslash, space, backslash, '=', '"' are each stored alone, but not one after another."""
+    site = '\\ \\="'
+    with pytest.raises(LineProtocolError, match="has a backslash before ' ' at index 0"):
+        escape_tag_value(site)
+    first, second = point_line("m", {"site": site}, {"f": 1.0}, 1), point_line("m", {"site": "x"}, {"f": 2.0}, 2)
+    assert http_write(influxdb, fresh_db, first)[0] == 204, "alone it is stored"
+    status, _detail = http_write(influxdb, fresh_db, f"{first}\n{second}")
+    assert status == 400, "with a line after it, InfluxDB refuses both"
 
 
 @pytest.mark.parametrize(
