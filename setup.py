@@ -37,11 +37,6 @@ class BuildAndNote(build_ext):  # type: ignore[misc]
     """Builds the extensions, then notes the digests of the sources they were built from."""
 
     def run(self) -> None:
-        if self.inplace:  # no extension of an earlier build (of other modules, say) stays beside its source
-            for folder, _folders, files in os.walk("iot_suitcase", followlinks=True):  # the domain folders are links
-                for name in files:
-                    if name.endswith(".so"):
-                        os.unlink(os.path.join(folder, name))
         super().run()
         if self.extensions:
             target = Path("iot_suitcase") if self.inplace else Path(self.build_lib) / "iot_suitcase"

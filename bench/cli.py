@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     heading = (
         f"Benchmark of {results['started_at']} ({'smoke' if results['smoke'] else 'full'} run, "
         f"{results['duration_s']:.0f} s) on {host['nproc']} x {host['cpu_model']}, {host['memory_gib']} GiB, "
-        f"Python {host['python']} (hot path {host.get('hot_path', 'not built')}), {host['mosquitto']}, "
+        f"Python {host['python']} (hot path {host['hot_path']}), {host['mosquitto']}, "
         f"{host['influxdb']}, commit {host['commit']}\n\n"
     )
     (args.results_dir / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
