@@ -34,15 +34,29 @@ _TOPICS_KEPT = 10_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)
 class Outcome:
-    """A decoded message: the format that read it, the device it is from, its canonical readings."""
+    """A decoded message: the format that read it, the device it is from, its canonical readings.
+
+    Not changed once made. Hot-path classes write their own ``__init__``: compiled, a dataclass keeps the
+    generated one, interpreted (a frozen one sets each field through ``object.__setattr__``), ten times the
+    cost of a compiled one (``bench/README.md``).
+    """
 
     format: str
     device_id: str  # the sender: the device whose topic, key or envelope the message came with
     readings: list[Reading]
-    skipped: int = 0  # values the format read past on purpose, counted in the service's figures
-    relayed: tuple[str, ...] = ()  # devices other than the sender whose readings it carries (a gateway's pack)
+    skipped: int  # values the format read past on purpose, counted in the service's figures
+    relayed: tuple[str, ...]  # devices other than the sender whose readings it carries (a gateway's pack)
+
+    def __init__(
+        self, format: str, device_id: str, readings: list[Reading], skipped: int = 0, relayed: tuple[str, ...] = ()
+    ) -> None:
+        self.format = format
+        self.device_id = device_id
+        self.readings = readings
+        self.skipped = skipped
+        self.relayed = relayed
 
     def by_device(self) -> list[Outcome]:
         """The sender's part (its own readings, maybe none) and one part per relayed device."""

@@ -12,7 +12,6 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as paho
 from aiohttp import web
 
 from iot_suitcase.devices.credentials.settings import SecuritySettings
@@ -73,7 +72,6 @@ class IngestService:
         self.consumer = MqttConsumer(
             settings,
             self.decoder.topic_filters,
-            self._on_message,
             on_connect=self._connected,
             on_pong=self._pong,
         )
@@ -90,6 +88,7 @@ class IngestService:
             worker=settings.mqtt_client_id,
             directory=self.directory,
         )
+        self.consumer.deliver_to(self.pipeline.submit)
         self.stop_event = asyncio.Event()
         self.http = HttpIngest(
             self.pipeline.intake,
@@ -106,17 +105,6 @@ class IngestService:
         self.http_runner: web.AppRunner | None = None
         self.pages: StatusPages | None = None
         self.failure: str | None = None  # a background task that ended unexpectedly: not ready, exit 1
-
-    def _on_message(self, message: paho.MQTTMessage) -> None:
-        payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload)
-        self.pipeline.submit(
-            message.topic,
-            payload,
-            mid=message.mid,
-            qos=message.qos,
-            dup=bool(message.dup),
-            generation=self.consumer.generation,
-        )
 
     def _connected(self, generation: int) -> None:
         self.pipeline.connected(generation)

@@ -38,6 +38,7 @@ MODULES = (
     "iot_suitcase.ingest.sink.drainer",
     "iot_suitcase.ingest.sink.points",
     "iot_suitcase.ingest.sources.mqtt",
+    "iot_suitcase.ingest.sources.publish",
     "iot_suitcase.ingest.wal.committer",
     "iot_suitcase.ingest.wal.records",
     "iot_suitcase.ingest.wal.redelivery",

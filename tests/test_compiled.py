@@ -7,12 +7,16 @@ import importlib
 import importlib.machinery
 import json
 import sys
+import types
 from pathlib import Path
 
 import pytest
 
 from iot_suitcase import compiled
 from iot_suitcase.compiled import MANIFEST, SourcesOnly, Status, check, guard
+from iot_suitcase.devices.decode import Outcome
+from iot_suitcase.ingest.operations.status import Latest, Seen
+from iot_suitcase.ingest.wal.waiting import Entry
 
 
 def test_the_hot_path_runs_compiled() -> None:
@@ -21,6 +25,13 @@ def test_the_hot_path_runs_compiled() -> None:
         path = importlib.import_module(module).__file__
         assert path is not None
         assert path.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)), module
+
+
+def test_what_is_made_for_every_message_is_made_by_compiled_code() -> None:
+    """A dataclass keeps its generated ``__init__`` when compiled: interpreted, and for a frozen one ten
+    times a compiled one's cost. The objects made per message write their own."""
+    for made_per_message in (Outcome, Entry, Seen, Latest):
+        assert not isinstance(made_per_message.__init__, types.FunctionType), made_per_message.__name__
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 RFC 8259 leaves repeated names to the implementation; taken last-wins, ``{"co2": 400, "co2": 9000}`` would be
 stored as 9000 with nobody told. The check is cheap in the common case: every key in the text is a string
-followed by ``:``, so when the text has no more ``"...:`` than the parsed objects have keys, none repeats;
-only otherwise (a repeat, or a string value that happens to contain ``":``) is the text parsed again with
-a hook that finds the repeated key.
+followed by its own ``:``, so when the text has no more ``:`` (counted first, the cheapest) or ``"...:`` than
+the parsed objects have keys, none repeats; only otherwise (a repeat, or a string value that happens to
+contain ``":``) is the text parsed again with a hook that finds the repeated key.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def count_keys(value: object) -> int:
 def check_unique_keys(payload: bytes, keys_parsed: int) -> None:
     """Raise ``malformed_json`` naming the key if an object of ``payload`` repeats one; ``keys_parsed``: the
     keys the parser kept (``count_keys`` of its result)."""
-    if len(_KEY_END.findall(payload)) <= keys_parsed:
+    if payload.count(b":") <= keys_parsed or len(_KEY_END.findall(payload)) <= keys_parsed:
         return
     try:
         json.loads(payload, object_pairs_hook=_unique)

@@ -90,8 +90,8 @@ class Intake:
         self._clock = ReceiveClock()
         self.figures = IntakeFigures()
 
-    def submit(
-        self, topic: str, payload: bytes, *, mid: int = 0, qos: int = 0, dup: bool = False, generation: int = 0
+    def submit(  # noqa: PLR0917 - the MQTT hand-over calls it per message, positionally (sources/mqtt.py)
+        self, topic: str, payload: bytes, mid: int = 0, qos: int = 0, dup: bool = False, generation: int = 0
     ) -> Entry:
         """Handle one MQTT message as it arrives (synchronous: runs inside the MQTT read callback)."""
         self.figures.received += 1

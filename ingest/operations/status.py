@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -24,19 +24,30 @@ STRANGERS_KEPT = 200  # unregistered devices remembered (newest first): memory s
 _V = TypeVar("_V")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Latest:
     value: float
     unit: str
     time: datetime
 
+    def __init__(self, value: float, unit: str, time: datetime) -> None:  # compiled: see Outcome (decode.py)
+        self.value = value
+        self.unit = unit
+        self.time = time
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class Seen:
     last_seen: datetime
     format: str
-    messages: int = 0
-    latest: dict[str, Latest] = field(default_factory=dict)
+    messages: int
+    latest: dict[str, Latest]
+
+    def __init__(self, last_seen: datetime, format: str, messages: int = 0) -> None:  # as Latest's
+        self.last_seen = last_seen
+        self.format = format
+        self.messages = messages
+        self.latest = {}
 
 
 @dataclass(slots=True)

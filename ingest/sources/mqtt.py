@@ -30,7 +30,8 @@ from iot_suitcase.ingest.tasks import supervised
 
 log = logging.getLogger(__name__)
 
-MessageHandler = Callable[[paho.MQTTMessage], None]
+# a message's (topic, payload, packet id, QoS, DUP, connection generation), as Intake.submit takes them
+MessageHandler = Callable[[str, bytes, int, int, bool, int], object]
 
 _MISC_INTERVAL_S = 1.0
 _PACKETS_PER_TURN = 100  # ~4 ms of work: committer and drainer get a turn between
@@ -46,14 +47,13 @@ class MqttConsumer:
         self,
         settings: IngestSettings,
         topics: Callable[[], list[str]],
-        on_message: MessageHandler,
         *,
         on_connect: Callable[[int], None] = lambda generation: None,
         on_pong: Callable[[object], None] = lambda token: None,
     ) -> None:
         self._settings = settings
         self._topics = topics  # asked on every connect: device models the registry added bring their topics
-        self._on_message = on_message
+        self._on_message: MessageHandler = _unset  # deliver_to
         self._on_connect = on_connect
         self._on_pong = on_pong
         self._loop: asyncio.AbstractEventLoop  # the loop ``run`` runs on; paho's callbacks come back to it
@@ -101,6 +101,7 @@ class MqttConsumer:
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
+        client.on_publish_parts = self._handle_publish
         client.on_socket_open = self._socket_open
         client.on_socket_close = self._socket_close
         client.on_socket_register_write = self._register_write
@@ -240,13 +241,24 @@ class MqttConsumer:
         self._lost.set()
 
     def _handle_message(self, client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
+        payload = message.payload if isinstance(message.payload, bytes) else bytes(message.payload)
         self._turn_messages += 1
-        self._on_message(message)
+        self._on_message(message.topic, payload, message.mid, message.qos, bool(message.dup), self.generation)
+
+    def _handle_publish(self, topic: str, payload: bytes, mid: int, dup: bool) -> None:
+        """A QoS 1 PUBLISH the client's read path took apart (mqttclient.py): the same hand-over."""
+        self._turn_messages += 1
+        self._on_message(topic, payload, mid, 1, dup, self.generation)
 
     def _handle_pong(self, token: object) -> None:
         self._on_pong(token)
 
     # --- public API ---------------------------------------------------------------------------------------
+    def deliver_to(self, on_message: MessageHandler) -> None:
+        """Where messages go, called per message (``Intake.submit``); set before ``run``. Not a constructor
+        argument: the pipeline that takes them acknowledges them through this consumer, so it comes after."""
+        self._on_message = on_message
+
     def ack(self, mid: int, qos: int, generation: int) -> None:
         """PUBACK a message, unless it came over an earlier connection (the broker will redeliver it).
 
@@ -285,6 +297,8 @@ class MqttConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep a connection up until ``stop`` is set; then disconnect cleanly."""
+        if self._on_message is _unset:
+            raise RuntimeError(_UNSET)
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         failed: list[BaseException | None] = []
@@ -344,6 +358,13 @@ class MqttConsumer:
                     break
                 await asyncio.sleep(0.05)
         self._connected.clear()
+
+
+def _unset(topic: str, payload: bytes, mid: int, qos: int, dup: bool, generation: int) -> None:  # noqa: PLR0917
+    raise RuntimeError(_UNSET)
+
+
+_UNSET = "MqttConsumer.deliver_to was not called: messages would have nowhere to go"
 
 
 async def _first(*awaitables: Any) -> None:

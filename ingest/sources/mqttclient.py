@@ -14,7 +14,8 @@ that and nothing else:
 - ``_handle_on_message`` calls ``on_message`` directly while no per-topic callback was added: paho's
   topic matcher builds a self-referencing closure per message, garbage only the cycle collector frees.
 - ``read_buffered`` hands every such PUBLISH already in the buffer to ``on_message`` in one call, instead of
-  one ``loop_read`` (and its bookkeeping) per packet.
+  one ``loop_read`` (and its bookkeeping) per packet; with ``on_publish_parts`` set, as its parts (topic,
+  payload, packet id, DUP), taken apart by the compiled ``publish.take_publish``: no ``MQTTMessage`` at all.
 - ``ack_many`` queues the PUBACKs of a whole group commit as one write (paho sends one packet per
   ``send`` and asks the event loop to watch for writability once per packet).
 - ``ping`` sends a PINGREQ whose PINGRESP is reported (paho's own keepalive pings are told apart), so the
@@ -32,6 +33,8 @@ from collections.abc import Callable
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
+
+from iot_suitcase.ingest.sources.publish import take_publish
 
 _READ_BYTES = 64 * 1024  # ~600 of the benchmark's messages per recv
 _QOS_1 = 0x02  # QoS bits of a PUBLISH's fixed header
@@ -51,6 +54,9 @@ class LeanClient(paho.Client):
     _pings: deque[object] | None = None  # a token per PINGREQ out (None: paho's keepalive), oldest first
     _ping_token: object = None
     on_pingresp: Callable[[object], None] | None = None
+    # read_buffered's receiver of a property-less QoS 1 PUBLISH as (topic, payload, packet id, DUP); None:
+    # on_message gets it as an MQTTMessage. Either way every other packet reaches on_message as paho's.
+    on_publish_parts: Callable[[str, bytes, int, bool], object] | None = None
 
     def ping(self, token: object) -> None:
         """Send a PINGREQ now; ``on_pingresp(token)`` is called with its PINGRESP. The broker processes a
@@ -148,6 +154,8 @@ class LeanClient(paho.Client):
             return 0
         if not (self._manual_ack and self._protocol == MQTTProtocolVersion.MQTTv5):
             return 0
+        if self.on_publish_parts is not None:
+            return self._read_parts(self.on_publish_parts, limit)
         taken = 0
         while taken < limit:
             message = self._buffered_publish()
@@ -157,6 +165,23 @@ class LeanClient(paho.Client):
             taken += 1
             try:
                 on_message(self, self._userdata, message)
+            except Exception as error:
+                self._easy_log(paho.MQTT_LOG_ERR, "Caught exception in on_message: %s", error)
+                if not self.suppress_exceptions:
+                    raise
+        return taken
+
+    def _read_parts(self, on_publish_parts: Callable[[str, bytes, int, bool], object], limit: int) -> int:
+        """``read_buffered`` with ``on_publish_parts``: each PUBLISH handed on as its parts."""
+        taken = 0
+        while taken < limit:
+            parts = take_publish(self._buffer, self._offset)  # the buffer as it is now: a callback may close
+            if parts is None:
+                break
+            self._offset, topic, payload, mid, dup = parts
+            taken += 1
+            try:
+                on_publish_parts(topic, payload, mid, dup)
             except Exception as error:
                 self._easy_log(paho.MQTT_LOG_ERR, "Caught exception in on_message: %s", error)
                 if not self.suppress_exceptions:

@@ -14,6 +14,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from iot_suitcase.ingest.sources.mqttclient import LeanClient, read_publish
+from iot_suitcase.ingest.sources.publish import take_publish
 
 PUBLISH = 0x30
 
@@ -89,12 +90,48 @@ def test_read_publish_equals_paho_or_leaves_the_packet_to_paho(
     assert _fields(mine) == (theirs.topic, theirs.payload, theirs.mid, theirs.qos, theirs.dup, theirs.retain)
 
 
+@settings(max_examples=500)
+@given(packets, st.binary(max_size=5), st.binary(max_size=5))
+def test_take_publish_equals_read_publish_where_the_topic_is_utf8(
+    packet: tuple[int, bool, bool, bytes, int, bytes, bytes], before: bytes, after: bytes
+) -> None:
+    header, body = _body(packet)
+    framed = _frame(header, body)
+    buffer = before + framed + after
+    parts = take_publish(buffer, len(before))
+    message = read_publish(header, body)
+    if message is None:
+        assert parts is None
+        return
+    try:
+        topic = message._topic.decode("utf-8")
+    except UnicodeDecodeError:
+        assert parts is None  # left to paho: its message's topic fails where the service reads it
+        return
+    assert parts == (len(before) + len(framed), topic, message.payload, message.mid, message.dup)
+    for cut in range(len(before), len(before) + len(framed)):
+        assert take_publish(buffer[:cut], len(before)) is None  # not all here yet
+
+
+def test_take_publish_leaves_other_packets_and_malformed_lengths_to_paho() -> None:
+    whole = _frame(*_body((1, False, False, b"a/b", 7, b"\x00", b"x")))
+    assert take_publish(whole, 0) == (len(whole), "a/b", b"x", 7, False)
+    assert take_publish(b"\x40\x02\x00\x07", 0) is None  # a PUBACK
+    assert take_publish(b"\x32\xff\xff\xff\xff\x01" + bytes(300), 0) is None  # five length bytes
+    assert take_publish(b"\x32", 0) is None
+    assert take_publish(whole, len(whole)) is None
+
+
 def test_read_publish_leaves_short_and_truncated_packets_to_paho() -> None:
     for body in (b"", b"\x00", b"\x00\x01t\x00\x01", b"\x00\x05ab\x00\x01\x00", b"\x00\x01t\x00"):
         assert read_publish(PUBLISH | 0x02, body) is None
 
 
-def _client(kind: type[paho.Client], sock: socket.socket, got: list[tuple[object, ...]]) -> paho.Client:
+def _client(
+    kind: type[paho.Client], sock: socket.socket, got: list[tuple[object, ...]], *, parts: bool = False
+) -> paho.Client:
+    """A client reading ``sock`` into ``got``: every message's fields, or with ``parts`` (a ``LeanClient``
+    handing on parts, as the consumer has it) what the parts hold: no retain flag."""
     client = kind(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id="t",
@@ -102,16 +139,23 @@ def _client(kind: type[paho.Client], sock: socket.socket, got: list[tuple[object
         manual_ack=True,
     )
     client._sock = sock
-    client.on_message = lambda _client, _userdata, message: got.append(_fields(message))
+    if parts:
+        assert isinstance(client, LeanClient)
+        client.on_message = lambda _client, _userdata, message: got.append(_fields(message)[:5])
+        client.on_publish_parts = lambda topic, payload, mid, dup: got.append((topic.encode(), payload, mid, 1, dup))
+    else:
+        client.on_message = lambda _client, _userdata, message: got.append(_fields(message))
     return client
 
 
-def _deliver(kind: type[paho.Client], stream: bytes, chunks: list[int]) -> list[tuple[object, ...]]:
+def _deliver(
+    kind: type[paho.Client], stream: bytes, chunks: list[int], *, parts: bool = False
+) -> list[tuple[object, ...]]:
     """Feed ``stream`` in chunks of the given sizes and read as the consumer does (while bytes are buffered)."""
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
     got: list[tuple[object, ...]] = []
-    client = _client(kind, ours, got)
+    client = _client(kind, ours, got, parts=parts)
     sent = 0
     sizes = iter(chunks)
     try:
@@ -138,8 +182,10 @@ def test_lean_client_delivers_what_paho_delivers(
     batch: list[tuple[int, bool, bool, bytes, int, bytes, bytes]], chunks: list[int]
 ) -> None:
     stream = b"".join(_frame(*_body(packet)) for packet in batch)
-    assert _deliver(LeanClient, stream, chunks) == _deliver(paho.Client, stream, [len(stream)])
-    assert len(_deliver(LeanClient, stream, chunks)) == len(batch)
+    theirs = _deliver(paho.Client, stream, [len(stream)])
+    assert _deliver(LeanClient, stream, chunks) == theirs
+    assert len(theirs) == len(batch)
+    assert _deliver(LeanClient, stream, chunks, parts=True) == [fields[:5] for fields in theirs]
 
 
 def test_a_closed_connection_leaves_nothing_in_the_buffer() -> None:

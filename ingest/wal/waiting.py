@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from iot_suitcase.ingest.wal.records import Reject
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Entry:
     """A handled message waiting for the committer; ``record`` is None for a recognised redelivery.
 
@@ -22,11 +22,31 @@ class Entry:
     qos: int
     generation: int
     record: bytes | None
-    reject: Reject | None = None
-    committed: asyncio.Future[None] | None = None
-    cancelled: bool = False
-    taken: bool = False  # in a group the committer is writing: too late to cancel
-    key: bytes = b""  # (topic, payload, packet id), or an HTTP idempotency key: for redelivery recognition
+    reject: Reject | None
+    committed: asyncio.Future[None] | None
+    cancelled: bool
+    taken: bool  # in a group the committer is writing: too late to cancel
+    key: bytes  # (topic, payload, packet id), or an HTTP idempotency key: for redelivery recognition
+
+    def __init__(  # its own, compiled: see Outcome in devices/decode.py
+        self,
+        mid: int,
+        qos: int,
+        generation: int,
+        record: bytes | None,
+        reject: Reject | None = None,
+        *,
+        key: bytes = b"",
+    ) -> None:
+        self.mid = mid
+        self.qos = qos
+        self.generation = generation
+        self.record = record
+        self.reject = reject
+        self.committed = None
+        self.cancelled = False
+        self.taken = False
+        self.key = key
 
 
 class Waiting:
