@@ -10,6 +10,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Final
 
 from iot_suitcase.devices.catalog import Catalog, load_catalog
 from iot_suitcase.devices.codecs import install_javascript_models
@@ -28,10 +29,10 @@ from iot_suitcase.devices.reading import Reading, check_device_id, device_id_pro
 from iot_suitcase.devices.settings import DecodeSettings
 from iot_suitcase.devices.timestamps import check_window
 
-AUTO = "auto"
-_PLAIN_FORMAT = "native"  # the format of nearly every message: decode_plain reads it on its own path
-_TOPICS_KEPT = 10_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+AUTO: Final = "auto"
+_PLAIN_FORMAT: Final = "native"  # the format of nearly every message: decode_plain reads it on its own path
+_TOPICS_KEPT: Final = 10_000
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(slots=True, init=False)

@@ -5,15 +5,16 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from iot_suitcase.devices.errors import DecodeError, RejectCode
 
 # Epoch numbers below this are seconds, above it milliseconds (1e11 s is the year 5138, 1e11 ms is 1973).
-_MILLIS_FROM = 1e11
-_MILLIS_UNTIL = 1e14
+_MILLIS_FROM: Final = 1e11
+_MILLIS_UNTIL: Final = 1e14
 # A device whose clock was never set reports 1970; nothing this platform stores predates 2000.
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_timestamp(raw: str | float) -> datetime:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Final
 
 from iot_suitcase.devices.errors import DecodeError, RejectCode
 
-_KEY_END = re.compile(rb'"\s*:')
+_KEY_END: Final = re.compile(rb'"\s*:')
 
 
 class _Repeated(ValueError):

@@ -9,20 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from math import isfinite
+from typing import Final
 
 from iot_suitcase.devices.reading import Reading
 from iot_suitcase.ingest.sink.lineprotocol import LineProtocolError, escape_key, escape_tag_value, format_float
 
-DEVICE_TAG = "device"
-VALUE_FIELD = "value"
-UPLINKS = "suitcase_uplinks"
-REJECTS = "suitcase_rejects"
+DEVICE_TAG: Final = "device"
+VALUE_FIELD: Final = "value"
+UPLINKS: Final = "suitcase_uplinks"
+REJECTS: Final = "suitcase_rejects"
 PIPELINE = "suitcase_pipeline"
 DEVICES = "suitcase_devices"
-UNKNOWN = "-"
+UNKNOWN: Final = "-"
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def time_ns(moment: datetime) -> int:

@@ -8,10 +8,12 @@ subclass of paho's client, cannot be. ``test_mqttclient.py`` proves the parts eq
 
 from __future__ import annotations
 
-PUBLISH = 0x30
-_QOS_1 = 0x02  # QoS bits of a PUBLISH's fixed header
-_QOS_BITS = 0x06
-_DUP = 0x08
+from typing import Final
+
+PUBLISH: Final = 0x30
+_QOS_1: Final = 0x02  # QoS bits of a PUBLISH's fixed header
+_QOS_BITS: Final = 0x06
+_DUP: Final = 0x08
 
 # (end of the packet in the buffer, topic, payload, packet id, DUP)
 Parts = tuple[int, str, bytes, int, bool]

@@ -14,17 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
-from typing import TypeVar
+from typing import Final, TypeVar
 
-KEY_BYTES = 16
-POINTS = 1
+KEY_BYTES: Final = 16
+POINTS: Final = 1
 REJECT = 2
-MARK = 3  # not a message: the log's note of how far redelivery recognition is no longer needed
-IDEMPOTENT = 0x80  # flag on POINTS/REJECT: an HTTP message whose key is its client's Idempotency-Key
+MARK: Final = 3  # not a message: the log's note of how far redelivery recognition is no longer needed
+IDEMPOTENT: Final = 0x80  # flag on POINTS/REJECT: an HTTP message whose key is its client's Idempotency-Key
 
 # kind | key | receive time (us since epoch) | topic length | payload length
-_HEAD = struct.Struct(f"<B{KEY_BYTES}sqHI")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HEAD: Final = struct.Struct(f"<B{KEY_BYTES}sqHI")
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 P = TypeVar("P")
 
 
@@ -88,7 +88,7 @@ def _encode(kind: int, key: bytes, *, topic: str, payload: bytes, received_at: d
     return b"".join((head, topic_bytes, payload, tail))
 
 
-_READINGS = struct.Struct("<H")
+_READINGS: Final = struct.Struct("<H")
 
 
 def points_record(

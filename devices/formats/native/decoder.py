@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from math import isfinite
+from typing import Final
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails, from_json
@@ -36,8 +37,8 @@ _JSON_TYPE_NAMES = {
     "NoneType": "null",
 }
 # What the plain path reads itself (``unwrap_plain``): any other key, value or time type goes to the model.
-_PLAIN_KEYS = frozenset({"readings", "time", "device"})
-_TIME_TYPES = (str, int, float)
+_PLAIN_KEYS: Final = frozenset({"readings", "time", "device"})
+_TIME_TYPES: Final = (str, int, float)
 _UNION_MEMBERS = {"float", "str", "int", "ValueWithUnit", "constrained-str"}
 
 
