@@ -175,16 +175,18 @@ class Decoder:
         if plain is None:
             return None
         stated, values = plain
-        catalog = self.catalog
-        readings = []
         try:
             time = received_at if stated is None else check_window(stated, datetime.now(UTC), self._future)
-            for name, value in values.items():
-                quantity = catalog.quantity(name)
-                canonical = float(catalog.canonical_value(quantity, value, None))
-                readings.append(Reading.checked(sender, time, quantity.name, canonical, quantity.unit))
         except DecodeError:
             return None
+        quantities = self.catalog.quantities
+        readings = []
+        for name, value in values.items():
+            # Catalog.canonical_value of a finite number in the canonical unit (no conversion), inline
+            quantity = quantities.get(name)
+            if quantity is None or not quantity.min <= value <= quantity.max:
+                return None  # an unknown quantity, a value out of its range: the general path says which
+            readings.append(Reading.checked(sender, time, quantity.name, float(value), quantity.unit))
         return Outcome(fmt.name, sender, readings)
 
     def _plain_sender(self, topic: str) -> str:
