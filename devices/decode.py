@@ -40,8 +40,8 @@ class Outcome:
     """A decoded message: the format that read it, the device it is from, its canonical readings.
 
     Not changed once made. Hot-path classes write their own ``__init__``: compiled, a dataclass keeps the
-    generated one, interpreted (a frozen one sets each field through ``object.__setattr__``), ten times the
-    cost of a compiled one (``bench/README.md``).
+    generated one, interpreted (a frozen one sets each field through ``object.__setattr__``), over ten
+    times the cost of a compiled one (``bench/README.md``).
     """
 
     format: str

@@ -34,13 +34,9 @@ from collections.abc import Callable
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
 
-from iot_suitcase.ingest.sources.publish import take_publish
+from iot_suitcase.ingest.sources.publish import DUP, QOS_1, QOS_BITS, RETAIN, take_publish
 
 _READ_BYTES = 64 * 1024  # ~600 of the benchmark's messages per recv
-_QOS_1 = 0x02  # QoS bits of a PUBLISH's fixed header
-_QOS_BITS = 0x06
-_DUP = 0x08
-_RETAIN = 0x01
 _RECEIVED_INFO = paho.MQTTMessageInfo(0)
 _PUBACK = struct.Struct("!BBH")  # PUBACK, remaining length 2, packet id: what paho's ack(mid, 1) sends
 
@@ -232,7 +228,7 @@ class LeanClient(paho.Client):
 def read_publish(header: int, packet: bytes | bytearray) -> paho.MQTTMessage | None:
     """An MQTT v5 QoS 1 PUBLISH with an empty property section as paho's message; None for any other."""
     size = len(packet)
-    if (header & _QOS_BITS) != _QOS_1 or size < 5:  # topic length (2), packet id (2), property length (1)
+    if (header & QOS_BITS) != QOS_1 or size < 5:  # topic length (2), packet id (2), property length (1)
         return None
     topic_end = 2 + int.from_bytes(packet[:2], "big")
     if topic_end + 3 > size or packet[topic_end + 2] != 0:
@@ -245,8 +241,8 @@ def read_publish(header: int, packet: bytes | bytearray) -> paho.MQTTMessage | N
     message.mid = int.from_bytes(packet[topic_end : topic_end + 2], "big")
     message._topic = bytes(packet[2:topic_end])
     message.qos = 1
-    message.dup = bool(header & _DUP)
-    message.retain = bool(header & _RETAIN)
+    message.dup = bool(header & DUP)
+    message.retain = bool(header & RETAIN)
     message.payload = bytes(packet[topic_end + 3 :])  # paho's own reader hands out a bytearray
     message.info = _RECEIVED_INFO
     message.properties = None

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Final
 
 PUBLISH: Final = 0x30
-_QOS_1: Final = 0x02  # QoS bits of a PUBLISH's fixed header
-_QOS_BITS: Final = 0x06
-_DUP: Final = 0x08
+QOS_1: Final = 0x02  # QoS bits of a PUBLISH's fixed header
+QOS_BITS: Final = 0x06
+DUP: Final = 0x08
+RETAIN: Final = 0x01
 
 # (end of the packet in the buffer, topic, payload, packet id, DUP)
 Parts = tuple[int, str, bytes, int, bool]
@@ -43,7 +44,7 @@ def take_publish(buffer: bytes, start: int) -> Parts | None:  # noqa: PLR0911 - 
             return None  # malformed: paho's reader says so
     packet_end = position + length
     # topic length (2), packet id (2), property length (1)
-    if packet_end > end or (header & _QOS_BITS) != _QOS_1 or length < 5:
+    if packet_end > end or (header & QOS_BITS) != QOS_1 or length < 5:
         return None
     topic_end = position + 2 + (buffer[position] << 8 | buffer[position + 1])
     if topic_end + 3 > packet_end or buffer[topic_end + 2] != 0:
@@ -53,4 +54,4 @@ def take_publish(buffer: bytes, start: int) -> Parts | None:  # noqa: PLR0911 - 
     except UnicodeDecodeError:
         return None  # paho hands it on as it is, and the topic fails where it is read
     mid = buffer[topic_end] << 8 | buffer[topic_end + 1]
-    return packet_end, topic, buffer[topic_end + 3 : packet_end], mid, bool(header & _DUP)
+    return packet_end, topic, buffer[topic_end + 3 : packet_end], mid, bool(header & DUP)
