@@ -35,8 +35,11 @@ async def run_until(service: IngestService, done: Callable[[], bool]) -> None:
 
 
 async def test_a_drain_of_a_queued_backlog_keeps_at_most_one_key_per_packet_id(
-    tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB, influx_db: str
+    tmp_path: Path, mosquitto_factory: Callable[..., Mosquitto], influxdb: InfluxDB, influx_db: str
 ) -> None:
+    # a broker of its own: on the suite's shared one, every persistent session an earlier test's service left
+    # behind would queue its own copy of the backlog, and the broker's persistence would spend its time on those
+    mosquitto = mosquitto_factory()
     settings = IngestSettings(
         mqtt_port=mosquitto.port,
         mqtt_client_id=unique("suitcase-ingest-packet-ids-"),
