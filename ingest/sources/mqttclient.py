@@ -34,7 +34,7 @@ from collections.abc import Callable
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
 
-from iot_suitcase.ingest.sources.publish import DUP, QOS_1, QOS_BITS, RETAIN, take_publish
+from iot_suitcase.ingest.sources.publish import DUP, QOS_1, QOS_BITS, RETAIN, take_publish, whole_publish
 
 _READ_BYTES = 64 * 1024  # ~600 of the benchmark's messages per recv
 _RECEIVED_INFO = paho.MQTTMessageInfo(0)
@@ -188,26 +188,13 @@ class LeanClient(paho.Client):
         """A whole property-less QoS 1 PUBLISH at the head of the buffer, taken from it; None for anything
         else (another packet, or one not all here yet), which paho then reads as it always does."""
         buffer, start = self._buffer, self._offset
-        end = len(buffer)
-        if end - start < 2 or buffer[start] & 0xF0 != paho.PUBLISH:
+        body = whole_publish(buffer, start)
+        if body is None:
             return None
-        length = 0
-        position = start + 1
-        for shift in (0, 7, 14, 21):  # the remaining length: at most four bytes, seven bits each
-            if position >= end:
-                return None
-            digit = buffer[position]
-            position += 1
-            length |= (digit & 0x7F) << shift
-            if not digit & 0x80:
-                break
-        else:
-            return None  # malformed: paho's reader says so
-        if position + length > end:
-            return None
-        message = read_publish(buffer[start], buffer[position : position + length])
+        position, end = body
+        message = read_publish(buffer[start], buffer[position:end])
         if message is not None:
-            self._offset = position + length
+            self._offset = end
         return message
 
     def _handle_publish(self) -> MQTTErrorCode:

@@ -20,14 +20,12 @@ RETAIN: Final = 0x01
 Parts = tuple[int, str, bytes, int, bool]
 
 
-def take_publish(buffer: bytes, start: int) -> Parts | None:  # noqa: PLR0911 - each None: left to paho
-    """The property-less QoS 1 PUBLISH that begins at ``start``, if all of it is in ``buffer`` and its topic
-    is UTF-8; None for anything else (another packet, one not all here yet, a malformed one), which paho's
-    reader then reads as it always does."""
+def whole_publish(buffer: bytes, start: int) -> tuple[int, int] | None:
+    """Where the body of the PUBLISH that begins at ``start`` lies, (first byte, end), if all of it is in
+    ``buffer``; None for another packet, one not all here yet, or a malformed remaining length."""
     end = len(buffer)
     if end - start < 2 or buffer[start] & 0xF0 != PUBLISH:
         return None
-    header = buffer[start]
     length = 0
     position = start + 1
     shift = 0
@@ -42,9 +40,22 @@ def take_publish(buffer: bytes, start: int) -> Parts | None:  # noqa: PLR0911 - 
         shift += 7
         if shift > 21:
             return None  # malformed: paho's reader says so
-    packet_end = position + length
+    if position + length > end:
+        return None
+    return position, position + length
+
+
+def take_publish(buffer: bytes, start: int) -> Parts | None:
+    """The property-less QoS 1 PUBLISH that begins at ``start``, if all of it is in ``buffer`` and its topic
+    is UTF-8; None for anything else (another packet, one not all here yet, a malformed one), which paho's
+    reader then reads as it always does."""
+    body = whole_publish(buffer, start)
+    if body is None:
+        return None
+    position, packet_end = body
+    header = buffer[start]
     # topic length (2), packet id (2), property length (1)
-    if packet_end > end or (header & QOS_BITS) != QOS_1 or length < 5:
+    if (header & QOS_BITS) != QOS_1 or packet_end - position < 5:
         return None
     topic_end = position + 2 + (buffer[position] << 8 | buffer[position + 1])
     if topic_end + 3 > packet_end or buffer[topic_end + 2] != 0:
